@@ -1,0 +1,27 @@
+//! Hostile test driver: `bind_port` and `create_port_postcommit` loop forever.
+//! Every other hook succeeds, so the next call on the driver shows whether the
+//! host recovered.
+
+use neutrino_driver::{BindResult, DriverError, MechanismDriver, PortContext};
+
+#[derive(Default)]
+struct Spin;
+
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+impl MechanismDriver for Spin {
+    fn bind_port(&self, _ctx: &PortContext) -> Result<BindResult, DriverError> {
+        spin()
+    }
+
+    fn create_port_postcommit(&self, _ctx: &PortContext) -> Result<(), DriverError> {
+        spin()
+    }
+}
+
+neutrino_driver::export!(Spin);
