@@ -1,0 +1,60 @@
+//! Generated bindings, one module per supported contract family, and the
+//! dispatch between them.
+//!
+//! Each module (`v0_1`, later `v0_2`, ...) runs `bindgen!` on its version of
+//! the WIT, implements the generated import traits by delegating to
+//! [`imports`](crate::imports), and converts between the generated types and
+//! the version-independent ones of [`types`](crate::types). Supporting a new
+//! major version means adding a module and a [`DriverPre`] variant; the rest
+//! of the crate does not change.
+
+pub mod v0_1;
+
+use crate::call::{CallState, Op, Outcome};
+use crate::contract::Family;
+use wasmtime::Store;
+use wasmtime::component::{Component, Linker};
+
+/// Linkers for every supported family.
+pub struct Linkers {
+    v0_1: Linker<CallState>,
+}
+
+impl Linkers {
+    /// Build the linkers (WASI p2 and the contract's imports).
+    pub fn new(engine: &wasmtime::Engine) -> wasmtime::Result<Self> {
+        Ok(Linkers {
+            v0_1: v0_1::linker(engine)?,
+        })
+    }
+}
+
+/// A component linked and type-checked against one family, ready to
+/// instantiate.
+pub enum DriverPre {
+    /// `neutrino:ml2@0.1.x`.
+    V0_1(v0_1::MechanismDriverPre<CallState>),
+}
+
+impl DriverPre {
+    /// Link `component` for `family`.
+    pub fn new(linkers: &Linkers, family: Family, component: &Component) -> wasmtime::Result<Self> {
+        match family {
+            Family::V0_1 => {
+                let pre = linkers.v0_1.instantiate_pre(component)?;
+                Ok(DriverPre::V0_1(v0_1::MechanismDriverPre::new(pre)?))
+            }
+        }
+    }
+
+    /// Instantiate in `store` and run `op`.
+    pub async fn call(
+        &self,
+        store: &mut Store<CallState>,
+        op: Op<'_>,
+    ) -> wasmtime::Result<Outcome> {
+        match self {
+            DriverPre::V0_1(pre) => v0_1::call(pre, store, op).await,
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! One call into a driver: wait for a concurrency slot, build a fresh store
+//! and instance, run the export under the call's limits, and turn whatever
+//! happened into an [`Outcome`] or a [`CallError`].
+//!
+//! Limits of a call:
+//! - memory: [`CallLimiter`] (and the pool's hard cap);
+//! - CPU: the epoch deadline is one tick ahead; each time it passes while
+//!   guest code runs, the callback counts a tick and yields to tokio, so a
+//!   busy guest never holds a worker thread for more than a tick; past the
+//!   budget it traps;
+//! - wall clock: a timeout around instantiation and the call, covering host
+//!   calls (HTTP, state) too. Dropping the future cancels the guest.
+//!
+//! The store is dropped after every call, so a trap or cancellation cannot
+//! poison the next one.
+
+use crate::error::{CallError, Clock};
+use crate::imports::{HostContext, stderr::Capture};
+use crate::limits::{CallLimiter, RawBindResult, Refusal};
+use crate::runtime::PreparedDriver;
+use crate::services::HostServices;
+use crate::types::{Hook, NetworkContext, Phase, PortContext, SubnetContext};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The data of a call's store.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: CallLimiter,
+    /// What the imports see.
+    pub(crate) host: HostContext,
+    cpu_ticks: u64,
+    cpu_budget_ticks: u64,
+    cpu_exhausted: bool,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// What to call.
+#[derive(Debug, Clone, Copy)]
+pub enum Op<'a> {
+    /// `initialize`.
+    Initialize,
+    /// A network hook.
+    Network(Hook, &'a NetworkContext),
+    /// A subnet hook.
+    Subnet(Hook, &'a SubnetContext),
+    /// A port hook.
+    Port(Hook, &'a PortContext),
+    /// `bind_port`.
+    BindPort(&'a PortContext),
+}
+
+impl Op<'_> {
+    /// The phase, which decides limits and what imports may do.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Op::Initialize => Phase::Initialize,
+            Op::BindPort(_) => Phase::BindPort,
+            Op::Network(h, _) | Op::Subnet(h, _) | Op::Port(h, _) => {
+                if h.is_precommit() {
+                    Phase::Precommit
+                } else {
+                    Phase::Postcommit
+                }
+            }
+        }
+    }
+
+    /// The name of the function, as errors and stats show it.
+    pub fn name(&self) -> &'static str {
+        const NETWORK: [&str; 6] = [
+            "create_network_precommit",
+            "create_network_postcommit",
+            "update_network_precommit",
+            "update_network_postcommit",
+            "delete_network_precommit",
+            "delete_network_postcommit",
+        ];
+        const SUBNET: [&str; 6] = [
+            "create_subnet_precommit",
+            "create_subnet_postcommit",
+            "update_subnet_precommit",
+            "update_subnet_postcommit",
+            "delete_subnet_precommit",
+            "delete_subnet_postcommit",
+        ];
+        const PORT: [&str; 6] = [
+            "create_port_precommit",
+            "create_port_postcommit",
+            "update_port_precommit",
+            "update_port_postcommit",
+            "delete_port_precommit",
+            "delete_port_postcommit",
+        ];
+        match self {
+            Op::Initialize => "initialize",
+            Op::BindPort(_) => "bind_port",
+            Op::Network(h, _) => NETWORK[*h as usize],
+            Op::Subnet(h, _) => SUBNET[*h as usize],
+            Op::Port(h, _) => PORT[*h as usize],
+        }
+    }
+}
+
+/// What the guest returned.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A hook or `initialize`.
+    Done(Result<(), Refusal>),
+    /// `bind_port`, not yet validated.
+    Bind(Result<RawBindResult, Refusal>),
+}
+
+/// Run `op` on `driver` in a fresh instance.
+pub(crate) async fn invoke(
+    driver: &PreparedDriver,
+    op: Op<'_>,
+    services: Arc<dyn HostServices>,
+) -> Result<Outcome, CallError> {
+    let hook = op.name();
+    let name = &driver.meta.name;
+    let limits = &driver.limits;
+
+    let _permit = match driver.permits.try_acquire() {
+        Ok(permit) => permit,
+        Err(_) => {
+            match tokio::time::timeout(limits.queue_timeout, driver.permits.acquire()).await {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    return Err(CallError::Busy {
+                        driver: name.clone(),
+                        hook,
+                        limit: limits.max_concurrent_calls,
+                        waited: limits.queue_timeout,
+                    });
+                }
+            }
+        }
+    };
+
+    let phase = op.phase();
+    let (cpu, wall) = limits.budget(phase);
+    let stderr = Capture::new();
+    let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+    let state = CallState {
+        wasi,
+        table: ResourceTable::new(),
+        limiter: CallLimiter::new(driver.memory_bytes),
+        host: HostContext {
+            env: driver.env.clone(),
+            phase,
+            services,
+            deadline: Instant::now() + wall,
+            log_lines: 0,
+        },
+        cpu_ticks: 0,
+        cpu_budget_ticks: ticks(cpu, driver.epoch_tick),
+        cpu_exhausted: false,
+    };
+    let mut store = Store::new(&driver.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut cx| {
+        let s = cx.data_mut();
+        s.cpu_ticks += 1;
+        if s.cpu_ticks > s.cpu_budget_ticks {
+            s.cpu_exhausted = true;
+            wasmtime::bail!("CPU budget exhausted");
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+
+    let result = tokio::time::timeout(wall, driver.pre.call(&mut store, op)).await;
+    let state = store.data();
+    match result {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Err(_elapsed) => Err(CallError::Timeout {
+            driver: name.clone(),
+            hook,
+            budget: wall,
+            clock: Clock::Wall,
+        }),
+        Ok(Err(error)) => {
+            let error = classify(&error, state, name, hook, cpu, stderr.contents());
+            tracing::warn!(driver = %name, hook, %error, "driver call failed");
+            Err(error)
+        }
+    }
+}
+
+/// Epoch ticks in `budget` (at least one).
+fn ticks(budget: Duration, tick: Duration) -> u64 {
+    let tick = tick.as_nanos().max(1);
+    u64::try_from(budget.as_nanos().div_ceil(tick))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Name the cause of a failed call.
+fn classify(
+    error: &wasmtime::Error,
+    state: &CallState,
+    driver: &str,
+    hook: &'static str,
+    cpu: Duration,
+    stderr: String,
+) -> CallError {
+    let driver = driver.to_string();
+    if state.cpu_exhausted {
+        return CallError::Timeout {
+            driver,
+            hook,
+            budget: cpu,
+            clock: Clock::Cpu,
+        };
+    }
+    if let Some(asked) = state.limiter.denied_memory {
+        return CallError::ResourceLimit {
+            driver,
+            hook,
+            message: format!(
+                "memory limit of {} MiB reached (the driver asked for {} MiB)",
+                state.limiter.memory_bytes() >> 20,
+                asked.div_ceil(1 << 20)
+            ),
+        };
+    }
+    if let Some(limit) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return CallError::ResourceLimit {
+            driver,
+            hook,
+            message: format!("no free instance slot: {limit}"),
+        };
+    }
+    let message = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    };
+    if let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
+        tracing::debug!(driver = %driver, hook, "wasm backtrace:\n{backtrace}");
+    }
+    CallError::Trap {
+        driver,
+        hook,
+        message,
+        stderr,
+    }
+}

@@ -1,0 +1,275 @@
+//! Configuration: the process-wide [`RuntimeConfig`] and the operator's
+//! per-driver [`DriverSettings`] (configuration, grants, destinations,
+//! limits, failure policy).
+//!
+//! `DriverSettings` deserializes from the server's configuration file:
+//!
+//! ```toml
+//! failure_policy = "skip"
+//! grants = ["log", "config", "state", "http"]
+//! [config]
+//! controller_url = "https://ctrl.example.net:8443/api"
+//! [http]
+//! allow = ["https://ctrl.example.net:8443/api"]
+//! timeout_ms = 5000
+//! [limits]
+//! memory_mib = 32
+//! precommit_cpu_ms = 100
+//! ```
+
+use crate::capability::CapabilitySet;
+use crate::net::HttpTransport;
+use crate::types::Phase;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How hard Cranelift optimizes driver code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptLevel {
+    /// No optimizations: fastest compile.
+    None,
+    /// Optimize for speed (default).
+    #[default]
+    Speed,
+    /// Optimize for speed and size.
+    SpeedAndSize,
+}
+
+/// Process-wide runtime configuration.
+#[derive(Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached (created if missing, should be
+    /// private to the server: cached code is loaded without re-validation).
+    /// `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances that may exist at once across all drivers (pooling
+    /// allocator slots); calls beyond it fail with a resource limit.
+    pub max_instances: u32,
+    /// Hard cap on any driver's linear memory, in bytes; per-driver limits
+    /// above it are lowered to it.
+    pub max_memory_bytes: u64,
+    /// How often the epoch advances; CPU budgets are counted in these ticks.
+    pub epoch_tick: Duration,
+    /// Cranelift optimization level (part of the compile cache key).
+    pub opt_level: OptLevel,
+    /// Outbound HTTP; `None` means real HTTP(S) with [`crate::HyperTransport`].
+    pub http: Option<Arc<dyn HttpTransport>>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            max_instances: 256,
+            max_memory_bytes: 256 << 20,
+            epoch_tick: Duration::from_millis(10),
+            opt_level: OptLevel::Speed,
+            http: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeConfig")
+            .field("cache_dir", &self.cache_dir)
+            .field("max_instances", &self.max_instances)
+            .field("max_memory_bytes", &self.max_memory_bytes)
+            .field("epoch_tick", &self.epoch_tick)
+            .field("opt_level", &self.opt_level)
+            .field("http", &self.http.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+/// What ML2 should do when a call into a driver faults (traps, times out,
+/// hits a limit, returns garbage). A driver's own refusal always fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailurePolicy {
+    /// Fail the request (default).
+    #[default]
+    Fail,
+    /// Skip this driver for this call, record it, and carry on.
+    Skip,
+}
+
+/// The operator's settings for one driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriverSettings {
+    /// The driver's configuration, readable through the `config` import.
+    pub config: BTreeMap<String, String>,
+    /// Capabilities the operator grants; the driver gets these ∩ its
+    /// manifest's. Default: everything but `http`.
+    pub grants: CapabilitySet,
+    /// Outbound HTTP.
+    pub http: HttpSettings,
+    /// Limits per call.
+    pub limits: Limits,
+    /// What to do when a call faults.
+    pub failure_policy: FailurePolicy,
+}
+
+impl Default for DriverSettings {
+    fn default() -> Self {
+        DriverSettings {
+            config: BTreeMap::new(),
+            grants: CapabilitySet::default_grants(),
+            http: HttpSettings::default(),
+            limits: Limits::default(),
+            failure_policy: FailurePolicy::Fail,
+        }
+    }
+}
+
+impl DriverSettings {
+    /// Default settings with `config` set.
+    pub fn with_config<K: Into<String>, V: Into<String>>(
+        config: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        DriverSettings {
+            config: config
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            ..DriverSettings::default()
+        }
+    }
+}
+
+/// Outbound HTTP settings of a driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Allowed destinations, `scheme://host[:port|:*][/path-prefix]`, e.g.
+    /// `https://ctrl.example.net:8443/api`. Empty denies everything.
+    pub allow: Vec<String>,
+    /// Longest time one request may take.
+    #[serde(rename = "timeout_ms", with = "millis")]
+    pub timeout: Duration,
+    /// Largest response body accepted.
+    pub max_response_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            allow: Vec::new(),
+            timeout: Duration::from_secs(10),
+            max_response_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Limits applied to every call of a driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest linear memory, in MiB.
+    pub memory_mib: u64,
+    /// CPU budget of precommit hooks, `bind_port` and `initialize`.
+    #[serde(rename = "precommit_cpu_ms", with = "millis")]
+    pub precommit_cpu: Duration,
+    /// Wall-clock budget of precommit hooks, `bind_port` and `initialize`.
+    #[serde(rename = "precommit_wall_ms", with = "millis")]
+    pub precommit_wall: Duration,
+    /// CPU budget of postcommit hooks.
+    #[serde(rename = "postcommit_cpu_ms", with = "millis")]
+    pub postcommit_cpu: Duration,
+    /// Wall-clock budget of postcommit hooks (covers HTTP).
+    #[serde(rename = "postcommit_wall_ms", with = "millis")]
+    pub postcommit_wall: Duration,
+    /// Calls that may run at once.
+    pub max_concurrent_calls: usize,
+    /// How long a call waits for a free slot before failing as busy.
+    #[serde(rename = "queue_timeout_ms", with = "millis")]
+    pub queue_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: 64,
+            precommit_cpu: Duration::from_millis(200),
+            precommit_wall: Duration::from_secs(2),
+            postcommit_cpu: Duration::from_secs(5),
+            postcommit_wall: Duration::from_secs(30),
+            max_concurrent_calls: 32,
+            queue_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Limits {
+    /// The (CPU, wall-clock) budget of a call in `phase`.
+    pub fn budget(&self, phase: Phase) -> (Duration, Duration) {
+        match phase {
+            Phase::Postcommit => (self.postcommit_cpu, self.postcommit_wall),
+            Phase::Initialize | Phase::Precommit | Phase::BindPort => {
+                (self.precommit_cpu, self.precommit_wall)
+            }
+        }
+    }
+}
+
+/// (De)serialize a [`Duration`] as integer milliseconds.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Capability;
+
+    #[test]
+    fn settings_read_from_toml_keep_defaults_for_what_is_not_said() {
+        let settings: DriverSettings = toml::from_str(
+            r#"
+            failure_policy = "skip"
+            grants = ["log", "http"]
+            [config]
+            controller_url = "http://ctrl:8080"
+            [http]
+            allow = ["http://ctrl:8080/api"]
+            [limits]
+            precommit_cpu_ms = 50
+            "#,
+        )
+        .unwrap();
+        assert_eq!(settings.failure_policy, FailurePolicy::Skip);
+        assert!(settings.grants.contains(Capability::Http));
+        assert!(!settings.grants.contains(Capability::State));
+        assert_eq!(settings.config["controller_url"], "http://ctrl:8080");
+        assert_eq!(settings.limits.precommit_cpu, Duration::from_millis(50));
+        assert_eq!(settings.limits.memory_mib, 64);
+        assert_eq!(settings.http.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn default_settings_grant_everything_but_http() {
+        let settings: DriverSettings = toml::from_str("").unwrap();
+        assert_eq!(settings.grants, CapabilitySet::default_grants());
+        assert!(!settings.grants.contains(Capability::Http));
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        let err = toml::from_str::<DriverSettings>("[limits]\nmemory = 1").unwrap_err();
+        assert!(err.to_string().contains("memory"), "{err}");
+    }
+}

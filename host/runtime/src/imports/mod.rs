@@ -1,0 +1,50 @@
+//! The host side of the driver's imports, one module per capability, plus
+//! the captured stderr. Functions here are independent of the contract
+//! version; [`abi`](crate::abi) adapts them to each version's generated
+//! traits.
+//!
+//! What every import may do depends on the [`Phase`] of the call: no network
+//! outside postcommit, no state writes in `bind_port`.
+
+pub mod agents;
+pub mod config;
+pub mod http;
+pub mod log;
+pub mod state;
+pub mod stderr;
+
+use crate::config::HttpSettings;
+use crate::net::{Allowlist, HttpTransport};
+use crate::services::HostServices;
+use crate::types::Phase;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the imports know about a driver; shared by all its calls.
+pub struct DriverEnv {
+    /// The driver's name (namespaces its state, tags its logs).
+    pub name: String,
+    /// Its configuration.
+    pub config: BTreeMap<String, String>,
+    /// Where it may send HTTP requests.
+    pub allowlist: Allowlist,
+    /// Its HTTP timeout and response size limit.
+    pub http: HttpSettings,
+    /// How requests travel.
+    pub transport: Arc<dyn HttpTransport>,
+}
+
+/// The per-call context of the imports.
+pub struct HostContext {
+    /// The driver.
+    pub env: Arc<DriverEnv>,
+    /// The phase of this call.
+    pub phase: Phase,
+    /// The caller's host services.
+    pub services: Arc<dyn HostServices>,
+    /// When the call's wall-clock budget ends.
+    pub deadline: Instant,
+    /// Log lines written so far in this call.
+    pub log_lines: u32,
+}

@@ -1,0 +1,209 @@
+//! Real outbound HTTP: resolve, check every address against the allow-list
+//! entry, connect, optionally TLS (rustls, ring, Mozilla roots), HTTP/1.1
+//! with hyper, read the body up to a limit. One connection per request: the
+//! traffic is a few postcommit calls, not worth a pool.
+
+use super::{HttpTransport, InboundResponse, OutboundRequest, TransportError};
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Headers a driver may not set: the host sets `Host`, hyper frames the
+/// body, and hop-by-hop headers are the transport's business.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+/// HTTP/1.1 over TCP or TLS with hyper and rustls.
+#[derive(Clone)]
+pub struct HyperTransport {
+    tls: tokio_rustls::TlsConnector,
+}
+
+impl std::fmt::Debug for HyperTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperTransport").finish_non_exhaustive()
+    }
+}
+
+impl HyperTransport {
+    /// A transport trusting the Mozilla root certificates.
+    pub fn new() -> Result<Self, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Self::with_tls_config(config))
+    }
+
+    /// A transport with its own TLS configuration (e.g. a private CA for
+    /// vendor controllers).
+    pub fn with_tls_config(config: rustls::ClientConfig) -> Self {
+        HyperTransport {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        }
+    }
+
+    async fn exchange(&self, req: OutboundRequest) -> Result<InboundResponse, TransportError> {
+        let https = req.url.scheme_str() == Some("https");
+        let host = req
+            .url
+            .host()
+            .ok_or_else(|| TransportError::Invalid("URL has no host".into()))?;
+        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = req.url.port_u16().unwrap_or(if https { 443 } else { 80 });
+
+        let addrs: Vec<SocketAddr> = match bare_host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((bare_host, port))
+                .await
+                .map_err(|e| TransportError::Connect(format!("cannot resolve {bare_host}: {e}")))?
+                .collect(),
+        };
+        let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs
+            .into_iter()
+            .partition(|a| req.destination.allows_ip(a.ip()));
+        if allowed.is_empty() {
+            let refused: Vec<String> = refused.iter().map(|a| a.ip().to_string()).collect();
+            return Err(TransportError::Denied(format!(
+                "{bare_host} resolves to {}, which the allowed destination {} does not cover",
+                refused.join(", "),
+                req.destination
+            )));
+        }
+        let tcp = connect(&allowed).await?;
+        let _ = tcp.set_nodelay(true);
+        let io: Box<dyn Io> = if https {
+            let name = ServerName::try_from(bare_host.to_string())
+                .map_err(|e| TransportError::Invalid(format!("{bare_host}: {e}")))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| TransportError::Connect(format!("TLS with {bare_host}: {e}")))?;
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        let driver_task = AbortOnDrop(tokio::spawn(async move {
+            let _ = connection.await;
+        }));
+
+        let authority = req
+            .url
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_else(|| host.to_string());
+        let path = req.url.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut builder = http::Request::builder()
+            .method(req.method)
+            .uri(path)
+            .header(http::header::HOST, authority);
+        for (name, value) in &req.headers {
+            if RESERVED_HEADERS
+                .iter()
+                .any(|r| name.eq_ignore_ascii_case(r))
+            {
+                continue;
+            }
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(req.body)))
+            .map_err(|e| TransportError::Invalid(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| TransportError::Connect(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > req.max_response_bytes {
+                    return Err(TransportError::TooLarge);
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        drop(driver_task);
+        Ok(InboundResponse {
+            status,
+            headers,
+            body: bytes,
+        })
+    }
+}
+
+#[async_trait]
+impl HttpTransport for HyperTransport {
+    async fn send(&self, request: OutboundRequest) -> Result<InboundResponse, TransportError> {
+        let timeout = request.timeout;
+        tokio::time::timeout(timeout, self.exchange(request))
+            .await
+            .unwrap_or(Err(TransportError::Timeout))
+    }
+}
+
+/// A byte stream hyper can speak HTTP over (TCP or TLS).
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Connect to the first address that answers.
+async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, TransportError> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(format!("{addr}: {e}")),
+        }
+    }
+    Err(TransportError::Connect(
+        last.unwrap_or_else(|| "no address".into()),
+    ))
+}
+
+/// Aborts the connection task when the exchange ends or is cancelled.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
