@@ -1,0 +1,231 @@
+//! `GET /`, `GET /v2.0` and `/v2.0/extensions`: exactly what this server implements.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// One API extension: alias, name, description.
+pub type Extension = (&'static str, &'static str, &'static str);
+
+/// The extensions this server implements.
+pub const EXTENSIONS: &[Extension] = &[
+    (
+        "allowed-address-pairs",
+        "Allowed Address Pairs",
+        "Provides allowed address pairs",
+    ),
+    (
+        "binding",
+        "Port Binding",
+        "Expose port bindings of a virtual port to external application",
+    ),
+    (
+        "default-subnetpools",
+        "Default Subnetpools",
+        "Provides ability to mark and use a subnetpool as the default.",
+    ),
+    (
+        "empty-string-filtering",
+        "Empty String Filtering Extension",
+        "Allow filtering by attributes with empty string value",
+    ),
+    (
+        "external-net",
+        "Neutron external network",
+        "Adds external network attribute to network resource.",
+    ),
+    (
+        "filter-validation",
+        "Filter parameters validation",
+        "Provides validation on filter parameters.",
+    ),
+    (
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+    ),
+    (
+        "multi-provider",
+        "Multi Provider Network",
+        "Expose mapping of virtual networks to multiple physical networks",
+    ),
+    (
+        "net-mtu",
+        "Network MTU",
+        "Provides MTU attribute for a network resource.",
+    ),
+    (
+        "net-mtu-writable",
+        "Network MTU (writable)",
+        "Provides a writable MTU attribute for a network resource.",
+    ),
+    (
+        "pagination",
+        "Pagination support",
+        "Extension that indicates that pagination is enabled.",
+    ),
+    ("port-security", "Port Security", "Provides port security"),
+    (
+        "port-security-groups-filtering",
+        "Port filtering on security groups",
+        "Provides security groups filtering when listing ports",
+    ),
+    (
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+    ),
+    (
+        "provider",
+        "Provider Network",
+        "Expose mapping of virtual networks to physical networks",
+    ),
+    (
+        "revision-if-match",
+        "If-Match constraints based on revision_number",
+        "Extension indicating that If-Match based on revision_number is supported.",
+    ),
+    (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+    ),
+    (
+        "security-groups-normalized-cidr",
+        "Security Group Rule normalized CIDR field",
+        "Add new field with normalized remote_ip_prefix cidr in SG rule",
+    ),
+    (
+        "sorting",
+        "Sorting support",
+        "Extension that indicates that sorting is enabled.",
+    ),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+    (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
+    ),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+    ),
+    (
+        "subnet-service-types",
+        "Subnet service types",
+        "Provides ability to set the subnet service_types field",
+    ),
+    (
+        "subnet_allocation",
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+    ),
+    (
+        "tag-ports-during-bulk-creation",
+        "Tag Ports During Bulk Creation",
+        "Allow to tag ports during bulk creation",
+    ),
+];
+
+/// Resources listed by `GET /v2.0`.
+const RESOURCES: &[(&str, &str)] = &[
+    ("network", "networks"),
+    ("subnet", "subnets"),
+    ("port", "ports"),
+    ("subnetpool", "subnetpools"),
+    ("security_group", "security-groups"),
+    ("security_group_rule", "security-group-rules"),
+];
+
+/// Routes for versions and extensions.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(versions))
+        .route("/v2.0", get(resources))
+        .route("/v2.0/", get(resources))
+        .route("/v2.0/extensions", get(list))
+        .route("/v2.0/extensions/{alias}", get(show))
+}
+
+fn base(headers: &HeaderMap) -> String {
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost:9696");
+    format!("{scheme}://{host}")
+}
+
+async fn versions(headers: HeaderMap) -> Response {
+    let href = format!("{}/v2.0/", base(&headers));
+    Json(json!({"versions": [{"id": "v2.0", "status": "CURRENT", "links": [{"href": href, "rel": "self"}]}]}))
+        .into_response()
+}
+
+async fn resources(headers: HeaderMap) -> Response {
+    let b = base(&headers);
+    let items: Vec<Value> = RESOURCES
+        .iter()
+        .map(|(name, coll)| {
+            json!({"name": name, "collection": coll, "links": [{"href": format!("{b}/v2.0/{coll}"), "rel": "self"}]})
+        })
+        .collect();
+    Json(json!({ "resources": items })).into_response()
+}
+
+fn render(e: &Extension) -> Value {
+    json!({"alias": e.0, "name": e.1, "description": e.2, "updated": "2026-11-01T00:00:00-00:00", "links": []})
+}
+
+fn all(state: &AppState) -> Vec<Extension> {
+    let mut out: Vec<Extension> = EXTENSIONS.to_vec();
+    out.extend(state.extra_extensions.iter().copied());
+    out.sort_by_key(|e| e.0);
+    out
+}
+
+async fn list(axum::extract::State(s): State<AppState>) -> Response {
+    let items: Vec<Value> = all(&s).iter().map(render).collect();
+    Json(json!({ "extensions": items })).into_response()
+}
+
+async fn show(
+    axum::extract::State(s): State<AppState>,
+    Path(alias): Path<String>,
+) -> ApiResult<Response> {
+    all(&s)
+        .iter()
+        .find(|e| e.0 == alias)
+        .map(|e| Json(json!({ "extension": render(e) })).into_response())
+        .ok_or_else(|| {
+            ApiError(neutrino_ml2::Error::neutron(
+                "ExtensionNotFound",
+                404,
+                format!("Extension with alias {alias} does not exist"),
+            ))
+        })
+}

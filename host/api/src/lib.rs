@@ -1,0 +1,98 @@
+//! The Neutron v2.0 REST API over HTTP: routing, validation against attribute maps,
+//! Neutron's error bodies, filters, sorting, pagination, request ids and access logs.
+//!
+//! It turns requests into typed calls on the core plugin and records into JSON; it holds no
+//! rules of its own about networks beyond the shape of their attributes.
+
+pub mod attrs;
+pub mod auth;
+pub mod error;
+pub mod extensions;
+pub mod query;
+pub mod request_id;
+pub mod resources;
+pub mod respond;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use neutrino_ml2::Plugin;
+
+/// API settings.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Project of callers that send no identity (noauth).
+    pub default_project_id: String,
+    /// Upper bound on `limit` (None = unlimited).
+    pub pagination_max_limit: Option<u64>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            default_project_id: "admin".into(),
+            pagination_max_limit: None,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The core plugin.
+    pub plugin: Plugin,
+    /// Settings.
+    pub config: Arc<ApiConfig>,
+    /// Extensions contributed by other parts of the server (e.g. driver management).
+    pub extra_extensions: Arc<Vec<extensions::Extension>>,
+}
+
+/// The router with every resource, without the outer layers (see [`app`]).
+pub fn router(state: AppState) -> Router {
+    use resources::*;
+    Router::new()
+        .merge(extensions::routes())
+        .merge(routes::<networks::Networks>())
+        .merge(routes::<subnets::Subnets>())
+        .merge(routes::<ports::Ports>())
+        .merge(routes::<subnetpools::SubnetPools>())
+        .merge(routes::<security_groups::SecurityGroups>())
+        .merge(routes::<security_group_rules::SecurityGroupRules>())
+        .merge(tags::routes())
+        .fallback(|| async { error::not_found_url() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::noauth,
+        ))
+        .layer(axum::middleware::from_fn(request_id::request_id))
+        .with_state(state)
+}
+
+/// Strip a `.json` suffix from the path, as Neutron accepts `/v2.0/networks.json`.
+pub async fn strip_json_suffix(mut req: Request) -> Request {
+    let uri = req.uri().clone();
+    let Some(stripped) = uri.path().strip_suffix(".json") else {
+        return req;
+    };
+    let pq = match uri.query() {
+        Some(q) => format!("{stripped}?{q}"),
+        None => stripped.to_string(),
+    };
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = pq.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(new) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = new;
+        }
+    }
+    req
+}
+
+/// The complete HTTP application: `.json` suffix handling around [`router`].
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .fallback_service(router(state))
+        .layer(axum::middleware::map_request(strip_json_suffix))
+}

@@ -1,0 +1,169 @@
+//! The REST resources. Each one describes its attribute map, how a checked body becomes a
+//! plugin request and how a record is rendered; the handlers here do the rest the same way
+//! for every resource (envelopes, bulk, fields, pagination, If-Match, status codes).
+
+pub mod networks;
+pub mod ports;
+pub mod security_group_rules;
+pub mod security_groups;
+pub mod subnetpools;
+pub mod subnets;
+pub mod tags;
+
+use std::future::Future;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use neutrino_ml2::RequestContext;
+use neutrino_ml2::store::query::ListQuery;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::attrs::{Attr, Op, check_body};
+use crate::error::ApiResult;
+use crate::{AppState, query, respond};
+
+/// A collection of the API.
+pub trait Resource: Send + Sync + 'static {
+    /// Singular body key (`network`).
+    const MEMBER: &'static str;
+    /// Collection name in URLs and bodies (`networks`).
+    const COLLECTION: &'static str;
+    /// Whether `POST` takes a list (`{"networks": [...]}`).
+    const BULK: bool = true;
+    /// Stored record.
+    type Item: Send + Sync;
+    /// Rendered record.
+    type View<'a>: Serialize + Send
+    where
+        Self: 'a;
+
+    /// The attribute map.
+    fn attrs() -> &'static [Attr];
+    /// Render a record for the caller.
+    fn view<'a>(item: &'a Self::Item, ctx: &RequestContext) -> Self::View<'a>;
+    /// The record's id.
+    fn id(item: &Self::Item) -> &str;
+    /// Create from checked bodies (all or none).
+    fn create(
+        s: &AppState,
+        ctx: &RequestContext,
+        bodies: Vec<Map<String, Value>>,
+    ) -> impl Future<Output = ApiResult<Vec<Self::Item>>> + Send;
+    /// List.
+    fn list(
+        s: &AppState,
+        ctx: &RequestContext,
+        q: ListQuery,
+    ) -> impl Future<Output = ApiResult<Vec<Self::Item>>> + Send;
+    /// Show.
+    fn get(
+        s: &AppState,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> impl Future<Output = ApiResult<Self::Item>> + Send;
+    /// Update from a checked body.
+    fn update(
+        s: &AppState,
+        ctx: &RequestContext,
+        id: &str,
+        body: Map<String, Value>,
+        if_match: Option<i64>,
+    ) -> impl Future<Output = ApiResult<Self::Item>> + Send;
+    /// Delete.
+    fn delete(
+        s: &AppState,
+        ctx: &RequestContext,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> impl Future<Output = ApiResult<()>> + Send;
+}
+
+/// The five routes of a resource.
+pub fn routes<R: Resource>() -> Router<AppState> {
+    let base = format!("/v2.0/{}", R::COLLECTION);
+    Router::new()
+        .route(&base, get(list::<R>).post(create::<R>))
+        .route(
+            &format!("{base}/{{id}}"),
+            get(show::<R>).put(update::<R>).delete(delete::<R>),
+        )
+}
+
+async fn create<R: Resource>(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let (objs, bulk) = respond::body(&body, R::MEMBER, R::COLLECTION, R::BULK)?;
+    let checked = objs
+        .iter()
+        .map(|o| check_body(R::attrs(), o, Op::Create, &ctx, R::MEMBER))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let items = R::create(&s, &ctx, checked).await?;
+    let views: Vec<_> = items.iter().map(|i| R::view(i, &ctx)).collect();
+    match (bulk, views.first()) {
+        (false, Some(v)) => respond::one(StatusCode::CREATED, R::MEMBER, v, &[]),
+        _ => respond::many(StatusCode::CREATED, R::COLLECTION, &views),
+    }
+}
+
+async fn list<R: Resource>(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(q): RawQuery,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let params = query::parse(
+        q.as_deref(),
+        R::attrs(),
+        R::COLLECTION,
+        s.config.pagination_max_limit,
+    )?;
+    let items = R::list(&s, &ctx, params.query.clone()).await?;
+    let views: Vec<_> = items.iter().map(|i| R::view(i, &ctx)).collect();
+    let ids = (items.first().map(R::id), items.last().map(R::id));
+    respond::list(R::COLLECTION, &views, ids, &params, uri.path(), &headers)
+}
+
+async fn show<R: Resource>(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let item = R::get(&s, &ctx, &id).await?;
+    respond::one(
+        StatusCode::OK,
+        R::MEMBER,
+        &R::view(&item, &ctx),
+        &query::fields_only(q.as_deref()),
+    )
+}
+
+async fn update<R: Resource>(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let (objs, _) = respond::body(&body, R::MEMBER, R::COLLECTION, false)?;
+    let m = check_body(R::attrs(), &objs[0], Op::Update, &ctx, R::MEMBER)?;
+    let item = R::update(&s, &ctx, &id, m, respond::if_match(&headers)?).await?;
+    respond::one(StatusCode::OK, R::MEMBER, &R::view(&item, &ctx), &[])
+}
+
+async fn delete<R: Resource>(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    R::delete(&s, &ctx, &id, respond::if_match(&headers)?).await?;
+    Ok(respond::no_content())
+}

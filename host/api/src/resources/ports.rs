@@ -1,0 +1,349 @@
+//! `/v2.0/ports`.
+
+use std::sync::LazyLock;
+
+use neutrino_ml2::RequestContext;
+use neutrino_ml2::ports::{FixedIpRequest, PortCreate, PortUpdate};
+use neutrino_ml2::store::model::AddressPair;
+use neutrino_ml2::store::model::Port;
+use neutrino_ml2::store::query::ListQuery;
+use neutrino_ml2::store::query::{Condition, SqlValue};
+use serde_json::{Map, Value, json};
+
+use super::Resource;
+use crate::attrs::{Attr, BodyExt, Kind, attr, check_value, owner, standard};
+use crate::error::{ApiResult, bad_request, invalid_input};
+use crate::{AppState, views};
+
+const VNIC_TYPES: &[&str] = &[
+    "normal",
+    "direct",
+    "macvtap",
+    "baremetal",
+    "direct-physical",
+    "virtio-forwarder",
+    "smart-nic",
+    "vdpa",
+    "accelerator-direct",
+    "accelerator-direct-physical",
+    "remote-managed",
+];
+
+fn fixed_ips_filter(values: &[String]) -> ApiResult<Condition> {
+    let mut ips = Vec::new();
+    let mut subnets = Vec::new();
+    let mut substr = Vec::new();
+    for v in values {
+        let (k, val) = v.split_once('=').ok_or_else(|| {
+            bad_request(format!(
+                "Invalid fixed_ips filter '{v}': use ip_address=<ip> or subnet_id=<id>"
+            ))
+        })?;
+        match k {
+            "ip_address" => ips.push(SqlValue::Text(
+                val.parse::<std::net::IpAddr>()
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|_| val.to_string()),
+            )),
+            "subnet_id" => subnets.push(SqlValue::Text(val.to_string())),
+            "ip_address_substr" => substr.push(SqlValue::Text(format!("%{val}%"))),
+            other => {
+                return Err(bad_request(format!(
+                    "Invalid fixed_ips filter key '{other}'"
+                )));
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    let mut binds = Vec::new();
+    if !ips.is_empty() {
+        parts.push(format!(
+            "ip_address IN ({})",
+            vec!["?"; ips.len()].join(", ")
+        ));
+        binds.extend(ips);
+    }
+    if !subnets.is_empty() {
+        parts.push(format!(
+            "subnet_id IN ({})",
+            vec!["?"; subnets.len()].join(", ")
+        ));
+        binds.extend(subnets);
+    }
+    if !substr.is_empty() {
+        parts.push(format!(
+            "({})",
+            vec!["ip_address LIKE ?"; substr.len()].join(" OR ")
+        ));
+        binds.extend(substr);
+    }
+    Ok(Condition::raw(
+        format!(
+            "id IN (SELECT port_id FROM ip_allocations WHERE {})",
+            parts.join(" AND ")
+        ),
+        binds,
+    ))
+}
+
+fn security_groups_filter(values: &[String]) -> ApiResult<Condition> {
+    let marks = vec!["?"; values.len()].join(", ");
+    Ok(Condition::raw(
+        format!(
+            "id IN (SELECT port_id FROM port_security_groups WHERE security_group_id IN ({marks}))"
+        ),
+        values.iter().cloned().map(SqlValue::Text).collect(),
+    ))
+}
+
+/// The attribute map of ports.
+pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
+    let mut a = vec![
+        attr("name", Kind::Str(255)).rw().column("name"),
+        attr("network_id", Kind::Uuid)
+            .required()
+            .column("network_id"),
+        attr("admin_state_up", Kind::Bool)
+            .rw()
+            .column("admin_state_up"),
+        attr("mac_address", Kind::Mac).rw().column("mac_address"),
+        attr("fixed_ips", Kind::List)
+            .rw()
+            .filter_with(fixed_ips_filter),
+        attr("device_id", Kind::Str(255)).rw().column("device_id"),
+        attr("device_owner", Kind::Str(255))
+            .rw()
+            .column("device_owner"),
+        attr("status", Kind::Str(16)).column("status"),
+        attr("port_security_enabled", Kind::Bool)
+            .rw()
+            .filter("port_security_enabled"),
+        attr("security_groups", Kind::StrList)
+            .rw()
+            .nullable()
+            .filter_with(security_groups_filter),
+        attr("allowed_address_pairs", Kind::List).rw().nullable(),
+        attr("extra_dhcp_opts", Kind::List),
+        attr("ip_allocation", Kind::Str(16)),
+        attr("dns_name", Kind::Str(255)),
+        attr("binding:host_id", Kind::Str(255))
+            .rw()
+            .admin(json!(""))
+            .filter("binding_host_id"),
+        attr("binding:vnic_type", Kind::OneOf(VNIC_TYPES))
+            .rw()
+            .filter("binding_vnic_type"),
+        attr("binding:profile", Kind::Dict)
+            .rw()
+            .nullable()
+            .admin(Value::Null),
+        attr("binding:vif_type", Kind::Str(64)),
+        attr("binding:vif_details", Kind::Dict),
+    ];
+    standard(&mut a);
+    // Ports, unlike other resources, take tags on create (tag-ports-during-bulk-creation).
+    if let Some(t) = a.iter_mut().find(|x| x.name == "tags") {
+        t.post = true;
+    }
+    a
+});
+
+fn fixed_ips(v: Option<&Value>) -> ApiResult<Option<Vec<FixedIpRequest>>> {
+    let Some(Value::Array(items)) = v else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for i in items {
+        let Value::Object(o) = i else {
+            return Err(invalid_input(format!(
+                "Invalid input for fixed_ips. Reason: '{i}' is not a dictionary."
+            )));
+        };
+        if let Some(k) = o.keys().find(|k| *k != "subnet_id" && *k != "ip_address") {
+            return Err(invalid_input(format!(
+                "Invalid input for fixed_ips. Reason: unrecognized key '{k}'."
+            )));
+        }
+        let subnet_id = match o.get("subnet_id") {
+            Some(v) => Some(
+                check_value("fixed_ips", Kind::Uuid, v)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let ip_address = match o.get("ip_address") {
+            Some(v) => Some(
+                check_value("fixed_ips", Kind::Ip, v)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .parse()
+                    .expect("checked"),
+            ),
+            None => None,
+        };
+        out.push(FixedIpRequest {
+            subnet_id,
+            ip_address,
+        });
+    }
+    Ok(Some(out))
+}
+
+fn address_pairs(v: Option<&Value>) -> ApiResult<Option<Vec<AddressPair>>> {
+    let items = match v {
+        None => return Ok(None),
+        Some(Value::Null) => return Ok(Some(vec![])),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Ok(None),
+    };
+    let mut out: Vec<AddressPair> = Vec::new();
+    for i in items {
+        let Some(ip) = i.get("ip_address") else {
+            return Err(invalid_input(
+                "Invalid input for allowed_address_pairs. Reason: Allowed address pairs must contain ip_address.",
+            ));
+        };
+        let ip_text = ip.as_str().unwrap_or_default();
+        let ip_norm = if let Ok(a) = ip_text.parse::<std::net::IpAddr>() {
+            a.to_string()
+        } else if let Ok(n) = ip_text.parse::<ipnet::IpNet>() {
+            n.to_string()
+        } else {
+            return Err(invalid_input(format!(
+                "Invalid input for allowed_address_pairs. Reason: '{ip_text}' is not a valid IP address or CIDR."
+            )));
+        };
+        let mac = match i.get("mac_address") {
+            Some(m) => check_value("allowed_address_pairs", Kind::Mac, m)?
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            None => String::new(),
+        };
+        if out
+            .iter()
+            .any(|p| p.ip_address == ip_norm && p.mac_address == mac)
+        {
+            return Err(crate::error::ApiError(neutrino_ml2::Error::neutron(
+                "DuplicateAddressPairInRequest",
+                400,
+                format!(
+                    "Request contains duplicate address pair: mac_address {mac} ip_address {ip_norm}."
+                ),
+            )));
+        }
+        out.push(AddressPair {
+            ip_address: ip_norm,
+            mac_address: mac,
+        });
+    }
+    Ok(Some(out))
+}
+
+fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<PortCreate> {
+    Ok(PortCreate {
+        project_id: owner(m, ctx)?,
+        network_id: m.str_of("network_id").unwrap_or_default(),
+        name: m.str_of("name").unwrap_or_default(),
+        description: m.str_of("description").unwrap_or_default(),
+        admin_state_up: m.bool_of("admin_state_up").unwrap_or(true),
+        mac_address: m.str_of("mac_address"),
+        fixed_ips: fixed_ips(m.get("fixed_ips"))?,
+        device_id: m.str_of("device_id").unwrap_or_default(),
+        device_owner: m.str_of("device_owner").unwrap_or_default(),
+        port_security_enabled: m.bool_of("port_security_enabled"),
+        security_groups: if m.is_null("security_groups") {
+            Some(vec![])
+        } else {
+            m.strs_of("security_groups")
+        },
+        allowed_address_pairs: address_pairs(m.get("allowed_address_pairs"))?.unwrap_or_default(),
+        binding_host_id: m.str_of("binding:host_id").unwrap_or_default(),
+        binding_vnic_type: m
+            .str_of("binding:vnic_type")
+            .unwrap_or_else(|| "normal".into()),
+        binding_profile: m
+            .get("binding:profile")
+            .filter(|v| !v.is_null())
+            .cloned()
+            .unwrap_or_else(|| json!({})),
+        tags: m.strs_of("tags").unwrap_or_default(),
+    })
+}
+
+/// The ports collection.
+pub struct Ports;
+
+impl Resource for Ports {
+    const MEMBER: &'static str = "port";
+    const COLLECTION: &'static str = "ports";
+    type Item = Port;
+    type View<'a> = views::PortView<'a>;
+
+    fn attrs() -> &'static [Attr] {
+        &ATTRS
+    }
+    fn view<'a>(item: &'a Port, ctx: &RequestContext) -> views::PortView<'a> {
+        views::port(item, ctx.is_admin)
+    }
+    fn id(item: &Port) -> &str {
+        &item.id
+    }
+    async fn create(
+        s: &AppState,
+        ctx: &RequestContext,
+        bodies: Vec<Map<String, Value>>,
+    ) -> ApiResult<Vec<Port>> {
+        let reqs = bodies
+            .iter()
+            .map(|m| to_create(m, ctx))
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(s.plugin.create_ports(ctx, reqs).await?)
+    }
+    async fn list(s: &AppState, ctx: &RequestContext, q: ListQuery) -> ApiResult<Vec<Port>> {
+        Ok(s.plugin.list_ports(ctx, q).await?)
+    }
+    async fn get(s: &AppState, ctx: &RequestContext, id: &str) -> ApiResult<Port> {
+        Ok(s.plugin.get_port(ctx, id).await?)
+    }
+    async fn update(
+        s: &AppState,
+        ctx: &RequestContext,
+        id: &str,
+        m: Map<String, Value>,
+        if_match: Option<i64>,
+    ) -> ApiResult<Port> {
+        let u = PortUpdate {
+            name: m.str_of("name"),
+            description: m.str_of("description"),
+            admin_state_up: m.bool_of("admin_state_up"),
+            mac_address: m.str_of("mac_address"),
+            fixed_ips: fixed_ips(m.get("fixed_ips"))?,
+            device_id: m.str_of("device_id"),
+            device_owner: m.str_of("device_owner"),
+            port_security_enabled: m.bool_of("port_security_enabled"),
+            security_groups: if m.is_null("security_groups") {
+                Some(vec![])
+            } else {
+                m.strs_of("security_groups")
+            },
+            allowed_address_pairs: address_pairs(m.get("allowed_address_pairs"))?,
+            binding_host_id: m.str_of("binding:host_id"),
+            binding_vnic_type: m.str_of("binding:vnic_type"),
+            binding_profile: m
+                .get("binding:profile")
+                .map(|v| if v.is_null() { json!({}) } else { v.clone() }),
+        };
+        Ok(s.plugin.update_port(ctx, id, u, if_match).await?)
+    }
+    async fn delete(
+        s: &AppState,
+        ctx: &RequestContext,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> ApiResult<()> {
+        Ok(s.plugin.delete_port(ctx, id, if_match).await?)
+    }
+}

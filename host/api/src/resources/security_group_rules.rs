@@ -1,0 +1,140 @@
+//! `/v2.0/security-group-rules` (no update but for the description, as in Neutron).
+
+use std::sync::LazyLock;
+
+use neutrino_ml2::RequestContext;
+use neutrino_ml2::security_groups::RuleCreate;
+use neutrino_ml2::store::model::SecurityGroupRule;
+use neutrino_ml2::store::query::ListQuery;
+use serde_json::{Map, Value};
+
+use super::Resource;
+use crate::attrs::{Attr, BodyExt, Kind, attr, owner, standard};
+use crate::error::{ApiResult, bad_request};
+use crate::{AppState, views};
+
+/// The attribute map of rules.
+pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
+    let mut a = vec![
+        attr("security_group_id", Kind::Uuid)
+            .required()
+            .column("security_group_id"),
+        attr("direction", Kind::OneOf(&["ingress", "egress"]))
+            .required()
+            .column("direction"),
+        attr("ethertype", Kind::OneOf(&["IPv4", "IPv6"]))
+            .post()
+            .column("ethertype"),
+        attr("protocol", Kind::Str(40))
+            .post()
+            .nullable()
+            .column("protocol"),
+        attr("port_range_min", Kind::Int(0, 65535))
+            .post()
+            .nullable()
+            .column("port_range_min"),
+        attr("port_range_max", Kind::Int(0, 65535))
+            .post()
+            .nullable()
+            .column("port_range_max"),
+        attr("remote_ip_prefix", Kind::Cidr)
+            .post()
+            .nullable()
+            .column("remote_ip_prefix"),
+        attr("normalized_cidr", Kind::Cidr),
+        attr("remote_group_id", Kind::Uuid)
+            .post()
+            .nullable()
+            .column("remote_group_id"),
+        attr("remote_address_group_id", Kind::Uuid)
+            .post()
+            .nullable(),
+        attr("belongs_to_default_sg", Kind::Bool),
+    ];
+    standard(&mut a);
+    a
+});
+
+/// The rules collection.
+pub struct SecurityGroupRules;
+
+impl Resource for SecurityGroupRules {
+    const MEMBER: &'static str = "security_group_rule";
+    const COLLECTION: &'static str = "security-group-rules";
+    const BULK: bool = false;
+    type Item = SecurityGroupRule;
+    type View<'a> = views::RuleView<'a>;
+
+    fn attrs() -> &'static [Attr] {
+        &ATTRS
+    }
+    fn view<'a>(item: &'a SecurityGroupRule, _ctx: &RequestContext) -> views::RuleView<'a> {
+        views::rule(item)
+    }
+    fn id(item: &SecurityGroupRule) -> &str {
+        &item.id
+    }
+    async fn create(
+        s: &AppState,
+        ctx: &RequestContext,
+        bodies: Vec<Map<String, Value>>,
+    ) -> ApiResult<Vec<SecurityGroupRule>> {
+        let mut out = Vec::new();
+        for m in &bodies {
+            if m.str_of("remote_address_group_id").is_some() {
+                return Err(bad_request(
+                    "Address groups are not supported by this server",
+                ));
+            }
+            let protocol = match m.get("protocol") {
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => m.str_of("protocol"),
+            };
+            let r = RuleCreate {
+                project_id: owner(m, ctx)?,
+                security_group_id: m.str_of("security_group_id").unwrap_or_default(),
+                direction: m.str_of("direction").unwrap_or_default(),
+                ethertype: m.str_of("ethertype").unwrap_or_else(|| "IPv4".into()),
+                protocol,
+                port_range_min: m.int_of("port_range_min"),
+                port_range_max: m.int_of("port_range_max"),
+                remote_ip_prefix: m.str_of("remote_ip_prefix").and_then(|p| p.parse().ok()),
+                remote_group_id: m.str_of("remote_group_id"),
+                description: m.str_of("description").unwrap_or_default(),
+            };
+            out.push(s.plugin.create_security_group_rule(ctx, r).await?);
+        }
+        Ok(out)
+    }
+    async fn list(
+        s: &AppState,
+        ctx: &RequestContext,
+        q: ListQuery,
+    ) -> ApiResult<Vec<SecurityGroupRule>> {
+        Ok(s.plugin.list_security_group_rules(ctx, q).await?)
+    }
+    async fn get(s: &AppState, ctx: &RequestContext, id: &str) -> ApiResult<SecurityGroupRule> {
+        Ok(s.plugin.get_security_group_rule(ctx, id).await?)
+    }
+    async fn update(
+        _s: &AppState,
+        _ctx: &RequestContext,
+        _id: &str,
+        _m: Map<String, Value>,
+        _if_match: Option<i64>,
+    ) -> ApiResult<SecurityGroupRule> {
+        Err(crate::error::ApiError(neutrino_ml2::Error::neutron(
+            "HTTPMethodNotAllowed",
+            405,
+            "Security group rules cannot be updated.",
+        )))
+    }
+    async fn delete(
+        s: &AppState,
+        ctx: &RequestContext,
+        id: &str,
+        _if_match: Option<i64>,
+    ) -> ApiResult<()> {
+        Ok(s.plugin.delete_security_group_rule(ctx, id).await?)
+    }
+}

@@ -1,0 +1,385 @@
+//! What each resource looks like on the wire. Views borrow the stored records and serialize
+//! straight to JSON; admin-only attributes are left out for other callers.
+
+use neutrino_ml2::store::model::{
+    AddressPair, FixedIp, Network, Port, SecurityGroup, SecurityGroupRule, Segment, Subnet,
+    SubnetPool,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Provider attributes of a network (admins only).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ProviderView<'a> {
+    /// One segment: `provider:*` attributes.
+    Single {
+        /// Type.
+        #[serde(rename = "provider:network_type")]
+        network_type: &'a str,
+        /// Physical network.
+        #[serde(rename = "provider:physical_network")]
+        physical_network: Option<&'a str>,
+        /// Segmentation id.
+        #[serde(rename = "provider:segmentation_id")]
+        segmentation_id: Option<i64>,
+    },
+    /// Several segments: the multi-provider `segments` list.
+    Multi {
+        /// Segments.
+        segments: Vec<SegmentView<'a>>,
+    },
+}
+
+/// One entry of `segments`.
+#[derive(Serialize)]
+pub struct SegmentView<'a> {
+    #[serde(rename = "provider:network_type")]
+    network_type: &'a str,
+    #[serde(rename = "provider:physical_network")]
+    physical_network: Option<&'a str>,
+    #[serde(rename = "provider:segmentation_id")]
+    segmentation_id: Option<i64>,
+}
+
+fn segment_view(s: &Segment) -> SegmentView<'_> {
+    SegmentView {
+        network_type: &s.network_type,
+        physical_network: s.physical_network.as_deref(),
+        segmentation_id: s.segmentation_id,
+    }
+}
+
+/// A network.
+#[derive(Serialize)]
+pub struct NetworkView<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    tenant_id: &'a str,
+    project_id: &'a str,
+    admin_state_up: bool,
+    status: &'a str,
+    shared: bool,
+    #[serde(rename = "router:external")]
+    router_external: bool,
+    mtu: i64,
+    port_security_enabled: bool,
+    availability_zone_hints: &'a [String],
+    availability_zones: [&'a str; 0],
+    dns_domain: &'a str,
+    ipv4_address_scope: Option<&'a str>,
+    ipv6_address_scope: Option<&'a str>,
+    l2_adjacency: bool,
+    subnets: &'a [String],
+    tags: &'a [String],
+    created_at: &'a str,
+    updated_at: &'a str,
+    revision_number: i64,
+    #[serde(flatten)]
+    provider: Option<ProviderView<'a>>,
+}
+
+/// Render a network; `admin` adds the provider attributes.
+pub fn network(n: &Network, admin: bool) -> NetworkView<'_> {
+    let provider = admin.then(|| match n.segments.as_slice() {
+        [one] => ProviderView::Single {
+            network_type: &one.network_type,
+            physical_network: one.physical_network.as_deref(),
+            segmentation_id: one.segmentation_id,
+        },
+        many => ProviderView::Multi {
+            segments: many
+                .iter()
+                .filter(|s| !s.is_dynamic)
+                .map(segment_view)
+                .collect(),
+        },
+    });
+    NetworkView {
+        id: &n.id,
+        name: &n.name,
+        description: &n.description,
+        tenant_id: &n.project_id,
+        project_id: &n.project_id,
+        admin_state_up: n.admin_state_up,
+        status: &n.status,
+        shared: n.shared,
+        router_external: n.router_external,
+        mtu: n.mtu,
+        port_security_enabled: n.port_security_enabled,
+        availability_zone_hints: &n.availability_zone_hints,
+        availability_zones: [],
+        dns_domain: &n.dns_domain,
+        ipv4_address_scope: None,
+        ipv6_address_scope: None,
+        l2_adjacency: true,
+        subnets: &n.subnets,
+        tags: &n.tags,
+        created_at: &n.created_at,
+        updated_at: &n.updated_at,
+        revision_number: n.revision_number,
+        provider,
+    }
+}
+
+/// A subnet.
+#[derive(Serialize)]
+pub struct SubnetView<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    network_id: &'a str,
+    tenant_id: &'a str,
+    project_id: &'a str,
+    ip_version: i64,
+    cidr: &'a str,
+    gateway_ip: Option<&'a str>,
+    enable_dhcp: bool,
+    ipv6_ra_mode: Option<&'a str>,
+    ipv6_address_mode: Option<&'a str>,
+    subnetpool_id: Option<&'a str>,
+    segment_id: Option<&'a str>,
+    dns_nameservers: &'a [String],
+    host_routes: &'a [neutrino_ml2::store::model::HostRoute],
+    allocation_pools: &'a [neutrino_ml2::store::model::AllocationPool],
+    service_types: &'a [String],
+    tags: &'a [String],
+    created_at: &'a str,
+    updated_at: &'a str,
+    revision_number: i64,
+}
+
+/// Render a subnet.
+pub fn subnet(s: &Subnet) -> SubnetView<'_> {
+    SubnetView {
+        id: &s.id,
+        name: &s.name,
+        description: &s.description,
+        network_id: &s.network_id,
+        tenant_id: &s.project_id,
+        project_id: &s.project_id,
+        ip_version: s.ip_version,
+        cidr: &s.cidr,
+        gateway_ip: s.gateway_ip.as_deref(),
+        enable_dhcp: s.enable_dhcp,
+        ipv6_ra_mode: s.ipv6_ra_mode.as_deref(),
+        ipv6_address_mode: s.ipv6_address_mode.as_deref(),
+        subnetpool_id: s.subnetpool_id.as_deref(),
+        segment_id: s.segment_id.as_deref(),
+        dns_nameservers: &s.dns_nameservers,
+        host_routes: &s.host_routes,
+        allocation_pools: &s.allocation_pools,
+        service_types: &s.service_types,
+        tags: &s.tags,
+        created_at: &s.created_at,
+        updated_at: &s.updated_at,
+        revision_number: s.revision_number,
+    }
+}
+
+/// Binding attributes only admins see.
+#[derive(Serialize)]
+pub struct BindingView<'a> {
+    #[serde(rename = "binding:host_id")]
+    host_id: &'a str,
+    #[serde(rename = "binding:profile")]
+    profile: &'a Value,
+    #[serde(rename = "binding:vif_type")]
+    vif_type: &'a str,
+    #[serde(rename = "binding:vif_details")]
+    vif_details: &'a Value,
+}
+
+/// A port.
+#[derive(Serialize)]
+pub struct PortView<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    network_id: &'a str,
+    tenant_id: &'a str,
+    project_id: &'a str,
+    mac_address: &'a str,
+    admin_state_up: bool,
+    status: &'a str,
+    device_id: &'a str,
+    device_owner: &'a str,
+    fixed_ips: &'a [FixedIp],
+    allowed_address_pairs: &'a [AddressPair],
+    extra_dhcp_opts: [&'a str; 0],
+    security_groups: &'a [String],
+    port_security_enabled: bool,
+    ip_allocation: &'a str,
+    dns_name: &'a str,
+    #[serde(rename = "binding:vnic_type")]
+    vnic_type: &'a str,
+    #[serde(flatten)]
+    binding: Option<BindingView<'a>>,
+    tags: &'a [String],
+    created_at: &'a str,
+    updated_at: &'a str,
+    revision_number: i64,
+}
+
+/// Render a port; `admin` adds the binding details.
+pub fn port(p: &Port, admin: bool) -> PortView<'_> {
+    PortView {
+        id: &p.id,
+        name: &p.name,
+        description: &p.description,
+        network_id: &p.network_id,
+        tenant_id: &p.project_id,
+        project_id: &p.project_id,
+        mac_address: &p.mac_address,
+        admin_state_up: p.admin_state_up,
+        status: &p.status,
+        device_id: &p.device_id,
+        device_owner: &p.device_owner,
+        fixed_ips: &p.fixed_ips,
+        allowed_address_pairs: &p.allowed_address_pairs,
+        extra_dhcp_opts: [],
+        security_groups: &p.security_groups,
+        port_security_enabled: p.port_security_enabled,
+        ip_allocation: "immediate",
+        dns_name: "",
+        vnic_type: &p.binding_vnic_type,
+        binding: admin.then_some(BindingView {
+            host_id: &p.binding_host_id,
+            profile: &p.binding_profile,
+            vif_type: &p.binding_vif_type,
+            vif_details: &p.binding_vif_details,
+        }),
+        tags: &p.tags,
+        created_at: &p.created_at,
+        updated_at: &p.updated_at,
+        revision_number: p.revision_number,
+    }
+}
+
+/// A subnet pool.
+#[derive(Serialize)]
+pub struct SubnetPoolView<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    tenant_id: &'a str,
+    project_id: &'a str,
+    ip_version: i64,
+    prefixes: &'a [String],
+    default_prefixlen: i64,
+    min_prefixlen: i64,
+    max_prefixlen: i64,
+    default_quota: Option<i64>,
+    is_default: bool,
+    shared: bool,
+    address_scope_id: Option<&'a str>,
+    tags: &'a [String],
+    created_at: &'a str,
+    updated_at: &'a str,
+    revision_number: i64,
+}
+
+/// Render a subnet pool.
+pub fn subnetpool(p: &SubnetPool) -> SubnetPoolView<'_> {
+    SubnetPoolView {
+        id: &p.id,
+        name: &p.name,
+        description: &p.description,
+        tenant_id: &p.project_id,
+        project_id: &p.project_id,
+        ip_version: p.ip_version,
+        prefixes: &p.prefixes,
+        default_prefixlen: p.default_prefixlen,
+        min_prefixlen: p.min_prefixlen,
+        max_prefixlen: p.max_prefixlen,
+        default_quota: p.default_quota,
+        is_default: p.is_default,
+        shared: p.shared,
+        address_scope_id: p.address_scope_id.as_deref(),
+        tags: &p.tags,
+        created_at: &p.created_at,
+        updated_at: &p.updated_at,
+        revision_number: p.revision_number,
+    }
+}
+
+/// A security group rule.
+#[derive(Serialize)]
+pub struct RuleView<'a> {
+    id: &'a str,
+    tenant_id: &'a str,
+    project_id: &'a str,
+    security_group_id: &'a str,
+    direction: &'a str,
+    ethertype: &'a str,
+    protocol: Option<&'a str>,
+    port_range_min: Option<i64>,
+    port_range_max: Option<i64>,
+    remote_ip_prefix: Option<&'a str>,
+    normalized_cidr: Option<&'a str>,
+    remote_group_id: Option<&'a str>,
+    remote_address_group_id: Option<&'a str>,
+    description: &'a str,
+    created_at: &'a str,
+    updated_at: &'a str,
+    revision_number: i64,
+}
+
+/// Render a rule.
+pub fn rule(r: &SecurityGroupRule) -> RuleView<'_> {
+    RuleView {
+        id: &r.id,
+        tenant_id: &r.project_id,
+        project_id: &r.project_id,
+        security_group_id: &r.security_group_id,
+        direction: &r.direction,
+        ethertype: &r.ethertype,
+        protocol: r.protocol.as_deref(),
+        port_range_min: r.port_range_min,
+        port_range_max: r.port_range_max,
+        remote_ip_prefix: r.remote_ip_prefix.as_deref(),
+        normalized_cidr: r.remote_ip_prefix.as_deref(),
+        remote_group_id: r.remote_group_id.as_deref(),
+        remote_address_group_id: None,
+        description: &r.description,
+        created_at: &r.created_at,
+        updated_at: &r.updated_at,
+        revision_number: r.revision_number,
+    }
+}
+
+/// A security group.
+#[derive(Serialize)]
+pub struct SecurityGroupView<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    tenant_id: &'a str,
+    project_id: &'a str,
+    stateful: bool,
+    shared: bool,
+    security_group_rules: Vec<RuleView<'a>>,
+    tags: &'a [String],
+    created_at: &'a str,
+    updated_at: &'a str,
+    revision_number: i64,
+}
+
+/// Render a security group.
+pub fn security_group(g: &SecurityGroup) -> SecurityGroupView<'_> {
+    SecurityGroupView {
+        id: &g.id,
+        name: &g.name,
+        description: &g.description,
+        tenant_id: &g.project_id,
+        project_id: &g.project_id,
+        stateful: g.stateful,
+        shared: false,
+        security_group_rules: g.rules.iter().map(rule).collect(),
+        tags: &g.tags,
+        created_at: &g.created_at,
+        updated_at: &g.updated_at,
+        revision_number: g.revision_number,
+    }
+}

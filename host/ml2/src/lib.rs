@@ -1,0 +1,134 @@
+//! The core plugin (ML2): networks, subnets, ports, subnet pools and security groups, with
+//! IPAM, type drivers and (through the driver runtime) mechanism drivers.
+//!
+//! It knows the rules of Neutron's resources and nothing of HTTP: the API layer hands it typed
+//! requests and a [`RequestContext`], and gets back stored records or a Neutron [`Error`].
+//!
+//! Invariants:
+//! - Every change runs in one store transaction that is retried from the start on conflicts;
+//!   an error leaves nothing written.
+//! - Visibility: a non-admin sees its project's resources plus shared networks (and their
+//!   subnets); anything else is "not found", never "forbidden".
+
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod ipam;
+pub mod networks;
+pub mod ports;
+pub mod security_groups;
+pub mod subnetpools;
+pub mod subnets;
+pub mod tags;
+pub mod types;
+
+use std::sync::Arc;
+
+pub use config::CoreConfig;
+pub use context::RequestContext;
+pub use error::{Error, Result};
+pub use neutrino_store as store;
+use neutrino_store::Store;
+use types::{TypeConfig, TypeManager};
+
+/// The core plugin. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Plugin {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    core: CoreConfig,
+    types: TypeManager,
+}
+
+impl Plugin {
+    /// A plugin over `store` with these settings.
+    pub fn new(store: Store, core: CoreConfig, types: TypeConfig) -> Plugin {
+        Plugin {
+            inner: Arc::new(Inner {
+                store,
+                core,
+                types: TypeManager::new(types),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Core settings.
+    pub fn core(&self) -> &CoreConfig {
+        &self.inner.core
+    }
+
+    /// The type manager.
+    pub fn types(&self) -> &TypeManager {
+        &self.inner.types
+    }
+
+    /// A read connection from the pool.
+    pub(crate) async fn read(&self) -> Result<sqlx_conn::PoolConn> {
+        self.store()
+            .reader()
+            .acquire()
+            .await
+            .map_err(|e| Error::Store(neutrino_store::StoreError::classify(e)))
+    }
+}
+
+/// The pooled connection type, named once.
+pub(crate) mod sqlx_conn {
+    /// A connection borrowed from the read pool.
+    pub type PoolConn = neutrino_store::PoolConnection;
+}
+
+/// Run `$body` (an expression that may use `$tx: &mut Tx` and `?`) in a write transaction,
+/// commit, and run it again from the start while it fails with a retriable error.
+#[macro_export]
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let store = $store;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome = async {
+                let mut owned = store.begin().await?;
+                let $tx = &mut owned;
+                let value = $crate::pin_result(async { $body }).await?;
+                owned
+                    .commit()
+                    .await
+                    .map_err($crate::store::StoreError::classify)?;
+                Ok::<_, $crate::Error>(value)
+            }
+            .await;
+            match outcome {
+                Err(e)
+                    if $crate::store::RetryableError::is_retriable(&e)
+                        && attempt < $crate::store::db::MAX_ATTEMPTS =>
+                {
+                    $crate::store::db::backoff(attempt).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Fix the error type of an async block to [`Error`] (used by [`in_tx!`]).
+pub async fn pin_result<T, F: std::future::Future<Output = Result<T>>>(f: F) -> Result<T> {
+    f.await
+}
+
+/// Check an `If-Match: revision_number=N` constraint against the current revision.
+pub fn check_revision(expected: Option<i64>, current: i64) -> Result<()> {
+    match expected {
+        Some(e) if e != current => Err(Error::revision_mismatch(e, current)),
+        _ => Ok(()),
+    }
+}

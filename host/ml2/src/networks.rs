@@ -1,0 +1,360 @@
+//! Networks: create (single and bulk), show, list, update, delete, with their segments.
+
+use neutrino_store::model::{Network, Segment};
+use neutrino_store::query::ListQuery;
+use neutrino_store::{Conn, networks, ports, subnets};
+
+use crate::error::{Error, Result};
+use crate::types::ProviderSpec;
+use crate::{Plugin, RequestContext, check_revision};
+
+/// Device owners whose ports are removed with their network (Neutron's
+/// `AUTO_DELETE_PORT_OWNERS`).
+pub const AUTO_DELETE_PORT_OWNERS: [&str; 1] = ["network:dhcp"];
+
+/// A validated network create request.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkCreate {
+    /// Owner (already checked against the caller).
+    pub project_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Administrative state.
+    pub admin_state_up: bool,
+    /// Shared with every project.
+    pub shared: bool,
+    /// `router:external`.
+    pub router_external: bool,
+    /// Port security default.
+    pub port_security_enabled: bool,
+    /// Availability zone hints.
+    pub availability_zone_hints: Vec<String>,
+    /// DNS domain.
+    pub dns_domain: String,
+    /// Requested MTU (must not exceed what the segments allow).
+    pub mtu: Option<i64>,
+    /// Provider segments (`provider:*` gives one, `segments` several); none = a project
+    /// network segment.
+    pub segments: Option<Vec<ProviderSpec>>,
+}
+
+/// A validated network update request: `None` leaves an attribute as it is.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkUpdate {
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Administrative state.
+    pub admin_state_up: Option<bool>,
+    /// Shared.
+    pub shared: Option<bool>,
+    /// `router:external`.
+    pub router_external: Option<bool>,
+    /// Port security default.
+    pub port_security_enabled: Option<bool>,
+    /// DNS domain.
+    pub dns_domain: Option<String>,
+    /// MTU.
+    pub mtu: Option<i64>,
+    /// Provider attributes (updating them is refused).
+    pub provider: Option<ProviderSpec>,
+}
+
+pub(crate) fn network_not_found(id: &str) -> Error {
+    Error::not_found("NetworkNotFound", "Network", id)
+}
+
+/// Whether the caller may see a network.
+pub fn visible(ctx: &RequestContext, n: &Network) -> bool {
+    ctx.is_admin || n.project_id == ctx.project_id || n.shared
+}
+
+impl Plugin {
+    /// Create networks, all or none.
+    pub async fn create_networks(
+        &self,
+        ctx: &RequestContext,
+        reqs: Vec<NetworkCreate>,
+    ) -> Result<Vec<Network>> {
+        for r in &reqs {
+            for spec in r.segments.iter().flatten() {
+                self.types().validate(spec)?;
+            }
+        }
+        let plugin = self.clone();
+        let ctx = ctx.clone();
+        crate::in_tx!(self.store(), |tx| {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in &reqs {
+                out.push(plugin.insert_network(tx, &ctx, r).await?);
+            }
+            Ok::<_, Error>(out)
+        })
+    }
+
+    async fn insert_network(
+        &self,
+        conn: &mut Conn,
+        _ctx: &RequestContext,
+        r: &NetworkCreate,
+    ) -> Result<Network> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = neutrino_store::now();
+        let mut net = Network {
+            id: id.clone(),
+            project_id: r.project_id.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            admin_state_up: r.admin_state_up,
+            status: "ACTIVE".into(),
+            shared: r.shared,
+            router_external: r.router_external,
+            mtu: 0,
+            port_security_enabled: r.port_security_enabled,
+            availability_zone_hints: r.availability_zone_hints.clone(),
+            dns_domain: r.dns_domain.clone(),
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            revision_number: 1,
+            subnets: vec![],
+            tags: vec![],
+            segments: vec![],
+        };
+        networks::insert(conn, &net).await?;
+        let mut allocated = Vec::new();
+        match &r.segments {
+            Some(specs) => {
+                for spec in specs {
+                    allocated.push(self.types().reserve(conn, &id, spec).await?);
+                }
+            }
+            None => allocated.push(self.types().allocate_tenant(conn, &id).await?),
+        }
+        let mut mtu = i64::MAX;
+        for (index, (network_type, physical_network, segmentation_id)) in
+            allocated.into_iter().enumerate()
+        {
+            mtu = mtu.min(self.types().mtu(&network_type, physical_network.as_deref()));
+            let seg = Segment {
+                id: uuid::Uuid::new_v4().to_string(),
+                network_id: id.clone(),
+                network_type,
+                physical_network,
+                segmentation_id,
+                is_dynamic: false,
+                segment_index: index as i64,
+                name: String::new(),
+                description: String::new(),
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                revision_number: 0,
+            };
+            networks::insert_segment(conn, &seg).await?;
+            net.segments.push(seg);
+        }
+        if let Some(want) = r.mtu {
+            if want > mtu {
+                return Err(Error::invalid_input(format!(
+                    "Requested MTU is too big, maximum is {mtu}"
+                )));
+            }
+            mtu = want;
+        }
+        net.mtu = mtu;
+        let expected = net.revision_number;
+        networks::update(conn, &net, expected).await?;
+        Ok(net)
+    }
+
+    /// One network, if the caller may see it.
+    pub async fn get_network(&self, ctx: &RequestContext, id: &str) -> Result<Network> {
+        let mut conn = self.read().await?;
+        let net = networks::get(&mut conn, id)
+            .await?
+            .filter(|n| visible(ctx, n))
+            .ok_or_else(|| network_not_found(id))?;
+        Ok(net)
+    }
+
+    /// Networks matching `q` that the caller may see.
+    pub async fn list_networks(
+        &self,
+        ctx: &RequestContext,
+        mut q: ListQuery,
+    ) -> Result<Vec<Network>> {
+        if !ctx.is_admin {
+            q.conditions.push(networks::visible_to(&ctx.project_id));
+        }
+        let mut conn = self.read().await?;
+        networks::list(&mut conn, &q)
+            .await
+            .map_err(|e| marker_error(e, "Network"))
+    }
+
+    /// Update a network.
+    pub async fn update_network(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        u: NetworkUpdate,
+        if_match: Option<i64>,
+    ) -> Result<Network> {
+        if let Some(p) = &u.provider {
+            if *p != ProviderSpec::default() {
+                return Err(Error::invalid_input(
+                    "Plugin does not support updating the following provider network \
+                     attributes: provider:network_type, provider:physical_network, \
+                     provider:segmentation_id",
+                ));
+            }
+        }
+        let ctx = ctx.clone();
+        let id = id.to_string();
+        let plugin = self.clone();
+        crate::in_tx!(self.store(), |tx| {
+            let current = networks::get(tx, &id)
+                .await?
+                .filter(|n| visible(&ctx, n))
+                .ok_or_else(|| network_not_found(&id))?;
+            if !ctx.owns(&current.project_id) {
+                return Err(Error::policy("update_network"));
+            }
+            check_revision(if_match, current.revision_number)?;
+            let mut net = current.clone();
+            if let Some(v) = &u.name {
+                net.name = v.clone();
+            }
+            if let Some(v) = &u.description {
+                net.description = v.clone();
+            }
+            if let Some(v) = u.admin_state_up {
+                net.admin_state_up = v;
+            }
+            if let Some(v) = u.shared {
+                if !v && current.shared {
+                    plugin.check_unshare(tx, &current).await?;
+                }
+                net.shared = v;
+            }
+            if let Some(v) = u.router_external {
+                net.router_external = v;
+            }
+            if let Some(v) = u.port_security_enabled {
+                net.port_security_enabled = v;
+            }
+            if let Some(v) = &u.dns_domain {
+                net.dns_domain = v.clone();
+            }
+            if let Some(v) = u.mtu {
+                let max = current
+                    .segments
+                    .iter()
+                    .map(|s| {
+                        plugin
+                            .types()
+                            .mtu(&s.network_type, s.physical_network.as_deref())
+                    })
+                    .min()
+                    .unwrap_or(plugin.core().global_physnet_mtu);
+                if v > max {
+                    return Err(Error::invalid_input(format!(
+                        "Requested MTU is too big, maximum is {max}"
+                    )));
+                }
+                net.mtu = v;
+            }
+            if net == current {
+                return Ok(net);
+            }
+            net.revision_number += 1;
+            net.updated_at = neutrino_store::now();
+            if !networks::update(tx, &net, current.revision_number).await? {
+                return Err(neutrino_store::StoreError::Retry("network changed".into()).into());
+            }
+            Ok(net)
+        })
+    }
+
+    async fn check_unshare(&self, conn: &mut Conn, net: &Network) -> Result<()> {
+        let foreign = ports::of_network(conn, &net.id)
+            .await?
+            .into_iter()
+            .any(|p| p.project_id != net.project_id && !p.device_owner.starts_with("network:"));
+        if foreign {
+            return Err(Error::conflict(
+                "InvalidSharedSetting",
+                format!(
+                    "Unable to reconfigure sharing settings for network {}. Multiple tenants are using it.",
+                    net.id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Delete a network: refused while user ports remain; DHCP ports, subnets, segments and
+    /// tags go with it.
+    pub async fn delete_network(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<()> {
+        let ctx = ctx.clone();
+        let id = id.to_string();
+        let plugin = self.clone();
+        crate::in_tx!(self.store(), |tx| {
+            let net = networks::get(tx, &id)
+                .await?
+                .filter(|n| visible(&ctx, n))
+                .ok_or_else(|| network_not_found(&id))?;
+            if !ctx.owns(&net.project_id) {
+                return Err(Error::policy("delete_network"));
+            }
+            check_revision(if_match, net.revision_number)?;
+            let owners = ports::owners_on_network(tx, &id).await?;
+            if owners
+                .iter()
+                .any(|(_, owner)| !AUTO_DELETE_PORT_OWNERS.contains(&owner.as_str()))
+            {
+                return Err(Error::conflict(
+                    "NetworkInUse",
+                    format!(
+                        "Unable to complete operation on network {id}. There are one or more \
+                             ports still in use on the network."
+                    ),
+                ));
+            }
+            for (port_id, _) in &owners {
+                ports::delete(tx, port_id).await?;
+            }
+            for s in subnets::of_network(tx, &id).await? {
+                subnets::delete(tx, &s.id).await?;
+            }
+            for seg in &net.segments {
+                plugin.types().release(tx, seg).await?;
+            }
+            neutrino_store::segments::delete_of_network(tx, &id).await?;
+            networks::delete(tx, &id).await?;
+            Ok::<_, Error>(())
+        })
+    }
+}
+
+/// Turn "marker not found" into the resource's 404.
+pub(crate) fn marker_error(e: neutrino_store::StoreError, what: &str) -> Error {
+    match e {
+        neutrino_store::StoreError::NotFound(m) => Error::neutron(
+            "NotFound",
+            404,
+            format!(
+                "{what} {} could not be found.",
+                m.trim_start_matches("marker ")
+            ),
+        ),
+        other => other.into(),
+    }
+}

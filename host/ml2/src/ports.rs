@@ -1,0 +1,833 @@
+//! Ports: MAC and fixed IP allocation, security groups, address pairs and binding attributes.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use neutrino_store::model::{AddressPair, FixedIp, Network, Port, Subnet};
+use neutrino_store::query::{Condition, ListQuery};
+use neutrino_store::{
+    Backend, Conn, StoreError, UniqueKind, ipam as store_ipam, networks, ports, subnets, tags,
+};
+
+use crate::error::{Error, Result};
+use crate::ipam::address::{eui64, from_hex, to_hex, to_u128};
+use crate::ipam::{mac, pools};
+use crate::networks::{marker_error, network_not_found, visible};
+use crate::subnets::{is_auto_address, net_of, pool_ranges};
+use crate::{Plugin, RequestContext, check_revision};
+
+/// Device owners of router interfaces (they get no EUI-64 addresses and may take gateways).
+pub const ROUTER_INTERFACE_OWNERS: [&str; 4] = [
+    "network:router_interface",
+    "network:router_interface_distributed",
+    "network:ha_router_replicated_interface",
+    "network:router_centralized_snat",
+];
+
+/// Whether a device owner is a router interface.
+pub fn is_router_port(owner: &str) -> bool {
+    ROUTER_INTERFACE_OWNERS.contains(&owner)
+}
+
+/// One requested fixed IP.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FixedIpRequest {
+    /// Subnet to allocate from.
+    pub subnet_id: Option<String>,
+    /// Specific address.
+    pub ip_address: Option<IpAddr>,
+}
+
+/// A validated port create request.
+#[derive(Debug, Clone, Default)]
+pub struct PortCreate {
+    /// Owner.
+    pub project_id: String,
+    /// Network.
+    pub network_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Administrative state.
+    pub admin_state_up: bool,
+    /// Requested MAC (generated when absent).
+    pub mac_address: Option<String>,
+    /// Requested fixed IPs; `None` = the defaults, `Some([])` = none.
+    pub fixed_ips: Option<Vec<FixedIpRequest>>,
+    /// Device id.
+    pub device_id: String,
+    /// Device owner.
+    pub device_owner: String,
+    /// Port security (defaults to the network's).
+    pub port_security_enabled: Option<bool>,
+    /// Security groups (defaults to the project's default group).
+    pub security_groups: Option<Vec<String>>,
+    /// Allowed address pairs.
+    pub allowed_address_pairs: Vec<AddressPair>,
+    /// `binding:host_id`.
+    pub binding_host_id: String,
+    /// `binding:vnic_type`.
+    pub binding_vnic_type: String,
+    /// `binding:profile`.
+    pub binding_profile: serde_json::Value,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// A validated port update: `None` keeps the attribute.
+#[derive(Debug, Clone, Default)]
+pub struct PortUpdate {
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Administrative state.
+    pub admin_state_up: Option<bool>,
+    /// MAC (only while unbound).
+    pub mac_address: Option<String>,
+    /// The complete new list of fixed IPs.
+    pub fixed_ips: Option<Vec<FixedIpRequest>>,
+    /// Device id.
+    pub device_id: Option<String>,
+    /// Device owner.
+    pub device_owner: Option<String>,
+    /// Port security.
+    pub port_security_enabled: Option<bool>,
+    /// Security groups.
+    pub security_groups: Option<Vec<String>>,
+    /// Allowed address pairs.
+    pub allowed_address_pairs: Option<Vec<AddressPair>>,
+    /// `binding:host_id`.
+    pub binding_host_id: Option<String>,
+    /// `binding:vnic_type`.
+    pub binding_vnic_type: Option<String>,
+    /// `binding:profile`.
+    pub binding_profile: Option<serde_json::Value>,
+}
+
+pub(crate) fn port_not_found(id: &str) -> Error {
+    Error::not_found("PortNotFound", "Port", id)
+}
+
+fn ip_in_use(network_id: &str, ip: &str) -> Error {
+    Error::conflict(
+        "IpAddressInUse",
+        format!(
+            "Unable to complete operation for network {network_id}. The IP address {ip} is in use."
+        ),
+    )
+}
+
+fn generation_failure(network_id: &str) -> Error {
+    Error::conflict(
+        "IpAddressGenerationFailure",
+        format!("No more IP addresses available on network {network_id}."),
+    )
+}
+
+/// Turn unique-key collisions inside a port write into a retry (the retry's pre-checks then
+/// report `IpAddressInUse` / `MacAddressInUse` when the collision was with a user's choice).
+fn retry_on_collision(e: Error) -> Error {
+    match e {
+        Error::Store(StoreError::Unique {
+            kind: UniqueKind::IpAddress | UniqueKind::MacAddress,
+            message,
+        }) => Error::Store(StoreError::Retry(message)),
+        other => other,
+    }
+}
+
+/// The address chosen for one fixed IP.
+struct Claim {
+    subnet: Subnet,
+    ip: IpAddr,
+}
+
+impl Plugin {
+    fn backend(&self) -> Backend {
+        self.store().backend()
+    }
+
+    /// Whether the caller may see a port (its own, or on a network it owns).
+    async fn port_visible(&self, conn: &mut Conn, ctx: &RequestContext, p: &Port) -> Result<bool> {
+        if ctx.is_admin || p.project_id == ctx.project_id {
+            return Ok(true);
+        }
+        Ok(networks::get_row(conn, &p.network_id)
+            .await?
+            .is_some_and(|n| n.project_id == ctx.project_id))
+    }
+
+    /// Create ports, all or none.
+    pub async fn create_ports(
+        &self,
+        ctx: &RequestContext,
+        reqs: Vec<PortCreate>,
+    ) -> Result<Vec<Port>> {
+        let plugin = self.clone();
+        let ctx = ctx.clone();
+        crate::in_tx!(self.store(), |tx| {
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in &reqs {
+                out.push(
+                    plugin
+                        .insert_port(tx, &ctx, r)
+                        .await
+                        .map_err(retry_on_collision)?,
+                );
+            }
+            Ok::<_, Error>(out)
+        })
+    }
+
+    async fn insert_port(
+        &self,
+        conn: &mut Conn,
+        ctx: &RequestContext,
+        r: &PortCreate,
+    ) -> Result<Port> {
+        let net = networks::get_row(conn, &r.network_id)
+            .await?
+            .filter(|n| visible(ctx, n))
+            .ok_or_else(|| network_not_found(&r.network_id))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mac_address = match &r.mac_address {
+            Some(m) => {
+                let parsed = mac::parse_unicast(m).ok_or_else(|| {
+                    Error::invalid_input(format!("'{m}' is not a valid MAC address"))
+                })?;
+                let m = mac::format(parsed);
+                if ports::mac_in_use(conn, &r.network_id, &m, None).await? {
+                    return Err(mac_in_use(&r.network_id, &m));
+                }
+                m
+            }
+            None => mac::random_mac(self.core().base_mac),
+        };
+        let port_security = r.port_security_enabled.unwrap_or(net.port_security_enabled);
+        if !port_security && !r.allowed_address_pairs.is_empty() {
+            return Err(address_pairs_need_security());
+        }
+        let now = neutrino_store::now();
+        let mut port = Port {
+            id: id.clone(),
+            project_id: r.project_id.clone(),
+            network_id: r.network_id.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            mac_address,
+            admin_state_up: r.admin_state_up,
+            status: "DOWN".into(),
+            device_id: r.device_id.clone(),
+            device_owner: r.device_owner.clone(),
+            port_security_enabled: port_security,
+            allowed_address_pairs: r.allowed_address_pairs.clone(),
+            binding_host_id: r.binding_host_id.clone(),
+            binding_vnic_type: r.binding_vnic_type.clone(),
+            binding_profile: r.binding_profile.clone(),
+            binding_vif_type: "unbound".into(),
+            binding_vif_details: serde_json::json!({}),
+            created_at: now.clone(),
+            updated_at: now,
+            revision_number: 1,
+            fixed_ips: vec![],
+            security_groups: vec![],
+            tags: r.tags.clone(),
+        };
+        let subnets = subnets::of_network(conn, &r.network_id).await?;
+        let claims = self
+            .choose_addresses(conn, &net, &subnets, &port, r.fixed_ips.as_deref(), &[])
+            .await?;
+        ports::insert(conn, &port).await?;
+        for (position, c) in claims.iter().enumerate() {
+            let ip = c.ip.to_string();
+            store_ipam::insert_allocation(conn, &c.subnet.id, &ip, &id, &net.id, position as i64)
+                .await?;
+            port.fixed_ips.push(FixedIp {
+                subnet_id: c.subnet.id.clone(),
+                ip_address: ip,
+            });
+        }
+        let groups = self
+            .port_security_groups(conn, ctx, &port, r.security_groups.as_deref())
+            .await?;
+        if !groups.is_empty() {
+            ports::set_security_groups(conn, &id, &groups).await?;
+        }
+        port.security_groups = groups;
+        for tag in &r.tags {
+            tags::add(conn, "ports", &id, tag).await?;
+        }
+        Ok(port)
+    }
+
+    /// Security groups for a port: the requested ones (checked), or the project's default
+    /// group when port security is on.
+    async fn port_security_groups(
+        &self,
+        conn: &mut Conn,
+        ctx: &RequestContext,
+        port: &Port,
+        requested: Option<&[String]>,
+    ) -> Result<Vec<String>> {
+        match requested {
+            Some(groups) if !groups.is_empty() => {
+                if !port.port_security_enabled {
+                    return Err(Error::neutron(
+                        "PortSecurityAndIPRequiredForSecurityGroups",
+                        400,
+                        "Port security must be enabled and port must have an IP address in order \
+                         to use security groups.",
+                    ));
+                }
+                let mut unique = groups.to_vec();
+                unique.sort();
+                unique.dedup();
+                let owners = neutrino_store::security_groups::owners(conn, &unique).await?;
+                for g in &unique {
+                    let ok = owners.iter().any(|(id, project)| {
+                        id == g
+                            && (ctx.is_admin
+                                || project == &ctx.project_id
+                                || project == &port.project_id)
+                    });
+                    if !ok {
+                        return Err(Error::not_found(
+                            "SecurityGroupNotFound",
+                            "Security group",
+                            g,
+                        ));
+                    }
+                }
+                Ok(unique)
+            }
+            Some(_) => Ok(vec![]),
+            None if port.port_security_enabled && !port.device_owner.starts_with("network:") => {
+                Ok(vec![
+                    self.ensure_default_security_group(conn, &port.project_id)
+                        .await?,
+                ])
+            }
+            None => Ok(vec![]),
+        }
+    }
+
+    /// Decide the fixed IPs of a port and take them from the free ranges. `keep` lists the
+    /// port's current addresses that stay (update); they are not taken again.
+    async fn choose_addresses(
+        &self,
+        conn: &mut Conn,
+        net: &Network,
+        subnets: &[Subnet],
+        port: &Port,
+        requested: Option<&[FixedIpRequest]>,
+        keep: &[FixedIp],
+    ) -> Result<Vec<Claim>> {
+        let parsed_mac = mac::parse_unicast(&port.mac_address);
+        let router = is_router_port(&port.device_owner);
+        let mut claims: Vec<Claim> = Vec::new();
+        let push_auto = |subnet: &Subnet, claims: &mut Vec<Claim>| -> Result<()> {
+            if let (Ok(IpNet::V6(prefix)), Some(m)) = (net_of(subnet), parsed_mac) {
+                claims.push(Claim {
+                    subnet: subnet.clone(),
+                    ip: IpAddr::V6(eui64(prefix, m)),
+                });
+            }
+            Ok(())
+        };
+        match requested {
+            None => {
+                // One v4 address, one stateful v6 address, EUI-64 on every SLAAC subnet.
+                let mut v4_tried = false;
+                let mut v4_done = false;
+                let mut v6_tried = false;
+                let mut v6_done = false;
+                for s in subnets {
+                    if is_auto_address(s) {
+                        if !router {
+                            push_auto(s, &mut claims)?;
+                        }
+                        continue;
+                    }
+                    let done = if s.ip_version == 4 {
+                        &mut v4_done
+                    } else {
+                        &mut v6_done
+                    };
+                    if *done {
+                        continue;
+                    }
+                    if s.ip_version == 4 {
+                        v4_tried = true;
+                    } else {
+                        v6_tried = true;
+                    }
+                    if let Some(ip) = self.take_any(conn, s).await? {
+                        claims.push(Claim {
+                            subnet: s.clone(),
+                            ip,
+                        });
+                        *done = true;
+                    }
+                }
+                if (v4_tried && !v4_done) || (v6_tried && !v6_done) {
+                    return Err(generation_failure(&net.id));
+                }
+            }
+            Some(reqs) => {
+                if reqs.len() > self.core().max_fixed_ips_per_port {
+                    return Err(Error::invalid_input(format!(
+                        "Exceeded maximum amount of fixed ips per port. ({})",
+                        self.core().max_fixed_ips_per_port
+                    )));
+                }
+                let mut kept: Vec<&FixedIp> = Vec::new();
+                for req in reqs {
+                    let subnet = match (&req.subnet_id, req.ip_address) {
+                        (Some(sid), _) => subnets.iter().find(|s| &s.id == sid).ok_or_else(|| {
+                            Error::invalid_input(format!(
+                                "Failed to create port on network {}, because fixed_ips included \
+                                 invalid subnet {sid}",
+                                net.id
+                            ))
+                        })?,
+                        (None, Some(ip)) => subnets
+                            .iter()
+                            .find(|s| net_of(s).is_ok_and(|n| n.contains(&ip)))
+                            .ok_or_else(|| {
+                                Error::invalid_input(format!(
+                                    "IP address {ip} is not a valid IP for any of the subnets on \
+                                     the specified network."
+                                ))
+                            })?,
+                        (None, None) => {
+                            return Err(Error::invalid_input(
+                                "Each fixed IP needs a subnet_id or an ip_address",
+                            ));
+                        }
+                    };
+                    match req.ip_address {
+                        Some(ip) => {
+                            let cidr = net_of(subnet)?;
+                            if !cidr.contains(&ip) {
+                                return Err(Error::neutron(
+                                    "InvalidIpForSubnet",
+                                    400,
+                                    format!(
+                                        "IP address {ip} is not a valid IP for the specified subnet."
+                                    ),
+                                ));
+                            }
+                            if let (true, false, IpNet::V6(prefix), Some(m)) =
+                                (is_auto_address(subnet), router, cidr, parsed_mac)
+                            {
+                                if IpAddr::V6(eui64(prefix, m)) != ip {
+                                    return Err(Error::neutron(
+                                        "AllocationOnAutoAddressSubnet",
+                                        400,
+                                        format!(
+                                            "IPv6 address {ip} cannot be directly assigned to a port \
+                                             on subnet {} as the subnet is configured for automatic \
+                                             addresses",
+                                            subnet.id
+                                        ),
+                                    ));
+                                }
+                            }
+                            if claims
+                                .iter()
+                                .any(|c| c.ip == ip && c.subnet.id == subnet.id)
+                            {
+                                return Err(Error::invalid_input(format!(
+                                    "Duplicate IP address '{ip}'"
+                                )));
+                            }
+                            let text = ip.to_string();
+                            if let Some(k) = keep
+                                .iter()
+                                .find(|k| k.subnet_id == subnet.id && k.ip_address == text)
+                            {
+                                kept.push(k);
+                                claims.push(Claim {
+                                    subnet: subnet.clone(),
+                                    ip,
+                                });
+                                continue;
+                            }
+                            if is_auto_address(subnet) && !router {
+                                claims.push(Claim {
+                                    subnet: subnet.clone(),
+                                    ip,
+                                });
+                                continue;
+                            }
+                            if store_ipam::is_allocated(conn, &subnet.id, &text).await? {
+                                return Err(ip_in_use(&net.id, &text));
+                            }
+                            store_ipam::take_specific(
+                                conn,
+                                self.backend(),
+                                &subnet.id,
+                                &to_hex(ip),
+                            )
+                            .await?;
+                            claims.push(Claim {
+                                subnet: subnet.clone(),
+                                ip,
+                            });
+                        }
+                        None => {
+                            // Keep a current address of that subnet when there is one.
+                            if let Some(k) = keep.iter().find(|k| {
+                                k.subnet_id == subnet.id
+                                    && !kept.iter().any(|x| x == k)
+                                    && !reqs.iter().any(|r| {
+                                        r.ip_address.map(|i| i.to_string())
+                                            == Some(k.ip_address.clone())
+                                    })
+                            }) {
+                                kept.push(k);
+                                if let Ok(ip) = k.ip_address.parse() {
+                                    claims.push(Claim {
+                                        subnet: subnet.clone(),
+                                        ip,
+                                    });
+                                }
+                                continue;
+                            }
+                            if is_auto_address(subnet) {
+                                if !router {
+                                    push_auto(subnet, &mut claims)?;
+                                }
+                                continue;
+                            }
+                            let ip = self
+                                .take_any(conn, subnet)
+                                .await?
+                                .ok_or_else(|| generation_failure(&net.id))?;
+                            claims.push(Claim {
+                                subnet: subnet.clone(),
+                                ip,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(claims)
+    }
+
+    async fn take_any(&self, conn: &mut Conn, subnet: &Subnet) -> Result<Option<IpAddr>> {
+        let hex = store_ipam::take_any(conn, self.backend(), &subnet.id).await?;
+        Ok(hex.and_then(|h| from_hex(&h)))
+    }
+
+    /// Give an address back: forget the allocation and, when it lies in the subnet's pools,
+    /// return it to the free ranges.
+    async fn release(&self, conn: &mut Conn, subnet: &Subnet, ip: &str) -> Result<()> {
+        store_ipam::delete_allocation(conn, &subnet.id, ip).await?;
+        if is_auto_address(subnet) {
+            return Ok(());
+        }
+        if let Ok(addr) = ip.parse::<IpAddr>() {
+            if pools::in_ranges(&pool_ranges(subnet), to_u128(addr)) {
+                let h = to_hex(addr);
+                store_ipam::add_range(conn, &subnet.id, &h, &h).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Show a port.
+    pub async fn get_port(&self, ctx: &RequestContext, id: &str) -> Result<Port> {
+        let mut conn = self.read().await?;
+        let p = ports::get(&mut conn, id)
+            .await?
+            .ok_or_else(|| port_not_found(id))?;
+        if !self.port_visible(&mut conn, ctx, &p).await? {
+            return Err(port_not_found(id));
+        }
+        Ok(p)
+    }
+
+    /// List ports.
+    pub async fn list_ports(&self, ctx: &RequestContext, mut q: ListQuery) -> Result<Vec<Port>> {
+        if !ctx.is_admin {
+            q.conditions.push(Condition::raw(
+                "project_id = ? OR network_id IN (SELECT id FROM networks WHERE project_id = ?)",
+                vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],
+            ));
+        }
+        let mut conn = self.read().await?;
+        ports::list(&mut conn, &q)
+            .await
+            .map_err(|e| marker_error(e, "Port"))
+    }
+
+    /// Update a port.
+    pub async fn update_port(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        u: PortUpdate,
+        if_match: Option<i64>,
+    ) -> Result<Port> {
+        let plugin = self.clone();
+        let ctx = ctx.clone();
+        let id = id.to_string();
+        crate::in_tx!(self.store(), |tx| {
+            plugin
+                .update_port_tx(tx, &ctx, &id, &u, if_match)
+                .await
+                .map_err(retry_on_collision)
+        })
+    }
+
+    async fn update_port_tx(
+        &self,
+        conn: &mut Conn,
+        ctx: &RequestContext,
+        id: &str,
+        u: &PortUpdate,
+        if_match: Option<i64>,
+    ) -> Result<Port> {
+        let current = ports::get(conn, id)
+            .await?
+            .ok_or_else(|| port_not_found(id))?;
+        if !self.port_visible(conn, ctx, &current).await? {
+            return Err(port_not_found(id));
+        }
+        check_revision(if_match, current.revision_number)?;
+        let net = networks::get_row(conn, &current.network_id)
+            .await?
+            .ok_or_else(|| network_not_found(&current.network_id))?;
+        let mut p = current.clone();
+        if let Some(v) = &u.name {
+            p.name = v.clone();
+        }
+        if let Some(v) = &u.description {
+            p.description = v.clone();
+        }
+        if let Some(v) = u.admin_state_up {
+            p.admin_state_up = v;
+        }
+        if let Some(v) = &u.device_id {
+            p.device_id = v.clone();
+        }
+        if let Some(v) = &u.device_owner {
+            p.device_owner = v.clone();
+        }
+        if let Some(v) = &u.binding_host_id {
+            p.binding_host_id = v.clone();
+        }
+        if let Some(v) = &u.binding_vnic_type {
+            p.binding_vnic_type = v.clone();
+        }
+        if let Some(v) = &u.binding_profile {
+            p.binding_profile = v.clone();
+        }
+        if let Some(v) = u.port_security_enabled {
+            p.port_security_enabled = v;
+        }
+        if let Some(v) = &u.allowed_address_pairs {
+            p.allowed_address_pairs = v.clone();
+        }
+        let mut mac_changed = false;
+        if let Some(m) = &u.mac_address {
+            let parsed = mac::parse_unicast(m)
+                .ok_or_else(|| Error::invalid_input(format!("'{m}' is not a valid MAC address")))?;
+            let m = mac::format(parsed);
+            if m != current.mac_address {
+                if !matches!(
+                    current.binding_vif_type.as_str(),
+                    "unbound" | "binding_failed"
+                ) {
+                    return Err(Error::conflict(
+                        "PortBound",
+                        format!(
+                            "Unable to complete operation on port {id}, port is already bound, port \
+                             type: {}, old_mac {}, new_mac {m}.",
+                            current.binding_vif_type, current.mac_address
+                        ),
+                    ));
+                }
+                if ports::mac_in_use(conn, &p.network_id, &m, Some(id)).await? {
+                    return Err(mac_in_use(&p.network_id, &m));
+                }
+                p.mac_address = m;
+                mac_changed = true;
+            }
+        }
+        if !p.port_security_enabled && !p.allowed_address_pairs.is_empty() {
+            return Err(address_pairs_need_security());
+        }
+        let subnets = subnets::of_network(conn, &p.network_id).await?;
+        let ips_changed = u.fixed_ips.is_some() || mac_changed;
+        if ips_changed {
+            // Auto-addresses are recomputed from the (possibly new) MAC; the rest follow the
+            // request, or stay as they are.
+            let mut requested: Vec<FixedIpRequest> = match &u.fixed_ips {
+                Some(r) => r.clone(),
+                None => current
+                    .fixed_ips
+                    .iter()
+                    .filter(|f| {
+                        !subnets
+                            .iter()
+                            .any(|s| s.id == f.subnet_id && is_auto_address(s))
+                    })
+                    .map(|f| FixedIpRequest {
+                        subnet_id: Some(f.subnet_id.clone()),
+                        ip_address: f.ip_address.parse().ok(),
+                    })
+                    .collect(),
+            };
+            if !is_router_port(&p.device_owner) {
+                for s in subnets.iter().filter(|s| is_auto_address(s)) {
+                    let has = requested
+                        .iter()
+                        .any(|r| r.subnet_id.as_deref() == Some(&s.id));
+                    let had = current.fixed_ips.iter().any(|f| f.subnet_id == s.id);
+                    if had && !has {
+                        requested.push(FixedIpRequest {
+                            subnet_id: Some(s.id.clone()),
+                            ip_address: None,
+                        });
+                    }
+                }
+            }
+            // Auto addresses of the old MAC are not kept when the MAC changed.
+            let keep: Vec<FixedIp> = current
+                .fixed_ips
+                .iter()
+                .filter(|f| {
+                    !(mac_changed
+                        && subnets
+                            .iter()
+                            .any(|s| s.id == f.subnet_id && is_auto_address(s)))
+                })
+                .cloned()
+                .collect();
+            let requested: Vec<FixedIpRequest> = requested
+                .into_iter()
+                .map(|r| {
+                    let auto = r.subnet_id.as_ref().is_some_and(|sid| {
+                        subnets.iter().any(|s| &s.id == sid && is_auto_address(s))
+                    });
+                    if auto && mac_changed {
+                        FixedIpRequest {
+                            subnet_id: r.subnet_id,
+                            ip_address: None,
+                        }
+                    } else {
+                        r
+                    }
+                })
+                .collect();
+            let claims = self
+                .choose_addresses(conn, &net, &subnets, &p, Some(&requested), &keep)
+                .await?;
+            for old in &current.fixed_ips {
+                let still = claims
+                    .iter()
+                    .any(|c| c.subnet.id == old.subnet_id && c.ip.to_string() == old.ip_address);
+                if !still {
+                    if let Some(s) = subnets.iter().find(|s| s.id == old.subnet_id) {
+                        self.release(conn, s, &old.ip_address).await?;
+                    }
+                }
+            }
+            p.fixed_ips.clear();
+            for (position, c) in claims.iter().enumerate() {
+                let ip = c.ip.to_string();
+                let existed = current
+                    .fixed_ips
+                    .iter()
+                    .any(|f| f.subnet_id == c.subnet.id && f.ip_address == ip);
+                if existed {
+                    store_ipam::delete_allocation(conn, &c.subnet.id, &ip).await?;
+                }
+                store_ipam::insert_allocation(
+                    conn,
+                    &c.subnet.id,
+                    &ip,
+                    id,
+                    &p.network_id,
+                    position as i64,
+                )
+                .await?;
+                p.fixed_ips.push(FixedIp {
+                    subnet_id: c.subnet.id.clone(),
+                    ip_address: ip,
+                });
+            }
+        }
+        if let Some(groups) = &u.security_groups {
+            p.security_groups = self
+                .port_security_groups(conn, ctx, &p, Some(groups))
+                .await?;
+            ports::set_security_groups(conn, id, &p.security_groups).await?;
+        } else if u.port_security_enabled == Some(false) && !p.security_groups.is_empty() {
+            return Err(Error::conflict(
+                "PortSecurityPortHasSecurityGroup",
+                "Port has security group associated. Cannot disable port security or ip address \
+                 until security group is removed",
+            ));
+        }
+        if p == current {
+            return Ok(p);
+        }
+        p.revision_number += 1;
+        p.updated_at = neutrino_store::now();
+        if !ports::update(conn, &p, current.revision_number).await? {
+            return Err(StoreError::Retry("port changed".into()).into());
+        }
+        Ok(p)
+    }
+
+    /// Delete a port and give its addresses back.
+    pub async fn delete_port(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<()> {
+        let plugin = self.clone();
+        let ctx = ctx.clone();
+        let id = id.to_string();
+        crate::in_tx!(self.store(), |tx| {
+            let p = ports::get(tx, &id)
+                .await?
+                .ok_or_else(|| port_not_found(&id))?;
+            if !plugin.port_visible(tx, &ctx, &p).await? {
+                return Err(port_not_found(&id));
+            }
+            check_revision(if_match, p.revision_number)?;
+            let subnets = subnets::of_network(tx, &p.network_id).await?;
+            for f in &p.fixed_ips {
+                if let Some(s) = subnets.iter().find(|s| s.id == f.subnet_id) {
+                    plugin.release(tx, s, &f.ip_address).await?;
+                }
+            }
+            ports::delete(tx, &id).await?;
+            Ok::<_, Error>(())
+        })
+    }
+}
+
+fn mac_in_use(network_id: &str, mac: &str) -> Error {
+    Error::conflict(
+        "MacAddressInUse",
+        format!(
+            "Unable to complete operation for network {network_id}. The mac address {mac} is in use."
+        ),
+    )
+}
+
+fn address_pairs_need_security() -> Error {
+    Error::conflict(
+        "AddressPairAndPortSecurityRequired",
+        "Port Security must be enabled in order to have allowed address pairs on a port.",
+    )
+}

@@ -1,0 +1,525 @@
+//! Security groups and rules (stored and validated; enforcement belongs to the agents), and
+//! each project's `default` group, created on first use.
+
+use ipnet::IpNet;
+use neutrino_store::model::{SecurityGroup, SecurityGroupRule};
+use neutrino_store::query::{Condition, ListQuery};
+use neutrino_store::{Conn, StoreError, security_groups as sg};
+
+use crate::error::{Error, Result};
+use crate::networks::marker_error;
+use crate::{Plugin, RequestContext, check_revision};
+
+/// A validated group create request.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityGroupCreate {
+    /// Owner.
+    pub project_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Stateful.
+    pub stateful: bool,
+}
+
+/// A validated group update.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityGroupUpdate {
+    /// Name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Stateful.
+    pub stateful: Option<bool>,
+}
+
+/// A validated rule create request.
+#[derive(Debug, Clone, Default)]
+pub struct RuleCreate {
+    /// Owner.
+    pub project_id: String,
+    /// Group.
+    pub security_group_id: String,
+    /// `ingress` / `egress`.
+    pub direction: String,
+    /// `IPv4` / `IPv6`.
+    pub ethertype: String,
+    /// Protocol name or number.
+    pub protocol: Option<String>,
+    /// Port range start.
+    pub port_range_min: Option<i64>,
+    /// Port range end.
+    pub port_range_max: Option<i64>,
+    /// Remote CIDR.
+    pub remote_ip_prefix: Option<IpNet>,
+    /// Remote group.
+    pub remote_group_id: Option<String>,
+    /// Description.
+    pub description: String,
+}
+
+pub(crate) fn group_not_found(id: &str) -> Error {
+    Error::not_found("SecurityGroupNotFound", "Security group", id)
+}
+
+fn rule_not_found(id: &str) -> Error {
+    Error::not_found("SecurityGroupRuleNotFound", "Security group rule", id)
+}
+
+const PORT_PROTOCOLS: [&str; 5] = ["tcp", "udp", "sctp", "udplite", "dccp"];
+const KNOWN_PROTOCOLS: [&str; 13] = [
+    "ah",
+    "dccp",
+    "egp",
+    "esp",
+    "gre",
+    "icmp",
+    "icmpv6",
+    "igmp",
+    "ipv6-icmp",
+    "ospf",
+    "pgm",
+    "rsvp",
+    "sctp",
+];
+
+fn rule(
+    project_id: &str,
+    group_id: &str,
+    direction: &str,
+    ethertype: &str,
+    remote_group: Option<&str>,
+    now: &str,
+) -> SecurityGroupRule {
+    SecurityGroupRule {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id: project_id.to_string(),
+        security_group_id: group_id.to_string(),
+        direction: direction.into(),
+        ethertype: ethertype.into(),
+        protocol: None,
+        port_range_min: None,
+        port_range_max: None,
+        remote_ip_prefix: None,
+        remote_group_id: remote_group.map(String::from),
+        description: String::new(),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+        revision_number: 0,
+    }
+}
+
+impl Plugin {
+    /// Insert a group with Neutron's starting rules: egress to anywhere for both ethertypes,
+    /// and, for the default group, ingress from members of the group itself.
+    async fn insert_group(
+        &self,
+        conn: &mut Conn,
+        r: &SecurityGroupCreate,
+        default: bool,
+    ) -> Result<SecurityGroup> {
+        let now = neutrino_store::now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut g = SecurityGroup {
+            id: id.clone(),
+            project_id: r.project_id.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            stateful: r.stateful,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            revision_number: 1,
+            rules: vec![],
+            tags: vec![],
+        };
+        sg::insert(conn, &g).await?;
+        let mut rules = vec![
+            rule(&r.project_id, &id, "egress", "IPv4", None, &now),
+            rule(&r.project_id, &id, "egress", "IPv6", None, &now),
+        ];
+        if default {
+            rules.push(rule(&r.project_id, &id, "ingress", "IPv4", Some(&id), &now));
+            rules.push(rule(&r.project_id, &id, "ingress", "IPv6", Some(&id), &now));
+        }
+        for r in &rules {
+            sg::insert_rule(conn, r).await?;
+        }
+        g.rules = rules;
+        Ok(g)
+    }
+
+    /// The project's default group, created if it does not exist yet.
+    pub(crate) async fn ensure_default_security_group(
+        &self,
+        conn: &mut Conn,
+        project_id: &str,
+    ) -> Result<String> {
+        if let Some(id) = sg::default_of(conn, project_id).await? {
+            return Ok(id);
+        }
+        let req = SecurityGroupCreate {
+            project_id: project_id.to_string(),
+            name: "default".into(),
+            description: "Default security group".into(),
+            stateful: true,
+        };
+        let g = self.insert_group(conn, &req, true).await?;
+        if sg::set_default(conn, project_id, &g.id).await? {
+            return Ok(g.id);
+        }
+        // Another request created it first: use theirs.
+        sg::delete(conn, &g.id).await?;
+        sg::default_of(conn, project_id)
+            .await?
+            .ok_or_else(|| StoreError::Retry("default security group raced".into()).into())
+    }
+
+    /// Create a group.
+    pub async fn create_security_group(
+        &self,
+        ctx: &RequestContext,
+        r: SecurityGroupCreate,
+    ) -> Result<SecurityGroup> {
+        if r.name == "default" {
+            return Err(Error::conflict(
+                "SecurityGroupDefaultAlreadyExists",
+                "Default security group already exists.",
+            ));
+        }
+        let plugin = self.clone();
+        let _ = ctx;
+        crate::in_tx!(self.store(), |tx| {
+            plugin
+                .ensure_default_security_group(tx, &r.project_id)
+                .await?;
+            plugin.insert_group(tx, &r, false).await
+        })
+    }
+
+    /// Show a group.
+    pub async fn get_security_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<SecurityGroup> {
+        let mut conn = self.read().await?;
+        sg::get(&mut conn, id)
+            .await?
+            .filter(|g| ctx.owns(&g.project_id))
+            .ok_or_else(|| group_not_found(id))
+    }
+
+    /// List groups (creating the caller's default group first, as Neutron does).
+    pub async fn list_security_groups(
+        &self,
+        ctx: &RequestContext,
+        mut q: ListQuery,
+    ) -> Result<Vec<SecurityGroup>> {
+        let plugin = self.clone();
+        let project = ctx.project_id.clone();
+        crate::in_tx!(self.store(), |tx| plugin
+            .ensure_default_security_group(tx, &project)
+            .await)?;
+        if !ctx.is_admin {
+            q.conditions
+                .push(Condition::eq("project_id", ctx.project_id.clone()));
+        }
+        let mut conn = self.read().await?;
+        sg::list(&mut conn, &q)
+            .await
+            .map_err(|e| marker_error(e, "Security group"))
+    }
+
+    /// Update a group (the default group cannot be renamed).
+    pub async fn update_security_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        u: SecurityGroupUpdate,
+        if_match: Option<i64>,
+    ) -> Result<SecurityGroup> {
+        let ctx = ctx.clone();
+        let id = id.to_string();
+        crate::in_tx!(self.store(), |tx| {
+            let current = sg::get(tx, &id)
+                .await?
+                .filter(|g| ctx.owns(&g.project_id))
+                .ok_or_else(|| group_not_found(&id))?;
+            check_revision(if_match, current.revision_number)?;
+            let mut g = current.clone();
+            if let Some(name) = &u.name {
+                if current.name == "default" && name != "default" {
+                    return Err(Error::conflict(
+                        "SecurityGroupCannotUpdateDefault",
+                        "Updating default security group not allowed.",
+                    ));
+                }
+                if name == "default" && current.name != "default" {
+                    return Err(Error::conflict(
+                        "SecurityGroupDefaultAlreadyExists",
+                        "Default security group already exists.",
+                    ));
+                }
+                g.name = name.clone();
+            }
+            if let Some(v) = &u.description {
+                g.description = v.clone();
+            }
+            if let Some(v) = u.stateful {
+                if v != current.stateful && sg::port_count(tx, &id).await? > 0 {
+                    return Err(Error::conflict(
+                        "SecurityGroupInUse",
+                        format!("Security Group {id} in use."),
+                    ));
+                }
+                g.stateful = v;
+            }
+            if g == current {
+                return Ok(g);
+            }
+            g.revision_number += 1;
+            g.updated_at = neutrino_store::now();
+            if !sg::update(tx, &g, current.revision_number).await? {
+                return Err(StoreError::Retry("security group changed".into()).into());
+            }
+            Ok(g)
+        })
+    }
+
+    /// Delete a group that no port uses (never the default group, unless admin).
+    pub async fn delete_security_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<()> {
+        let ctx = ctx.clone();
+        let id = id.to_string();
+        crate::in_tx!(self.store(), |tx| {
+            let g = sg::get(tx, &id)
+                .await?
+                .filter(|g| ctx.owns(&g.project_id))
+                .ok_or_else(|| group_not_found(&id))?;
+            check_revision(if_match, g.revision_number)?;
+            if g.name == "default" && !ctx.is_admin {
+                return Err(Error::conflict(
+                    "SecurityGroupCannotRemoveDefault",
+                    "Insufficient rights for removing default security group.",
+                ));
+            }
+            if sg::port_count(tx, &id).await? > 0 {
+                return Err(Error::conflict(
+                    "SecurityGroupInUse",
+                    format!("Security Group {id} in use."),
+                ));
+            }
+            sg::delete(tx, &id).await?;
+            Ok::<_, Error>(())
+        })
+    }
+
+    /// Create a rule.
+    pub async fn create_security_group_rule(
+        &self,
+        ctx: &RequestContext,
+        r: RuleCreate,
+    ) -> Result<SecurityGroupRule> {
+        let protocol = normalize_protocol(r.protocol.as_deref(), &r.ethertype)?;
+        check_ports(protocol.as_deref(), r.port_range_min, r.port_range_max)?;
+        if let Some(prefix) = r.remote_ip_prefix {
+            let v6 = prefix.addr().is_ipv6();
+            if v6 != (r.ethertype == "IPv6") {
+                return Err(Error::bad_request(format!(
+                    "Conflicting value ethertype {} for CIDR {prefix}",
+                    r.ethertype
+                )));
+            }
+            if r.remote_group_id.is_some() {
+                return Err(Error::bad_request(
+                    "Only one of remote_ip_prefix, remote_group_id or remote_address_group_id may be provided.",
+                ));
+            }
+        }
+        let ctx = ctx.clone();
+        crate::in_tx!(self.store(), |tx| {
+            let group = sg::get(tx, &r.security_group_id)
+                .await?
+                .filter(|g| ctx.owns(&g.project_id))
+                .ok_or_else(|| group_not_found(&r.security_group_id))?;
+            if let Some(remote) = &r.remote_group_id {
+                if sg::get(tx, remote)
+                    .await?
+                    .filter(|g| ctx.owns(&g.project_id))
+                    .is_none()
+                {
+                    return Err(group_not_found(remote));
+                }
+            }
+            let now = neutrino_store::now();
+            let new = SecurityGroupRule {
+                id: uuid::Uuid::new_v4().to_string(),
+                project_id: r.project_id.clone(),
+                security_group_id: group.id.clone(),
+                direction: r.direction.clone(),
+                ethertype: r.ethertype.clone(),
+                protocol: protocol.clone(),
+                port_range_min: r.port_range_min,
+                port_range_max: r.port_range_max,
+                remote_ip_prefix: r.remote_ip_prefix.map(|p| p.trunc().to_string()),
+                remote_group_id: r.remote_group_id.clone(),
+                description: r.description.clone(),
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                revision_number: 0,
+            };
+            for existing in &group.rules {
+                let same = existing.direction == new.direction
+                    && existing.ethertype == new.ethertype
+                    && existing.protocol == new.protocol
+                    && existing.port_range_min == new.port_range_min
+                    && existing.port_range_max == new.port_range_max
+                    && existing.remote_ip_prefix == new.remote_ip_prefix
+                    && existing.remote_group_id == new.remote_group_id;
+                if same {
+                    return Err(Error::conflict(
+                        "SecurityGroupRuleExists",
+                        format!(
+                            "Security group rule already exists. Rule id is {}.",
+                            existing.id
+                        ),
+                    ));
+                }
+            }
+            sg::insert_rule(tx, &new).await?;
+            neutrino_store::revision::touch(tx, "security_groups", &group.id, &now).await?;
+            Ok::<_, Error>(new)
+        })
+    }
+
+    /// Show a rule.
+    pub async fn get_security_group_rule(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<SecurityGroupRule> {
+        let mut conn = self.read().await?;
+        sg::get_rule(&mut conn, id)
+            .await?
+            .filter(|r| ctx.owns(&r.project_id))
+            .ok_or_else(|| rule_not_found(id))
+    }
+
+    /// List rules.
+    pub async fn list_security_group_rules(
+        &self,
+        ctx: &RequestContext,
+        mut q: ListQuery,
+    ) -> Result<Vec<SecurityGroupRule>> {
+        if !ctx.is_admin {
+            q.conditions
+                .push(Condition::eq("project_id", ctx.project_id.clone()));
+        }
+        let mut conn = self.read().await?;
+        sg::list_rules(&mut conn, &q)
+            .await
+            .map_err(|e| marker_error(e, "Security group rule"))
+    }
+
+    /// Delete a rule.
+    pub async fn delete_security_group_rule(&self, ctx: &RequestContext, id: &str) -> Result<()> {
+        let ctx = ctx.clone();
+        let id = id.to_string();
+        crate::in_tx!(self.store(), |tx| {
+            let r = sg::get_rule(tx, &id)
+                .await?
+                .filter(|r| ctx.owns(&r.project_id))
+                .ok_or_else(|| rule_not_found(&id))?;
+            sg::delete_rule(tx, &id).await?;
+            neutrino_store::revision::touch(
+                tx,
+                "security_groups",
+                &r.security_group_id,
+                &neutrino_store::now(),
+            )
+            .await?;
+            Ok::<_, Error>(())
+        })
+    }
+}
+
+fn normalize_protocol(protocol: Option<&str>, ethertype: &str) -> Result<Option<String>> {
+    let Some(p) = protocol else { return Ok(None) };
+    let lower = p.to_ascii_lowercase();
+    if lower == "any" || lower.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(n) = lower.parse::<i64>() {
+        if !(0..=255).contains(&n) {
+            return Err(Error::neutron(
+                "SecurityGroupRuleInvalidProtocol",
+                400,
+                format!(
+                    "Security group rule protocol {p} not supported. Only protocol values \
+                         [None, tcp, udp, icmp, ...] and integer representations [0 to 255] are supported."
+                ),
+            ));
+        }
+        return Ok(Some(lower));
+    }
+    let known = PORT_PROTOCOLS.contains(&lower.as_str())
+        || KNOWN_PROTOCOLS.contains(&lower.as_str())
+        || ["udp", "tcp", "icmp", "vrrp", "ipip", "ipencap"].contains(&lower.as_str());
+    if !known {
+        return Err(Error::neutron(
+            "SecurityGroupRuleInvalidProtocol",
+            400,
+            format!("Security group rule protocol {p} not supported."),
+        ));
+    }
+    if (lower == "icmpv6" || lower == "ipv6-icmp") && ethertype == "IPv4" {
+        return Err(Error::neutron(
+            "SecurityGroupRuleInvalidEtherType",
+            400,
+            format!(
+                "Security group rule for ethertype '{ethertype}' not supported. Allowed values are ('IPv4', 'IPv6')."
+            ),
+        ));
+    }
+    Ok(Some(lower))
+}
+
+fn check_ports(protocol: Option<&str>, min: Option<i64>, max: Option<i64>) -> Result<()> {
+    match protocol {
+        None if min.is_some() || max.is_some() => Err(Error::neutron(
+            "SecurityGroupProtocolRequiredWithPorts",
+            400,
+            "Must also specify protocol if port range is given.",
+        )),
+        Some(p) if PORT_PROTOCOLS.contains(&p) || p == "6" || p == "17" => {
+            if let (Some(a), Some(b)) = (min, max) {
+                if a > b || a < 1 || b > 65535 {
+                    return Err(Error::neutron(
+                        "SecurityGroupInvalidPortRange",
+                        400,
+                        "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Some("icmp") | Some("icmpv6") | Some("ipv6-icmp") | Some("1") | Some("58") => {
+            for v in [min, max].into_iter().flatten() {
+                if !(0..=255).contains(&v) {
+                    return Err(Error::neutron(
+                        "SecurityGroupInvalidIcmpValue",
+                        400,
+                        format!("Invalid value for ICMP type or code: {v}. It must be 0 to 255."),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,351 @@
+//! Server configuration: a TOML file (`--config FILE`) overlaid with `NEUTRINO_*`
+//! environment variables. A bad value stops start-up with a message naming the key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use neutrino_ml2::CoreConfig;
+use neutrino_ml2::types::{self, TypeConfig};
+use serde::Deserialize;
+
+/// The whole configuration, as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on (`NEUTRINO_BIND`).
+    pub bind: String,
+    /// `sqlite:FILE` or `postgres://…` (`NEUTRINO_DATABASE_URL`).
+    pub database_url: String,
+    /// `noauth` (`NEUTRINO_AUTH`).
+    pub auth: String,
+    /// Project of callers without identity headers (`NEUTRINO_DEFAULT_PROJECT_ID`).
+    pub default_project_id: String,
+    /// Upper bound on page sizes; -1 = unlimited.
+    pub pagination_max_limit: i64,
+    /// Base MAC for generated addresses.
+    pub base_mac: String,
+    /// Whether subnets of different networks may overlap.
+    pub allow_overlapping_ips: bool,
+    /// MTU of the physical network.
+    pub global_physnet_mtu: i64,
+    /// Maximum DNS servers per subnet.
+    pub max_dns_nameservers: usize,
+    /// Maximum host routes per subnet.
+    pub max_subnet_host_routes: usize,
+    /// Maximum fixed IPs per port.
+    pub max_fixed_ips_per_port: usize,
+    /// ML2 settings.
+    pub ml2: Ml2Section,
+}
+
+/// `[ml2]`: type drivers and their ranges.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ml2Section {
+    /// Enabled type drivers.
+    pub type_drivers: Vec<String>,
+    /// Types for project networks, in order of preference.
+    pub tenant_network_types: Vec<String>,
+    /// Physical networks allowed for flat networks (`*` = any).
+    pub flat_networks: Vec<String>,
+    /// `physnet` or `physnet:min:max`.
+    pub network_vlan_ranges: Vec<String>,
+    /// `min:max` VXLAN VNI ranges.
+    pub vxlan_vni_ranges: Vec<String>,
+    /// `min:max` Geneve VNI ranges.
+    pub geneve_vni_ranges: Vec<String>,
+    /// `min:max` GRE tunnel id ranges.
+    pub gre_tunnel_id_ranges: Vec<String>,
+    /// Path MTU for tunnels (0 = global_physnet_mtu).
+    pub path_mtu: i64,
+    /// MTU per physical network.
+    pub physical_network_mtus: BTreeMap<String, i64>,
+    /// Geneve header size.
+    pub geneve_max_header_size: i64,
+}
+
+impl Default for Ml2Section {
+    fn default() -> Self {
+        let t = TypeConfig::default();
+        Ml2Section {
+            type_drivers: t.type_drivers,
+            tenant_network_types: t.tenant_network_types,
+            flat_networks: t.flat_networks,
+            network_vlan_ranges: vec!["physnet1".into()],
+            vxlan_vni_ranges: vec!["1:65535".into()],
+            geneve_vni_ranges: vec!["1:65535".into()],
+            gre_tunnel_id_ranges: vec!["1:65535".into()],
+            path_mtu: 0,
+            physical_network_mtus: BTreeMap::new(),
+            geneve_max_header_size: 30,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let core = CoreConfig::default();
+        Config {
+            bind: "0.0.0.0:9696".into(),
+            database_url: "sqlite:neutrino.sqlite".into(),
+            auth: "noauth".into(),
+            default_project_id: "admin".into(),
+            pagination_max_limit: -1,
+            base_mac: "fa:16:3e:00:00:00".into(),
+            allow_overlapping_ips: core.allow_overlapping_ips,
+            global_physnet_mtu: core.global_physnet_mtu,
+            max_dns_nameservers: core.max_dns_nameservers,
+            max_subnet_host_routes: core.max_subnet_host_routes,
+            max_fixed_ips_per_port: core.max_fixed_ips_per_port,
+            ml2: Ml2Section::default(),
+        }
+    }
+}
+
+/// A configuration error that names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (names the key).
+        message: String,
+    },
+    /// A value is wrong.
+    #[error("configuration key `{key}`: {message}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The checked settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Database URL.
+    pub database_url: String,
+    /// Core plugin settings.
+    pub core: CoreConfig,
+    /// Type driver settings.
+    pub types: TypeConfig,
+    /// API settings.
+    pub api: neutrino_api::ApiConfig,
+}
+
+impl Config {
+    /// Read `path` (if any), then apply the environment.
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env("NEUTRINO_BIND") {
+            config.bind = v;
+        }
+        if let Some(v) = env("NEUTRINO_DATABASE_URL") {
+            config.database_url = v;
+        }
+        if let Some(v) = env("NEUTRINO_AUTH") {
+            config.auth = v;
+        }
+        if let Some(v) = env("NEUTRINO_DEFAULT_PROJECT_ID") {
+            config.default_project_id = v;
+        }
+        Ok(config)
+    }
+
+    /// Check every value and build the settings.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let bind: SocketAddr = self.bind.parse().map_err(|_| {
+            invalid(
+                "bind",
+                format!("'{}' is not an address like 0.0.0.0:9696", self.bind),
+            )
+        })?;
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                format!(
+                    "'{}' must start with sqlite: or postgres://",
+                    self.database_url
+                ),
+            ));
+        }
+        if self.auth != "noauth" {
+            return Err(invalid(
+                "auth",
+                format!("'{}' is not supported; use noauth", self.auth),
+            ));
+        }
+        if self.default_project_id.is_empty() {
+            return Err(invalid("default_project_id", "must not be empty"));
+        }
+        let base_mac = neutrino_ml2::config::parse_mac(&self.base_mac).ok_or_else(|| {
+            invalid(
+                "base_mac",
+                format!("'{}' is not a MAC address", self.base_mac),
+            )
+        })?;
+        if base_mac[0] & 1 == 1 {
+            return Err(invalid("base_mac", "must be a unicast address"));
+        }
+        if !(68..=65535).contains(&self.global_physnet_mtu) {
+            return Err(invalid(
+                "global_physnet_mtu",
+                "must be between 68 and 65535",
+            ));
+        }
+        let core = CoreConfig {
+            base_mac,
+            allow_overlapping_ips: self.allow_overlapping_ips,
+            global_physnet_mtu: self.global_physnet_mtu,
+            max_dns_nameservers: self.max_dns_nameservers,
+            max_subnet_host_routes: self.max_subnet_host_routes,
+            max_fixed_ips_per_port: self.max_fixed_ips_per_port,
+        };
+        let m = &self.ml2;
+        const KNOWN: [&str; 6] = ["flat", "vlan", "vxlan", "geneve", "gre", "local"];
+        for t in &m.type_drivers {
+            if !KNOWN.contains(&t.as_str()) {
+                return Err(invalid(
+                    "ml2.type_drivers",
+                    format!("unknown type driver '{t}' (known: {})", KNOWN.join(", ")),
+                ));
+            }
+        }
+        for t in &m.tenant_network_types {
+            if !m.type_drivers.contains(t) {
+                return Err(invalid(
+                    "ml2.tenant_network_types",
+                    format!("'{t}' is not in ml2.type_drivers"),
+                ));
+            }
+        }
+        let ranges =
+            |key: &str, items: &[String], max: i64| -> Result<Vec<types::IdRange>, ConfigError> {
+                items
+                    .iter()
+                    .map(|i| types::parse_range(i, 1, max).map_err(|e| invalid(key, e)))
+                    .collect()
+            };
+        let types = TypeConfig {
+            type_drivers: m.type_drivers.clone(),
+            tenant_network_types: m.tenant_network_types.clone(),
+            flat_networks: m.flat_networks.clone(),
+            network_vlan_ranges: types::parse_vlan_ranges(&m.network_vlan_ranges)
+                .map_err(|e| invalid("ml2.network_vlan_ranges", e))?,
+            vxlan_vni_ranges: ranges("ml2.vxlan_vni_ranges", &m.vxlan_vni_ranges, (1 << 24) - 1)?,
+            geneve_vni_ranges: ranges(
+                "ml2.geneve_vni_ranges",
+                &m.geneve_vni_ranges,
+                (1 << 24) - 1,
+            )?,
+            gre_tunnel_id_ranges: ranges(
+                "ml2.gre_tunnel_id_ranges",
+                &m.gre_tunnel_id_ranges,
+                u32::MAX as i64,
+            )?,
+            global_physnet_mtu: self.global_physnet_mtu,
+            path_mtu: m.path_mtu,
+            physical_network_mtus: m.physical_network_mtus.clone(),
+            geneve_max_header_size: m.geneve_max_header_size,
+        };
+        let api = neutrino_api::ApiConfig {
+            default_project_id: self.default_project_id.clone(),
+            pagination_max_limit: (self.pagination_max_limit > 0)
+                .then_some(self.pagination_max_limit as u64),
+        };
+        Ok(Settings {
+            bind,
+            database_url: self.database_url.clone(),
+            core,
+            types,
+            api,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Config::load(None, &no_env).unwrap().settings().unwrap();
+        assert_eq!(s.bind.port(), 9696);
+        assert!(s.database_url.starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file_defaults() {
+        let env = |k: &str| (k == "NEUTRINO_BIND").then(|| "127.0.0.1:1234".to_string());
+        let s = Config::load(None, &env).unwrap().settings().unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:1234");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let c = Config {
+            base_mac: "zz".into(),
+            ..Config::default()
+        };
+        let err = c.settings().unwrap_err().to_string();
+        assert!(err.contains("`base_mac`"), "{err}");
+        let c = Config {
+            bind: "nowhere".into(),
+            ..Config::default()
+        };
+        assert!(c.settings().unwrap_err().to_string().contains("`bind`"));
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("neutrino-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "bnd = \"1.2.3.4:5\"\n").unwrap();
+        let err = Config::load(Some(&path), &no_env).unwrap_err().to_string();
+        assert!(err.contains("bnd"), "{err}");
+    }
+}

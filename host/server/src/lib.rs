@@ -1,0 +1,127 @@
+//! The Neutrino server: reads its configuration, opens the store, wires the core plugin and
+//! the API together, and serves until told to stop. No logic of its own beyond wiring.
+
+pub mod config;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use neutrino_api::{ApiConfig, AppState};
+use neutrino_ml2::Plugin;
+use neutrino_ml2::store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{Config, Settings};
+
+/// A server that is listening.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The core plugin (for in-process callers such as tests and the agent RPC).
+    pub plugin: Plugin,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stop accepting, let in-flight requests finish, close the store.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.context("server task panicked")?
+    }
+
+    /// Wait until the server stops on its own (after a signal).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")?
+    }
+}
+
+/// Open the store, build the application and start serving on `settings.bind`.
+/// The server stops on SIGINT/SIGTERM when `signals` is true, or on [`Running::shutdown`].
+pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&settings.database_url)))?;
+    let plugin = Plugin::new(store.clone(), settings.core.clone(), settings.types.clone());
+    let state = AppState {
+        plugin: plugin.clone(),
+        config: std::sync::Arc::new(ApiConfig {
+            ..settings.api.clone()
+        }),
+        extra_extensions: std::sync::Arc::new(Vec::new()),
+    };
+    let app = neutrino_api::app(state);
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("binding {}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            if signals {
+                tokio::select! {
+                    _ = stop_rx => {}
+                    _ = signal() => {}
+                }
+            } else {
+                let _ = stop_rx.await;
+            }
+            tracing::info!("shutting down: finishing in-flight requests");
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    });
+    tracing::info!(%addr, database = %redact(&settings.database_url), "neutrino-server listening");
+    Ok(Running {
+        addr,
+        plugin,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Hide a password in a database URL for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,31 @@
+//! `neutrino-server`: the Neutron v2.0 API on port 9696.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use neutrino_server::Config;
+
+/// Neutrino: OpenStack Networking with WebAssembly drivers.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Configuration file (TOML). Environment variables NEUTRINO_* override it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NEUTRINO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = Config::load(args.config.as_deref(), &|k| std::env::var(k).ok())?;
+    let settings = config.settings().context("invalid configuration")?;
+    let running = neutrino_server::start(settings, true).await?;
+    running.wait().await
+}

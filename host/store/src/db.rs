@@ -1,0 +1,203 @@
+//! The connection to the database: pools, migrations and retried write transactions.
+//!
+//! SQLite runs with one writer connection (WAL, so readers never wait) and a small pool of
+//! readers; PostgreSQL uses one pool for both. Every write runs in a transaction that is run
+//! again, from the start, when the database reports a transient conflict.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AnyPool, Executor};
+
+use crate::error::{Result, StoreError};
+
+/// A write transaction.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// Which database engine is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Errors a write closure may return: they must wrap store errors and say whether to retry.
+pub trait RetryableError: From<StoreError> {
+    /// Whether running the transaction again could succeed.
+    fn is_retriable(&self) -> bool;
+}
+
+impl RetryableError for StoreError {
+    fn is_retriable(&self) -> bool {
+        StoreError::is_retriable(self)
+    }
+}
+
+/// The store: the only way into the database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+/// How many times a conflicting write transaction is run again before giving up.
+pub const MAX_ATTEMPTS: u32 = 20;
+
+impl Store {
+    /// Connect to `url` (`sqlite:…` or `postgres://…`) and bring the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Db(sqlx::Error::Configuration(
+                format!("unsupported database URL `{url}`: use sqlite:FILE or postgres://…").into(),
+            )));
+        };
+        let store = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url);
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
+                    .connect(&url)
+                    .await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
+                    .connect(&url)
+                    .await?;
+                Store {
+                    backend,
+                    read,
+                    write,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await?;
+                Store {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                }
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let files: &[(i64, &str, &str)] = match self.backend {
+            Backend::Sqlite => &[(
+                1,
+                "core",
+                include_str!("../migrations/sqlite/0001_core.sql"),
+            )],
+            Backend::Postgres => &[(
+                1,
+                "core",
+                include_str!("../migrations/postgres/0001_core.sql"),
+            )],
+        };
+        let migrations = files
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    sqlx::SqlStr::from_static(sql),
+                    false,
+                )
+            })
+            .collect();
+        let migrator = Migrator::with_migrations(migrations);
+        migrator.run(&self.write).await?;
+        Ok(())
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads outside a transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Start a write transaction (not retried; see [`Store::write`]).
+    pub async fn begin(&self) -> Result<Tx> {
+        self.write.begin().await.map_err(StoreError::classify)
+    }
+
+    /// Close every connection (used at shutdown).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Sleep before attempt `attempt + 1` of a conflicting transaction: short, growing, jittered.
+pub async fn backoff(attempt: u32) {
+    let pause = Duration::from_micros(200 * u64::from(attempt) + u64::from(rand_jitter() % 500));
+    tracing::debug!(attempt, "retrying write transaction after a conflict");
+    tokio::time::sleep(pause).await;
+}
+
+fn rand_jitter() -> u32 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+fn sqlite_url(url: &str) -> String {
+    if url.contains('?') {
+        url.to_string()
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+async fn sqlite_pragmas(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 10000",
+    ] {
+        conn.execute(pragma).await?;
+    }
+    Ok(())
+}
+
+/// Rewrite a statement written with `?` placeholders into `$1, $2, …`, which both engines accept.
+pub fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

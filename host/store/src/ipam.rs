@@ -1,0 +1,294 @@
+//! Address bookkeeping: free ranges per subnet and the allocations themselves.
+//!
+//! Free ranges hold fixed-width hex addresses (see the migration). Taking an address touches
+//! one range row, so its cost does not depend on how many addresses are in use. On PostgreSQL
+//! concurrent allocators lock different range rows (`FOR UPDATE SKIP LOCKED`) and only wait
+//! for each other when every range is busy. Whatever happens, the primary key of
+//! `ip_allocations` refuses a second holder of an address.
+
+use std::collections::HashMap;
+
+use sqlx::AnyConnection;
+use sqlx::AssertSqlSafe;
+
+use crate::db::Backend;
+use crate::error::{Result, StoreError};
+use crate::model::FixedIp;
+use crate::query::SqlValue;
+use crate::row::{fetch_in, int, text};
+
+fn parse_hex(h: &str) -> Result<u128> {
+    u128::from_str_radix(h, 16).map_err(|e| StoreError::Corrupt(format!("ipam address {h}: {e}")))
+}
+
+fn to_hex(v: u128, width: usize) -> String {
+    format!("{v:0width$x}")
+}
+
+/// Add a free range `[first, last]` (hex addresses of the same width).
+pub async fn add_range(
+    conn: &mut AnyConnection,
+    subnet_id: &str,
+    first: &str,
+    last: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ipam_ranges (subnet_id, first_ip, last_ip) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(subnet_id.to_string())
+    .bind(first.to_string())
+    .bind(last.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// Drop every free range of a subnet.
+pub async fn clear_ranges(conn: &mut AnyConnection, subnet_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM ipam_ranges WHERE subnet_id = $1")
+        .bind(subnet_id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+async fn first_range(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    subnet_id: &str,
+    skip_locked: bool,
+) -> Result<Option<(String, String)>> {
+    let lock = match (backend, skip_locked) {
+        (Backend::Sqlite, _) => "",
+        (Backend::Postgres, true) => " FOR UPDATE SKIP LOCKED",
+        (Backend::Postgres, false) => " FOR UPDATE",
+    };
+    let sql = format!(
+        "SELECT first_ip, last_ip FROM ipam_ranges WHERE subnet_id = $1 ORDER BY first_ip LIMIT 1{lock}"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(subnet_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    match row {
+        None => Ok(None),
+        Some(r) => Ok(Some((text(&r, 0)?, text(&r, 1)?))),
+    }
+}
+
+/// Take the lowest free address of a subnet (hex), or `None` when its pools are exhausted.
+pub async fn take_any(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    subnet_id: &str,
+) -> Result<Option<String>> {
+    for attempt in 0..64 {
+        let range = match first_range(conn, backend, subnet_id, attempt == 0).await? {
+            Some(r) => Some(r),
+            None if backend == Backend::Postgres && attempt == 0 => {
+                first_range(conn, backend, subnet_id, false).await?
+            }
+            None => None,
+        };
+        let Some((first, last)) = range else {
+            return Ok(None);
+        };
+        let done = if first == last {
+            sqlx::query("DELETE FROM ipam_ranges WHERE subnet_id = $1 AND first_ip = $2")
+                .bind(subnet_id.to_string())
+                .bind(first.clone())
+                .execute(&mut *conn)
+                .await
+        } else {
+            let next = to_hex(parse_hex(&first)? + 1, first.len());
+            sqlx::query(
+                "UPDATE ipam_ranges SET first_ip = $1 WHERE subnet_id = $2 AND first_ip = $3",
+            )
+            .bind(next)
+            .bind(subnet_id.to_string())
+            .bind(first.clone())
+            .execute(&mut *conn)
+            .await
+        }
+        .map_err(StoreError::classify)?;
+        if done.rows_affected() == 1 {
+            return Ok(Some(first));
+        }
+    }
+    Err(StoreError::Retry(format!(
+        "free ranges of subnet {subnet_id} kept changing"
+    )))
+}
+
+/// Remove one specific address (hex) from the free ranges. Returns false when no free range
+/// held it (it is in use, or outside the allocation pools).
+pub async fn take_specific(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    subnet_id: &str,
+    ip: &str,
+) -> Result<bool> {
+    let lock = if backend == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT first_ip, last_ip FROM ipam_ranges WHERE subnet_id = $1 AND first_ip <= $2 \
+         ORDER BY first_ip DESC LIMIT 1{lock}"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(subnet_id.to_string())
+        .bind(ip.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    let Some(row) = row else { return Ok(false) };
+    let (first, last) = (text(&row, 0)?, text(&row, 1)?);
+    if last.as_str() < ip {
+        return Ok(false);
+    }
+    let done = sqlx::query("DELETE FROM ipam_ranges WHERE subnet_id = $1 AND first_ip = $2")
+        .bind(subnet_id.to_string())
+        .bind(first.clone())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Retry(format!(
+            "free range of subnet {subnet_id} changed"
+        )));
+    }
+    let width = ip.len();
+    let v = parse_hex(ip)?;
+    if first.as_str() < ip {
+        add_range(conn, subnet_id, &first, &to_hex(v - 1, width)).await?;
+    }
+    if ip < last.as_str() {
+        add_range(conn, subnet_id, &to_hex(v + 1, width), &last).await?;
+    }
+    Ok(true)
+}
+
+/// The free ranges of a subnet, lowest first (for tests and availability figures).
+pub async fn ranges(conn: &mut AnyConnection, subnet_id: &str) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT first_ip, last_ip FROM ipam_ranges WHERE subnet_id = $1 ORDER BY first_ip",
+    )
+    .bind(subnet_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    rows.iter()
+        .map(|r| Ok((text(r, 0)?, text(r, 1)?)))
+        .collect()
+}
+
+/// Record that `ip_address` of `subnet_id` belongs to `port_id`.
+pub async fn insert_allocation(
+    conn: &mut AnyConnection,
+    subnet_id: &str,
+    ip_address: &str,
+    port_id: &str,
+    network_id: &str,
+    position: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ip_allocations (subnet_id, ip_address, port_id, network_id, position) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(subnet_id.to_string())
+    .bind(ip_address.to_string())
+    .bind(port_id.to_string())
+    .bind(network_id.to_string())
+    .bind(position)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// Forget one allocation.
+pub async fn delete_allocation(
+    conn: &mut AnyConnection,
+    subnet_id: &str,
+    ip_address: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM ip_allocations WHERE subnet_id = $1 AND ip_address = $2")
+        .bind(subnet_id.to_string())
+        .bind(ip_address.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// Whether an address of a subnet is allocated.
+pub async fn is_allocated(
+    conn: &mut AnyConnection,
+    subnet_id: &str,
+    ip_address: &str,
+) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM ip_allocations WHERE subnet_id = $1 AND ip_address = $2")
+        .bind(subnet_id.to_string())
+        .bind(ip_address.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(row.is_some())
+}
+
+/// Number of allocations in a subnet.
+pub async fn count_in_subnet(conn: &mut AnyConnection, subnet_id: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = $1")
+        .bind(subnet_id.to_string())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    int(&row, 0)
+}
+
+/// Allocations of a subnet as (address, port id, device owner) triples.
+pub async fn allocations_in_subnet(
+    conn: &mut AnyConnection,
+    subnet_id: &str,
+) -> Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT a.ip_address, a.port_id, p.device_owner FROM ip_allocations a \
+         JOIN ports p ON p.id = a.port_id WHERE a.subnet_id = $1",
+    )
+    .bind(subnet_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    rows.iter()
+        .map(|r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))
+        .collect()
+}
+
+/// Fixed IPs of many ports, in allocation order.
+pub async fn fixed_ips_of(
+    conn: &mut AnyConnection,
+    port_ids: &[String],
+) -> Result<HashMap<String, Vec<FixedIp>>> {
+    let rows = fetch_in(
+        conn,
+        "SELECT port_id, subnet_id, ip_address FROM ip_allocations WHERE port_id IN ",
+        &[] as &[SqlValue],
+        port_ids,
+        " ORDER BY position",
+    )
+    .await?;
+    let mut map: HashMap<String, Vec<FixedIp>> = HashMap::new();
+    for r in &rows {
+        map.entry(text(r, 0)?).or_default().push(FixedIp {
+            subnet_id: text(r, 1)?,
+            ip_address: text(r, 2)?,
+        });
+    }
+    Ok(map)
+}

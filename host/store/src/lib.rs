@@ -1,0 +1,46 @@
+//! The store: every byte Neutrino keeps, in SQLite (default) or PostgreSQL, through sqlx.
+//!
+//! It knows SQL and nothing of HTTP or drivers. One schema serves both engines (booleans are
+//! integers, timestamps are text, lists are JSON text), and every statement is written once
+//! with `$n` placeholders, which both engines accept.
+//!
+//! Invariants:
+//! - No address is recorded twice in a subnet (primary key of `ip_allocations`), and no MAC
+//!   twice on a network (unique key of `ports`): these hold across servers sharing a database.
+//! - Updates are compare-and-swap on `revision_number`, so a stale writer changes nothing.
+
+pub mod db;
+pub mod error;
+pub mod ipam;
+pub mod model;
+pub mod networks;
+pub mod ports;
+pub mod query;
+pub mod revision;
+pub mod row;
+pub mod security_groups;
+pub mod segments;
+pub mod subnetpools;
+pub mod subnets;
+pub mod tags;
+
+/// A database connection (a transaction dereferences to one).
+pub use sqlx::AnyConnection as Conn;
+/// A connection borrowed from a pool.
+pub type PoolConnection = sqlx::pool::PoolConnection<sqlx::Any>;
+pub use db::{Backend, RetryableError, Store, Tx};
+pub use error::{Result, StoreError, UniqueKind};
+
+/// The current time as Neutron prints it: `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds).
+pub fn now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

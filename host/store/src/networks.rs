@@ -1,0 +1,251 @@
+//! Networks and their segments.
+
+use sqlx::AnyConnection;
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+
+use crate::db::numbered;
+use crate::error::{Result, StoreError};
+use crate::model::{Network, Segment};
+use crate::query::{self, ListQuery, SqlValue};
+use crate::row::{boolean, fetch_in, group_text, int, json, opt_int, opt_text, text, to_json};
+use crate::tags;
+
+/// Columns selected for a network, in `from_row` order.
+pub const COLUMNS: &str = "id, project_id, name, description, admin_state_up, status, shared, \
+    router_external, mtu, port_security_enabled, availability_zone_hints, dns_domain, created_at, \
+    updated_at, revision_number";
+
+fn from_row(row: &AnyRow) -> Result<Network> {
+    Ok(Network {
+        id: text(row, 0)?,
+        project_id: text(row, 1)?,
+        name: text(row, 2)?,
+        description: text(row, 3)?,
+        admin_state_up: boolean(row, 4)?,
+        status: text(row, 5)?,
+        shared: boolean(row, 6)?,
+        router_external: boolean(row, 7)?,
+        mtu: int(row, 8)?,
+        port_security_enabled: boolean(row, 9)?,
+        availability_zone_hints: json(row, 10)?,
+        dns_domain: text(row, 11)?,
+        created_at: text(row, 12)?,
+        updated_at: text(row, 13)?,
+        revision_number: int(row, 14)?,
+        subnets: Vec::new(),
+        tags: Vec::new(),
+        segments: Vec::new(),
+    })
+}
+
+/// Insert a network row (segments are inserted separately).
+pub async fn insert(conn: &mut AnyConnection, n: &Network) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO networks (id, project_id, name, description, admin_state_up, status, shared, \
+         router_external, mtu, port_security_enabled, availability_zone_hints, dns_domain, \
+         created_at, updated_at, revision_number) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(n.id.clone())
+    .bind(n.project_id.clone())
+    .bind(n.name.clone())
+    .bind(n.description.clone())
+    .bind(i64::from(n.admin_state_up))
+    .bind(n.status.clone())
+    .bind(i64::from(n.shared))
+    .bind(i64::from(n.router_external))
+    .bind(n.mtu)
+    .bind(i64::from(n.port_security_enabled))
+    .bind(to_json(&n.availability_zone_hints))
+    .bind(n.dns_domain.clone())
+    .bind(n.created_at.clone())
+    .bind(n.updated_at.clone())
+    .bind(n.revision_number)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// Write every column of `n`, provided the stored revision is still `expected_revision`.
+/// Returns false when the row changed meanwhile (or is gone).
+pub async fn update(conn: &mut AnyConnection, n: &Network, expected_revision: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE networks SET name = $1, description = $2, admin_state_up = $3, status = $4, \
+         shared = $5, router_external = $6, mtu = $7, port_security_enabled = $8, \
+         availability_zone_hints = $9, dns_domain = $10, updated_at = $11, revision_number = $12 \
+         WHERE id = $13 AND revision_number = $14",
+    )
+    .bind(n.name.clone())
+    .bind(n.description.clone())
+    .bind(i64::from(n.admin_state_up))
+    .bind(n.status.clone())
+    .bind(i64::from(n.shared))
+    .bind(i64::from(n.router_external))
+    .bind(n.mtu)
+    .bind(i64::from(n.port_security_enabled))
+    .bind(to_json(&n.availability_zone_hints))
+    .bind(n.dns_domain.clone())
+    .bind(n.updated_at.clone())
+    .bind(n.revision_number)
+    .bind(n.id.clone())
+    .bind(expected_revision)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Delete a network row (and, by cascade, its segments); its tags too.
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool> {
+    tags::clear(conn, "networks", id).await?;
+    let done = sqlx::query("DELETE FROM networks WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One network with its subnets, tags and segments.
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Network>> {
+    let sql = numbered(&format!("SELECT {COLUMNS} FROM networks WHERE id = ?"));
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let mut nets = vec![from_row(&row)?];
+            load_children(conn, &mut nets).await?;
+            Ok(nets.pop())
+        }
+    }
+}
+
+/// One network row without children (cheap; for the port path).
+pub async fn get_row(conn: &mut AnyConnection, id: &str) -> Result<Option<Network>> {
+    let sql = numbered(&format!("SELECT {COLUMNS} FROM networks WHERE id = ?"));
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The segments of a network, in index order.
+pub async fn segments_of(conn: &mut AnyConnection, network_id: &str) -> Result<Vec<Segment>> {
+    let sql = numbered(&format!(
+        "SELECT {SEGMENT_COLUMNS} FROM network_segments WHERE network_id = ? ORDER BY segment_index"
+    ));
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(network_id.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    rows.iter().map(segment_from_row).collect()
+}
+
+/// A page of networks with their children.
+pub async fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Network>> {
+    let rows = query::list(conn, "networks", COLUMNS, q).await?;
+    let mut nets = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    load_children(conn, &mut nets).await?;
+    Ok(nets)
+}
+
+async fn load_children(conn: &mut AnyConnection, nets: &mut [Network]) -> Result<()> {
+    if nets.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = nets.iter().map(|n| n.id.clone()).collect();
+    let subnet_rows = fetch_in(
+        conn,
+        "SELECT network_id, id FROM subnets WHERE network_id IN ",
+        &[],
+        &ids,
+        " ORDER BY created_at, id",
+    )
+    .await?;
+    let mut subnets = group_text(&subnet_rows)?;
+    let mut tag_map = tags::load(conn, "networks", &ids).await?;
+    let seg_rows = fetch_in(
+        conn,
+        &format!("SELECT {SEGMENT_COLUMNS} FROM network_segments WHERE network_id IN "),
+        &[],
+        &ids,
+        " ORDER BY segment_index",
+    )
+    .await?;
+    let mut segs: std::collections::HashMap<String, Vec<Segment>> = Default::default();
+    for row in &seg_rows {
+        let s = segment_from_row(row)?;
+        segs.entry(s.network_id.clone()).or_default().push(s);
+    }
+    for n in nets.iter_mut() {
+        n.subnets = subnets.remove(&n.id).unwrap_or_default();
+        n.tags = tag_map.remove(&n.id).unwrap_or_default();
+        n.segments = segs.remove(&n.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Columns selected for a segment.
+pub const SEGMENT_COLUMNS: &str = "id, network_id, network_type, physical_network, \
+    segmentation_id, is_dynamic, segment_index, name, description, created_at, updated_at, \
+    revision_number";
+
+/// Decode a segment row selected with [`SEGMENT_COLUMNS`].
+pub fn segment_from_row(row: &AnyRow) -> Result<Segment> {
+    Ok(Segment {
+        id: text(row, 0)?,
+        network_id: text(row, 1)?,
+        network_type: text(row, 2)?,
+        physical_network: opt_text(row, 3)?,
+        segmentation_id: opt_int(row, 4)?,
+        is_dynamic: boolean(row, 5)?,
+        segment_index: int(row, 6)?,
+        name: text(row, 7)?,
+        description: text(row, 8)?,
+        created_at: text(row, 9)?,
+        updated_at: text(row, 10)?,
+        revision_number: int(row, 11)?,
+    })
+}
+
+/// Insert a segment.
+pub async fn insert_segment(conn: &mut AnyConnection, s: &Segment) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO network_segments (id, network_id, network_type, physical_network, \
+         segmentation_id, is_dynamic, segment_index, name, description, created_at, updated_at, \
+         revision_number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(s.id.clone())
+    .bind(s.network_id.clone())
+    .bind(s.network_type.clone())
+    .bind(s.physical_network.clone())
+    .bind(s.segmentation_id)
+    .bind(i64::from(s.is_dynamic))
+    .bind(s.segment_index)
+    .bind(s.name.clone())
+    .bind(s.description.clone())
+    .bind(s.created_at.clone())
+    .bind(s.updated_at.clone())
+    .bind(s.revision_number)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// Ids of networks matching a raw condition (used for visibility subqueries).
+pub fn visible_to(project_id: &str) -> query::Condition {
+    query::Condition::raw(
+        "project_id = ? OR shared = 1",
+        vec![SqlValue::from(project_id)],
+    )
+}

@@ -1,0 +1,244 @@
+//! Ports, their fixed IPs (see [`crate::ipam`]) and security group bindings.
+
+use sqlx::AnyConnection;
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+
+use crate::db::numbered;
+use crate::error::{Result, StoreError};
+use crate::ipam;
+use crate::model::Port;
+use crate::query::{self, ListQuery, SqlValue};
+use crate::row::{boolean, fetch_in, group_text, int, json, text, to_json};
+use crate::tags;
+
+/// Columns selected for a port, in `from_row` order.
+pub const COLUMNS: &str = "id, project_id, network_id, name, description, mac_address, \
+    admin_state_up, status, device_id, device_owner, port_security_enabled, \
+    allowed_address_pairs, binding_host_id, binding_vnic_type, binding_profile, \
+    binding_vif_type, binding_vif_details, created_at, updated_at, revision_number";
+
+fn from_row(row: &AnyRow) -> Result<Port> {
+    Ok(Port {
+        id: text(row, 0)?,
+        project_id: text(row, 1)?,
+        network_id: text(row, 2)?,
+        name: text(row, 3)?,
+        description: text(row, 4)?,
+        mac_address: text(row, 5)?,
+        admin_state_up: boolean(row, 6)?,
+        status: text(row, 7)?,
+        device_id: text(row, 8)?,
+        device_owner: text(row, 9)?,
+        port_security_enabled: boolean(row, 10)?,
+        allowed_address_pairs: json(row, 11)?,
+        binding_host_id: text(row, 12)?,
+        binding_vnic_type: text(row, 13)?,
+        binding_profile: json(row, 14)?,
+        binding_vif_type: text(row, 15)?,
+        binding_vif_details: json(row, 16)?,
+        created_at: text(row, 17)?,
+        updated_at: text(row, 18)?,
+        revision_number: int(row, 19)?,
+        fixed_ips: Vec::new(),
+        security_groups: Vec::new(),
+        tags: Vec::new(),
+    })
+}
+
+/// Insert a port row (fixed IPs, security groups and tags are written separately).
+pub async fn insert(conn: &mut AnyConnection, p: &Port) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, \
+         admin_state_up, status, device_id, device_owner, port_security_enabled, \
+         allowed_address_pairs, binding_host_id, binding_vnic_type, binding_profile, \
+         binding_vif_type, binding_vif_details, created_at, updated_at, revision_number) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20)",
+    )
+    .bind(p.id.clone())
+    .bind(p.project_id.clone())
+    .bind(p.network_id.clone())
+    .bind(p.name.clone())
+    .bind(p.description.clone())
+    .bind(p.mac_address.clone())
+    .bind(i64::from(p.admin_state_up))
+    .bind(p.status.clone())
+    .bind(p.device_id.clone())
+    .bind(p.device_owner.clone())
+    .bind(i64::from(p.port_security_enabled))
+    .bind(to_json(&p.allowed_address_pairs))
+    .bind(p.binding_host_id.clone())
+    .bind(p.binding_vnic_type.clone())
+    .bind(to_json(&p.binding_profile))
+    .bind(p.binding_vif_type.clone())
+    .bind(to_json(&p.binding_vif_details))
+    .bind(p.created_at.clone())
+    .bind(p.updated_at.clone())
+    .bind(p.revision_number)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(())
+}
+
+/// Write the mutable columns of `p` if the stored revision is still `expected_revision`.
+pub async fn update(conn: &mut AnyConnection, p: &Port, expected_revision: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE ports SET name = $1, description = $2, mac_address = $3, admin_state_up = $4, \
+         status = $5, device_id = $6, device_owner = $7, port_security_enabled = $8, \
+         allowed_address_pairs = $9, binding_host_id = $10, binding_vnic_type = $11, \
+         binding_profile = $12, binding_vif_type = $13, binding_vif_details = $14, \
+         updated_at = $15, revision_number = $16 WHERE id = $17 AND revision_number = $18",
+    )
+    .bind(p.name.clone())
+    .bind(p.description.clone())
+    .bind(p.mac_address.clone())
+    .bind(i64::from(p.admin_state_up))
+    .bind(p.status.clone())
+    .bind(p.device_id.clone())
+    .bind(p.device_owner.clone())
+    .bind(i64::from(p.port_security_enabled))
+    .bind(to_json(&p.allowed_address_pairs))
+    .bind(p.binding_host_id.clone())
+    .bind(p.binding_vnic_type.clone())
+    .bind(to_json(&p.binding_profile))
+    .bind(p.binding_vif_type.clone())
+    .bind(to_json(&p.binding_vif_details))
+    .bind(p.updated_at.clone())
+    .bind(p.revision_number)
+    .bind(p.id.clone())
+    .bind(expected_revision)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Delete a port (allocations and security group bindings cascade) and its tags.
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool> {
+    tags::clear(conn, "ports", id).await?;
+    let done = sqlx::query("DELETE FROM ports WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One port with fixed IPs, security groups and tags.
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Port>> {
+    let sql = numbered(&format!("SELECT {COLUMNS} FROM ports WHERE id = ?"));
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let mut ports = vec![from_row(&row)?];
+            load_children(conn, &mut ports).await?;
+            Ok(ports.pop())
+        }
+    }
+}
+
+/// A page of ports with their children.
+pub async fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
+    let rows = query::list(conn, "ports", COLUMNS, q).await?;
+    let mut ports = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    load_children(conn, &mut ports).await?;
+    Ok(ports)
+}
+
+/// Ports of a network (with children).
+pub async fn of_network(conn: &mut AnyConnection, network_id: &str) -> Result<Vec<Port>> {
+    let q = ListQuery {
+        conditions: vec![query::Condition::eq("network_id", network_id)],
+        ..Default::default()
+    };
+    list(conn, &q).await
+}
+
+async fn load_children(conn: &mut AnyConnection, ports: &mut [Port]) -> Result<()> {
+    if ports.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+    let mut ips = ipam::fixed_ips_of(conn, &ids).await?;
+    let sg_rows = fetch_in(
+        conn,
+        "SELECT port_id, security_group_id FROM port_security_groups WHERE port_id IN ",
+        &[] as &[SqlValue],
+        &ids,
+        " ORDER BY security_group_id",
+    )
+    .await?;
+    let mut sgs = group_text(&sg_rows)?;
+    let mut tag_map = tags::load(conn, "ports", &ids).await?;
+    for p in ports.iter_mut() {
+        p.fixed_ips = ips.remove(&p.id).unwrap_or_default();
+        p.security_groups = sgs.remove(&p.id).unwrap_or_default();
+        p.tags = tag_map.remove(&p.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Replace the security groups bound to a port.
+pub async fn set_security_groups(
+    conn: &mut AnyConnection,
+    port_id: &str,
+    groups: &[String],
+) -> Result<()> {
+    sqlx::query("DELETE FROM port_security_groups WHERE port_id = $1")
+        .bind(port_id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    for g in groups {
+        sqlx::query(
+            "INSERT INTO port_security_groups (port_id, security_group_id) VALUES ($1, $2)",
+        )
+        .bind(port_id.to_string())
+        .bind(g.clone())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    }
+    Ok(())
+}
+
+/// Whether a MAC address is used on a network (optionally by a port other than `except`).
+pub async fn mac_in_use(
+    conn: &mut AnyConnection,
+    network_id: &str,
+    mac: &str,
+    except: Option<&str>,
+) -> Result<bool> {
+    let row = sqlx::query("SELECT id FROM ports WHERE network_id = $1 AND mac_address = $2")
+        .bind(network_id.to_string())
+        .bind(mac.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    match row {
+        None => Ok(false),
+        Some(r) => Ok(Some(text(&r, 0)?.as_str()) != except),
+    }
+}
+
+/// Ids and device owners of the ports of a network.
+pub async fn owners_on_network(
+    conn: &mut AnyConnection,
+    network_id: &str,
+) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT id, device_owner FROM ports WHERE network_id = $1")
+        .bind(network_id.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    rows.iter()
+        .map(|r| Ok((text(r, 0)?, text(r, 1)?)))
+        .collect()
+}
