@@ -101,16 +101,30 @@ impl Store {
 
     async fn migrate(&self) -> Result<()> {
         let files: &[(i64, &str, &str)] = match self.backend {
-            Backend::Sqlite => &[(
-                1,
-                "core",
-                include_str!("../migrations/sqlite/0001_core.sql"),
-            )],
-            Backend::Postgres => &[(
-                1,
-                "core",
-                include_str!("../migrations/postgres/0001_core.sql"),
-            )],
+            Backend::Sqlite => &[
+                (
+                    1,
+                    "core",
+                    include_str!("../migrations/sqlite/0001_core.sql"),
+                ),
+                (
+                    2,
+                    "drivers",
+                    include_str!("../migrations/sqlite/0002_drivers.sql"),
+                ),
+            ],
+            Backend::Postgres => &[
+                (
+                    1,
+                    "core",
+                    include_str!("../migrations/postgres/0001_core.sql"),
+                ),
+                (
+                    2,
+                    "drivers",
+                    include_str!("../migrations/postgres/0002_drivers.sql"),
+                ),
+            ],
         };
         let migrations = files
             .iter()
