@@ -6,8 +6,8 @@
 //! - memory: [`CallLimiter`] (and the pool's hard cap);
 //! - CPU: the epoch deadline is one tick ahead; each time it passes while
 //!   guest code runs, the callback counts a tick and yields to tokio, so a
-//!   busy guest never holds a worker thread for more than a tick; past the
-//!   budget it traps;
+//!   busy guest never holds a worker thread (or timers) for more than a
+//!   tick; past the budget it traps;
 //! - wall clock: a timeout around instantiation and the call, covering host
 //!   calls (HTTP, state) too. Dropping the future cancels the guest.
 //!
@@ -153,7 +153,35 @@ pub(crate) async fn invoke(
     let phase = op.phase();
     let (cpu, wall) = limits.budget(phase);
     let stderr = Capture::new();
-    let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+    let mut store = new_store(driver, phase, services, stderr.clone(), cpu, wall);
+    let result = tokio::time::timeout(wall, driver.pre.call(&mut store, op)).await;
+    let state = store.data();
+    match result {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Err(_elapsed) => Err(CallError::Timeout {
+            driver: name.clone(),
+            hook,
+            budget: wall,
+            clock: Clock::Wall,
+        }),
+        Ok(Err(error)) => {
+            let error = classify(&error, state, name, hook, cpu, stderr.contents());
+            tracing::warn!(driver = %name, hook, %error, "driver call failed");
+            Err(error)
+        }
+    }
+}
+
+/// A fresh store for one call of `driver` in `phase`, with its limits set.
+fn new_store(
+    driver: &PreparedDriver,
+    phase: Phase,
+    services: Arc<dyn HostServices>,
+    stderr: Capture,
+    cpu: Duration,
+    wall: Duration,
+) -> Store<CallState> {
+    let wasi = WasiCtx::builder().stderr(stderr).build();
     let state = CallState {
         wasi,
         table: ResourceTable::new(),
@@ -179,25 +207,34 @@ pub(crate) async fn invoke(
             s.cpu_exhausted = true;
             wasmtime::bail!("CPU budget exhausted");
         }
-        Ok(UpdateDeadline::Yield(1))
+        // `tokio::task::yield_now` (not a plain wake-up) lets the scheduler
+        // poll its timers and I/O before resuming the guest.
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
     });
+    store
+}
 
-    let result = tokio::time::timeout(wall, driver.pre.call(&mut store, op)).await;
-    let state = store.data();
-    match result {
-        Ok(Ok(outcome)) => Ok(outcome),
-        Err(_elapsed) => Err(CallError::Timeout {
-            driver: name.clone(),
-            hook,
-            budget: wall,
-            clock: Clock::Wall,
-        }),
-        Ok(Err(error)) => {
-            let error = classify(&error, state, name, hook, cpu, stderr.contents());
-            tracing::warn!(driver = %name, hook, %error, "driver call failed");
-            Err(error)
-        }
-    }
+/// Benchmark support: run `op` `n` times in ONE instance and return the
+/// total time. Production calls never reuse an instance (a driver must not
+/// keep memory between calls, and a trap poisons the instance); this exists
+/// to measure what a fresh instance per call costs.
+#[doc(hidden)]
+pub async fn bench_reused_instance(
+    driver: &PreparedDriver,
+    op: Op<'_>,
+    n: usize,
+) -> Result<Duration, String> {
+    let services: Arc<dyn HostServices> = Arc::new(crate::services::NoServices);
+    let budget = Duration::from_secs(3600);
+    let mut store = new_store(driver, op.phase(), services, Capture::new(), budget, budget);
+    driver
+        .pre
+        .call_repeatedly(&mut store, op, n)
+        .await
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// Epoch ticks in `budget` (at least one).

@@ -89,8 +89,9 @@ impl Manifest {
 
 /// The manifest embedded in a component, if any: the first custom section
 /// named [`SECTION`] at any nesting level (the SDK writes it into the core
-/// module, which the component wraps).
-pub fn embedded(wasm: &[u8]) -> Result<Option<Manifest>, LoadError> {
+/// module, which the component wraps). `driver` names the driver in the
+/// error if the bytes are not WebAssembly.
+pub fn embedded(wasm: &[u8], driver: Option<&str>) -> Result<Option<Manifest>, LoadError> {
     match find_custom_section(wasm, SECTION, 0) {
         Ok(None) => Ok(None),
         Ok(Some(bytes)) => {
@@ -101,7 +102,7 @@ pub fn embedded(wasm: &[u8]) -> Result<Option<Manifest>, LoadError> {
             Manifest::parse(text).map(Some)
         }
         Err(message) => Err(LoadError::Compile {
-            driver: "<unknown>".into(),
+            driver: driver.unwrap_or("<unknown>").to_string(),
             message: format!("not a WebAssembly binary: {message}"),
         }),
     }
@@ -258,7 +259,7 @@ mod tests {
     #[test]
     fn a_manifest_in_a_nested_core_module_is_found() {
         let wasm = component_wrapping(&module_with_section(SECTION, OVS.as_bytes()));
-        let manifest = embedded(&wasm).unwrap().unwrap();
+        let manifest = embedded(&wasm, None).unwrap().unwrap();
         assert_eq!(manifest.name, "openvswitch");
         assert_eq!(manifest.capabilities.to_string(), "log, agents");
     }
@@ -266,15 +267,15 @@ mod tests {
     #[test]
     fn a_component_without_the_section_has_no_manifest() {
         let wasm = component_wrapping(&module_with_section("producers", b"x"));
-        assert_eq!(embedded(&wasm).unwrap(), None);
+        assert_eq!(embedded(&wasm, None).unwrap(), None);
     }
 
     #[test]
     fn a_truncated_binary_is_an_error_not_a_panic() {
         let mut wasm = component_wrapping(&module_with_section(SECTION, OVS.as_bytes()));
         wasm.truncate(20);
-        assert!(embedded(&wasm).is_err());
-        assert!(embedded(b"nope").is_err());
+        assert!(embedded(&wasm, None).is_err());
+        assert!(embedded(b"nope", None).is_err());
     }
 
     #[test]

@@ -178,7 +178,8 @@ impl Runtime {
 
         // 1-2. Manifest and its contract.
         let file = manifest_toml.map(Manifest::parse).transpose()?;
-        let manifest = manifest::reconcile(manifest::embedded(wasm)?, file)?;
+        let embedded = manifest::embedded(wasm, file.as_ref().map(|m| m.name.as_str()))?;
+        let manifest = manifest::reconcile(embedded, file)?;
         let name = manifest.name.clone();
         let declared =
             contract::parse_contract_id(&manifest.contract).ok_or_else(|| LoadError::Manifest {
@@ -381,6 +382,18 @@ impl PreparedDriver {
         host: &Arc<dyn HostServices>,
     ) -> Result<BindResult, CallError> {
         self.bind_port_recorded(ctx, host, None).await
+    }
+
+    /// Benchmark support, not for production: `n` calls of a port hook in
+    /// one reused instance; returns their total time.
+    #[doc(hidden)]
+    pub async fn bench_reused_instance(
+        &self,
+        hook: Hook,
+        ctx: &PortContext,
+        n: usize,
+    ) -> Result<Duration, String> {
+        call::bench_reused_instance(self, Op::Port(hook, ctx), n).await
     }
 
     pub(crate) async fn call_unit(

@@ -47,6 +47,18 @@ impl DriverPre {
         }
     }
 
+    /// Instantiate once in `store` and run `op` `n` times (benchmarks only).
+    pub async fn call_repeatedly(
+        &self,
+        store: &mut Store<CallState>,
+        op: Op<'_>,
+        n: usize,
+    ) -> wasmtime::Result<std::time::Duration> {
+        match self {
+            DriverPre::V0_1(pre) => v0_1::call_repeatedly(pre, store, op, n).await,
+        }
+    }
+
     /// Instantiate in `store` and run `op`.
     pub async fn call(
         &self,

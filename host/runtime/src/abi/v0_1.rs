@@ -41,7 +41,26 @@ pub async fn call(
     op: Op<'_>,
 ) -> wasmtime::Result<Outcome> {
     let instance = pre.instantiate_async(&mut *store).await?;
-    let m: &Guest = instance.neutrino_ml2_mechanism();
+    run(instance.neutrino_ml2_mechanism(), store, op).await
+}
+
+/// Instantiate once and run `op` `n` times; the time of the calls only.
+pub async fn call_repeatedly(
+    pre: &MechanismDriverPre<CallState>,
+    store: &mut Store<CallState>,
+    op: Op<'_>,
+    n: usize,
+) -> wasmtime::Result<std::time::Duration> {
+    let instance = pre.instantiate_async(&mut *store).await?;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        run(instance.neutrino_ml2_mechanism(), store, op).await?;
+    }
+    Ok(started.elapsed())
+}
+
+/// Run `op` on an instance.
+async fn run(m: &Guest, store: &mut Store<CallState>, op: Op<'_>) -> wasmtime::Result<Outcome> {
     let done = |r: Result<(), w::DriverError>| Outcome::Done(r.map_err(refusal));
     Ok(match op {
         Op::Initialize => done(m.call_initialize(&mut *store).await?),
