@@ -150,6 +150,8 @@ pub const EXTENSIONS: &[Extension] = &[
 
 /// Resources listed by `GET /v2.0`.
 const RESOURCES: &[(&str, &str)] = &[
+    ("agent", "agents"),
+    ("mechanism_driver", "mechanism-drivers"),
     ("network", "networks"),
     ("subnet", "subnets"),
     ("port", "ports"),

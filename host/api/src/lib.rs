@@ -45,8 +45,10 @@ pub struct AppState {
     pub plugin: Plugin,
     /// Settings.
     pub config: Arc<ApiConfig>,
-    /// Extensions contributed by other parts of the server (e.g. driver management).
+    /// Extensions contributed by other parts of the server.
     pub extra_extensions: Arc<Vec<extensions::Extension>>,
+    /// The server's drivers directory (for loads by file name).
+    pub drivers_dir: Option<std::path::PathBuf>,
 }
 
 /// The router with every resource, without the outer layers (see [`app`]).
@@ -61,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<security_groups::SecurityGroups>())
         .merge(routes::<security_group_rules::SecurityGroupRules>())
         .merge(tags::routes())
+        .merge(routes::<agents::Agents>())
+        .merge(mechanism_drivers::routes())
         .fallback(|| async { error::not_found_url() })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -189,6 +189,17 @@ pub struct BindingView<'a> {
     vif_type: &'a str,
     #[serde(rename = "binding:vif_details")]
     vif_details: &'a Value,
+    /// Neutrino extension: which driver bound which segment at each level.
+    #[serde(rename = "binding:levels")]
+    levels: Vec<LevelView<'a>>,
+}
+
+/// One binding level (admins only).
+#[derive(Serialize)]
+pub struct LevelView<'a> {
+    level: i64,
+    driver: &'a str,
+    segment_id: &'a str,
 }
 
 /// A port.
@@ -249,6 +260,15 @@ pub fn port(p: &Port, admin: bool) -> PortView<'_> {
             profile: &p.binding_profile,
             vif_type: &p.binding_vif_type,
             vif_details: &p.binding_vif_details,
+            levels: p
+                .binding_levels
+                .iter()
+                .map(|l| LevelView {
+                    level: l.level,
+                    driver: &l.driver,
+                    segment_id: &l.segment_id,
+                })
+                .collect(),
         }),
         tags: &p.tags,
         created_at: &p.created_at,
@@ -381,5 +401,21 @@ pub fn security_group(g: &SecurityGroup) -> SecurityGroupView<'_> {
         created_at: &g.created_at,
         updated_at: &g.updated_at,
         revision_number: g.revision_number,
+    }
+}
+
+/// Renders resources for mechanism drivers' contexts: the API dict as an admin sees it.
+#[derive(Debug, Default)]
+pub struct DriverRenderer;
+
+impl neutrino_ml2::mech::Renderer for DriverRenderer {
+    fn network(&self, n: &Network) -> String {
+        serde_json::to_string(&network(n, true)).unwrap_or_else(|_| "{}".into())
+    }
+    fn subnet(&self, s: &Subnet) -> String {
+        serde_json::to_string(&subnet(s)).unwrap_or_else(|_| "{}".into())
+    }
+    fn port(&self, p: &Port) -> String {
+        serde_json::to_string(&port(p, true)).unwrap_or_else(|_| "{}".into())
     }
 }

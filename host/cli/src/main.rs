@@ -1,1 +1,207 @@
-fn main() {}
+//! `neutrino`: the operator's command line. Today it manages mechanism drivers through the
+//! server's admin API (`/v2.0/mechanism-drivers`): list, show, load or upgrade, roll back,
+//! enable, disable, remove, history.
+
+mod client;
+mod output;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use base64::Engine as _;
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+use client::Api;
+
+/// Operate a Neutrino server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Server URL.
+    #[arg(long, env = "NEUTRINO_URL", default_value = "http://127.0.0.1:9696")]
+    url: String,
+    /// Project to act for (sent as X-Project-Id).
+    #[arg(long, env = "NEUTRINO_PROJECT", default_value = "admin")]
+    project: String,
+    /// Roles (sent as X-Roles).
+    #[arg(long, env = "NEUTRINO_ROLES", default_value = "admin")]
+    roles: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Mechanism drivers.
+    #[command(subcommand)]
+    Driver(DriverCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DriverCommand {
+    /// List the loaded drivers with their version and counters.
+    List,
+    /// Show one driver.
+    Show {
+        /// Driver name.
+        name: String,
+    },
+    /// Load a driver, or upgrade it, from a local .wasm file (a `driver.toml` or `<file>.toml`
+    /// beside it is sent too).
+    Load {
+        /// Driver name.
+        name: String,
+        /// The .wasm file (omit with --server-path or to change only settings).
+        file: Option<PathBuf>,
+        /// A .wasm file name in the server's drivers directory instead of an upload.
+        #[arg(long)]
+        server_path: Option<String>,
+        /// Operator settings as a TOML file (config, grants, http.allow, limits, failure_policy).
+        #[arg(long)]
+        settings: Option<PathBuf>,
+        /// Call order.
+        #[arg(long)]
+        position: Option<i64>,
+    },
+    /// Go back to the previous version.
+    Rollback {
+        /// Driver name.
+        name: String,
+    },
+    /// Stop calling a driver (it stays loaded).
+    Disable {
+        /// Driver name.
+        name: String,
+    },
+    /// Call a disabled driver again.
+    Enable {
+        /// Driver name.
+        name: String,
+    },
+    /// Remove a driver (its versions and history stay on record).
+    Remove {
+        /// Driver name.
+        name: String,
+    },
+    /// Versions and actions of a driver.
+    History {
+        /// Driver name.
+        name: String,
+    },
+}
+
+fn manifest_beside(file: &std::path::Path) -> Option<String> {
+    let own = file.with_extension("toml");
+    let shared = file.parent().map(|d| d.join("driver.toml"));
+    std::fs::read_to_string(&own)
+        .ok()
+        .or_else(|| shared.and_then(|p| std::fs::read_to_string(p).ok()))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = dispatch(cli).await {
+        eprintln!("neutrino: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let api = Api::new(&cli.url, &cli.project, &cli.roles)?;
+    let json_out = cli.json;
+    let Command::Driver(cmd) = cli.command;
+    let base = "/v2.0/mechanism-drivers";
+    match cmd {
+        DriverCommand::List => {
+            let v = api.get(base).await?;
+            output::drivers(&v["mechanism_drivers"], json_out);
+        }
+        DriverCommand::Show { name } => {
+            let v = api.get(&format!("{base}/{name}")).await?;
+            output::driver(&v["mechanism_driver"], json_out);
+        }
+        DriverCommand::Load {
+            name,
+            file,
+            server_path,
+            settings,
+            position,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(f) = &file {
+                let wasm = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+                body.insert(
+                    "wasm".into(),
+                    json!(base64::engine::general_purpose::STANDARD.encode(wasm)),
+                );
+                if let Some(m) = manifest_beside(f) {
+                    body.insert("manifest".into(), json!(m));
+                }
+            }
+            if let Some(p) = server_path {
+                body.insert("path".into(), json!(p));
+            }
+            if let Some(s) = &settings {
+                let text = std::fs::read_to_string(s)
+                    .with_context(|| format!("reading {}", s.display()))?;
+                let parsed: toml::Table = text
+                    .parse()
+                    .with_context(|| format!("{} is not TOML", s.display()))?;
+                body.insert("settings".into(), serde_json::to_value(parsed)?);
+            }
+            if let Some(p) = position {
+                body.insert("position".into(), json!(p));
+            }
+            if body.is_empty() {
+                bail!("give a .wasm file, --server-path or --settings");
+            }
+            let v = api
+                .put_json(
+                    &format!("{base}/{name}"),
+                    &json!({ "mechanism_driver": Value::Object(body) }),
+                )
+                .await?;
+            output::driver(&v["mechanism_driver"], json_out);
+        }
+        DriverCommand::Rollback { name } => {
+            let v = api
+                .put_json(&format!("{base}/{name}/rollback"), &json!({}))
+                .await?;
+            output::driver(&v["mechanism_driver"], json_out);
+        }
+        DriverCommand::Disable { name } => {
+            let v = api
+                .put_json(
+                    &format!("{base}/{name}"),
+                    &json!({"mechanism_driver": {"enabled": false}}),
+                )
+                .await?;
+            output::driver(&v["mechanism_driver"], json_out);
+        }
+        DriverCommand::Enable { name } => {
+            let v = api
+                .put_json(
+                    &format!("{base}/{name}"),
+                    &json!({"mechanism_driver": {"enabled": true}}),
+                )
+                .await?;
+            output::driver(&v["mechanism_driver"], json_out);
+        }
+        DriverCommand::Remove { name } => {
+            api.delete(&format!("{base}/{name}")).await?;
+            if !json_out {
+                println!("removed {name}");
+            }
+        }
+        DriverCommand::History { name } => {
+            let v = api.get(&format!("{base}/{name}/history")).await?;
+            output::history(&v["history"], json_out);
+        }
+    }
+    Ok(())
+}

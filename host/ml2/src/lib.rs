@@ -10,10 +10,13 @@
 //! - Visibility: a non-admin sees its project's resources plus shared networks (and their
 //!   subnets); anything else is "not found", never "forbidden".
 
+pub mod agents;
+pub mod binding;
 pub mod config;
 pub mod context;
 pub mod error;
 pub mod ipam;
+pub mod mech;
 pub mod networks;
 pub mod ports;
 pub mod security_groups;
@@ -27,6 +30,7 @@ use std::sync::Arc;
 pub use config::CoreConfig;
 pub use context::RequestContext;
 pub use error::{Error, Result};
+use mech::{MechConfig, MechanismManager};
 pub use neutrino_store as store;
 use neutrino_store::Store;
 use types::{TypeConfig, TypeManager};
@@ -42,18 +46,64 @@ struct Inner {
     store: Store,
     core: CoreConfig,
     types: TypeManager,
+    mech: Arc<MechanismManager>,
 }
 
 impl Plugin {
-    /// A plugin over `store` with these settings.
+    /// A plugin over `store` with these settings and no mechanism drivers.
     pub fn new(store: Store, core: CoreConfig, types: TypeConfig) -> Plugin {
+        Self::with_drivers(
+            store,
+            core,
+            types,
+            MechConfig::default(),
+            neutrino_runtime::RuntimeConfig::default(),
+            Arc::new(mech::NoRenderer),
+        )
+    }
+
+    /// A plugin whose mechanism drivers are described by `mech` (call [`Plugin::start`] to
+    /// load them); `renderer` gives drivers the API representation of resources.
+    pub fn with_drivers(
+        store: Store,
+        core: CoreConfig,
+        types: TypeConfig,
+        mech: MechConfig,
+        runtime: neutrino_runtime::RuntimeConfig,
+        renderer: Arc<dyn mech::Renderer>,
+    ) -> Plugin {
+        let types = TypeManager::new(types);
+        let mtu_types = types.clone();
+        let contexts = mech::Contexts::new(
+            renderer,
+            Arc::new(move |s: &neutrino_store::model::Segment| {
+                mtu_types.mtu(&s.network_type, s.physical_network.as_deref())
+            }),
+        );
+        let manager = MechanismManager::new(store.clone(), contexts, mech, runtime);
         Plugin {
             inner: Arc::new(Inner {
                 store,
                 core,
-                types: TypeManager::new(types),
+                types,
+                mech: Arc::new(manager),
             }),
         }
+    }
+
+    /// Load the configured mechanism drivers (and those the database lists).
+    pub async fn start(&self) -> Result<()> {
+        self.mech().start().await
+    }
+
+    /// The mechanism manager.
+    pub fn mech(&self) -> &Arc<MechanismManager> {
+        &self.inner.mech
+    }
+
+    /// Staged host services for precommit hooks (see [`mech::StagedHost`]).
+    pub(crate) fn staged_host(&self) -> mech::StagedHost {
+        mech::StagedHost::new(self.store().clone())
     }
 
     /// The store.

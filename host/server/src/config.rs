@@ -37,6 +37,27 @@ pub struct Config {
     pub max_fixed_ips_per_port: usize,
     /// ML2 settings.
     pub ml2: Ml2Section,
+    /// Mechanism driver machinery.
+    pub drivers: DriversSection,
+}
+
+/// `[drivers]`: where driver files live, the compile cache, and per-driver settings.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriversSection {
+    /// Directory of `<name>.wasm` / `<name>.toml` files (default: the in-tree drivers built
+    /// with the server).
+    pub directory: Option<String>,
+    /// Where compiled drivers are cached (default `.neutrino-cache` in the working directory).
+    pub cache_dir: Option<String>,
+    /// Load or upgrade a driver when its `.wasm` appears or changes in `directory`.
+    pub watch: bool,
+    /// How often to look for driver changes made by other servers sharing the database, in
+    /// milliseconds (default 2000; 0 disables).
+    pub sync_interval_ms: Option<u64>,
+    /// Operator settings per driver name (configuration, grants, HTTP destinations, limits,
+    /// failure policy).
+    pub settings: BTreeMap<String, neutrino_runtime::DriverSettings>,
 }
 
 /// `[ml2]`: type drivers and their ranges.
@@ -63,6 +84,8 @@ pub struct Ml2Section {
     pub physical_network_mtus: BTreeMap<String, i64>,
     /// Geneve header size.
     pub geneve_max_header_size: i64,
+    /// Mechanism drivers loaded at start-up, in call order.
+    pub mechanism_drivers: Vec<String>,
 }
 
 impl Default for Ml2Section {
@@ -79,6 +102,7 @@ impl Default for Ml2Section {
             path_mtu: 0,
             physical_network_mtus: BTreeMap::new(),
             geneve_max_header_size: 30,
+            mechanism_drivers: vec!["openvswitch".into(), "linuxbridge".into()],
         }
     }
 }
@@ -99,6 +123,7 @@ impl Default for Config {
             max_subnet_host_routes: core.max_subnet_host_routes,
             max_fixed_ips_per_port: core.max_fixed_ips_per_port,
             ml2: Ml2Section::default(),
+            drivers: DriversSection::default(),
         }
     }
 }
@@ -152,6 +177,12 @@ pub struct Settings {
     pub types: TypeConfig,
     /// API settings.
     pub api: neutrino_api::ApiConfig,
+    /// Mechanism drivers.
+    pub mech: neutrino_ml2::mech::MechConfig,
+    /// Watch the drivers directory.
+    pub watch_drivers: bool,
+    /// Follow driver changes made by other servers this often.
+    pub driver_sync_interval: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -292,12 +323,57 @@ impl Config {
             pagination_max_limit: (self.pagination_max_limit > 0)
                 .then_some(self.pagination_max_limit as u64),
         };
+        for name in &m.mechanism_drivers {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(
+                    "ml2.mechanism_drivers",
+                    format!("'{name}' is not a driver name (letters, digits, - and _)"),
+                ));
+            }
+        }
+        let directory = self
+            .drivers
+            .directory
+            .clone()
+            .map(std::path::PathBuf::from)
+            .or_else(|| option_env!("NEUTRINO_BUILTIN_DRIVERS").map(std::path::PathBuf::from));
+        if let Some(dir) = &directory {
+            if !m.mechanism_drivers.is_empty() && !dir.is_dir() {
+                return Err(invalid(
+                    "drivers.directory",
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+        }
+        if self.drivers.watch && directory.is_none() {
+            return Err(invalid("drivers.watch", "needs drivers.directory"));
+        }
+        let mech = neutrino_ml2::mech::MechConfig {
+            mechanism_drivers: m.mechanism_drivers.clone(),
+            directory,
+            cache_dir: Some(std::path::PathBuf::from(
+                self.drivers
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(|| ".neutrino-cache".into()),
+            )),
+            settings: self.drivers.settings.clone(),
+        };
+        let interval = self.drivers.sync_interval_ms.unwrap_or(2000);
         Ok(Settings {
             bind,
             database_url: self.database_url.clone(),
             core,
             types,
             api,
+            mech,
+            watch_drivers: self.drivers.watch,
+            driver_sync_interval: (interval > 0)
+                .then(|| std::time::Duration::from_millis(interval)),
         })
     }
 }

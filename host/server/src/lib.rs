@@ -2,6 +2,7 @@
 //! the API together, and serves until told to stop. No logic of its own beyond wiring.
 
 pub mod config;
+pub mod watch;
 
 use std::net::SocketAddr;
 
@@ -23,6 +24,8 @@ pub struct Running {
     pub plugin: Plugin,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl Running {
@@ -31,12 +34,19 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        for b in &self.background {
+            b.abort();
+        }
         self.task.await.context("server task panicked")?
     }
 
     /// Wait until the server stops on its own (after a signal).
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task panicked")?
+        let result = self.task.await.context("server task panicked")?;
+        for b in &self.background {
+            b.abort();
+        }
+        result
     }
 }
 
@@ -46,13 +56,40 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
     let store = Store::connect(&settings.database_url)
         .await
         .with_context(|| format!("opening the database {}", redact(&settings.database_url)))?;
-    let plugin = Plugin::new(store.clone(), settings.core.clone(), settings.types.clone());
+    let runtime = neutrino_runtime::RuntimeConfig {
+        cache_dir: settings.mech.cache_dir.clone(),
+        ..neutrino_runtime::RuntimeConfig::default()
+    };
+    let plugin = Plugin::with_drivers(
+        store.clone(),
+        settings.core.clone(),
+        settings.types.clone(),
+        settings.mech.clone(),
+        runtime,
+        std::sync::Arc::new(neutrino_api::views::DriverRenderer),
+    );
+    plugin
+        .start()
+        .await
+        .context("loading the mechanism drivers")?;
+    let mut background = Vec::new();
+    if let Some(interval) = settings.driver_sync_interval {
+        background.push(watch::follow(plugin.mech().clone(), interval));
+    }
+    let mut watcher = None;
+    if let (true, Some(dir)) = (settings.watch_drivers, settings.mech.directory.clone()) {
+        let (task, w) = watch::watch_directory(plugin.mech().clone(), dir.clone())
+            .with_context(|| format!("watching the drivers directory {}", dir.display()))?;
+        background.push(task);
+        watcher = Some(w);
+    }
     let state = AppState {
         plugin: plugin.clone(),
         config: std::sync::Arc::new(ApiConfig {
             ..settings.api.clone()
         }),
         extra_extensions: std::sync::Arc::new(Vec::new()),
+        drivers_dir: settings.mech.directory.clone(),
     };
     let app = neutrino_api::app(state);
     let listener = TcpListener::bind(settings.bind)
@@ -86,6 +123,8 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         plugin,
         stop: Some(stop_tx),
         task,
+        background,
+        _watcher: watcher,
     })
 }
 

@@ -2,6 +2,8 @@
 //! plugin request and how a record is rendered; the handlers here do the rest the same way
 //! for every resource (envelopes, bulk, fields, pagination, If-Match, status codes).
 
+pub mod agents;
+pub mod mechanism_drivers;
 pub mod networks;
 pub mod ports;
 pub mod security_group_rules;
@@ -32,6 +34,8 @@ pub trait Resource: Send + Sync + 'static {
     const MEMBER: &'static str;
     /// Collection name in URLs and bodies (`networks`).
     const COLLECTION: &'static str;
+    /// Collection key in bodies (`security_groups` where the URL says `security-groups`).
+    const BODY_COLLECTION: &'static str = Self::COLLECTION;
     /// Whether `POST` takes a list (`{"networks": [...]}`).
     const BULK: bool = true;
     /// Stored record.
@@ -98,7 +102,7 @@ async fn create<R: Resource>(
     Extension(ctx): Extension<RequestContext>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let (objs, bulk) = respond::body(&body, R::MEMBER, R::COLLECTION, R::BULK)?;
+    let (objs, bulk) = respond::body(&body, R::MEMBER, R::BODY_COLLECTION, R::BULK)?;
     let checked = objs
         .iter()
         .map(|o| check_body(R::attrs(), o, Op::Create, &ctx, R::MEMBER))
@@ -107,7 +111,7 @@ async fn create<R: Resource>(
     let views: Vec<_> = items.iter().map(|i| R::view(i, &ctx)).collect();
     match (bulk, views.first()) {
         (false, Some(v)) => respond::one(StatusCode::CREATED, R::MEMBER, v, &[]),
-        _ => respond::many(StatusCode::CREATED, R::COLLECTION, &views),
+        _ => respond::many(StatusCode::CREATED, R::BODY_COLLECTION, &views),
     }
 }
 
@@ -127,7 +131,14 @@ async fn list<R: Resource>(
     let items = R::list(&s, &ctx, params.query.clone()).await?;
     let views: Vec<_> = items.iter().map(|i| R::view(i, &ctx)).collect();
     let ids = (items.first().map(R::id), items.last().map(R::id));
-    respond::list(R::COLLECTION, &views, ids, &params, uri.path(), &headers)
+    respond::list(
+        R::BODY_COLLECTION,
+        &views,
+        ids,
+        &params,
+        uri.path(),
+        &headers,
+    )
 }
 
 async fn show<R: Resource>(
@@ -152,7 +163,7 @@ async fn update<R: Resource>(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let (objs, _) = respond::body(&body, R::MEMBER, R::COLLECTION, false)?;
+    let (objs, _) = respond::body(&body, R::MEMBER, R::BODY_COLLECTION, false)?;
     let m = check_body(R::attrs(), &objs[0], Op::Update, &ctx, R::MEMBER)?;
     let item = R::update(&s, &ctx, &id, m, respond::if_match(&headers)?).await?;
     respond::one(StatusCode::OK, R::MEMBER, &R::view(&item, &ctx), &[])

@@ -1,0 +1,125 @@
+//! Printing drivers and histories as tables (or JSON with `--json`).
+
+use serde_json::Value;
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths[i]))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+/// The driver list.
+pub fn drivers(list: &Value, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(list).unwrap_or_default());
+        return;
+    }
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    let st = &d["stats"];
+                    vec![
+                        text(&d["name"]),
+                        text(&d["version"]),
+                        text(&d["sha256"]).chars().take(12).collect(),
+                        text(&d["contract"]),
+                        text(&d["state"]),
+                        text(&st["calls"]),
+                        text(&st["errors"]),
+                        text(&st["traps"]),
+                        text(&st["p50_ms"]),
+                        text(&st["p99_ms"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    table(
+        &[
+            "NAME", "VERSION", "SHA256", "CONTRACT", "STATE", "CALLS", "ERRORS", "TRAPS", "P50 ms",
+            "P99 ms",
+        ],
+        &rows,
+    );
+}
+
+/// One driver.
+pub fn driver(d: &Value, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(d).unwrap_or_default());
+        return;
+    }
+    let st = &d["stats"];
+    let rows = vec![
+        vec!["name".into(), text(&d["name"])],
+        vec!["version".into(), text(&d["version"])],
+        vec!["sha256".into(), text(&d["sha256"])],
+        vec!["contract".into(), text(&d["contract"])],
+        vec!["state".into(), text(&d["state"])],
+        vec!["position".into(), text(&d["position"])],
+        vec!["capabilities".into(), text(&d["capabilities"])],
+        vec!["failure_policy".into(), text(&d["failure_policy"])],
+        vec!["calls".into(), text(&st["calls"])],
+        vec!["errors".into(), text(&st["errors"])],
+        vec!["traps".into(), text(&st["traps"])],
+        vec!["timeouts".into(), text(&st["timeouts"])],
+        vec!["p50_ms".into(), text(&st["p50_ms"])],
+        vec!["p99_ms".into(), text(&st["p99_ms"])],
+        vec![
+            "compiled_from_cache".into(),
+            text(&d["compiled_from_cache"]),
+        ],
+        vec!["prepare_ms".into(), text(&d["prepare_ms"])],
+    ];
+    table(&["FIELD", "VALUE"], &rows);
+}
+
+/// A history.
+pub fn history(list: &Value, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(list).unwrap_or_default());
+        return;
+    }
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    vec![
+                        text(&h["at"]),
+                        text(&h["action"]),
+                        text(&h["version"]),
+                        text(&h["by"]),
+                        text(&h["detail"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    table(&["AT", "ACTION", "VERSION", "BY", "DETAIL"], &rows);
+}

@@ -1,0 +1,341 @@
+//! Port binding: asking the mechanism drivers, level by level, which of them can wire a port
+//! on its host, and committing the answer.
+//!
+//! Follows Neutron's `_bind_port_level`: at each level the enabled drivers are tried in order
+//! with the segments to bind (the network's static segments at level 0); a driver may bind,
+//! decline, or bind partially and hand the next level a list of segments (dynamic segments are
+//! allocated then). A driver's error or fault only means "not bound by this driver". Binding
+//! runs outside any transaction; its result is committed only if the port's binding inputs
+//! did not change meanwhile, and then drivers see an `update_port` for the new binding.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use neutrino_runtime::{self as rt, BindResult, HostServices};
+use neutrino_store::bindings::{self, BindingLevel};
+use neutrino_store::model::{Network, Port, Segment};
+use neutrino_store::{Conn, networks, ports};
+use serde_json::{Map, Value};
+
+use crate::Plugin;
+use crate::error::{Error, Result};
+use crate::mech::Call;
+
+/// Neutron's `MAX_BINDING_LEVELS`.
+pub const MAX_BINDING_LEVELS: usize = 10;
+
+/// Whether a port needs binding: a host is set and it is not bound.
+pub fn needs_binding(p: &Port) -> bool {
+    !p.binding_host_id.is_empty()
+        && matches!(p.binding_vif_type.as_str(), "unbound" | "binding_failed")
+}
+
+/// A successful binding.
+struct Bound {
+    levels: Vec<(String, rt::Segment)>,
+    vif_type: String,
+    vif_details: Map<String, Value>,
+    status: Option<String>,
+}
+
+type BindFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Bound>>> + Send + 'a>>;
+
+impl Plugin {
+    /// Bind `port` if it needs it and return it as committed.
+    pub async fn bind_if_needed(&self, port: Port) -> Result<Port> {
+        if !needs_binding(&port) {
+            return Ok(port);
+        }
+        let mut conn = self.read().await?;
+        let Some(network) = networks::get(&mut conn, &port.network_id).await? else {
+            return Ok(port);
+        };
+        drop(conn);
+        let outcome = if self.mech().has_drivers() && !network.segments.is_empty() {
+            let base = self
+                .mech()
+                .contexts()
+                .port_context(&port, None, &network, Vec::new());
+            let segments: Vec<rt::Segment> = network
+                .segments
+                .iter()
+                .filter(|s| !s.is_dynamic)
+                .map(|s| self.mech().contexts().segment(s))
+                .collect();
+            self.bind_level(&base, &network, segments, Vec::new())
+                .await?
+        } else {
+            None
+        };
+        self.commit_binding(port, &network, outcome).await
+    }
+
+    fn bind_level<'a>(
+        &'a self,
+        base: &'a rt::PortContext,
+        network: &'a Network,
+        segments: Vec<rt::Segment>,
+        levels: Vec<(String, rt::Segment)>,
+    ) -> BindFuture<'a> {
+        Box::pin(async move {
+            let host: Arc<dyn HostServices> = self.mech().db_host();
+            for entry in self.mech().binders() {
+                // Loop guard: a driver does not bind again a segment it bound above.
+                if levels
+                    .iter()
+                    .any(|(d, s)| d == &entry.name && segments.iter().any(|x| x.id == s.id))
+                {
+                    continue;
+                }
+                let mut ctx = base.clone();
+                ctx.segments_to_bind = segments.clone();
+                ctx.binding_levels = levels
+                    .iter()
+                    .map(|(d, s)| rt::BindingLevel {
+                        bound_driver: d.clone(),
+                        bound_segment: s.clone(),
+                    })
+                    .collect();
+                match entry.slot.bind_port(&ctx, &host).await {
+                    Ok(BindResult::Bound(b)) => {
+                        let Some(seg) = segments.iter().find(|s| s.id == b.segment_id).cloned()
+                        else {
+                            continue;
+                        };
+                        let mut all = levels.clone();
+                        all.push((entry.name.clone(), seg));
+                        return Ok(Some(Bound {
+                            levels: all,
+                            vif_type: b.vif_type,
+                            vif_details: b.vif_details,
+                            status: b.status,
+                        }));
+                    }
+                    Ok(BindResult::Continue(c)) => {
+                        if levels.len() + 1 >= MAX_BINDING_LEVELS {
+                            tracing::warn!(driver = %entry.name, "binding exceeded the maximum number of levels");
+                            continue;
+                        }
+                        let Some(seg) = segments.iter().find(|s| s.id == c.segment_id).cloned()
+                        else {
+                            continue;
+                        };
+                        let next = self.resolve_dynamic(network, c.next_segments).await?;
+                        if next.is_empty() {
+                            continue;
+                        }
+                        let mut all = levels.clone();
+                        all.push((entry.name.clone(), seg));
+                        if let Some(b) = self.bind_level(base, network, next, all).await? {
+                            return Ok(Some(b));
+                        }
+                    }
+                    Ok(BindResult::NotBound) => {}
+                    Err(e) => {
+                        tracing::warn!(driver = %entry.name, error = %e, port = %base.current.id, "bind_port failed; trying the next driver");
+                    }
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// Segments a driver asked for at the next level: known ones as they are, new ones
+    /// (without id) allocated as dynamic segments of the network (reused when one exists).
+    async fn resolve_dynamic(
+        &self,
+        network: &Network,
+        wanted: Vec<rt::Segment>,
+    ) -> Result<Vec<rt::Segment>> {
+        let mut out = Vec::new();
+        for w in wanted {
+            if !w.id.is_empty() {
+                out.push(w);
+                continue;
+            }
+            let plugin = self.clone();
+            let network_id = network.id.clone();
+            let seg = crate::in_tx!(self.store(), |tx| plugin
+                .dynamic_segment(tx, &network_id, &w)
+                .await)?;
+            out.push(self.mech().contexts().segment(&seg));
+        }
+        Ok(out)
+    }
+
+    async fn dynamic_segment(
+        &self,
+        conn: &mut Conn,
+        network_id: &str,
+        w: &rt::Segment,
+    ) -> Result<Segment> {
+        let existing = networks::segments_of(conn, network_id).await?;
+        if let Some(s) = existing.iter().find(|s| {
+            s.is_dynamic
+                && s.network_type == w.network_type
+                && s.physical_network == w.physical_network
+                && (w.segmentation_id.is_none()
+                    || s.segmentation_id == w.segmentation_id.map(i64::from))
+        }) {
+            return Ok(s.clone());
+        }
+        let spec = crate::types::ProviderSpec {
+            network_type: Some(w.network_type.clone()),
+            physical_network: w.physical_network.clone(),
+            segmentation_id: w.segmentation_id.map(i64::from),
+        };
+        let (network_type, physical_network, segmentation_id) =
+            self.types().reserve(conn, network_id, &spec).await?;
+        let now = neutrino_store::now();
+        let seg = Segment {
+            id: uuid::Uuid::new_v4().to_string(),
+            network_id: network_id.to_string(),
+            network_type,
+            physical_network,
+            segmentation_id,
+            is_dynamic: true,
+            segment_index: existing.len() as i64,
+            name: String::new(),
+            description: String::new(),
+            created_at: now.clone(),
+            updated_at: now,
+            revision_number: 0,
+        };
+        networks::insert_segment(conn, &seg).await?;
+        Ok(seg)
+    }
+
+    /// Write a binding result if the port's binding inputs are unchanged, then tell drivers.
+    async fn commit_binding(
+        &self,
+        port: Port,
+        network: &Network,
+        outcome: Option<Bound>,
+    ) -> Result<Port> {
+        let plugin = self.clone();
+        let segments_desc = network
+            .segments
+            .iter()
+            .map(|s| match s.segmentation_id {
+                Some(id) => format!("{} {}", s.network_type, id),
+                None => s.network_type.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let committed = crate::in_tx!(self.store(), |tx| {
+            let Some(current) = ports::get(tx, &port.id).await? else {
+                return Ok(None);
+            };
+            let unchanged = current.binding_host_id == port.binding_host_id
+                && current.binding_vnic_type == port.binding_vnic_type
+                && current.binding_profile == port.binding_profile
+                && needs_binding(&current);
+            if !unchanged {
+                return Ok(None);
+            }
+            let mut p = current.clone();
+            let levels: Vec<BindingLevel> = match &outcome {
+                Some(b) => {
+                    p.binding_vif_type = b.vif_type.clone();
+                    p.binding_vif_details = Value::Object(b.vif_details.clone());
+                    if let Some(status) = &b.status {
+                        p.status = status.clone();
+                    }
+                    b.levels
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (driver, seg))| BindingLevel {
+                            level: i as i64,
+                            host: p.binding_host_id.clone(),
+                            driver: driver.clone(),
+                            segment_id: seg.id.clone(),
+                        })
+                        .collect()
+                }
+                None => {
+                    p.binding_vif_type = "binding_failed".into();
+                    let reason = if !plugin.mech().has_drivers() {
+                        "no mechanism driver is loaded".to_string()
+                    } else {
+                        format!(
+                            "no mechanism driver could bind segments [{segments_desc}] on host {} for vnic_type {}",
+                            p.binding_host_id, p.binding_vnic_type
+                        )
+                    };
+                    tracing::warn!(port = %p.id, %reason, "port binding failed");
+                    p.binding_vif_details = serde_json::json!({ "reason": reason });
+                    Vec::new()
+                }
+            };
+            p.revision_number += 1;
+            p.updated_at = neutrino_store::now();
+            if !ports::update(tx, &p, current.revision_number).await? {
+                return Err(
+                    neutrino_store::StoreError::Retry("port changed while binding".into()).into(),
+                );
+            }
+            bindings::set_levels(tx, &p.id, &levels).await?;
+            p.binding_levels = levels;
+            if plugin.mech().has_drivers() {
+                let ctx = plugin.port_hook_context(&p, Some(&current), network);
+                let host = plugin.staged_host();
+                plugin
+                    .mech()
+                    .precommit(
+                        Call::Port(rt::Hook::UpdatePrecommit, &ctx),
+                        &host.services(),
+                    )
+                    .await?;
+                host.flush(tx).await?;
+            }
+            Ok::<_, Error>(Some((p, current)))
+        })?;
+        match committed {
+            Some((p, original)) => {
+                if self.mech().has_drivers() {
+                    let ctx = self.port_hook_context(&p, Some(&original), network);
+                    // Neutron logs update_port_postcommit failures; the binding stands.
+                    let _ = self
+                        .mech()
+                        .postcommit(Call::Port(rt::Hook::UpdatePostcommit, &ctx))
+                        .await;
+                }
+                Ok(p)
+            }
+            None => {
+                let mut conn = self.read().await?;
+                Ok(ports::get(&mut conn, &port.id).await?.unwrap_or(port))
+            }
+        }
+    }
+
+    /// A port hook context with the port's binding levels.
+    pub(crate) fn port_hook_context(
+        &self,
+        p: &Port,
+        original: Option<&Port>,
+        network: &Network,
+    ) -> rt::PortContext {
+        let levels = p
+            .binding_levels
+            .iter()
+            .filter_map(|l| {
+                let seg = network.segments.iter().find(|s| s.id == l.segment_id)?;
+                Some(rt::BindingLevel {
+                    bound_driver: l.driver.clone(),
+                    bound_segment: self.mech().contexts().segment(seg),
+                })
+            })
+            .collect();
+        self.mech()
+            .contexts()
+            .port_context(p, original, network, levels)
+    }
+}
+
+/// Convenience: a refusal as seen by clients when no driver can bind is not an error; the port
+/// shows `binding_failed`.
+pub fn is_bound(p: &Port) -> bool {
+    !matches!(p.binding_vif_type.as_str(), "unbound" | "binding_failed")
+}

@@ -1,0 +1,109 @@
+//! Calling mechanism drivers from the resource operations: one function per resource kind
+//! that builds the context only when some driver is loaded, and runs the hook as a precommit
+//! (inside the transaction, with staged state) or as a postcommit.
+
+use neutrino_runtime::Hook;
+use neutrino_store::model::{Network, Port, Subnet};
+
+use super::{Call, StagedHost};
+use crate::Plugin;
+use crate::error::{Error, Result};
+
+/// Where a hook runs.
+pub enum Phase<'a> {
+    /// Inside the transaction; state writes are staged in this host.
+    Pre(&'a StagedHost),
+    /// After the commit.
+    Post,
+}
+
+impl Plugin {
+    /// The network (with segments) for hook contexts, or `None` when no driver is loaded.
+    pub(crate) async fn network_for_hooks(
+        &self,
+        conn: &mut neutrino_store::Conn,
+        id: &str,
+    ) -> Result<Option<Network>> {
+        if !self.mech().has_drivers() {
+            return Ok(None);
+        }
+        Ok(neutrino_store::networks::get(conn, id).await?)
+    }
+
+    /// The network (with segments) outside a transaction.
+    pub(crate) async fn network_of(&self, id: &str) -> Result<Network> {
+        let mut conn = self.read().await?;
+        neutrino_store::networks::get(&mut conn, id)
+            .await?
+            .ok_or_else(|| crate::networks::network_not_found(id))
+    }
+
+    /// Call a network hook on the loaded drivers.
+    pub(crate) async fn network_hook(
+        &self,
+        phase: Phase<'_>,
+        hook: Hook,
+        current: &Network,
+        original: Option<&Network>,
+    ) -> Result<()> {
+        if !self.mech().has_drivers() {
+            return Ok(());
+        }
+        let ctx = self.mech().contexts().network_context(current, original);
+        self.run_hook(phase, Call::Network(hook, &ctx)).await
+    }
+
+    /// Call a subnet hook on the loaded drivers.
+    pub(crate) async fn subnet_hook(
+        &self,
+        phase: Phase<'_>,
+        hook: Hook,
+        current: &Subnet,
+        original: Option<&Subnet>,
+        network: &Network,
+    ) -> Result<()> {
+        if !self.mech().has_drivers() {
+            return Ok(());
+        }
+        let ctx = self
+            .mech()
+            .contexts()
+            .subnet_context(current, original, network);
+        self.run_hook(phase, Call::Subnet(hook, &ctx)).await
+    }
+
+    /// Call a port hook on the loaded drivers.
+    pub(crate) async fn port_hook(
+        &self,
+        phase: Phase<'_>,
+        hook: Hook,
+        current: &Port,
+        original: Option<&Port>,
+        network: &Network,
+    ) -> Result<()> {
+        if !self.mech().has_drivers() {
+            return Ok(());
+        }
+        let ctx = self.port_hook_context(current, original, network);
+        self.run_hook(phase, Call::Port(hook, &ctx)).await
+    }
+
+    async fn run_hook(&self, phase: Phase<'_>, call: Call<'_>) -> Result<()> {
+        match phase {
+            Phase::Pre(host) => self.mech().precommit(call, &host.services()).await,
+            Phase::Post => self.mech().postcommit(call).await,
+        }
+    }
+}
+
+/// A create postcommit failed and the resource was removed: Neutron answers 500.
+pub fn create_undone(e: Error) -> Error {
+    match e {
+        Error::Neutron { kind, message, .. } => Error::Neutron {
+            kind,
+            status: 500,
+            message,
+        },
+        other => other,
+    }
+}

@@ -1,0 +1,258 @@
+//! The mechanism manager: the ordered list of mechanism drivers (WebAssembly components run by
+//! `neutrino-runtime`) and how ML2 calls them.
+//!
+//! Semantics follow Neutron's `MechanismManager`:
+//! - precommit hooks run in order inside the transaction and stop at the first failure, which
+//!   aborts the request (a driver whose failure policy is `skip` has its faults recorded and
+//!   skipped; its own refusals always fail);
+//! - create postcommit failures undo the create; update and delete postcommit failures are
+//!   logged and counted, the request succeeds;
+//! - delete hooks run in reverse order.
+//!
+//! The list itself is swapped atomically ([`arc_swap`]); each driver's version is swapped
+//! inside its [`DriverSlot`], so calls in flight finish on what they started with.
+
+pub mod contexts;
+pub mod hooks;
+pub mod host;
+pub mod registry;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use neutrino_runtime::{
+    self as rt, CallError, DriverSettings, DriverSlot, FailurePolicy, Hook, HostServices, Runtime,
+    RuntimeConfig,
+};
+use neutrino_store::Store;
+use tokio::sync::OnceCell;
+
+pub use contexts::{Contexts, NoRenderer, Renderer};
+pub use host::{DbHost, StagedHost};
+
+use crate::error::Error;
+
+/// A driver in the list.
+#[derive(Debug)]
+pub struct Entry {
+    /// Driver name.
+    pub name: String,
+    /// Call order.
+    pub position: i64,
+    /// Whether ML2 calls it.
+    pub enabled: bool,
+    /// The serving version and counters (shared by successive entries of one driver).
+    pub slot: Arc<DriverSlot>,
+    /// Database id of the serving version.
+    pub version_id: String,
+    /// Generation of the database row this entry reflects.
+    pub generation: String,
+    /// Version a rollback returns to.
+    pub previous_version_id: Option<String>,
+    /// Operator settings of the serving version.
+    pub settings: DriverSettings,
+}
+
+/// Settings of the driver machinery (from the server configuration).
+#[derive(Debug, Clone, Default)]
+pub struct MechConfig {
+    /// Drivers to load at start-up, in call order (Neutron's `[ml2] mechanism_drivers`).
+    pub mechanism_drivers: Vec<String>,
+    /// Where `<name>.wasm` (and `<name>.toml`) files are looked for.
+    pub directory: Option<std::path::PathBuf>,
+    /// Where compiled components are cached.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Operator settings per driver.
+    pub settings: BTreeMap<String, DriverSettings>,
+}
+
+/// The mechanism manager.
+pub struct MechanismManager {
+    runtime: OnceCell<Runtime>,
+    runtime_config: RuntimeConfig,
+    entries: ArcSwap<Vec<Arc<Entry>>>,
+    store: Store,
+    contexts: Contexts,
+    config: MechConfig,
+    ops: tokio::sync::Mutex<()>,
+    fingerprint: std::sync::Mutex<String>,
+}
+
+impl std::fmt::Debug for MechanismManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MechanismManager")
+            .field(
+                "drivers",
+                &self
+                    .entries
+                    .load()
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Neutron's `MechanismDriverError`, with the status the driver's classification asks for.
+pub fn driver_error(e: &CallError) -> Error {
+    let status = match e {
+        CallError::Driver { kind, .. } => match kind {
+            rt::ErrorKind::InvalidInput => 400,
+            rt::ErrorKind::Conflict => 409,
+            rt::ErrorKind::NotFound => 404,
+            rt::ErrorKind::Unavailable => 503,
+            rt::ErrorKind::Internal => 500,
+        },
+        CallError::Busy { .. } => 503,
+        _ => 500,
+    };
+    Error::neutron("MechanismDriverError", status, e.to_string())
+}
+
+/// A call target: which resource hook.
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'a> {
+    /// Network hook.
+    Network(Hook, &'a rt::NetworkContext),
+    /// Subnet hook.
+    Subnet(Hook, &'a rt::SubnetContext),
+    /// Port hook.
+    Port(Hook, &'a rt::PortContext),
+}
+
+impl Call<'_> {
+    fn hook(&self) -> Hook {
+        match self {
+            Call::Network(h, _) | Call::Subnet(h, _) | Call::Port(h, _) => *h,
+        }
+    }
+}
+
+impl MechanismManager {
+    /// A manager with no drivers loaded yet (see [`registry`] to load them).
+    pub fn new(
+        store: Store,
+        contexts: Contexts,
+        config: MechConfig,
+        runtime_config: RuntimeConfig,
+    ) -> MechanismManager {
+        MechanismManager {
+            runtime: OnceCell::new(),
+            runtime_config,
+            entries: ArcSwap::from_pointee(Vec::new()),
+            store,
+            contexts,
+            config,
+            ops: tokio::sync::Mutex::new(()),
+            fingerprint: std::sync::Mutex::new(String::new()),
+        }
+    }
+
+    /// The context builder.
+    pub fn contexts(&self) -> &Contexts {
+        &self.contexts
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Every driver in the list (enabled or not), in call order.
+    pub fn entries(&self) -> Arc<Vec<Arc<Entry>>> {
+        self.entries.load_full()
+    }
+
+    /// Whether any enabled driver is loaded (callers skip building contexts otherwise).
+    pub fn has_drivers(&self) -> bool {
+        self.entries.load().iter().any(|e| e.enabled)
+    }
+
+    fn enabled(&self, reverse: bool) -> Vec<Arc<Entry>> {
+        let mut v: Vec<Arc<Entry>> = self
+            .entries
+            .load()
+            .iter()
+            .filter(|e| e.enabled)
+            .cloned()
+            .collect();
+        if reverse {
+            v.reverse();
+        }
+        v
+    }
+
+    /// Host services on the database.
+    pub fn db_host(&self) -> Arc<dyn HostServices> {
+        Arc::new(DbHost::new(self.store.clone()))
+    }
+
+    async fn call_one(
+        entry: &Entry,
+        call: Call<'_>,
+        host: &Arc<dyn HostServices>,
+    ) -> Result<(), CallError> {
+        match call {
+            Call::Network(h, c) => entry.slot.call_network(h, c, host).await,
+            Call::Subnet(h, c) => entry.slot.call_subnet(h, c, host).await,
+            Call::Port(h, c) => entry.slot.call_port(h, c, host).await,
+        }
+    }
+
+    /// Run a precommit hook on every enabled driver, in order (reverse for deletes); the first
+    /// failure aborts, unless it is a fault of a driver whose policy is `skip`.
+    pub async fn precommit(
+        &self,
+        call: Call<'_>,
+        host: &Arc<dyn HostServices>,
+    ) -> Result<(), Error> {
+        let reverse = matches!(call.hook(), Hook::DeletePrecommit);
+        for entry in self.enabled(reverse) {
+            if let Err(e) = Self::call_one(&entry, call, host).await {
+                if e.is_fault() && entry.slot.current().meta().failure_policy == FailurePolicy::Skip
+                {
+                    tracing::warn!(driver = %entry.name, error = %e, "driver fault skipped by its failure policy");
+                    continue;
+                }
+                tracing::warn!(driver = %entry.name, error = %e, "precommit failed; rolling back");
+                return Err(driver_error(&e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Run a postcommit hook. For creates the first failure stops and is returned (the caller
+    /// undoes the create); for updates and deletes every driver is called and failures are
+    /// logged and returned for the record.
+    pub async fn postcommit(&self, call: Call<'_>) -> Result<(), Error> {
+        let host = self.db_host();
+        let hook = call.hook();
+        let stop_at_first = matches!(hook, Hook::CreatePostcommit);
+        let mut first: Option<Error> = None;
+        for entry in self.enabled(matches!(hook, Hook::DeletePostcommit)) {
+            if let Err(e) = Self::call_one(&entry, call, &host).await {
+                if e.is_fault() && entry.slot.current().meta().failure_policy == FailurePolicy::Skip
+                {
+                    tracing::warn!(driver = %entry.name, error = %e, "driver fault skipped by its failure policy");
+                    continue;
+                }
+                tracing::error!(driver = %entry.name, error = %e, "postcommit failed");
+                if stop_at_first {
+                    return Err(driver_error(&e));
+                }
+                first.get_or_insert(driver_error(&e));
+            }
+        }
+        match first {
+            Some(e) if stop_at_first => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The enabled drivers for binding, in order.
+    pub fn binders(&self) -> Vec<Arc<Entry>> {
+        self.enabled(false)
+    }
+}
