@@ -25,7 +25,7 @@ pub enum Kind {
     Uuid,
     /// An IP address.
     Ip,
-    /// A CIDR without host bits.
+    /// A CIDR; host bits are cleared (`10.0.0.7/24` is `10.0.0.0/24`), as Neutron does.
     Cidr,
     /// A MAC address.
     Mac,
@@ -250,19 +250,17 @@ pub fn check_value(name: &str, kind: Kind, v: &Value) -> ApiResult<Value> {
         },
         Kind::Cidr => match v {
             Value::String(x) => {
-                let net: IpNet = x
-                    .parse()
-                    .map_err(|_| reason(name, format!("'{x}' is not a valid IP subnet")))?;
-                if net.trunc() != net {
-                    return Err(reason(
+                let net: IpNet = x.parse().map_err(|_| match x.parse::<IpAddr>() {
+                    Ok(ip) => reason(
                         name,
                         format!(
-                            "'{x}' isn't a recommended CIDR, it should be '{}'",
-                            net.trunc()
+                            "'{x}' isn't a recommended CIDR, it should be '{ip}/{}'",
+                            if ip.is_ipv4() { 32 } else { 128 }
                         ),
-                    ));
-                }
-                Ok(Value::String(net.to_string()))
+                    ),
+                    Err(_) => reason(name, format!("'{x}' is not a valid IP subnet")),
+                })?;
+                Ok(Value::String(net.trunc().to_string()))
             }
             _ => Err(reason(name, format!("'{}' is not a valid IP subnet", s()))),
         },

@@ -52,6 +52,8 @@ pub fn parse(
     let mut sort_keys = Vec::new();
     let mut sort_dirs = Vec::new();
     let mut limit: Option<u64> = None;
+    // Tags of each tag filter; a repeated key adds to its list (`tags=a&tags=b` = `tags=a,b`).
+    let mut tag_filters: [Vec<String>; 4] = Default::default();
     for (k, v) in &pairs {
         match k.as_str() {
             "fields" => {
@@ -80,21 +82,12 @@ pub fn parse(
                     .ok_or_else(|| invalid_input(format!("Invalid input for page_reverse. Reason: '{v}' cannot be converted to boolean.")))?;
             }
             t if TAG_KEYS.contains(&t) => {
-                let tags: Vec<String> = v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
-                if tags.is_empty() {
-                    continue;
+                let slot = TAG_KEYS.iter().position(|k| *k == t).unwrap_or(0);
+                for tag in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    if !tag_filters[slot].iter().any(|x| x == tag) {
+                        tag_filters[slot].push(tag.to_string());
+                    }
                 }
-                params.query.conditions.push(match t {
-                    "tags" => Condition::tags_all(tag_resource, &tags, false),
-                    "tags-any" => Condition::tags_any(tag_resource, &tags, false),
-                    "not-tags" => Condition::tags_all(tag_resource, &tags, true),
-                    _ => Condition::tags_any(tag_resource, &tags, true),
-                });
             }
             "changed_since" => {
                 params
@@ -107,6 +100,17 @@ pub fn parse(
                 None => grouped.push((k.clone(), vec![v.clone()])),
             },
         }
+    }
+    for (slot, tags) in tag_filters.iter().enumerate() {
+        if tags.is_empty() {
+            continue;
+        }
+        params.query.conditions.push(match TAG_KEYS[slot] {
+            "tags" => Condition::tags_all(tag_resource, tags, false),
+            "tags-any" => Condition::tags_any(tag_resource, tags, false),
+            "not-tags" => Condition::tags_all(tag_resource, tags, true),
+            _ => Condition::tags_any(tag_resource, tags, true),
+        });
     }
     let mut invalid = Vec::new();
     for (name, values) in &grouped {
@@ -132,7 +136,8 @@ pub fn parse(
                 .join(", ")
         )));
     }
-    if !sort_dirs.is_empty() && sort_keys.len() != sort_dirs.len() {
+    // Neutron's `get_sorts`: every sort_key needs its sort_dir.
+    if sort_keys.len() != sort_dirs.len() {
         return Err(bad_request(
             "The number of sort_keys and sort_dirs must be same",
         ));

@@ -5,8 +5,10 @@ use neutrino_store::query::ListQuery;
 use neutrino_store::{Conn, networks, ports, subnets};
 
 use crate::error::{Error, Result};
+use crate::mech::hooks::{Phase, create_undone};
 use crate::types::ProviderSpec;
 use crate::{Plugin, RequestContext, check_revision};
+use neutrino_runtime::Hook;
 
 /// Device owners whose ports are removed with their network (Neutron's
 /// `AUTO_DELETE_PORT_OWNERS`).
@@ -86,13 +88,34 @@ impl Plugin {
         }
         let plugin = self.clone();
         let ctx = ctx.clone();
-        crate::in_tx!(self.store(), |tx| {
+        let created = crate::in_tx!(self.store(), |tx| {
             let mut out = Vec::with_capacity(reqs.len());
+            let host = plugin.staged_host();
             for r in &reqs {
-                out.push(plugin.insert_network(tx, &ctx, r).await?);
+                let net = plugin.insert_network(tx, &ctx, r).await?;
+                plugin
+                    .network_hook(Phase::Pre(&host), Hook::CreatePrecommit, &net, None)
+                    .await?;
+                out.push(net);
             }
+            host.flush(tx).await?;
             Ok::<_, Error>(out)
-        })
+        })?;
+        for net in &created {
+            if let Err(e) = self
+                .network_hook(Phase::Post, Hook::CreatePostcommit, net, None)
+                .await
+            {
+                let admin = RequestContext::admin(&ctx.project_id);
+                for n in &created {
+                    if let Err(undo) = self.delete_network(&admin, &n.id, None).await {
+                        tracing::error!(network = %n.id, error = %undo, "could not delete a network after its create postcommit failed");
+                    }
+                }
+                return Err(create_undone(e));
+            }
+        }
+        Ok(created)
     }
 
     async fn insert_network(
@@ -214,7 +237,7 @@ impl Plugin {
         let ctx = ctx.clone();
         let id = id.to_string();
         let plugin = self.clone();
-        crate::in_tx!(self.store(), |tx| {
+        let (net, original) = crate::in_tx!(self.store(), |tx| {
             let current = networks::get(tx, &id)
                 .await?
                 .filter(|n| visible(&ctx, n))
@@ -267,15 +290,32 @@ impl Plugin {
                 net.mtu = v;
             }
             if net == current {
-                return Ok(net);
+                return Ok((net, None));
             }
             net.revision_number += 1;
             net.updated_at = neutrino_store::now();
             if !networks::update(tx, &net, current.revision_number).await? {
                 return Err(neutrino_store::StoreError::Retry("network changed".into()).into());
             }
-            Ok(net)
-        })
+            let host = plugin.staged_host();
+            plugin
+                .network_hook(
+                    Phase::Pre(&host),
+                    Hook::UpdatePrecommit,
+                    &net,
+                    Some(&current),
+                )
+                .await?;
+            host.flush(tx).await?;
+            Ok((net, Some(current)))
+        })?;
+        if let Some(original) = &original {
+            // Neutron keeps an update whose postcommit fails; the failure is logged.
+            let _ = self
+                .network_hook(Phase::Post, Hook::UpdatePostcommit, &net, Some(original))
+                .await;
+        }
+        Ok(net)
     }
 
     async fn check_unshare(&self, conn: &mut Conn, net: &Network) -> Result<()> {
@@ -306,7 +346,7 @@ impl Plugin {
         let ctx = ctx.clone();
         let id = id.to_string();
         let plugin = self.clone();
-        crate::in_tx!(self.store(), |tx| {
+        let deleted = crate::in_tx!(self.store(), |tx| {
             let net = networks::get(tx, &id)
                 .await?
                 .filter(|n| visible(&ctx, n))
@@ -338,9 +378,19 @@ impl Plugin {
                 plugin.types().release(tx, seg).await?;
             }
             neutrino_store::segments::delete_of_network(tx, &id).await?;
+            let host = plugin.staged_host();
+            plugin
+                .network_hook(Phase::Pre(&host), Hook::DeletePrecommit, &net, None)
+                .await?;
+            host.flush(tx).await?;
             networks::delete(tx, &id).await?;
-            Ok::<_, Error>(())
-        })
+            Ok::<_, Error>(net)
+        })?;
+        // Neutron: a delete postcommit failure does not undo the delete; it is logged.
+        let _ = self
+            .network_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None)
+            .await;
+        Ok(())
     }
 }
 

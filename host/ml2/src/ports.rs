@@ -11,10 +11,14 @@ use neutrino_store::{
 
 use crate::error::{Error, Result};
 use crate::ipam::address::{eui64, from_hex, to_hex, to_u128};
-use crate::ipam::{mac, pools};
+use crate::ipam::mac;
+use crate::mech::StagedHost;
+use crate::mech::hooks::{Phase, create_undone};
 use crate::networks::{marker_error, network_not_found, visible};
-use crate::subnets::{is_auto_address, net_of, pool_ranges};
+use crate::subnets::{is_auto_address, net_of};
 use crate::{Plugin, RequestContext, check_revision};
+use neutrino_runtime::Hook;
+use neutrino_store::bindings;
 
 /// Device owners of router interfaces (they get no EUI-64 addresses and may take gateways).
 pub const ROUTER_INTERFACE_OWNERS: [&str; 4] = [
@@ -167,18 +171,46 @@ impl Plugin {
     ) -> Result<Vec<Port>> {
         let plugin = self.clone();
         let ctx = ctx.clone();
-        crate::in_tx!(self.store(), |tx| {
+        let created = crate::in_tx!(self.store(), |tx| {
             let mut out = Vec::with_capacity(reqs.len());
+            let host = plugin.staged_host();
             for r in &reqs {
-                out.push(
+                let port = plugin
+                    .insert_port(tx, &ctx, r)
+                    .await
+                    .map_err(retry_on_collision)?;
+                if let Some(net) = plugin.network_for_hooks(tx, &port.network_id).await? {
                     plugin
-                        .insert_port(tx, &ctx, r)
-                        .await
-                        .map_err(retry_on_collision)?,
-                );
+                        .port_hook(Phase::Pre(&host), Hook::CreatePrecommit, &port, None, &net)
+                        .await?;
+                }
+                out.push(port);
             }
+            host.flush(tx).await?;
             Ok::<_, Error>(out)
-        })
+        })?;
+        if self.mech().has_drivers() {
+            for port in &created {
+                let net = self.network_of(&port.network_id).await?;
+                if let Err(e) = self
+                    .port_hook(Phase::Post, Hook::CreatePostcommit, port, None, &net)
+                    .await
+                {
+                    let admin = RequestContext::admin(&ctx.project_id);
+                    for p in &created {
+                        if let Err(undo) = self.delete_port(&admin, &p.id, None).await {
+                            tracing::error!(port = %p.id, error = %undo, "could not delete a port after its create postcommit failed");
+                        }
+                    }
+                    return Err(create_undone(e));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(created.len());
+        for port in created {
+            out.push(self.bind_if_needed(port).await?);
+        }
+        Ok(out)
     }
 
     async fn insert_port(
@@ -206,6 +238,7 @@ impl Plugin {
             None => mac::random_mac(self.core().base_mac),
         };
         let port_security = r.port_security_enabled.unwrap_or(net.port_security_enabled);
+        let pairs = with_port_mac(&r.allowed_address_pairs, &mac_address);
         if !port_security && !r.allowed_address_pairs.is_empty() {
             return Err(address_pairs_need_security());
         }
@@ -222,7 +255,7 @@ impl Plugin {
             device_id: r.device_id.clone(),
             device_owner: r.device_owner.clone(),
             port_security_enabled: port_security,
-            allowed_address_pairs: r.allowed_address_pairs.clone(),
+            allowed_address_pairs: pairs,
             binding_host_id: r.binding_host_id.clone(),
             binding_vnic_type: r.binding_vnic_type.clone(),
             binding_profile: r.binding_profile.clone(),
@@ -234,6 +267,7 @@ impl Plugin {
             fixed_ips: vec![],
             security_groups: vec![],
             tags: r.tags.clone(),
+            binding_levels: vec![],
         };
         let subnets = subnets::of_network(conn, &r.network_id).await?;
         let claims = self
@@ -394,12 +428,16 @@ impl Plugin {
                         })?,
                         (None, Some(ip)) => subnets
                             .iter()
-                            .find(|s| net_of(s).is_ok_and(|n| n.contains(&ip)))
+                            .find(|s| net_of(s).is_ok_and(|n| valid_on_subnet(n, ip, router)))
                             .ok_or_else(|| {
-                                Error::invalid_input(format!(
-                                    "IP address {ip} is not a valid IP for any of the subnets on \
-                                     the specified network."
-                                ))
+                                Error::neutron(
+                                    "InvalidIpForNetwork",
+                                    400,
+                                    format!(
+                                        "IP address {ip} is not a valid IP for any of the subnets \
+                                         on the specified network."
+                                    ),
+                                )
                             })?,
                         (None, None) => {
                             return Err(Error::invalid_input(
@@ -410,7 +448,7 @@ impl Plugin {
                     match req.ip_address {
                         Some(ip) => {
                             let cidr = net_of(subnet)?;
-                            if !cidr.contains(&ip) {
+                            if !valid_on_subnet(cidr, ip, router) {
                                 return Err(Error::neutron(
                                     "InvalidIpForSubnet",
                                     400,
@@ -524,16 +562,29 @@ impl Plugin {
     }
 
     /// Give an address back: forget the allocation and, when it lies in the subnet's pools,
-    /// return it to the free ranges.
+    /// return it to the free ranges, merged with its free neighbours inside the same
+    /// allocation segment (so the ranges stay as few as before it was taken).
     async fn release(&self, conn: &mut Conn, subnet: &Subnet, ip: &str) -> Result<()> {
         store_ipam::delete_allocation(conn, &subnet.id, ip).await?;
         if is_auto_address(subnet) {
             return Ok(());
         }
         if let Ok(addr) = ip.parse::<IpAddr>() {
-            if pools::in_ranges(&pool_ranges(subnet), to_u128(addr)) {
-                let h = to_hex(addr);
-                store_ipam::add_range(conn, &subnet.id, &h, &h).await?;
+            let v = to_u128(addr);
+            let version = crate::ipam::address::version(addr);
+            if let Some(&(first, last)) = crate::subnets::segments(subnet)
+                .iter()
+                .find(|&&(s, e)| s <= v && v <= e)
+            {
+                store_ipam::release(
+                    conn,
+                    self.backend(),
+                    &subnet.id,
+                    &to_hex(addr),
+                    &to_hex(crate::ipam::address::from_u128(first, version)),
+                    &to_hex(crate::ipam::address::from_u128(last, version)),
+                )
+                .await?;
             }
         }
         Ok(())
@@ -576,12 +627,29 @@ impl Plugin {
         let plugin = self.clone();
         let ctx = ctx.clone();
         let id = id.to_string();
-        crate::in_tx!(self.store(), |tx| {
-            plugin
-                .update_port_tx(tx, &ctx, &id, &u, if_match)
+        let (port, original) = crate::in_tx!(self.store(), |tx| {
+            let host = plugin.staged_host();
+            let out = plugin
+                .update_port_tx(tx, &ctx, &id, &u, if_match, &host)
                 .await
-                .map_err(retry_on_collision)
-        })
+                .map_err(retry_on_collision)?;
+            host.flush(tx).await?;
+            Ok::<_, Error>(out)
+        })?;
+        if let (Some(original), true) = (&original, self.mech().has_drivers()) {
+            let net = self.network_of(&port.network_id).await?;
+            // Neutron logs update_port_postcommit failures; the update stands.
+            let _ = self
+                .port_hook(
+                    Phase::Post,
+                    Hook::UpdatePostcommit,
+                    &port,
+                    Some(original),
+                    &net,
+                )
+                .await;
+        }
+        self.bind_if_needed(port).await
     }
 
     async fn update_port_tx(
@@ -591,7 +659,8 @@ impl Plugin {
         id: &str,
         u: &PortUpdate,
         if_match: Option<i64>,
-    ) -> Result<Port> {
+        host: &StagedHost,
+    ) -> Result<(Port, Option<Port>)> {
         let current = ports::get(conn, id)
             .await?
             .ok_or_else(|| port_not_found(id))?;
@@ -631,7 +700,7 @@ impl Plugin {
             p.port_security_enabled = v;
         }
         if let Some(v) = &u.allowed_address_pairs {
-            p.allowed_address_pairs = v.clone();
+            p.allowed_address_pairs = with_port_mac(v, &current.mac_address);
         }
         let mut mac_changed = false;
         if let Some(m) = &u.mac_address {
@@ -775,15 +844,35 @@ impl Plugin {
                  until security group is removed",
             ));
         }
+        let binding_inputs_changed = p.binding_host_id != current.binding_host_id
+            || p.binding_vnic_type != current.binding_vnic_type
+            || p.binding_profile != current.binding_profile;
+        if binding_inputs_changed {
+            // The binding no longer matches its inputs: unbind; it is bound again after commit.
+            p.binding_vif_type = "unbound".into();
+            p.binding_vif_details = serde_json::json!({});
+            p.binding_levels.clear();
+            bindings::set_levels(conn, id, &[]).await?;
+        }
         if p == current {
-            return Ok(p);
+            return Ok((p, None));
         }
         p.revision_number += 1;
         p.updated_at = neutrino_store::now();
         if !ports::update(conn, &p, current.revision_number).await? {
             return Err(StoreError::Retry("port changed".into()).into());
         }
-        Ok(p)
+        if let Some(net) = self.network_for_hooks(conn, &p.network_id).await? {
+            self.port_hook(
+                Phase::Pre(host),
+                Hook::UpdatePrecommit,
+                &p,
+                Some(&current),
+                &net,
+            )
+            .await?;
+        }
+        Ok((p, Some(current)))
     }
 
     /// Delete a port and give its addresses back.
@@ -796,7 +885,7 @@ impl Plugin {
         let plugin = self.clone();
         let ctx = ctx.clone();
         let id = id.to_string();
-        crate::in_tx!(self.store(), |tx| {
+        let (deleted, net) = crate::in_tx!(self.store(), |tx| {
             let p = ports::get(tx, &id)
                 .await?
                 .ok_or_else(|| port_not_found(&id))?;
@@ -810,10 +899,55 @@ impl Plugin {
                     plugin.release(tx, s, &f.ip_address).await?;
                 }
             }
+            let net = plugin.network_for_hooks(tx, &p.network_id).await?;
+            if let Some(net) = &net {
+                let host = plugin.staged_host();
+                plugin
+                    .port_hook(Phase::Pre(&host), Hook::DeletePrecommit, &p, None, net)
+                    .await?;
+                host.flush(tx).await?;
+            }
             ports::delete(tx, &id).await?;
-            Ok::<_, Error>(())
-        })
+            Ok::<_, Error>((p, net))
+        })?;
+        if let Some(net) = &net {
+            // Neutron: a delete postcommit failure does not undo the delete; it is logged.
+            let _ = self
+                .port_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None, net)
+                .await;
+        }
+        Ok(())
     }
+}
+
+/// Neutron's `check_subnet_ip`: inside the CIDR, and not the network address (IPv6: unless a
+/// router port) nor the IPv4 broadcast address.
+fn valid_on_subnet(cidr: IpNet, ip: IpAddr, router: bool) -> bool {
+    if !cidr.contains(&ip) {
+        return false;
+    }
+    match cidr {
+        IpNet::V4(n) if n.prefix_len() <= 30 => {
+            ip != IpAddr::V4(n.network()) && ip != IpAddr::V4(n.broadcast())
+        }
+        IpNet::V4(_) => true,
+        IpNet::V6(n) => router || n.prefix_len() == 128 || ip != IpAddr::V6(n.network()),
+    }
+}
+
+/// Allowed address pairs without a MAC take the port's, as Neutron stores them.
+fn with_port_mac(pairs: &[AddressPair], mac: &str) -> Vec<AddressPair> {
+    pairs
+        .iter()
+        .map(|p| AddressPair {
+            ip_address: p.ip_address.clone(),
+            mac_address: if p.mac_address.is_empty() {
+                mac.to_string()
+            } else {
+                p.mac_address.clone()
+            },
+        })
+        .collect()
 }
 
 fn mac_in_use(network_id: &str, mac: &str) -> Error {

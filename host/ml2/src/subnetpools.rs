@@ -227,8 +227,11 @@ impl Plugin {
                 let merged = compact(&[old.clone(), new.clone()].concat());
                 let merged_new = compact(new);
                 if merged != merged_new {
-                    return Err(Error::invalid_input(
-                        "Existing prefixes must be a subset of the new prefixes",
+                    return Err(Error::neutron(
+                        "IllegalSubnetPoolPrefixUpdate",
+                        400,
+                        "Illegal update to prefixes: Existing prefixes must be a subset of the \
+                         new prefixes.",
                     ));
                 }
                 p.prefixes = merged.iter().map(|x| x.to_string()).collect();

@@ -12,8 +12,10 @@ use crate::error::{Error, Result};
 use crate::ipam::address::{eui64, from_u128, to_hex, to_u128};
 use crate::ipam::pools::{self, PoolError, Range};
 use crate::ipam::prefix;
+use crate::mech::hooks::{Phase, create_undone};
 use crate::networks::{marker_error, network_not_found, visible};
 use crate::{Plugin, RequestContext, check_revision};
+use neutrino_runtime::Hook;
 
 /// How the gateway was given.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -163,11 +165,19 @@ fn check_cidr(net: IpNet, ip_version: u8, enable_dhcp: bool) -> Result<()> {
     Ok(())
 }
 
+/// Neutron's `check_gateway_invalid_in_subnet`: a gateway inside the CIDR must not be the
+/// IPv4 network or broadcast address. A gateway outside the CIDR is accepted, as Neutron
+/// does since it dropped `force_gateway_on_subnet` (on-link routes to an outside router).
 fn check_gateway(net: IpNet, gw: IpAddr) -> Result<()> {
-    let bad = !net.contains(&gw)
-        || (net.addr().is_ipv4()
-            && net.prefix_len() <= 30
-            && (gw == net.network() || gw == net.broadcast()));
+    if gw.is_ipv4() != net.addr().is_ipv4() {
+        return Err(Error::invalid_input(format!(
+            "Gateway {gw} does not match the IP version of subnet {net}"
+        )));
+    }
+    let bad = net.contains(&gw)
+        && net.addr().is_ipv4()
+        && net.prefix_len() <= 30
+        && (gw == net.network() || gw == net.broadcast());
     if bad {
         return Err(Error::invalid_input("Gateway is not valid on subnet."));
     }
@@ -268,16 +278,23 @@ fn check_dns_and_routes(
     Ok(())
 }
 
-/// Write the free ranges of a subnet: its pools minus the addresses already allocated.
+/// The allocation segments of a subnet: its pools cut into a few parts, so that concurrent
+/// allocators on PostgreSQL take addresses from different free-range rows. Free ranges never
+/// span two segments; a released address merges only with neighbours of its own segment.
+pub(crate) fn segments(subnet: &Subnet) -> Vec<Range> {
+    pools::split(&pool_ranges(subnet), 16, 64)
+}
+
+/// Write the free ranges of a subnet: its segments minus the addresses already allocated.
 async fn rebuild_ranges(conn: &mut Conn, subnet: &Subnet, version: u8) -> Result<()> {
     store_ipam::clear_ranges(conn, &subnet.id).await?;
-    let mut free = pool_ranges(subnet);
+    let mut free = segments(subnet);
     for (ip, _, _) in store_ipam::allocations_in_subnet(conn, &subnet.id).await? {
         if let Ok(a) = ip.parse::<IpAddr>() {
             free = pools::subtract(&free, to_u128(a));
         }
     }
-    for (s, e) in pools::split(&free, 16, 64) {
+    for (s, e) in free {
         store_ipam::add_range(
             conn,
             &subnet.id,
@@ -311,13 +328,45 @@ impl Plugin {
         }
         let plugin = self.clone();
         let ctx = ctx.clone();
-        crate::in_tx!(self.store(), |tx| {
+        let created = crate::in_tx!(self.store(), |tx| {
             let mut out = Vec::with_capacity(reqs.len());
+            let host = plugin.staged_host();
             for r in &reqs {
-                out.push(plugin.insert_subnet(tx, &ctx, r).await?);
+                let subnet = plugin.insert_subnet(tx, &ctx, r).await?;
+                if let Some(net) = plugin.network_for_hooks(tx, &subnet.network_id).await? {
+                    plugin
+                        .subnet_hook(
+                            Phase::Pre(&host),
+                            Hook::CreatePrecommit,
+                            &subnet,
+                            None,
+                            &net,
+                        )
+                        .await?;
+                }
+                out.push(subnet);
             }
+            host.flush(tx).await?;
             Ok::<_, Error>(out)
-        })
+        })?;
+        if self.mech().has_drivers() {
+            for subnet in &created {
+                let net = self.network_of(&subnet.network_id).await?;
+                if let Err(e) = self
+                    .subnet_hook(Phase::Post, Hook::CreatePostcommit, subnet, None, &net)
+                    .await
+                {
+                    let admin = RequestContext::admin(&ctx.project_id);
+                    for s in &created {
+                        if let Err(undo) = self.delete_subnet(&admin, &s.id, None).await {
+                            tracing::error!(subnet = %s.id, error = %undo, "could not delete a subnet after its create postcommit failed");
+                        }
+                    }
+                    return Err(create_undone(e));
+                }
+            }
+        }
+        Ok(created)
     }
 
     async fn insert_subnet(
@@ -461,25 +510,40 @@ impl Plugin {
         ctx: &RequestContext,
         r: &SubnetCreate,
     ) -> Result<(IpNet, Option<String>)> {
+        // Neutron's `_get_subnetpool_id`: the default pool only when asked for.
+        let bad =
+            |msg: String| Error::neutron("BadRequest", 400, format!("Bad subnets request: {msg}."));
+        if r.cidr.is_some() && r.prefixlen.is_some() {
+            return Err(bad(
+                "cidr and prefixlen must not be supplied together".into()
+            ));
+        }
         let pool = match (&r.subnetpool_id, r.use_default_subnetpool, r.cidr) {
-            (Some(id), _, _) => Some(
+            (Some(_), true, _) => {
+                return Err(bad(
+                    "subnetpool_id and use_default_subnetpool cannot both be specified".into(),
+                ));
+            }
+            (Some(id), false, _) => Some(
                 subnetpools::get(conn, id)
                     .await?
                     .filter(|p| ctx.is_admin || p.shared || p.project_id == ctx.project_id)
                     .ok_or_else(|| crate::subnetpools::pool_not_found(id))?,
             ),
-            (None, true, _) | (None, false, None) => {
-                match subnetpools::default_for(conn, i64::from(r.ip_version)).await? {
-                    Some(p) => Some(p),
-                    None if r.cidr.is_some() => None,
-                    None => {
-                        return Err(Error::neutron(
-                            "BadRequest",
-                            400,
-                            "Bad subnets request: a subnetpool must be specified in the absence of a cidr.",
-                        ));
-                    }
-                }
+            (None, true, _) => Some(
+                subnetpools::default_for(conn, i64::from(r.ip_version))
+                    .await?
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "No default subnetpool found for IPv{}",
+                            r.ip_version
+                        ))
+                    })?,
+            ),
+            (None, false, None) => {
+                return Err(bad(
+                    "a subnetpool must be specified in the absence of a cidr".into(),
+                ));
             }
             (None, false, Some(_)) => None,
         };
@@ -540,7 +604,7 @@ impl Plugin {
         let plugin = self.clone();
         let ctx = ctx.clone();
         let id = id.to_string();
-        crate::in_tx!(self.store(), |tx| {
+        let (s, original) = crate::in_tx!(self.store(), |tx| {
             let current = subnets::get(tx, &id)
                 .await?
                 .ok_or_else(|| subnet_not_found(&id))?;
@@ -635,7 +699,7 @@ impl Plugin {
                 }
             }
             if s == current {
-                return Ok(s);
+                return Ok((s, None));
             }
             s.revision_number += 1;
             s.updated_at = neutrino_store::now();
@@ -645,8 +709,35 @@ impl Plugin {
             if pools_changed {
                 rebuild_ranges(tx, &s, version).await?;
             }
-            Ok(s)
-        })
+            if let Some(net) = plugin.network_for_hooks(tx, &s.network_id).await? {
+                let host = plugin.staged_host();
+                plugin
+                    .subnet_hook(
+                        Phase::Pre(&host),
+                        Hook::UpdatePrecommit,
+                        &s,
+                        Some(&current),
+                        &net,
+                    )
+                    .await?;
+                host.flush(tx).await?;
+            }
+            Ok((s, Some(current)))
+        })?;
+        if let (Some(original), true) = (&original, self.mech().has_drivers()) {
+            let net = self.network_of(&s.network_id).await?;
+            // Neutron keeps an update whose postcommit fails; the failure is logged.
+            let _ = self
+                .subnet_hook(
+                    Phase::Post,
+                    Hook::UpdatePostcommit,
+                    &s,
+                    Some(original),
+                    &net,
+                )
+                .await;
+        }
+        Ok(s)
     }
 
     /// Delete a subnet; refused while ports other than DHCP (and, on SLAAC subnets, ports with
@@ -659,7 +750,8 @@ impl Plugin {
     ) -> Result<()> {
         let ctx = ctx.clone();
         let id = id.to_string();
-        crate::in_tx!(self.store(), |tx| {
+        let plugin = self.clone();
+        let (deleted, net) = crate::in_tx!(self.store(), |tx| {
             let s = subnets::get(tx, &id)
                 .await?
                 .ok_or_else(|| subnet_not_found(&id))?;
@@ -692,9 +784,24 @@ impl Plugin {
                 store_ipam::delete_allocation(tx, &id, ip).await?;
                 neutrino_store::revision::touch(tx, "ports", port_id, &now).await?;
             }
+            let net = plugin.network_for_hooks(tx, &s.network_id).await?;
+            if let Some(net) = &net {
+                let host = plugin.staged_host();
+                plugin
+                    .subnet_hook(Phase::Pre(&host), Hook::DeletePrecommit, &s, None, net)
+                    .await?;
+                host.flush(tx).await?;
+            }
             subnets::delete(tx, &id).await?;
-            Ok::<_, Error>(())
-        })
+            Ok::<_, Error>((s, net))
+        })?;
+        if let Some(net) = &net {
+            // Neutron: a delete postcommit failure does not undo the delete; it is logged.
+            let _ = self
+                .subnet_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None, net)
+                .await;
+        }
+        Ok(())
     }
 }
 

@@ -40,6 +40,31 @@ pub async fn levels(conn: &mut AnyConnection, port_id: &str) -> Result<Vec<Bindi
         .collect()
 }
 
+/// The levels of many ports, top first.
+pub async fn levels_of(
+    conn: &mut AnyConnection,
+    port_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<BindingLevel>>> {
+    let rows = crate::row::fetch_in(
+        conn,
+        "SELECT port_id, level, host, driver, segment_id FROM port_binding_levels WHERE port_id IN ",
+        &[],
+        port_ids,
+        " ORDER BY level",
+    )
+    .await?;
+    let mut map: std::collections::HashMap<String, Vec<BindingLevel>> = Default::default();
+    for r in &rows {
+        map.entry(text(r, 0)?).or_default().push(BindingLevel {
+            level: int(r, 1)?,
+            host: text(r, 2)?,
+            driver: text(r, 3)?,
+            segment_id: text(r, 4)?,
+        });
+    }
+    Ok(map)
+}
+
 /// Replace the levels of a port.
 pub async fn set_levels(
     conn: &mut AnyConnection,

@@ -174,6 +174,117 @@ pub async fn take_specific(
     Ok(true)
 }
 
+/// Give one address (hex) back to the free ranges of a subnet, merged with a free neighbour
+/// on either side as long as the merged range stays inside `[seg_first, seg_last]` (the
+/// allocation segment the address belongs to). Two rows become one when the address joined
+/// them, so releasing everything restores the ranges a fresh subnet had.
+pub async fn release(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    subnet_id: &str,
+    ip: &str,
+    seg_first: &str,
+    seg_last: &str,
+) -> Result<()> {
+    let lock = if backend == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let width = ip.len();
+    let v = parse_hex(ip)?;
+    let changed = || StoreError::Retry(format!("free ranges of subnet {subnet_id} changed"));
+    // The range ending just before the address, if it belongs to the same segment.
+    let left = if ip > seg_first {
+        let prev = to_hex(v - 1, width);
+        let sql = format!(
+            "SELECT first_ip, last_ip FROM ipam_ranges WHERE subnet_id = $1 AND first_ip <= $2 \
+             ORDER BY first_ip DESC LIMIT 1{lock}"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(subnet_id.to_string())
+            .bind(prev.clone())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::classify)?;
+        match row {
+            Some(r) if text(&r, 1)? == prev => Some(text(&r, 0)?),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    // The range starting just after it, likewise.
+    let right = if ip < seg_last {
+        let next = to_hex(v + 1, width);
+        let sql =
+            format!("SELECT last_ip FROM ipam_ranges WHERE subnet_id = $1 AND first_ip = $2{lock}");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(subnet_id.to_string())
+            .bind(next.clone())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(StoreError::classify)?
+            .map(|r| text(&r, 0).map(|last| (next, last)))
+            .transpose()?
+    } else {
+        None
+    };
+    match (left, right) {
+        (Some(left_first), Some((right_first, right_last))) => {
+            let gone =
+                sqlx::query("DELETE FROM ipam_ranges WHERE subnet_id = $1 AND first_ip = $2")
+                    .bind(subnet_id.to_string())
+                    .bind(right_first)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::classify)?;
+            let grown = sqlx::query(
+                "UPDATE ipam_ranges SET last_ip = $1 WHERE subnet_id = $2 AND first_ip = $3",
+            )
+            .bind(right_last)
+            .bind(subnet_id.to_string())
+            .bind(left_first)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::classify)?;
+            if gone.rows_affected() != 1 || grown.rows_affected() != 1 {
+                return Err(changed());
+            }
+        }
+        (Some(left_first), None) => {
+            let grown = sqlx::query(
+                "UPDATE ipam_ranges SET last_ip = $1 WHERE subnet_id = $2 AND first_ip = $3",
+            )
+            .bind(ip.to_string())
+            .bind(subnet_id.to_string())
+            .bind(left_first)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::classify)?;
+            if grown.rows_affected() != 1 {
+                return Err(changed());
+            }
+        }
+        (None, Some((right_first, _))) => {
+            let grown = sqlx::query(
+                "UPDATE ipam_ranges SET first_ip = $1 WHERE subnet_id = $2 AND first_ip = $3",
+            )
+            .bind(ip.to_string())
+            .bind(subnet_id.to_string())
+            .bind(right_first)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::classify)?;
+            if grown.rows_affected() != 1 {
+                return Err(changed());
+            }
+        }
+        (None, None) => add_range(conn, subnet_id, ip, ip).await?,
+    }
+    Ok(())
+}
+
 /// The free ranges of a subnet, lowest first (for tests and availability figures).
 pub async fn ranges(conn: &mut AnyConnection, subnet_id: &str) -> Result<Vec<(String, String)>> {
     let rows = sqlx::query(

@@ -205,6 +205,8 @@ pub struct Port {
     pub security_groups: Vec<String>,
     /// Tags (loaded).
     pub tags: Vec<String>,
+    /// Binding levels, top first (loaded).
+    pub binding_levels: Vec<crate::bindings::BindingLevel>,
 }
 
 /// A subnet pool.

@@ -43,6 +43,7 @@ fn from_row(row: &AnyRow) -> Result<Port> {
         fixed_ips: Vec::new(),
         security_groups: Vec::new(),
         tags: Vec::new(),
+        binding_levels: Vec::new(),
     })
 }
 
@@ -177,7 +178,9 @@ async fn load_children(conn: &mut AnyConnection, ports: &mut [Port]) -> Result<(
     .await?;
     let mut sgs = group_text(&sg_rows)?;
     let mut tag_map = tags::load(conn, "ports", &ids).await?;
+    let mut levels = crate::bindings::levels_of(conn, &ids).await?;
     for p in ports.iter_mut() {
+        p.binding_levels = levels.remove(&p.id).unwrap_or_default();
         p.fixed_ips = ips.remove(&p.id).unwrap_or_default();
         p.security_groups = sgs.remove(&p.id).unwrap_or_default();
         p.tags = tag_map.remove(&p.id).unwrap_or_default();

@@ -61,6 +61,7 @@ pub struct SecurityGroupRules;
 impl Resource for SecurityGroupRules {
     const MEMBER: &'static str = "security_group_rule";
     const COLLECTION: &'static str = "security-group-rules";
+    const BODY_COLLECTION: &'static str = "security_group_rules";
     const BULK: bool = false;
     type Item = SecurityGroupRule;
     type View<'a> = views::RuleView<'a>;

@@ -31,6 +31,7 @@ pub struct SecurityGroups;
 impl Resource for SecurityGroups {
     const MEMBER: &'static str = "security_group";
     const COLLECTION: &'static str = "security-groups";
+    const BODY_COLLECTION: &'static str = "security_groups";
     const BULK: bool = false;
     type Item = SecurityGroup;
     type View<'a> = views::SecurityGroupView<'a>;

@@ -64,7 +64,13 @@ pub fn validate(
     gateway: Option<IpAddr>,
 ) -> Result<Vec<Range>, PoolError> {
     let v = if net.addr().is_ipv4() { 4 } else { 6 };
-    let (net_first, net_last) = bounds(net);
+    // Neutron's `validate_allocation_pools`: never the network address, nor the IPv4
+    // broadcast address (single-address and point-to-point subnets aside).
+    let (net_first, net_last) = match net {
+        IpNet::V4(n) if n.prefix_len() <= 30 => (bounds(net).0 + 1, bounds(net).1 - 1),
+        IpNet::V6(n) if n.prefix_len() < 128 => (bounds(net).0 + 1, bounds(net).1),
+        _ => bounds(net),
+    };
     let mut ranges = Vec::new();
     for &(start, end) in pools {
         if version(start) != v || version(end) != v {
