@@ -5,6 +5,8 @@
 //! `NEUTRINO_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`); each server
 //! gets its own database, dropped when the server is.
 
+pub mod drivers;
+
 use std::time::Duration;
 
 use neutrino_server::{Config, Running};
@@ -135,6 +137,9 @@ impl TestServer {
             database_url: db.url.clone(),
             ..Config::default()
         };
+        // Compiled drivers are cached once for the whole test run (a debug build of
+        // Cranelift takes seconds per driver).
+        config.drivers.cache_dir = Some(drivers::cache_dir().display().to_string());
         tweak(&mut config);
         let settings = config.settings().expect("test configuration is valid");
         let running = neutrino_server::start(settings, false)
@@ -352,4 +357,85 @@ pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
         .as_str()
         .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+impl Resp {
+    /// The ids of the items of `collection` in a list response, in order.
+    pub fn ids(&self, collection: &str) -> Vec<String> {
+        self.body[collection]
+            .as_array()
+            .unwrap_or_else(|| panic!("{collection} missing in {}", self.body))
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The items of `collection` in a list response.
+    pub fn items(&self, collection: &str) -> &Vec<Value> {
+        self.body[collection]
+            .as_array()
+            .unwrap_or_else(|| panic!("{collection} missing in {}", self.body))
+    }
+
+    /// Assert a Neutron error of `status` and `kind`; returns its message.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, kind: &str) -> &str {
+        assert_eq!(
+            (self.status, self.error_type()),
+            (status, Some(kind)),
+            "expected {status} {kind}, got {} {}",
+            self.status,
+            self.body
+        );
+        self.error_message()
+    }
+}
+
+impl Client {
+    /// PUT with a JSON body and extra headers.
+    pub async fn put_with(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> Resp {
+        self.send(reqwest::Method::PUT, path, Some(&body), headers)
+            .await
+    }
+
+    /// DELETE with extra headers.
+    pub async fn delete_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        self.send(reqwest::Method::DELETE, path, None, headers)
+            .await
+    }
+
+    /// Create a subnet from a full attribute object (panics unless 201).
+    pub async fn subnet_with(&self, body: Value) -> Value {
+        let r = self
+            .post("/v2.0/subnets", serde_json::json!({ "subnet": body }))
+            .await;
+        assert_eq!(r.status, 201, "create subnet: {:?}", r.body);
+        r.body["subnet"].clone()
+    }
+
+    /// A network with one IPv4 subnet of `cidr`: (network, subnet).
+    pub async fn network_with_subnet(&self, name: &str, cidr: &str) -> (Value, Value) {
+        let net = self.network(name).await;
+        let subnet = self.subnet(s(&net, "id"), cidr).await;
+        (net, subnet)
+    }
+
+    /// GET that must answer 200; returns the body.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+        r.body
+    }
+}
+
+/// The addresses of a port's `fixed_ips`, in order.
+pub fn ips(port: &Value) -> Vec<String> {
+    port["fixed_ips"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["ip_address"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
