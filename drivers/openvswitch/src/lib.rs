@@ -54,7 +54,11 @@ fn vif(agent: &Agent, port_id: &str, port_filter: bool) -> (&'static str, Value)
     if datapath == "netdev" && (has("dpdkvhostuser") || has("dpdkvhostuserclient")) {
         // With `dpdkvhostuserclient` OVS is the socket's client, so QEMU
         // must be the server.
-        let mode = if has("dpdkvhostuserclient") { "server" } else { "client" };
+        let mode = if has("dpdkvhostuserclient") {
+            "server"
+        } else {
+            "client"
+        };
         let dir = conf
             .vhostuser_socket_dir
             .as_deref()

@@ -54,7 +54,9 @@ impl MechanismDriver for Hello {
             }
         });
         let url = format!("{}/ports", controller.trim_end_matches('/'));
-        let response = http::Client::new().timeout_ms(5_000).post_json(&url, &body)?;
+        let response = http::Client::new()
+            .timeout_ms(5_000)
+            .post_json(&url, &body)?;
         if !response.is_success() {
             return Err(DriverError::unavailable(format!(
                 "controller answered {} to POST {url}",
@@ -77,8 +79,15 @@ impl MechanismDriver for Hello {
             .find(|s| s.network_type == "flat" || s.network_type == "vlan");
         Ok(match segment {
             Some(segment) => {
-                info!("binding port {} on {} segment {}", ctx.current.id, segment.network_type, segment.id);
-                binding::bound(segment, binding::VIF_TYPE_OTHER, json!({ "marker": marker }))
+                info!(
+                    "binding port {} on {} segment {}",
+                    ctx.current.id, segment.network_type, segment.id
+                );
+                binding::bound(
+                    segment,
+                    binding::VIF_TYPE_OTHER,
+                    json!({ "marker": marker }),
+                )
             }
             None => BindResult::NotBound,
         })

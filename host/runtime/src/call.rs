@@ -181,7 +181,14 @@ fn new_store(
     cpu: Duration,
     wall: Duration,
 ) -> Store<CallState> {
-    let wasi = WasiCtx::builder().stderr(stderr).build();
+    // No args, env, preopens or sockets (the builder's defaults); stderr
+    // captured; a fixed hash seed (see `capability`). Clocks and random
+    // numbers are configured by default but unreachable: a component
+    // importing them is refused at load.
+    let wasi = WasiCtx::builder()
+        .stderr(stderr)
+        .insecure_random_seed(0)
+        .build();
     let state = CallState {
         wasi,
         table: ResourceTable::new(),

@@ -4,11 +4,13 @@
 //! grants capabilities per driver; the driver gets the intersection. A
 //! component that *imports* an interface outside that set is refused at load
 //! with a message naming the interface and why ([`check_imports`]).
-//! Interfaces that are not capabilities (`neutrino:ml2/types`, and from WASI
-//! only `wasi:io` and `wasi:cli`, which Rust's standard library imports and
-//! which the host gives empty: no args, no env, stdin closed, stderr
-//! captured) are always allowed; any other import (filesystem, sockets,
-//! clocks, random, `wasi:http`) is refused.
+//! Interfaces that are not capabilities are always allowed:
+//! `neutrino:ml2/types`; from WASI only `wasi:io` and `wasi:cli`, which
+//! Rust's standard library imports and which the host gives empty (no args,
+//! no env, stdin closed, stderr captured); and `wasi:random/insecure-seed`,
+//! which `std::collections::HashMap::new` reads and the host answers with a
+//! fixed seed (no entropy reaches a driver). Any other import (filesystem,
+//! sockets, clocks, random numbers, `wasi:http`) is refused.
 
 use crate::error::{DenialReason, LoadError};
 use serde::{Deserialize, Serialize};
@@ -176,7 +178,10 @@ fn classify(name: &str) -> Import<'_> {
                 .unwrap_or(Import::Forbidden(name)),
         };
     }
-    if unversioned.starts_with("wasi:io/") || unversioned.starts_with("wasi:cli/") {
+    if unversioned.starts_with("wasi:io/")
+        || unversioned.starts_with("wasi:cli/")
+        || unversioned == "wasi:random/insecure-seed"
+    {
         return Import::Always;
     }
     Import::Forbidden(name)
@@ -262,8 +267,9 @@ mod tests {
     }
 
     #[test]
-    fn wasi_beyond_io_and_cli_is_refused() {
+    fn wasi_beyond_io_cli_and_the_hash_seed_is_refused() {
         for import in [
+            "wasi:random/insecure@0.2.6",
             "wasi:filesystem/types@0.2.6",
             "wasi:sockets/tcp@0.2.6",
             "wasi:clocks/wall-clock@0.2.6",

@@ -25,7 +25,12 @@ pub fn segment_reachable<'a>(
     physnets: impl IntoIterator<Item = &'a String>,
 ) -> bool {
     let network_type = segment.network_type.as_str();
-    if agent.configurations.tunnel_types.iter().any(|t| t == network_type) {
+    if agent
+        .configurations
+        .tunnel_types
+        .iter()
+        .any(|t| t == network_type)
+    {
         return true;
     }
     match network_type {

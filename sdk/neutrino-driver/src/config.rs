@@ -1,8 +1,8 @@
 //! The driver's own configuration, as the operator set it. Needs the `config`
 //! capability.
 
-use crate::bindings::neutrino::ml2::config as host;
 use crate::DriverError;
+use crate::bindings::neutrino::ml2::config as host;
 use std::str::FromStr;
 
 /// The value of `key`, if set.

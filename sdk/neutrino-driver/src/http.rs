@@ -71,22 +71,40 @@ impl Client {
     }
 
     /// `POST url` with `body` as JSON.
-    pub fn post_json<T: Serialize + ?Sized>(&self, url: &str, body: &T) -> Result<Response, HttpError> {
+    pub fn post_json<T: Serialize + ?Sized>(
+        &self,
+        url: &str,
+        body: &T,
+    ) -> Result<Response, HttpError> {
         self.json(Method::Post, url, body)
     }
 
     /// `PUT url` with `body` as JSON.
-    pub fn put_json<T: Serialize + ?Sized>(&self, url: &str, body: &T) -> Result<Response, HttpError> {
+    pub fn put_json<T: Serialize + ?Sized>(
+        &self,
+        url: &str,
+        body: &T,
+    ) -> Result<Response, HttpError> {
         self.json(Method::Put, url, body)
     }
 
     /// `PATCH url` with `body` as JSON.
-    pub fn patch_json<T: Serialize + ?Sized>(&self, url: &str, body: &T) -> Result<Response, HttpError> {
+    pub fn patch_json<T: Serialize + ?Sized>(
+        &self,
+        url: &str,
+        body: &T,
+    ) -> Result<Response, HttpError> {
         self.json(Method::Patch, url, body)
     }
 
-    fn json<T: Serialize + ?Sized>(&self, method: Method, url: &str, body: &T) -> Result<Response, HttpError> {
-        let body = serde_json::to_vec(body).map_err(|e| HttpError::Invalid(format!("cannot encode JSON body: {e}")))?;
+    fn json<T: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: &str,
+        body: &T,
+    ) -> Result<Response, HttpError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| HttpError::Invalid(format!("cannot encode JSON body: {e}")))?;
         let headers = vec![("content-type".to_string(), "application/json".to_string())];
         self.send(method, url, headers, body)
     }
@@ -114,7 +132,10 @@ impl Response {
     /// The body decoded from JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, DriverError> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            DriverError::internal(format!("response (status {}) is not the expected JSON: {e}", self.status))
+            DriverError::internal(format!(
+                "response (status {}) is not the expected JSON: {e}",
+                self.status
+            ))
         })
     }
 }

@@ -203,7 +203,7 @@ macro_rules! export {
             .len()] = *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $manifest));
 
             type NeutrinoExport = $crate::__Adapter<$driver>;
-            $crate::bindings::export_mechanism!(NeutrinoExport with_types_in $crate::bindings);
+    $crate::bindings::export_mechanism!(NeutrinoExport with_types_in $crate::bindings);
         };
     };
 }

@@ -62,7 +62,8 @@ async fn postcommit_hooks_get_their_own_longer_cpu_budget() {
 async fn other_drivers_keep_working_while_one_spins() {
     let rt = runtime();
     let mut s = settings(&[]);
-    s.limits.precommit_cpu = Duration::from_millis(1500);
+    s.limits.precommit_cpu = Duration::from_secs(3);
+    s.limits.precommit_wall = Duration::from_secs(30);
     let spin = prepare(&rt, "spin", s).await;
     let recorder = prepare(&rt, "recorder", settings(&[])).await;
     let host = host();
@@ -72,19 +73,16 @@ async fn other_drivers_keep_working_while_one_spins() {
         tokio::spawn(async move { spin.bind_port(&port_ctx(), &host).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
     for _ in 0..20 {
         recorder
             .bind_port(&port_ctx(), &host)
             .await
             .expect("recorder binds while spin spins");
     }
-    let elapsed = started.elapsed();
 
-    assert!(!spinning.is_finished(), "spin should still be running");
     assert!(
-        elapsed < Duration::from_millis(1000),
-        "20 calls took {elapsed:?}"
+        !spinning.is_finished(),
+        "20 recorder calls should finish while spin still runs"
     );
     let err = spinning.await.unwrap().unwrap_err();
     assert!(

@@ -281,3 +281,30 @@ async fn every_in_tree_driver_loads_with_the_default_grants() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_driver_reading_the_clock_is_refused_naming_the_import() {
+    let rt = runtime();
+
+    let err = try_prepare(&rt, "clock", settings(&[])).await.unwrap_err();
+
+    assert!(matches!(err, LoadError::ForbiddenImport { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("driver `clock` imports `wasi:clocks/"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn std_hash_maps_work_in_a_driver() {
+    let rt = runtime();
+    let driver = prepare(&rt, "hashmap", settings(&[])).await;
+
+    let result = driver.bind_port(&port_ctx(), &host()).await.unwrap();
+
+    assert!(
+        matches!(result, BindResult::Bound(ref b) if b.segment_id == "seg-vlan-100"),
+        "{result:?}"
+    );
+}

@@ -9,8 +9,8 @@ struct HttpForbidden;
 
 impl MechanismDriver for HttpForbidden {
     fn create_port_postcommit(&self, _ctx: &PortContext) -> Result<(), DriverError> {
-        let url = config::get("url")
-            .unwrap_or_else(|| "http://169.254.169.254/latest/meta-data/".into());
+        let url =
+            config::get("url").unwrap_or_else(|| "http://169.254.169.254/latest/meta-data/".into());
         let response = http::Client::new().get(&url)?;
         Err(DriverError::internal(format!(
             "the host let a forbidden request through: {url} answered {}",

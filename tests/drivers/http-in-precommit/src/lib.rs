@@ -14,7 +14,10 @@ fn get_configured_url() -> Result<(), DriverError> {
     if response.is_success() {
         Ok(())
     } else {
-        Err(DriverError::unavailable(format!("{url} answered {}", response.status)))
+        Err(DriverError::unavailable(format!(
+            "{url} answered {}",
+            response.status
+        )))
     }
 }
 

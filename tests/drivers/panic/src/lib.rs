@@ -8,7 +8,10 @@ struct Panic;
 
 impl MechanismDriver for Panic {
     fn bind_port(&self, ctx: &PortContext) -> Result<BindResult, DriverError> {
-        panic!("driver bug: segment table corrupted for port {}", ctx.current.id)
+        panic!(
+            "driver bug: segment table corrupted for port {}",
+            ctx.current.id
+        )
     }
 }
 

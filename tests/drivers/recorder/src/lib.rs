@@ -19,7 +19,9 @@ struct Recorder;
 fn record(hook: &str, id: &str) -> Result<(), DriverError> {
     neutrino_driver::info!("{hook} {id}");
     if config::get("refuse").as_deref() == Some(hook) {
-        return Err(DriverError::conflict(format!("recorder refuses {hook} of {id}")));
+        return Err(DriverError::conflict(format!(
+            "recorder refuses {hook} of {id}"
+        )));
     }
     state::increment(&format!("count/{hook}"), 1)?;
     state::set(&format!("last/{hook}"), id.as_bytes())?;
