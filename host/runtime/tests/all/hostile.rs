@@ -24,7 +24,7 @@ async fn an_endless_loop_in_bind_port_exceeds_the_cpu_budget_and_the_next_call_w
         "driver `spin` exceeded its CPU budget of 200ms in bind_port"
     );
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "took {:?}",
         started.elapsed()
     );
