@@ -15,6 +15,7 @@ pub type Extension = (&'static str, &'static str, &'static str);
 
 /// The extensions this server implements.
 pub const EXTENSIONS: &[Extension] = &[
+    ("agent", "agent", "The agent management extension."),
     (
         "allowed-address-pairs",
         "Allowed Address Pairs",
@@ -49,6 +50,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "ip-substring-filtering",
         "IP address substring filtering",
         "Provides IP address substring filtering when listing ports",
+    ),
+    (
+        "mechanism-drivers",
+        "Mechanism drivers (Neutrino)",
+        "Load, upgrade, roll back and remove ML2 mechanism drivers (WebAssembly components) while the server runs.",
     ),
     (
         "multi-provider",

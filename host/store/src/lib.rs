@@ -34,6 +34,22 @@ pub type PoolConnection = sqlx::pool::PoolConnection<sqlx::Any>;
 pub use db::{Backend, RetryableError, Store, Tx};
 pub use error::{Result, StoreError, UniqueKind};
 
+/// The current time with microseconds (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), for records whose
+/// order matters within a second (driver history).
+pub fn now_precise() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
 /// The current time as Neutron prints it: `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds).
 pub fn now() -> String {
     let t = time::OffsetDateTime::now_utc();

@@ -155,7 +155,7 @@ impl MechanismManager {
             action: "failed".into(),
             version_id: None,
             detail: detail.to_string(),
-            at: neutrino_store::now(),
+            at: neutrino_store::now_precise(),
             by_project: by.to_string(),
         };
         if let Ok(mut tx) = self.store.begin().await {
@@ -211,7 +211,7 @@ impl MechanismManager {
                 meta.name, req.name
             )));
         }
-        let now = neutrino_store::now();
+        let now = neutrino_store::now_precise();
         let version = DriverVersion {
             id: uuid::Uuid::new_v4().to_string(),
             name: req.name.clone(),
@@ -327,7 +327,7 @@ impl MechanismManager {
                 current_version_id: previous.clone(),
                 previous_version_id: Some(row.current_version_id.clone()),
                 generation: generation(),
-                updated_at: neutrino_store::now(),
+                updated_at: neutrino_store::now_precise(),
                 ..row
             };
             let mut tx = self.store.begin().await?;
@@ -339,7 +339,7 @@ impl MechanismManager {
                     action: "rollback".into(),
                     version_id: Some(previous),
                     detail: format!("{} ({})", version.version, &version.sha256[..12]),
-                    at: neutrino_store::now(),
+                    at: neutrino_store::now_precise(),
                     by_project: by.to_string(),
                 },
             )
@@ -370,7 +370,7 @@ impl MechanismManager {
         let new_row = DriverRow {
             enabled,
             generation: generation(),
-            updated_at: neutrino_store::now(),
+            updated_at: neutrino_store::now_precise(),
             ..row
         };
         db::upsert(&mut tx, &new_row).await?;
@@ -381,7 +381,7 @@ impl MechanismManager {
                 action: if enabled { "enable" } else { "disable" }.into(),
                 version_id: Some(new_row.current_version_id.clone()),
                 detail: String::new(),
-                at: neutrino_store::now(),
+                at: neutrino_store::now_precise(),
                 by_project: by.to_string(),
             },
         )
@@ -422,7 +422,7 @@ impl MechanismManager {
                 action: "remove".into(),
                 version_id: None,
                 detail: String::new(),
-                at: neutrino_store::now(),
+                at: neutrino_store::now_precise(),
                 by_project: by.to_string(),
             },
         )
