@@ -82,6 +82,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A handle on a database another [`TestDb`] owns (it is dropped by its owner).
+    pub fn existing(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_string(),
+            pg_name: None,
+            _dir: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some(name) = self.pg_name.take() else {
