@@ -1,0 +1,97 @@
+//! The `neutrino driver …` commands against a running server.
+
+use std::process::Command;
+
+use neutrino_tests::TestServer;
+use neutrino_tests::drivers::guests;
+use serde_json::Value;
+
+fn neutrino(url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .output()
+        .expect("run neutrino");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(url: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let (ok, out, err) = neutrino(url, &all);
+    assert!(ok, "neutrino {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_driver_commands_manage_drivers_end_to_end() {
+    let server = TestServer::start().await;
+    let url = server.url.clone();
+    let v1 = guests().dir().join("versioned.wasm");
+    let v2 = guests().dir().join("versioned-v2.wasm");
+    let (u, v1s, v2s) = (
+        url.clone(),
+        v1.display().to_string(),
+        v2.display().to_string(),
+    );
+
+    let outcome = tokio::task::spawn_blocking(move || {
+        let listed = json(&u, &["driver", "list"]);
+        let names: Vec<&str> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["openvswitch", "linuxbridge"]);
+
+        let (ok, table, _) = neutrino(&u, &["driver", "list"]);
+        assert!(
+            ok && table.starts_with("NAME") && table.contains("openvswitch"),
+            "{table}"
+        );
+
+        let loaded = json(&u, &["driver", "load", "versioned", &v1s]);
+        assert_eq!(loaded["version"], "1.0.0");
+        let upgraded = json(&u, &["driver", "load", "versioned", &v2s]);
+        assert_eq!(upgraded["version"], "2.0.0");
+        let back = json(&u, &["driver", "rollback", "versioned"]);
+        assert_eq!(back["version"], "1.0.0");
+        let off = json(&u, &["driver", "disable", "versioned"]);
+        assert_eq!(off["state"], "disabled");
+        let on = json(&u, &["driver", "enable", "versioned"]);
+        assert_eq!(on["state"], "enabled");
+        let shown = json(&u, &["driver", "show", "versioned"]);
+        assert_eq!(shown["contract"], "neutrino:ml2@0.1.0");
+        let history = json(&u, &["driver", "history", "versioned"]);
+        let actions: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["load", "upgrade", "rollback", "disable", "enable"]
+        );
+
+        let (ok, _, _) = neutrino(&u, &["driver", "remove", "versioned"]);
+        assert!(ok);
+        let (ok, _, err) = neutrino(&u, &["driver", "show", "versioned"]);
+        assert!(!ok && err.contains("404 MechanismDriverNotFound"), "{err}");
+        let (ok, _, err) = neutrino(
+            &u,
+            &["--project", "p1", "--roles", "member", "driver", "list"],
+        );
+        assert!(!ok && err.contains("403"), "{err}");
+    })
+    .await;
+
+    server.stop().await;
+    outcome.unwrap();
+}
