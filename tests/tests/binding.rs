@@ -235,3 +235,75 @@ async fn agents_are_listed_for_admins_with_alive_computed_from_the_heartbeat() {
     assert_eq!(user_view.body["agents"].as_array().unwrap().len(), 0);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_fabric_driver_binds_the_top_level_and_openvswitch_binds_a_dynamic_vlan_below() {
+    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let c = server.admin();
+    assert_eq!(c.upload_driver("fabric", "fabric").await.status, 201);
+    assert_eq!(
+        c.upload_driver("openvswitch", "openvswitch").await.status,
+        201
+    );
+    ovs_agent(
+        &server,
+        "compute-1",
+        json!([]),
+        json!({"physnet1": "br-ex"}),
+    )
+    .await;
+    let net = c.network("n").await;
+
+    let port = port_on(&c, s(&net, "id"), "compute-1").await;
+
+    assert_eq!(port["binding:vif_type"], "ovs", "{port}");
+    let levels = port["binding:levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 2);
+    assert_eq!(levels[0]["driver"], "fabric");
+    assert_eq!(levels[1]["driver"], "openvswitch");
+    assert_ne!(levels[0]["segment_id"], levels[1]["segment_id"]);
+    // The dynamic VLAN is not a provider segment of the network.
+    let shown = c.get(&format!("/v2.0/networks/{}", s(&net, "id"))).await;
+    assert_eq!(shown.body["network"]["provider:network_type"], "vxlan");
+    // A second port on the network reuses the same dynamic segment.
+    let again = port_on(&c, s(&net, "id"), "compute-1").await;
+    assert_eq!(
+        again["binding:levels"][1]["segment_id"],
+        levels[1]["segment_id"]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_dynamic_segment_is_released_when_its_last_port_goes() {
+    let server = TestServer::with_config(|c| {
+        c.ml2.mechanism_drivers.clear();
+        c.ml2.network_vlan_ranges = vec!["physnet1:200:200".into()];
+    })
+    .await;
+    let c = server.admin();
+    c.upload_driver("fabric", "fabric").await;
+    c.upload_driver("openvswitch", "openvswitch").await;
+    ovs_agent(
+        &server,
+        "compute-1",
+        json!([]),
+        json!({"physnet1": "br-ex"}),
+    )
+    .await;
+    let net = c.network("n").await;
+    let port = port_on(&c, s(&net, "id"), "compute-1").await;
+    assert_eq!(port["binding:vif_type"], "ovs");
+    let vlan_200 = json!({"network": {"provider:network_type": "vlan", "provider:physical_network": "physnet1", "provider:segmentation_id": 200}});
+    assert_eq!(
+        c.post("/v2.0/networks", vlan_200.clone()).await.status,
+        409,
+        "VLAN 200 is taken by the dynamic segment"
+    );
+
+    c.delete(&format!("/v2.0/ports/{}", s(&port, "id"))).await;
+
+    let r = c.post("/v2.0/networks", vlan_200).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    server.stop().await;
+}

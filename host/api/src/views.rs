@@ -82,18 +82,15 @@ pub struct NetworkView<'a> {
 
 /// Render a network; `admin` adds the provider attributes.
 pub fn network(n: &Network, admin: bool) -> NetworkView<'_> {
-    let provider = admin.then(|| match n.segments.as_slice() {
+    let statics: Vec<&Segment> = n.segments.iter().filter(|s| !s.is_dynamic).collect();
+    let provider = admin.then(|| match statics.as_slice() {
         [one] => ProviderView::Single {
             network_type: &one.network_type,
             physical_network: one.physical_network.as_deref(),
             segmentation_id: one.segmentation_id,
         },
         many => ProviderView::Multi {
-            segments: many
-                .iter()
-                .filter(|s| !s.is_dynamic)
-                .map(segment_view)
-                .collect(),
+            segments: many.iter().map(|s| segment_view(s)).collect(),
         },
     });
     NetworkView {

@@ -310,6 +310,34 @@ impl Plugin {
         }
     }
 
+    /// Release the dynamic segments `levels` used that no binding uses any more (Neutron's
+    /// `release_dynamic_segment`). Call after the port's levels were removed or replaced.
+    pub(crate) async fn release_unused_dynamic(
+        &self,
+        conn: &mut Conn,
+        network_id: &str,
+        levels: &[BindingLevel],
+    ) -> Result<()> {
+        if levels.is_empty() {
+            return Ok(());
+        }
+        let segments = networks::segments_of(conn, network_id).await?;
+        for l in levels {
+            let Some(seg) = segments
+                .iter()
+                .find(|s| s.id == l.segment_id && s.is_dynamic)
+            else {
+                continue;
+            };
+            if !bindings::segment_in_use(conn, &seg.id).await? {
+                self.types().release(conn, seg).await?;
+                neutrino_store::segments::delete_segment(conn, &seg.id).await?;
+                tracing::info!(segment = %seg.id, network = %network_id, "released a dynamic segment");
+            }
+        }
+        Ok(())
+    }
+
     /// A port hook context with the port's binding levels.
     pub(crate) fn port_hook_context(
         &self,

@@ -853,6 +853,8 @@ impl Plugin {
             p.binding_vif_details = serde_json::json!({});
             p.binding_levels.clear();
             bindings::set_levels(conn, id, &[]).await?;
+            self.release_unused_dynamic(conn, &p.network_id, &current.binding_levels)
+                .await?;
         }
         if p == current {
             return Ok((p, None));
@@ -908,6 +910,9 @@ impl Plugin {
                 host.flush(tx).await?;
             }
             ports::delete(tx, &id).await?;
+            plugin
+                .release_unused_dynamic(tx, &p.network_id, &p.binding_levels)
+                .await?;
             Ok::<_, Error>((p, net))
         })?;
         if let Some(net) = &net {

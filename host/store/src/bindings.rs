@@ -92,3 +92,13 @@ pub async fn set_levels(
     }
     Ok(())
 }
+
+/// Whether any port binding level still uses a segment.
+pub async fn segment_in_use(conn: &mut AnyConnection, segment_id: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM port_binding_levels WHERE segment_id = $1 LIMIT 1")
+        .bind(segment_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(row.is_some())
+}

@@ -90,3 +90,13 @@ pub async fn delete_of_network(conn: &mut AnyConnection, network_id: &str) -> Re
         .map_err(StoreError::classify)?;
     Ok(())
 }
+
+/// Delete one segment.
+pub async fn delete_segment(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM network_segments WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
+}
