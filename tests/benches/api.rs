@@ -1,0 +1,205 @@
+//! Core API benchmark (not a test): port creations from 32 concurrent clients on a /16, and
+//! the latency of listing 2000 ports, against a release server on SQLite and on PostgreSQL.
+//!
+//! Run with `cargo bench -p neutrino-tests --bench api`. Settings (environment):
+//! `NEUTRINO_BENCH_PORTS` (ports created in the timed run, default 6400),
+//! `NEUTRINO_BENCH_CLIENTS` (default 32), `NEUTRINO_BENCH_BACKENDS` (default `sqlite,postgres`;
+//! PostgreSQL from `NEUTRINO_TEST_PG_URL`, skipped when unreachable),
+//! `NEUTRINO_BENCH_DRIVERS` (`default` = the configured mechanism drivers, `none` = none).
+
+use std::time::{Duration, Instant};
+
+use neutrino_tests::{Backend, Client, TestDb, TestServer};
+use serde_json::{Value, json};
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Figures {
+    backend: &'static str,
+    ports: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    list_median: Duration,
+    list_min: Duration,
+}
+
+async fn network_with_subnet(c: &Client, cidr: &str) -> String {
+    let net = c.network("bench").await;
+    let id = net["id"].as_str().unwrap().to_string();
+    c.subnet(&id, cidr).await;
+    id
+}
+
+async fn run(backend: Backend, name: &'static str, ports: usize, clients: usize) -> Figures {
+    let drivers = std::env::var("NEUTRINO_BENCH_DRIVERS").unwrap_or_else(|_| "default".into());
+    let db = TestDb::new(backend).await;
+    let server = TestServer::on_db(db, |c| {
+        if drivers == "none" {
+            c.ml2.mechanism_drivers.clear();
+        }
+    })
+    .await;
+    let admin = server.admin();
+    let net = network_with_subnet(&admin, "10.0.0.0/16").await;
+
+    // Warm up connections, caches and the default security group.
+    let warm: Vec<_> = (0..clients)
+        .map(|_| {
+            let c = Client::new(&server.url, None);
+            let net = net.clone();
+            tokio::spawn(async move {
+                for _ in 0..4 {
+                    let r = c
+                        .post("/v2.0/ports", json!({"port": {"network_id": net}}))
+                        .await;
+                    assert_eq!(r.status, 201, "{}", r.body);
+                }
+            })
+        })
+        .collect();
+    for w in warm {
+        w.await.unwrap();
+    }
+
+    // Timed: `clients` workers, each creating its share of ports one after another.
+    let per_client = ports / clients;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let c = Client::new(&server.url, None);
+            let net = net.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    let t = Instant::now();
+                    let r = c
+                        .post("/v2.0/ports", json!({"port": {"network_id": net}}))
+                        .await;
+                    latencies.push(t.elapsed());
+                    assert_eq!(r.status, 201, "{}", r.body);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(per_client * clients);
+    for w in workers {
+        latencies.extend(w.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+
+    // Listing: a network with exactly 2000 ports, listed by network_id.
+    let list_net = network_with_subnet(&admin, "10.1.0.0/20").await;
+    for _ in 0..20 {
+        let bulk: Vec<Value> = (0..100)
+            .map(|_| json!({"network_id": list_net}))
+            .collect();
+        let r = admin.post("/v2.0/ports", json!({ "ports": bulk })).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    // Timed until the whole body has arrived; parsing it is the client's business.
+    let url = format!("{}/v2.0/ports?network_id={list_net}", server.url);
+    let http = reqwest::Client::new();
+    let mut lists = Vec::new();
+    for _ in 0..21 {
+        let t = Instant::now();
+        let resp = http.get(&url).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap();
+        lists.push(t.elapsed());
+        assert_eq!(status, 200);
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["ports"].as_array().unwrap().len(), 2000);
+    }
+    lists.sort();
+    server.stop().await;
+
+    Figures {
+        backend: name,
+        ports: latencies.len(),
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 50.0),
+        p99: percentile(&latencies, 99.0),
+        max: *latencies.last().unwrap(),
+        list_median: percentile(&lists, 50.0),
+        list_min: lists[0],
+    }
+}
+
+async fn postgres_reachable() -> bool {
+    <sqlx::PgConnection as sqlx::Connection>::connect(&neutrino_tests::pg_admin_url())
+        .await
+        .is_ok()
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) only checks
+    // that the benchmark builds.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("api benchmark: run it with `cargo bench -p neutrino-tests --bench api`");
+        return;
+    }
+    let ports = env_usize("NEUTRINO_BENCH_PORTS", 6400);
+    let clients = env_usize("NEUTRINO_BENCH_CLIENTS", 32);
+    let backends = std::env::var("NEUTRINO_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,postgres".into());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut all = Vec::new();
+    for b in backends.split(',').map(str::trim) {
+        let figures = rt.block_on(async {
+            match b {
+                "sqlite" => Some(run(Backend::Sqlite, "SQLite", ports, clients).await),
+                "postgres" if postgres_reachable().await => {
+                    Some(run(Backend::Postgres, "PostgreSQL", ports, clients).await)
+                }
+                "postgres" => {
+                    println!("PostgreSQL unreachable: skipped");
+                    None
+                }
+                other => panic!("unknown backend {other}"),
+            }
+        });
+        all.extend(figures);
+    }
+    println!();
+    println!(
+        "| backend | ports | clients | ports/s | p50 | p99 | max | list 2000 ports (median / best of 21) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for f in &all {
+        println!(
+            "| {} | {} | {clients} | {:.0} | {} | {} | {} | {} / {} |",
+            f.backend,
+            f.ports,
+            f.per_second,
+            ms(f.p50),
+            ms(f.p99),
+            ms(f.max),
+            ms(f.list_median),
+            ms(f.list_min)
+        );
+    }
+}
