@@ -262,3 +262,50 @@ async fn concurrent_project_networks_never_share_a_vni() {
     assert!(vnis.iter().all(|v| (100..=131).contains(v)));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_database_never_hand_out_the_same_vni() {
+    // Two servers need a database both can open: PostgreSQL.
+    let db = neutrino_tests::TestDb::new(neutrino_tests::Backend::Postgres).await;
+    let url = db.url.clone();
+    let narrow = |c: &mut neutrino_server::Config| {
+        c.ml2.vxlan_vni_ranges = vec!["500:523".into()];
+        c.ml2.mechanism_drivers.clear();
+    };
+    let a = TestServer::on_db(db, narrow).await;
+    let b = TestServer::on_db(neutrino_tests::TestDb::existing(&url), narrow).await;
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let c = if i % 2 == 0 { a.admin() } else { b.admin() };
+        tasks.push(tokio::spawn(async move {
+            c.post(
+                "/v2.0/networks",
+                json!({"network": {"name": format!("n{i}")}}),
+            )
+            .await
+        }));
+    }
+
+    let mut vnis = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            201 => vnis.push(
+                r.body["network"]["provider:segmentation_id"]
+                    .as_i64()
+                    .unwrap(),
+            ),
+            503 => assert_eq!(r.error_type(), Some("NoNetworkAvailable")),
+            other => panic!("unexpected {other}: {:?}", r.body),
+        }
+    }
+
+    vnis.sort();
+    assert_eq!(
+        vnis,
+        (500..=523).collect::<Vec<i64>>(),
+        "each VNI exactly once"
+    );
+    b.stop().await;
+    a.stop().await;
+}
