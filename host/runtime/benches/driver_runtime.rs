@@ -7,8 +7,10 @@
 //! - a native no-op taking the same context;
 //! - `bind_port` with a fresh instance (the Open vSwitch driver binding on
 //!   an agent);
-//! - upload (bytes) to a ready `PreparedDriver`, cold (compile) and cached;
-//! - a hot swap (`DriverSlot::swap`).
+//! - upload (bytes) to a ready `PreparedDriver`, cold (compile) and cached,
+//!   with both compile strategies;
+//! - a hot swap (`DriverSlot::swap`);
+//! - `bind_port` throughput of 8 tasks on 2 worker threads.
 //!
 //! Run: `cargo bench -p neutrino-runtime --bench driver_runtime`.
 
@@ -151,7 +153,9 @@ impl Figures {
 }
 
 fn format_duration(d: Duration) -> String {
-    if d < Duration::from_micros(10) {
+    if d < Duration::from_micros(1) {
+        format!("{} ns", d.as_nanos())
+    } else if d < Duration::from_micros(10) {
         format!("{:.2} µs", d.as_nanos() as f64 / 1000.0)
     } else if d < Duration::from_millis(1) {
         format!("{:.1} µs", d.as_nanos() as f64 / 1000.0)
@@ -179,9 +183,62 @@ where
     median(means)
 }
 
+/// Upload-to-ready times for `strategy`: `runs` cold prepares (each with an
+/// empty compile cache) and 4 cached prepares after each.
+async fn upload(
+    wasm: &[u8],
+    manifest: &str,
+    strategy: CompileStrategy,
+    runs: usize,
+) -> (Duration, Duration) {
+    let (mut cold, mut cached) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(dir.path().to_path_buf()),
+            compile: strategy,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let started = Instant::now();
+        let d = runtime
+            .prepare(wasm, Some(manifest), DriverSettings::default())
+            .await
+            .unwrap();
+        cold.push(started.elapsed());
+        assert!(!d.meta().compiled_from_cache);
+        for _ in 0..4 {
+            let started = Instant::now();
+            let d = runtime
+                .prepare(wasm, Some(manifest), DriverSettings::default())
+                .await
+                .unwrap();
+            cached.push(started.elapsed());
+            assert!(d.meta().compiled_from_cache);
+        }
+    }
+    (median(cold), median(cached))
+}
+
+async fn fresh_call(
+    driver: &PreparedDriver,
+    ctx: &PortContext,
+    host: &Arc<dyn HostServices>,
+) -> Duration {
+    per_call(500, || async {
+        driver
+            .call_port(Hook::CreatePrecommit, ctx, host)
+            .await
+            .unwrap();
+    })
+    .await
+}
+
 fn main() {
     let guests = neutrino_wasm_build::guest_target_dir().join("bench");
-    let built = neutrino_wasm_build::build_in_tree_drivers(&guests).expect("building drivers/");
+    let drivers = neutrino_wasm_build::repo_root().join("drivers");
+    let built = neutrino_wasm_build::build_guest_workspace(&drivers, &guests, &Default::default())
+        .expect("building drivers/");
     let ovs = built
         .iter()
         .find(|g| g.name == "openvswitch")
@@ -193,56 +250,57 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let mut figures = Figures(Vec::new());
-        let ctx = port_ctx();
-        let memory = Arc::new(MemoryHost::new());
-        memory.add_agent(ovs_agent());
-        let host: Arc<dyn HostServices> = memory;
+    let ctx = port_ctx();
+    let memory = Arc::new(MemoryHost::new());
+    memory.add_agent(ovs_agent());
+    let host: Arc<dyn HostServices> = memory;
+    println!(
+        "driver: openvswitch.wasm, {} bytes; port context: {} bytes of port JSON, 2 fixed IPs, 1 segment\n",
+        wasm.len(),
+        ctx.current.json.len()
+    );
+    let mut figures = Figures(Vec::new());
 
-        // Upload to ready: cold (fresh cache dir, so a compile) and cached.
-        let cache = tempfile::tempdir().unwrap();
-        let mut cold = Vec::new();
-        let mut cached = Vec::new();
-        for _ in 0..5 {
-            let dir = tempfile::tempdir_in(cache.path()).unwrap();
-            let runtime = Runtime::new(RuntimeConfig {
-                cache_dir: Some(dir.path().to_path_buf()),
-                ..RuntimeConfig::default()
-            })
-            .unwrap();
-            let started = Instant::now();
-            let d = runtime.prepare(&wasm, Some(&manifest), DriverSettings::default()).await.unwrap();
-            cold.push(started.elapsed());
-            assert!(!d.meta().compiled_from_cache);
-            for _ in 0..4 {
-                let started = Instant::now();
-                let d = runtime.prepare(&wasm, Some(&manifest), DriverSettings::default()).await.unwrap();
-                cached.push(started.elapsed());
-                assert!(d.meta().compiled_from_cache);
-            }
-        }
-
+    let driver = rt.block_on(async {
         let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-        let driver = runtime.prepare(&wasm, Some(&manifest), DriverSettings::default()).await.unwrap();
-        println!(
-            "driver: openvswitch.wasm, {} bytes; port context: {} bytes of port JSON, 2 fixed IPs, 1 segment\n",
-            wasm.len(),
-            ctx.current.json.len()
-        );
+        let driver = runtime
+            .prepare(&wasm, Some(&manifest), DriverSettings::default())
+            .await
+            .unwrap();
 
-        let fresh = per_call(500, || async {
-            driver.call_port(Hook::CreatePrecommit, &ctx, &host).await.unwrap();
-        })
-        .await;
-        figures.add("port hook, fresh instance per call", fresh, "target < 25 µs");
+        figures.add(
+            "port hook, fresh instance per call",
+            fresh_call(&driver, &ctx, &host).await,
+            "target < 25 µs",
+        );
+        let mut phases = Vec::new();
+        for _ in 0..BATCHES {
+            phases.push(
+                driver
+                    .bench_phases(Hook::CreatePrecommit, &ctx, 200)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let phase = |i: usize| median(phases.iter().map(|p| p[i]).collect());
+        figures.add("  of which: new store (WASI context, limits)", phase(0), "");
+        figures.add("  of which: instantiate", phase(1), "");
+        figures.add("  of which: marshal the context + call", phase(2), "");
+        figures.add("  of which: drop the store (memory reset)", phase(3), "");
 
         let mut reused = Vec::new();
         for _ in 0..BATCHES {
-            let total = driver.bench_reused_instance(Hook::CreatePrecommit, &ctx, 2000).await.unwrap();
+            let total = driver
+                .bench_reused_instance(Hook::CreatePrecommit, &ctx, 2000)
+                .await
+                .unwrap();
             reused.push(total / 2000);
         }
-        figures.add("port hook, one reused instance (comparison only)", median(reused), "");
+        figures.add(
+            "port hook, one reused instance (comparison only)",
+            median(reused),
+            "",
+        );
 
         let mut native = Vec::new();
         for _ in 0..BATCHES {
@@ -261,26 +319,89 @@ fn main() {
         .await;
         figures.add("bind_port (OVS, one agent), fresh instance", bind, "");
 
-        figures.add("upload to ready, cold (compile + link + initialize)", median(cold), "target < 100 ms");
-        figures.add("upload to ready, cached compile", median(cached), "target < 5 ms");
+        let optimized = Runtime::new(RuntimeConfig {
+            compile: CompileStrategy::Optimized,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let optimized = optimized
+            .prepare(&wasm, Some(&manifest), DriverSettings::default())
+            .await
+            .unwrap();
+        figures.add(
+            "port hook, fresh instance, CompileStrategy::Optimized",
+            fresh_call(&optimized, &ctx, &host).await,
+            "",
+        );
+
+        let (cold, cached) = upload(&wasm, &manifest, CompileStrategy::Quick, 7).await;
+        figures.add(
+            "upload to ready, cold (compile + checks + initialize)",
+            cold,
+            "target < 100 ms",
+        );
+        figures.add("upload to ready, cached compile", cached, "target < 5 ms");
+        let (cold, _) = upload(&wasm, &manifest, CompileStrategy::Optimized, 5).await;
+        figures.add(
+            "upload to ready, cold, CompileStrategy::Optimized",
+            cold,
+            "",
+        );
 
         let slot = DriverSlot::new(driver.clone());
-        let other = runtime.prepare(&wasm, Some(&manifest), DriverSettings::default()).await.unwrap();
         let mut swaps = Vec::new();
         for i in 0..1000 {
-            let next = if i % 2 == 0 { other.clone() } else { driver.clone() };
+            let next = if i % 2 == 0 {
+                optimized.clone()
+            } else {
+                driver.clone()
+            };
             let started = Instant::now();
             black_box(slot.swap(next));
             swaps.push(started.elapsed());
         }
         figures.add("hot swap (DriverSlot::swap)", median(swaps), "");
-
-        let s = driver.stats();
-        println!(
-            "\nruntime stats of the fresh-instance driver: {} calls, p50 {:?}, p99 {:?}",
-            s.calls,
-            s.p50.unwrap_or_default(),
-            s.p99.unwrap_or_default()
-        );
+        driver
     });
+
+    // Throughput: 8 tasks calling bind_port on 2 worker threads.
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let calls = workers.block_on(async {
+        let stop = Instant::now() + Duration::from_millis(1500);
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (driver, host, ctx) = (driver.clone(), host.clone(), ctx.clone());
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while Instant::now() < stop {
+                        driver.bind_port(&ctx, &host).await.unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        total
+    });
+    println!(
+        "{:<58} {:>12}",
+        "bind_port throughput, 8 tasks on 2 workers",
+        format!("{:.0}/s", calls as f64 / 1.5)
+    );
+
+    let s = driver.stats();
+    println!(
+        "\nthe driver's own stats: {} calls, p50 {:?}, p99 {:?}",
+        s.calls,
+        s.p50.unwrap_or_default(),
+        s.p99.unwrap_or_default()
+    );
 }

@@ -244,6 +244,44 @@ pub async fn bench_reused_instance(
         .map_err(|e| format!("{e:#}"))
 }
 
+/// Benchmark support: where the time of `n` fresh-instance calls goes, as
+/// the mean of [store creation, instantiation, the call, dropping the store].
+#[doc(hidden)]
+pub async fn bench_phases(
+    driver: &PreparedDriver,
+    op: Op<'_>,
+    n: usize,
+) -> Result<[Duration; 4], String> {
+    let services: Arc<dyn HostServices> = Arc::new(crate::services::NoServices);
+    let budget = Duration::from_secs(60);
+    let mut totals = [Duration::ZERO; 4];
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let mut store = new_store(
+            driver,
+            op.phase(),
+            services.clone(),
+            Capture::new(),
+            budget,
+            budget,
+        );
+        let t1 = Instant::now();
+        let t2 = driver
+            .pre
+            .call_timed(&mut store, op)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        let t3 = Instant::now();
+        drop(store);
+        let t4 = Instant::now();
+        totals[0] += t1 - t0;
+        totals[1] += t2 - t1;
+        totals[2] += t3 - t2;
+        totals[3] += t4 - t3;
+    }
+    Ok(totals.map(|t| t / u32::try_from(n.max(1)).unwrap_or(u32::MAX)))
+}
+
 /// Epoch ticks in `budget` (at least one).
 fn ticks(budget: Duration, tick: Duration) -> u64 {
     let tick = tick.as_nanos().max(1);

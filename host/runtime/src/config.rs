@@ -26,17 +26,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How hard Cranelift optimizes driver code.
+/// How Cranelift compiles drivers (part of the compile cache key).
+///
+/// Drivers spend their calls in the host (instantiation, imports), not in
+/// their own code, so the default favours compile time: an upload is
+/// serving in about half the time, and a call costs ~2 µs more (see
+/// BENCHMARKS.md, "Driver runtime").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum OptLevel {
-    /// No optimizations: fastest compile.
-    None,
-    /// Optimize for speed (default).
+pub enum CompileStrategy {
+    /// No Cranelift optimizations and single-pass register allocation
+    /// (default).
     #[default]
-    Speed,
-    /// Optimize for speed and size.
-    SpeedAndSize,
+    Quick,
+    /// Cranelift's optimizations and backtracking register allocation.
+    Optimized,
 }
 
 /// Process-wide runtime configuration.
@@ -54,8 +58,11 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: u64,
     /// How often the epoch advances; CPU budgets are counted in these ticks.
     pub epoch_tick: Duration,
-    /// Cranelift optimization level (part of the compile cache key).
-    pub opt_level: OptLevel,
+    /// How drivers are compiled (part of the compile cache key).
+    pub compile: CompileStrategy,
+    /// Bytes of each instance's linear memory kept mapped (and reset with
+    /// `memset`) between calls instead of being returned to the kernel.
+    pub memory_keep_resident: usize,
     /// Outbound HTTP; `None` means real HTTP(S) with [`crate::HyperTransport`].
     pub http: Option<Arc<dyn HttpTransport>>,
 }
@@ -67,7 +74,11 @@ impl Default for RuntimeConfig {
             max_instances: 256,
             max_memory_bytes: 256 << 20,
             epoch_tick: Duration::from_millis(10),
-            opt_level: OptLevel::Speed,
+            compile: CompileStrategy::Quick,
+            // Rust drivers built with a 128 KiB stack (see sdk/README.md)
+            // touch well under 1 MiB per call; keeping it mapped avoids page
+            // faults on every fresh instance.
+            memory_keep_resident: 1 << 20,
             http: None,
         }
     }
@@ -80,7 +91,8 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("max_instances", &self.max_instances)
             .field("max_memory_bytes", &self.max_memory_bytes)
             .field("epoch_tick", &self.epoch_tick)
-            .field("opt_level", &self.opt_level)
+            .field("compile", &self.compile)
+            .field("memory_keep_resident", &self.memory_keep_resident)
             .field("http", &self.http.as_ref().map(|_| "custom"))
             .finish()
     }

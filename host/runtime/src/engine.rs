@@ -1,11 +1,19 @@
 //! The one wasmtime [`Engine`] of the process: Cranelift, component model,
 //! epoch interruption advanced by a ticker thread, and the pooling instance
 //! allocator sized from [`RuntimeConfig`].
+//!
+//! The pool keeps the first `memory_keep_resident` bytes of each linear
+//! memory mapped between instances and resets only dirtied pages where the
+//! kernel can tell (`PAGEMAP_SCAN`): a fresh instance per call then costs
+//! no page faults and no `madvise`.
 
-use crate::config::{OptLevel, RuntimeConfig};
+use crate::config::{CompileStrategy, RuntimeConfig};
 use crate::error::RuntimeError;
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+    RegallocAlgorithm,
+};
 
 /// Core instances, memories and tables a component may need per component
 /// instance: a wasip2 component holds the main module plus canonical-ABI
@@ -26,22 +34,25 @@ pub fn build(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
         .total_tables(instances * TABLES_PER_COMPONENT)
         .total_stacks(instances)
         .max_memory_size(max_memory)
-        // Keep the first pages of each slot mapped between calls: most
-        // drivers never grow past them, and re-faulting them dominates the
-        // cost of a fresh instance otherwise.
-        .linear_memory_keep_resident(2 << 20)
-        .table_keep_resident(64 << 10);
+        .linear_memory_keep_resident(config.memory_keep_resident)
+        .table_keep_resident(64 << 10)
+        // Reset only the pages a call dirtied (Linux 6.7+), not the whole
+        // resident range.
+        .pagemap_scan(wasmtime::Enabled::Auto);
 
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)
         .epoch_interruption(true)
         .parallel_compilation(true)
-        .cranelift_opt_level(match config.opt_level {
-            OptLevel::None => wasmtime::OptLevel::None,
-            OptLevel::Speed => wasmtime::OptLevel::Speed,
-            OptLevel::SpeedAndSize => wasmtime::OptLevel::SpeedAndSize,
-        })
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match config.compile {
+        CompileStrategy::Quick => wasm
+            .cranelift_opt_level(OptLevel::None)
+            .cranelift_regalloc_algorithm(RegallocAlgorithm::SinglePass),
+        CompileStrategy::Optimized => wasm
+            .cranelift_opt_level(OptLevel::Speed)
+            .cranelift_regalloc_algorithm(RegallocAlgorithm::Backtracking),
+    };
     Engine::new(&wasm).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
 }
 

@@ -54,7 +54,9 @@ pub mod types;
 
 pub use async_trait::async_trait;
 pub use capability::{Capability, CapabilitySet};
-pub use config::{DriverSettings, FailurePolicy, HttpSettings, Limits, OptLevel, RuntimeConfig};
+pub use config::{
+    CompileStrategy, DriverSettings, FailurePolicy, HttpSettings, Limits, RuntimeConfig,
+};
 pub use error::{CallError, Clock, LoadError, RuntimeError};
 pub use manifest::Manifest;
 pub use net::{HttpTransport, HyperTransport, InboundResponse, OutboundRequest, TransportError};

@@ -396,6 +396,19 @@ impl PreparedDriver {
         call::bench_reused_instance(self, Op::Port(hook, ctx), n).await
     }
 
+    /// Benchmark support, not for production: the mean time of a fresh
+    /// port hook call's phases (store, instantiate, call, drop) over `n`
+    /// calls.
+    #[doc(hidden)]
+    pub async fn bench_phases(
+        &self,
+        hook: Hook,
+        ctx: &PortContext,
+        n: usize,
+    ) -> Result<[Duration; 4], String> {
+        call::bench_phases(self, Op::Port(hook, ctx), n).await
+    }
+
     pub(crate) async fn call_unit(
         &self,
         op: Op<'_>,

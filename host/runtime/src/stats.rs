@@ -96,12 +96,13 @@ impl DriverStats {
             }
             ring.next = (ring.next + 1) % RING;
         }
-        *self
-            .by_version
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(version.to_string())
-            .or_default() += 1;
+        let mut by_version = self.by_version.lock().unwrap_or_else(|p| p.into_inner());
+        match by_version.get_mut(version) {
+            Some(n) => *n += 1,
+            None => {
+                by_version.insert(version.to_string(), 1);
+            }
+        }
     }
 
     /// The current counters.

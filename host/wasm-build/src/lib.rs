@@ -156,7 +156,9 @@ pub fn build_guest_workspace(
 
     let target_dir = options.target_dir.clone().unwrap_or_else(guest_target_dir);
     let mut cmd = cargo();
-    cmd.arg("build")
+    // From the guest workspace, so its `.cargo/config.toml` applies.
+    cmd.current_dir(manifest_dir)
+        .arg("build")
         .arg("--release")
         .arg("--quiet")
         .arg(format!("--target={TARGET}"))
@@ -311,7 +313,10 @@ fn print_rerun_directives(workspace: &Path, packages: &[Package]) {
                 entries
                     .filter_map(Result::ok)
                     .map(|e| e.path())
-                    .filter(|f| f.extension() == Some(OsStr::new("toml"))),
+                    .filter(|f| {
+                        f.extension() == Some(OsStr::new("toml"))
+                            && f.file_name() != Some(OsStr::new("Cargo.toml"))
+                    }),
             );
         }
     }

@@ -2,7 +2,7 @@
 //! `agents` capability.
 
 use crate::bindings::neutrino::ml2::agents as host;
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// `agent_type` of the Open vSwitch L2 agent.
@@ -30,71 +30,79 @@ pub struct Agent {
 }
 
 /// The keys of an agent's `configurations` that mechanism drivers use. Keys
-/// that are absent or of the wrong type read as empty; everything is also in
-/// [`raw`](Self::raw).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
+/// that are absent or of the wrong type read as empty (agents of other
+/// versions report other shapes, and that must not break binding);
+/// everything is also in [`raw`](Self::raw).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Configurations {
     /// physnet -> bridge (`bridge_mappings`).
-    #[serde(deserialize_with = "lenient")]
     pub bridge_mappings: BTreeMap<String, String>,
     /// physnet -> interface (`interface_mappings`, Linux bridge).
-    #[serde(deserialize_with = "lenient")]
     pub interface_mappings: BTreeMap<String, String>,
     /// Tunnel types the agent supports (`vxlan`, `gre`, `geneve`).
-    #[serde(deserialize_with = "lenient")]
     pub tunnel_types: Vec<String>,
     /// The OVS integration bridge (`br-int`).
-    #[serde(deserialize_with = "lenient")]
     pub integration_bridge: Option<String>,
     /// `system` or `netdev` (DPDK).
-    #[serde(deserialize_with = "lenient")]
     pub datapath_type: Option<String>,
     /// Whether the agent plugs VMs through a Linux bridge for iptables.
-    #[serde(deserialize_with = "lenient")]
     pub ovs_hybrid_plug: Option<bool>,
     /// Where the OVS agent creates vhost-user sockets.
-    #[serde(deserialize_with = "lenient")]
     pub vhostuser_socket_dir: Option<String>,
     /// OVS capabilities, e.g. `{"iface_types": ["dpdkvhostuser", ...]}`.
-    #[serde(deserialize_with = "lenient")]
     pub ovs_capabilities: OvsCapabilities,
     /// The whole `configurations` object.
-    #[serde(skip)]
-    pub raw: serde_json::Map<String, serde_json::Value>,
+    pub raw: Map<String, Value>,
 }
 
 /// `configurations.ovs_capabilities` of an OVS agent.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OvsCapabilities {
     /// Interface types OVS supports (`dpdkvhostuser`, `dpdkvhostuserclient`, ...).
-    #[serde(deserialize_with = "lenient")]
     pub iface_types: Vec<String>,
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|s| Some(s.as_str()?.to_string())).collect())
+        .unwrap_or_default()
+}
+
+fn string(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_string)
 }
 
 impl Configurations {
     /// Parse an agent's `configurations` JSON; anything unparsable reads as
     /// empty.
     pub fn parse(json: &str) -> Self {
-        let raw: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(json).unwrap_or_default();
-        let mut parsed: Configurations =
-            serde_json::from_value(serde_json::Value::Object(raw.clone())).unwrap_or_default();
-        parsed.raw = raw;
-        parsed
+        let raw: Map<String, Value> = serde_json::from_str(json).unwrap_or_default();
+        Configurations {
+            bridge_mappings: string_map(raw.get("bridge_mappings")),
+            interface_mappings: string_map(raw.get("interface_mappings")),
+            tunnel_types: string_list(raw.get("tunnel_types")),
+            integration_bridge: string(raw.get("integration_bridge")),
+            datapath_type: string(raw.get("datapath_type")),
+            ovs_hybrid_plug: raw.get("ovs_hybrid_plug").and_then(Value::as_bool),
+            vhostuser_socket_dir: string(raw.get("vhostuser_socket_dir")),
+            ovs_capabilities: OvsCapabilities {
+                iface_types: string_list(
+                    raw.get("ovs_capabilities").and_then(|c| c.get("iface_types")),
+                ),
+            },
+            raw,
+        }
     }
-}
-
-/// Deserialize a field, or its default when it has the wrong shape: agents
-/// of other versions report other shapes and must not break binding.
-fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned + Default,
-{
-    let value = serde_json::Value::deserialize(deserializer)?;
-    Ok(serde_json::from_value(value).unwrap_or_default())
 }
 
 impl From<host::Agent> for Agent {

@@ -59,6 +59,18 @@ impl DriverPre {
         }
     }
 
+    /// Instantiate in `store` and run `op`; returns when instantiation
+    /// ended (benchmarks only).
+    pub async fn call_timed(
+        &self,
+        store: &mut Store<CallState>,
+        op: Op<'_>,
+    ) -> wasmtime::Result<std::time::Instant> {
+        match self {
+            DriverPre::V0_1(pre) => v0_1::call_timed(pre, store, op).await,
+        }
+    }
+
     /// Instantiate in `store` and run `op`.
     pub async fn call(
         &self,

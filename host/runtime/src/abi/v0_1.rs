@@ -44,6 +44,18 @@ pub async fn call(
     run(instance.neutrino_ml2_mechanism(), store, op).await
 }
 
+/// Instantiate and run `op`; returns when instantiation ended.
+pub async fn call_timed(
+    pre: &MechanismDriverPre<CallState>,
+    store: &mut Store<CallState>,
+    op: Op<'_>,
+) -> wasmtime::Result<std::time::Instant> {
+    let instance = pre.instantiate_async(&mut *store).await?;
+    let instantiated = std::time::Instant::now();
+    run(instance.neutrino_ml2_mechanism(), store, op).await?;
+    Ok(instantiated)
+}
+
 /// Instantiate once and run `op` `n` times; the time of the calls only.
 pub async fn call_repeatedly(
     pre: &MechanismDriverPre<CallState>,

@@ -182,18 +182,18 @@ async fn the_second_prepare_of_the_same_bytes_loads_from_the_compile_cache() {
 #[tokio::test]
 async fn a_different_engine_configuration_misses_the_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let config = |opt_level| RuntimeConfig {
+    let config = |compile| RuntimeConfig {
         cache_dir: Some(dir.path().to_path_buf()),
-        opt_level,
+        compile,
         ..RuntimeConfig::default()
     };
-    let speed = runtime_with(config(OptLevel::Speed));
-    let size = runtime_with(config(OptLevel::SpeedAndSize));
-    prepare(&speed, "recorder", settings(&[])).await;
+    let quick = runtime_with(config(CompileStrategy::Quick));
+    let optimized = runtime_with(config(CompileStrategy::Optimized));
+    prepare(&quick, "recorder", settings(&[])).await;
 
-    let other = prepare(&size, "recorder", settings(&[])).await;
+    let other = prepare(&optimized, "recorder", settings(&[])).await;
 
-    assert_ne!(speed.engine_key(), size.engine_key());
+    assert_ne!(quick.engine_key(), optimized.engine_key());
     assert!(!other.meta().compiled_from_cache);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
 }
