@@ -141,7 +141,13 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
 
         // port set / unset: rename and add an address, then release the first.
         cli.run(&[
-            "port", "set", "--name", "port1b", "--fixed-ip", "subnet=sub1", "port1",
+            "port",
+            "set",
+            "--name",
+            "port1b",
+            "--fixed-ip",
+            "subnet=sub1",
+            "port1",
         ]);
         let shown = cli.json(&["port", "show", "port1b"]);
         assert_eq!(fixed_ips(&shown).len(), 2, "{shown}");
@@ -251,7 +257,10 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
             String::from_utf8_lossy(&out.stderr)
         );
     } else {
-        println!("SKIPPED: openstacksdk is not importable by {}", python.display());
+        println!(
+            "SKIPPED: openstacksdk is not importable by {}",
+            python.display()
+        );
     }
     server.stop().await;
 }

@@ -89,7 +89,7 @@ pub fn list<T: Serialize>(
     path: &str,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let mut out = Vec::with_capacity(items.len() * 700 + 64);
+    let mut out = Vec::with_capacity(items.len() * 1500 + 64);
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(collection.as_bytes());
     out.extend_from_slice(b"\":");

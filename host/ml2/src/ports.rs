@@ -219,10 +219,13 @@ impl Plugin {
         ctx: &RequestContext,
         r: &PortCreate,
     ) -> Result<Port> {
-        let net = networks::get_row(conn, &r.network_id)
-            .await?
-            .filter(|n| visible(ctx, n))
-            .ok_or_else(|| network_not_found(&r.network_id))?;
+        // One statement for the network, its subnets and the owner's default security group:
+        // this runs while holding the (SQLite: only) writer connection.
+        let (net, subnets, default_group) =
+            networks::port_context(conn, &r.network_id, &r.project_id)
+                .await?
+                .filter(|(n, _, _)| visible(ctx, n))
+                .ok_or_else(|| network_not_found(&r.network_id))?;
         let id = uuid::Uuid::new_v4().to_string();
         let mac_address = match &r.mac_address {
             Some(m) => {
@@ -269,7 +272,6 @@ impl Plugin {
             tags: r.tags.clone(),
             binding_levels: vec![],
         };
-        let subnets = subnets::of_network(conn, &r.network_id).await?;
         let claims = self
             .choose_addresses(conn, &net, &subnets, &port, r.fixed_ips.as_deref(), &[])
             .await?;
@@ -284,11 +286,15 @@ impl Plugin {
             });
         }
         let groups = self
-            .port_security_groups(conn, ctx, &port, r.security_groups.as_deref())
+            .port_security_groups(
+                conn,
+                ctx,
+                &port,
+                r.security_groups.as_deref(),
+                default_group.as_deref(),
+            )
             .await?;
-        if !groups.is_empty() {
-            ports::set_security_groups(conn, &id, &groups).await?;
-        }
+        ports::add_security_groups(conn, &id, &groups).await?;
         port.security_groups = groups;
         for tag in &r.tags {
             tags::add(conn, "ports", &id, tag).await?;
@@ -304,6 +310,7 @@ impl Plugin {
         ctx: &RequestContext,
         port: &Port,
         requested: Option<&[String]>,
+        known_default: Option<&str>,
     ) -> Result<Vec<String>> {
         match requested {
             Some(groups) if !groups.is_empty() => {
@@ -338,10 +345,13 @@ impl Plugin {
             }
             Some(_) => Ok(vec![]),
             None if port.port_security_enabled && !port.device_owner.starts_with("network:") => {
-                Ok(vec![
-                    self.ensure_default_security_group(conn, &port.project_id)
-                        .await?,
-                ])
+                Ok(vec![match known_default {
+                    Some(id) => id.to_string(),
+                    None => {
+                        self.ensure_default_security_group(conn, &port.project_id)
+                            .await?
+                    }
+                }])
             }
             None => Ok(vec![]),
         }
@@ -834,7 +844,7 @@ impl Plugin {
         }
         if let Some(groups) = &u.security_groups {
             p.security_groups = self
-                .port_security_groups(conn, ctx, &p, Some(groups))
+                .port_security_groups(conn, ctx, &p, Some(groups), None)
                 .await?;
             ports::set_security_groups(conn, id, &p.security_groups).await?;
         } else if u.port_security_enabled == Some(false) && !p.security_groups.is_empty() {

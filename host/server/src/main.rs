@@ -6,6 +6,10 @@ use anyhow::Context;
 use clap::Parser;
 use neutrino_server::Config;
 
+/// mimalloc: the server allocates many small, short-lived buffers per request (rows, JSON).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Neutrino: OpenStack Networking with WebAssembly drivers.
 #[derive(Parser, Debug)]
 #[command(version, about)]

@@ -1,7 +1,8 @@
 //! The connection to the database: pools, migrations and retried write transactions.
 //!
 //! SQLite runs with one writer connection (WAL, so readers never wait) and a small pool of
-//! readers; PostgreSQL uses one pool for both. Every write runs in a transaction that is run
+//! readers, and its log is checkpointed in the background rather than inside the writer's
+//! commits; PostgreSQL uses one pool for both. Every write runs in a transaction that is run
 //! again, from the start, when the database reports a transient conflict.
 
 use std::borrow::Cow;
@@ -76,6 +77,7 @@ impl Store {
                     .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
                     .connect(&url)
                     .await?;
+                tokio::spawn(checkpoints(read.clone()));
                 Store {
                     backend,
                     read,
@@ -160,8 +162,37 @@ impl Store {
 
     /// Close every connection (used at shutdown).
     pub async fn close(&self) {
+        if self.backend == Backend::Sqlite {
+            // Fold the write-ahead log back into the database file.
+            if let Err(e) = self.write.execute("PRAGMA wal_checkpoint(TRUNCATE)").await {
+                tracing::warn!(error = %e, "final SQLite checkpoint failed");
+            }
+        }
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+/// How often SQLite's write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+
+/// Checkpoint SQLite's write-ahead log from a reader connection, in the background, while
+/// the pool is open. The writer runs with `wal_autocheckpoint = 0`: SQLite's automatic
+/// checkpoint would otherwise run inside the commit that crosses 1000 pages, stalling the one
+/// writer (and every request queued behind it) for milliseconds. A passive checkpoint never
+/// blocks the writer; SQLite restarts the log once it has been copied back.
+async fn checkpoints(pool: AnyPool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        }
     }
 }
 
@@ -194,6 +225,8 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> std::result::Result<(), sql
         "PRAGMA synchronous = NORMAL",
         "PRAGMA foreign_keys = ON",
         "PRAGMA busy_timeout = 10000",
+        // Checkpoints run in the background (see `checkpoints`), not in the writer's commits.
+        "PRAGMA wal_autocheckpoint = 0",
     ] {
         conn.execute(pragma).await?;
     }

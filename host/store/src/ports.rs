@@ -1,15 +1,12 @@
 //! Ports, their fixed IPs (see [`crate::ipam`]) and security group bindings.
 
 use sqlx::AnyConnection;
-use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
-use crate::db::numbered;
 use crate::error::{Result, StoreError};
-use crate::ipam;
 use crate::model::Port;
-use crate::query::{self, ListQuery, SqlValue};
-use crate::row::{boolean, fetch_in, group_text, int, json, text, to_json};
+use crate::query::{self, ListQuery};
+use crate::row::{boolean, int, json, text, to_json};
 use crate::tags;
 
 /// Columns selected for a port, in `from_row` order.
@@ -127,30 +124,162 @@ pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// One port with fixed IPs, security groups and tags.
-pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Port>> {
-    let sql = numbered(&format!("SELECT {COLUMNS} FROM ports WHERE id = ?"));
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(StoreError::classify)?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let mut ports = vec![from_row(&row)?];
-            load_children(conn, &mut ports).await?;
-            Ok(ports.pop())
+/// A port as the database renders it (see [`json_column`]): one JSON text per row instead
+/// of two dozen columns, which is what makes long lists cheap (the per-column cost of the
+/// driver dominates otherwise).
+#[derive(serde::Deserialize)]
+struct PortJson {
+    id: String,
+    project_id: String,
+    network_id: String,
+    name: String,
+    description: String,
+    mac_address: String,
+    admin_state_up: i64,
+    status: String,
+    device_id: String,
+    device_owner: String,
+    port_security_enabled: i64,
+    allowed_address_pairs: Vec<crate::model::AddressPair>,
+    binding_host_id: String,
+    binding_vnic_type: String,
+    binding_profile: serde_json::Value,
+    binding_vif_type: String,
+    binding_vif_details: serde_json::Value,
+    created_at: String,
+    updated_at: String,
+    revision_number: i64,
+    #[serde(default)]
+    fixed_ips: Vec<crate::model::FixedIp>,
+    #[serde(default)]
+    security_groups: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+impl From<PortJson> for Port {
+    fn from(p: PortJson) -> Port {
+        Port {
+            id: p.id,
+            project_id: p.project_id,
+            network_id: p.network_id,
+            name: p.name,
+            description: p.description,
+            mac_address: p.mac_address,
+            admin_state_up: p.admin_state_up != 0,
+            status: p.status,
+            device_id: p.device_id,
+            device_owner: p.device_owner,
+            port_security_enabled: p.port_security_enabled != 0,
+            allowed_address_pairs: p.allowed_address_pairs,
+            binding_host_id: p.binding_host_id,
+            binding_vnic_type: p.binding_vnic_type,
+            binding_profile: p.binding_profile,
+            binding_vif_type: p.binding_vif_type,
+            binding_vif_details: p.binding_vif_details,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            revision_number: p.revision_number,
+            fixed_ips: p.fixed_ips,
+            security_groups: p.security_groups,
+            tags: p.tags,
+            binding_levels: Vec::new(),
         }
     }
 }
 
+/// The expression that renders a port row (with its fixed IPs, security groups and tags) as
+/// one JSON object.
+fn json_column(conn: &AnyConnection) -> &'static str {
+    if conn.backend_name() == "PostgreSQL" {
+        "json_build_object('id', id, 'project_id', project_id, 'network_id', network_id, \
+         'name', name, 'description', description, 'mac_address', mac_address, \
+         'admin_state_up', admin_state_up, 'status', status, 'device_id', device_id, \
+         'device_owner', device_owner, 'port_security_enabled', port_security_enabled, \
+         'allowed_address_pairs', allowed_address_pairs::json, \
+         'binding_host_id', binding_host_id, 'binding_vnic_type', binding_vnic_type, \
+         'binding_profile', binding_profile::json, 'binding_vif_type', binding_vif_type, \
+         'binding_vif_details', binding_vif_details::json, 'created_at', created_at, \
+         'updated_at', updated_at, 'revision_number', revision_number)::text"
+    } else {
+        "json_object('id', id, 'project_id', project_id, 'network_id', network_id, \
+         'name', name, 'description', description, 'mac_address', mac_address, \
+         'admin_state_up', admin_state_up, 'status', status, 'device_id', device_id, \
+         'device_owner', device_owner, 'port_security_enabled', port_security_enabled, \
+         'allowed_address_pairs', json(allowed_address_pairs), \
+         'binding_host_id', binding_host_id, 'binding_vnic_type', binding_vnic_type, \
+         'binding_profile', json(binding_profile), 'binding_vif_type', binding_vif_type, \
+         'binding_vif_details', json(binding_vif_details), 'created_at', created_at, \
+         'updated_at', updated_at, 'revision_number', revision_number, \
+         'fixed_ips', (SELECT json_group_array(json_object('subnet_id', a.subnet_id, \
+            'ip_address', a.ip_address)) FROM (SELECT subnet_id, ip_address \
+            FROM ip_allocations WHERE port_id = ports.id ORDER BY position) a), \
+         'security_groups', (SELECT json_group_array(g.security_group_id) FROM \
+            (SELECT security_group_id FROM port_security_groups WHERE port_id = ports.id \
+             ORDER BY security_group_id) g), \
+         'tags', (SELECT json_group_array(t.tag) FROM (SELECT tag FROM tags \
+            WHERE resource = 'ports' AND resource_id = ports.id ORDER BY tag) t))"
+    }
+}
+
+/// Ports selected by `q`, with every child, in `q`'s order.
+async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let mut ports = if postgres {
+        let rows = query::list(conn, "ports", COLUMNS, q).await?;
+        rows.iter().map(from_row).collect::<Result<Vec<_>>>()?
+    } else {
+        let rows = query::list(conn, "ports", json_column(conn), q).await?;
+        rows.iter()
+            .map(|r| {
+                let p: PortJson = json(r, 0)?;
+                Ok(Port::from(p))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    if ports.is_empty() {
+        return Ok(ports);
+    }
+    let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+    if postgres {
+        // PostgreSQL runs correlated sub-selects per row slowly; children come in one query
+        // each instead.
+        let mut ips = crate::ipam::fixed_ips_of(conn, &ids).await?;
+        let sg_rows = crate::row::fetch_in(
+            conn,
+            "SELECT port_id, security_group_id FROM port_security_groups WHERE port_id IN ",
+            &[],
+            &ids,
+            " ORDER BY security_group_id",
+        )
+        .await?;
+        let mut sgs = crate::row::group_text(&sg_rows)?;
+        let mut tag_map = tags::load(conn, "ports", &ids).await?;
+        for p in ports.iter_mut() {
+            p.fixed_ips = ips.remove(&p.id).unwrap_or_default();
+            p.security_groups = sgs.remove(&p.id).unwrap_or_default();
+            p.tags = tag_map.remove(&p.id).unwrap_or_default();
+        }
+    }
+    let mut levels = crate::bindings::levels_of(conn, &ids).await?;
+    for p in ports.iter_mut() {
+        p.binding_levels = levels.remove(&p.id).unwrap_or_default();
+    }
+    Ok(ports)
+}
+
+/// One port with fixed IPs, security groups and tags.
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Port>> {
+    let q = ListQuery {
+        conditions: vec![query::Condition::eq("id", id)],
+        ..Default::default()
+    };
+    Ok(select(conn, &q).await?.pop())
+}
+
 /// A page of ports with their children.
 pub async fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
-    let rows = query::list(conn, "ports", COLUMNS, q).await?;
-    let mut ports = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    load_children(conn, &mut ports).await?;
-    Ok(ports)
+    select(conn, q).await
 }
 
 /// Ports of a network (with children).
@@ -160,32 +289,6 @@ pub async fn of_network(conn: &mut AnyConnection, network_id: &str) -> Result<Ve
         ..Default::default()
     };
     list(conn, &q).await
-}
-
-async fn load_children(conn: &mut AnyConnection, ports: &mut [Port]) -> Result<()> {
-    if ports.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
-    let mut ips = ipam::fixed_ips_of(conn, &ids).await?;
-    let sg_rows = fetch_in(
-        conn,
-        "SELECT port_id, security_group_id FROM port_security_groups WHERE port_id IN ",
-        &[] as &[SqlValue],
-        &ids,
-        " ORDER BY security_group_id",
-    )
-    .await?;
-    let mut sgs = group_text(&sg_rows)?;
-    let mut tag_map = tags::load(conn, "ports", &ids).await?;
-    let mut levels = crate::bindings::levels_of(conn, &ids).await?;
-    for p in ports.iter_mut() {
-        p.binding_levels = levels.remove(&p.id).unwrap_or_default();
-        p.fixed_ips = ips.remove(&p.id).unwrap_or_default();
-        p.security_groups = sgs.remove(&p.id).unwrap_or_default();
-        p.tags = tag_map.remove(&p.id).unwrap_or_default();
-    }
-    Ok(())
 }
 
 /// Replace the security groups bound to a port.
@@ -199,6 +302,25 @@ pub async fn set_security_groups(
         .execute(&mut *conn)
         .await
         .map_err(StoreError::classify)?;
+    for g in groups {
+        sqlx::query(
+            "INSERT INTO port_security_groups (port_id, security_group_id) VALUES ($1, $2)",
+        )
+        .bind(port_id.to_string())
+        .bind(g.clone())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    }
+    Ok(())
+}
+
+/// Bind security groups to a new port (which has none yet).
+pub async fn add_security_groups(
+    conn: &mut AnyConnection,
+    port_id: &str,
+    groups: &[String],
+) -> Result<()> {
     for g in groups {
         sqlx::query(
             "INSERT INTO port_security_groups (port_id, security_group_id) VALUES ($1, $2)",

@@ -49,8 +49,13 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-/// Run `sql` (which must end in `IN ` followed by nothing, e.g. `… WHERE x IN `) for `ids` in
-/// chunks, with `prefix` values bound before the ids, and return the rows.
+/// Run `sql` (which must end in `IN `, e.g. `… WHERE x IN `) for every id of `ids`, with
+/// `prefix` values bound before the ids, and return the rows.
+///
+/// The ids travel as one JSON array parameter (`json_each` on SQLite,
+/// `json_array_elements_text` on PostgreSQL): one statement text whatever the number of ids,
+/// so it is prepared once, and no long `$1, $2, …` lists (SQLite looks bind parameters up by
+/// name, which costs quadratic time in their number).
 pub async fn fetch_in(
     conn: &mut AnyConnection,
     sql: &str,
@@ -58,20 +63,19 @@ pub async fn fetch_in(
     ids: &[String],
     suffix: &str,
 ) -> Result<Vec<AnyRow>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let text = numbered(&format!("{sql}({marks}){suffix}"));
-        let mut values = prefix.to_vec();
-        values.extend(chunk.iter().cloned().map(SqlValue::Text));
-        let q = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &values);
-        out.extend(
-            q.fetch_all(&mut *conn)
-                .await
-                .map_err(StoreError::classify)?,
-        );
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let list = if conn.backend_name() == "PostgreSQL" {
+        "(SELECT json_array_elements_text(?::json))"
+    } else {
+        "(SELECT value FROM json_each(?))"
+    };
+    let text = numbered(&format!("{sql}{list}{suffix}"));
+    let mut values = prefix.to_vec();
+    values.push(SqlValue::Text(to_json(&ids)));
+    let q = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &values);
+    q.fetch_all(&mut *conn).await.map_err(StoreError::classify)
 }
 
 /// Group `(key, value)` text pairs produced by a query into a map of lists, in row order.

@@ -147,6 +147,96 @@ pub async fn of_network(conn: &mut AnyConnection, network_id: &str) -> Result<Ve
     rows.iter().map(from_row).collect()
 }
 
+/// A subnet as the database renders it in JSON (see [`json_array_of_network`]).
+#[derive(serde::Deserialize)]
+struct SubnetJson {
+    id: String,
+    project_id: String,
+    network_id: String,
+    name: String,
+    description: String,
+    ip_version: i64,
+    cidr: String,
+    gateway_ip: Option<String>,
+    enable_dhcp: i64,
+    ipv6_ra_mode: Option<String>,
+    ipv6_address_mode: Option<String>,
+    subnetpool_id: Option<String>,
+    segment_id: Option<String>,
+    dns_nameservers: Vec<String>,
+    host_routes: Vec<crate::model::HostRoute>,
+    allocation_pools: Vec<crate::model::AllocationPool>,
+    service_types: Vec<String>,
+    created_at: String,
+    updated_at: String,
+    revision_number: i64,
+}
+
+impl From<SubnetJson> for Subnet {
+    fn from(s: SubnetJson) -> Subnet {
+        Subnet {
+            id: s.id,
+            project_id: s.project_id,
+            network_id: s.network_id,
+            name: s.name,
+            description: s.description,
+            ip_version: s.ip_version,
+            cidr: s.cidr,
+            gateway_ip: s.gateway_ip,
+            enable_dhcp: s.enable_dhcp != 0,
+            ipv6_ra_mode: s.ipv6_ra_mode,
+            ipv6_address_mode: s.ipv6_address_mode,
+            subnetpool_id: s.subnetpool_id,
+            segment_id: s.segment_id,
+            dns_nameservers: s.dns_nameservers,
+            host_routes: s.host_routes,
+            allocation_pools: s.allocation_pools,
+            service_types: s.service_types,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            revision_number: s.revision_number,
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// A sub-select giving the subnets (without tags) of the network row `networks` as a JSON
+/// array, oldest first; decode it with [`from_json_array`].
+pub fn json_array_of_network(conn: &AnyConnection) -> &'static str {
+    if conn.backend_name() == "PostgreSQL" {
+        "(SELECT COALESCE(json_agg(json_build_object('id', s.id, 'project_id', s.project_id, \
+           'network_id', s.network_id, 'name', s.name, 'description', s.description, \
+           'ip_version', s.ip_version, 'cidr', s.cidr, 'gateway_ip', s.gateway_ip, \
+           'enable_dhcp', s.enable_dhcp, 'ipv6_ra_mode', s.ipv6_ra_mode, \
+           'ipv6_address_mode', s.ipv6_address_mode, 'subnetpool_id', s.subnetpool_id, \
+           'segment_id', s.segment_id, 'dns_nameservers', s.dns_nameservers::json, \
+           'host_routes', s.host_routes::json, 'allocation_pools', s.allocation_pools::json, \
+           'service_types', s.service_types::json, 'created_at', s.created_at, \
+           'updated_at', s.updated_at, 'revision_number', s.revision_number) \
+           ORDER BY s.created_at, s.id), '[]'::json)::text \
+         FROM subnets s WHERE s.network_id = networks.id)"
+    } else {
+        "(SELECT json_group_array(json_object('id', s.id, 'project_id', s.project_id, \
+           'network_id', s.network_id, 'name', s.name, 'description', s.description, \
+           'ip_version', s.ip_version, 'cidr', s.cidr, 'gateway_ip', s.gateway_ip, \
+           'enable_dhcp', s.enable_dhcp, 'ipv6_ra_mode', s.ipv6_ra_mode, \
+           'ipv6_address_mode', s.ipv6_address_mode, 'subnetpool_id', s.subnetpool_id, \
+           'segment_id', s.segment_id, 'dns_nameservers', json(s.dns_nameservers), \
+           'host_routes', json(s.host_routes), 'allocation_pools', json(s.allocation_pools), \
+           'service_types', json(s.service_types), 'created_at', s.created_at, \
+           'updated_at', s.updated_at, 'revision_number', s.revision_number)) \
+         FROM (SELECT * FROM subnets WHERE network_id = networks.id \
+           ORDER BY created_at, id) s)"
+    }
+}
+
+/// Decode the JSON array produced by [`json_array_of_network`].
+pub fn from_json_array(text: &str) -> Result<Vec<Subnet>> {
+    let items: Vec<SubnetJson> = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("subnets of a network: {e}")))?;
+    Ok(items.into_iter().map(Subnet::from).collect())
+}
+
 /// All subnets taken from a subnet pool (without tags).
 pub async fn of_subnetpool(conn: &mut AnyConnection, pool_id: &str) -> Result<Vec<Subnet>> {
     let sql = numbered(&format!(
