@@ -319,40 +319,36 @@ fn main() {
         .await;
         figures.add("bind_port (OVS, one agent), fresh instance", bind, "");
 
-        let optimized = Runtime::new(RuntimeConfig {
-            compile: CompileStrategy::Optimized,
+        let quick_runtime = Runtime::new(RuntimeConfig {
+            compile: CompileStrategy::Quick,
             ..RuntimeConfig::default()
         })
         .unwrap();
-        let optimized = optimized
+        let quick = quick_runtime
             .prepare(&wasm, Some(&manifest), DriverSettings::default())
             .await
             .unwrap();
         figures.add(
-            "port hook, fresh instance, CompileStrategy::Optimized",
-            fresh_call(&optimized, &ctx, &host).await,
+            "port hook, fresh instance, CompileStrategy::Quick",
+            fresh_call(&quick, &ctx, &host).await,
             "",
         );
 
-        let (cold, cached) = upload(&wasm, &manifest, CompileStrategy::Quick, 7).await;
+        let (cold, cached) = upload(&wasm, &manifest, CompileStrategy::Optimized, 7).await;
         figures.add(
             "upload to ready, cold (compile + checks + initialize)",
             cold,
             "target < 100 ms",
         );
         figures.add("upload to ready, cached compile", cached, "target < 5 ms");
-        let (cold, _) = upload(&wasm, &manifest, CompileStrategy::Optimized, 5).await;
-        figures.add(
-            "upload to ready, cold, CompileStrategy::Optimized",
-            cold,
-            "",
-        );
+        let (cold, _) = upload(&wasm, &manifest, CompileStrategy::Quick, 5).await;
+        figures.add("upload to ready, cold, CompileStrategy::Quick", cold, "");
 
         let slot = DriverSlot::new(driver.clone());
         let mut swaps = Vec::new();
         for i in 0..1000 {
             let next = if i % 2 == 0 {
-                optimized.clone()
+                quick.clone()
             } else {
                 driver.clone()
             };

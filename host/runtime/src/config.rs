@@ -28,19 +28,19 @@ use std::time::Duration;
 
 /// How Cranelift compiles drivers (part of the compile cache key).
 ///
-/// Drivers spend their calls in the host (instantiation, imports), not in
-/// their own code, so the default favours compile time: an upload is
-/// serving in about half the time, and a call costs ~2 µs more (see
-/// BENCHMARKS.md, "Driver runtime").
+/// `Quick` halves the time from upload to serving, and each call then
+/// costs about a third more (the canonical-ABI glue runs unoptimized); see
+/// BENCHMARKS.md, "Driver runtime". Compiles are rare and cached, calls are
+/// not, so `Optimized` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CompileStrategy {
-    /// No Cranelift optimizations and single-pass register allocation
+    /// Cranelift's optimizations and backtracking register allocation
     /// (default).
     #[default]
-    Quick,
-    /// Cranelift's optimizations and backtracking register allocation.
     Optimized,
+    /// No Cranelift optimizations and single-pass register allocation.
+    Quick,
 }
 
 /// Process-wide runtime configuration.
@@ -74,7 +74,7 @@ impl Default for RuntimeConfig {
             max_instances: 256,
             max_memory_bytes: 256 << 20,
             epoch_tick: Duration::from_millis(10),
-            compile: CompileStrategy::Quick,
+            compile: CompileStrategy::Optimized,
             // Rust drivers built with a 128 KiB stack (see sdk/README.md)
             // touch well under 1 MiB per call; keeping it mapped avoids page
             // faults on every fresh instance.
