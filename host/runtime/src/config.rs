@@ -51,7 +51,9 @@ pub struct RuntimeConfig {
     /// `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
     /// Instances that may exist at once across all drivers (pooling
-    /// allocator slots); calls beyond it fail with a resource limit.
+    /// allocator slots); calls beyond it fail with a resource limit. Each
+    /// slot reserves (but does not commit) about 8 GiB of address space for
+    /// its linear memories, so keep this in the hundreds.
     pub max_instances: u32,
     /// Hard cap on any driver's linear memory, in bytes; per-driver limits
     /// above it are lowered to it.

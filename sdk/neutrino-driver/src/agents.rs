@@ -74,7 +74,11 @@ fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| Some(s.as_str()?.to_string())).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| Some(s.as_str()?.to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -97,7 +101,8 @@ impl Configurations {
             vhostuser_socket_dir: string(raw.get("vhostuser_socket_dir")),
             ovs_capabilities: OvsCapabilities {
                 iface_types: string_list(
-                    raw.get("ovs_capabilities").and_then(|c| c.get("iface_types")),
+                    raw.get("ovs_capabilities")
+                        .and_then(|c| c.get("iface_types")),
                 ),
             },
             raw,
