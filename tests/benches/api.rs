@@ -5,7 +5,8 @@
 //! `NEUTRINO_BENCH_PORTS` (ports created in the timed run, default 6400),
 //! `NEUTRINO_BENCH_CLIENTS` (default 32), `NEUTRINO_BENCH_BACKENDS` (default `sqlite,postgres`;
 //! PostgreSQL from `NEUTRINO_TEST_PG_URL`, skipped when unreachable),
-//! `NEUTRINO_BENCH_DRIVERS` (`default` = the configured mechanism drivers, `none` = none).
+//! `NEUTRINO_BENCH_DRIVERS` (default `none,default`: without mechanism drivers, which is the
+//! core API alone, and with the default configuration's in-tree drivers).
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,7 @@ fn ms(d: Duration) -> String {
 
 struct Figures {
     backend: &'static str,
+    drivers: String,
     ports: usize,
     per_second: f64,
     p50: Duration,
@@ -53,13 +55,20 @@ async fn network_with_subnet(c: &Client, cidr: &str) -> String {
     id
 }
 
-async fn run(backend: Backend, name: &'static str, ports: usize, clients: usize) -> Figures {
-    let drivers = std::env::var("NEUTRINO_BENCH_DRIVERS").unwrap_or_else(|_| "default".into());
+async fn run(
+    backend: Backend,
+    name: &'static str,
+    drivers: &str,
+    ports: usize,
+    clients: usize,
+) -> Figures {
     let db = TestDb::new(backend).await;
+    let mut loaded = Vec::new();
     let server = TestServer::on_db(db, |c| {
         if drivers == "none" {
             c.ml2.mechanism_drivers.clear();
         }
+        loaded = c.ml2.mechanism_drivers.clone();
     })
     .await;
     let admin = server.admin();
@@ -139,6 +148,11 @@ async fn run(backend: Backend, name: &'static str, ports: usize, clients: usize)
 
     Figures {
         backend: name,
+        drivers: if loaded.is_empty() {
+            "none".into()
+        } else {
+            loaded.join(", ")
+        },
         ports: latencies.len(),
         per_second: latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
         p50: percentile(&latencies, 50.0),
@@ -170,32 +184,36 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let modes = std::env::var("NEUTRINO_BENCH_DRIVERS").unwrap_or_else(|_| "none,default".into());
     let mut all = Vec::new();
     for b in backends.split(',').map(str::trim) {
-        let figures = rt.block_on(async {
-            match b {
-                "sqlite" => Some(run(Backend::Sqlite, "SQLite", ports, clients).await),
-                "postgres" if postgres_reachable().await => {
-                    Some(run(Backend::Postgres, "PostgreSQL", ports, clients).await)
+        for mode in modes.split(',').map(str::trim) {
+            let figures = rt.block_on(async {
+                match b {
+                    "sqlite" => Some(run(Backend::Sqlite, "SQLite", mode, ports, clients).await),
+                    "postgres" if postgres_reachable().await => {
+                        Some(run(Backend::Postgres, "PostgreSQL", mode, ports, clients).await)
+                    }
+                    "postgres" => {
+                        println!("PostgreSQL unreachable: skipped");
+                        None
+                    }
+                    other => panic!("unknown backend {other}"),
                 }
-                "postgres" => {
-                    println!("PostgreSQL unreachable: skipped");
-                    None
-                }
-                other => panic!("unknown backend {other}"),
-            }
-        });
-        all.extend(figures);
+            });
+            all.extend(figures);
+        }
     }
     println!();
     println!(
-        "| backend | ports | clients | ports/s | p50 | p99 | max | list 2000 ports (median / best) |"
+        "| backend | mechanism drivers | ports | clients | ports/s | p50 | p99 | max | list 2000 ports (median / best) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for f in &all {
         println!(
-            "| {} | {} | {clients} | {:.0} | {} | {} | {} | {} / {} |",
+            "| {} | {} | {} | {clients} | {:.0} | {} | {} | {} | {} / {} |",
             f.backend,
+            f.drivers,
             f.ports,
             f.per_second,
             ms(f.p50),

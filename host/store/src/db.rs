@@ -235,16 +235,30 @@ async fn sqlite_pragmas(conn: &mut AnyConnection) -> std::result::Result<(), sql
 
 /// Rewrite a statement written with `?` placeholders into `$1, $2, …`, which both engines accept.
 pub fn numbered(sql: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(sql.len() + 16);
     let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
+    for (i, part) in sql.split('?').enumerate() {
+        if i > 0 {
             n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
+            let _ = write!(out, "${n}");
         }
+        out.push_str(part);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        assert_eq!(
+            numbered("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
+        assert_eq!(numbered("SELECT 1"), "SELECT 1");
+        assert_eq!(numbered("?"), "$1");
+    }
 }
