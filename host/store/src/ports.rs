@@ -226,16 +226,13 @@ fn json_column(conn: &AnyConnection) -> &'static str {
 async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
     let postgres = conn.backend_name() == "PostgreSQL";
     let mut ports = if postgres {
-        let rows = query::list(conn, "ports", COLUMNS, q).await?;
-        rows.iter().map(from_row).collect::<Result<Vec<_>>>()?
+        query::list_map(conn, "ports", COLUMNS, q, from_row).await?
     } else {
-        let rows = query::list(conn, "ports", json_column(conn), q).await?;
-        rows.iter()
-            .map(|r| {
-                let p: PortJson = json(r, 0)?;
-                Ok(Port::from(p))
-            })
-            .collect::<Result<Vec<_>>>()?
+        query::list_map(conn, "ports", json_column(conn), q, |r| {
+            let p: PortJson = json(r, 0)?;
+            Ok(Port::from(p))
+        })
+        .await?
     };
     if ports.is_empty() {
         return Ok(ports);

@@ -213,6 +213,49 @@ pub async fn list(
     columns: &str,
     query: &ListQuery,
 ) -> Result<Vec<AnyRow>> {
+    let (sql, binds) = list_sql(conn, table, columns, query).await?;
+    let q = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds);
+    let mut rows = q
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    if query.page_reverse {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// Like [`list`], decoding each row with `decode` as it arrives: decoding overlaps with the
+/// database producing the next rows, and no row is kept longer than needed.
+pub async fn list_map<T>(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &str,
+    query: &ListQuery,
+    mut decode: impl FnMut(&AnyRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    use futures::TryStreamExt;
+    let (sql, binds) = list_sql(conn, table, columns, query).await?;
+    let q = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds);
+    let mut out = Vec::new();
+    let mut rows = q.fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await.map_err(StoreError::classify)? {
+        out.push(decode(&row)?);
+    }
+    drop(rows);
+    if query.page_reverse {
+        out.reverse();
+    }
+    Ok(out)
+}
+
+/// The statement (with `$n` placeholders) and bound values of a list query.
+async fn list_sql(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &str,
+    query: &ListQuery,
+) -> Result<(String, Vec<SqlValue>)> {
     let mut sorts = query.sorts.clone();
     if !sorts.iter().any(|s| s.column == "id") {
         sorts.push(Sort {
@@ -264,16 +307,7 @@ pub async fn list(
     if let Some(limit) = query.limit {
         sql.push_str(&format!(" LIMIT {limit}"));
     }
-    let sql = numbered(&sql);
-    let q = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds);
-    let mut rows = q
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::classify)?;
-    if query.page_reverse {
-        rows.reverse();
-    }
-    Ok(rows)
+    Ok((numbered(&sql), binds))
 }
 
 /// The keyset condition "strictly after the marker" in the order given by `sorts`.
