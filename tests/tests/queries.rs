@@ -448,7 +448,7 @@ async fn pagination_max_limit_caps_pages() {
 }
 
 async fn tagged(c: &Client) -> [Value; 4] {
-    let nets = named_networks(&c, &["red", "redblue", "blue", "none"]).await;
+    let nets = named_networks(c, &["red", "redblue", "blue", "none"]).await;
     for (n, tags) in [
         (&nets[0], json!(["red"])),
         (&nets[1], json!(["red", "blue"])),

@@ -359,14 +359,15 @@ pub fn check_body(
         } else {
             check_value(a.name, a.kind, v)?
         };
-        if let Some(default) = &a.admin_default {
-            if !ctx.is_admin && &value != default {
-                let verb = if op == Op::Create { "create" } else { "update" };
-                return Err(ApiError(neutrino_ml2::Error::policy(&format!(
-                    "rule:{verb}_{member} and rule:{verb}_{member}:{}",
-                    a.name
-                ))));
-            }
+        if let Some(default) = &a.admin_default
+            && !ctx.is_admin
+            && &value != default
+        {
+            let verb = if op == Op::Create { "create" } else { "update" };
+            return Err(ApiError(neutrino_ml2::Error::policy(&format!(
+                "rule:{verb}_{member} and rule:{verb}_{member}:{}",
+                a.name
+            ))));
         }
         out.insert(a.name.to_string(), value);
     }
@@ -415,12 +416,12 @@ pub fn filter_condition(a: &Attr, values: &[String]) -> ApiResult<Option<Conditi
 pub fn owner(body: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<String> {
     let p = body.get("project_id").and_then(Value::as_str);
     let t = body.get("tenant_id").and_then(Value::as_str);
-    if let (Some(p), Some(t)) = (p, t) {
-        if p != t {
-            return Err(bad_request(
-                "Specifying 'project_id' or 'tenant_id' with different values is not allowed",
-            ));
-        }
+    if let (Some(p), Some(t)) = (p, t)
+        && p != t
+    {
+        return Err(bad_request(
+            "Specifying 'project_id' or 'tenant_id' with different values is not allowed",
+        ));
     }
     match p.or(t) {
         Some(p) if p != ctx.project_id && !ctx.is_admin => Err(bad_request(

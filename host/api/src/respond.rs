@@ -150,13 +150,15 @@ fn links(
         }
         format!("{scheme}://{host}{path}?{}", ser.finish())
     };
-    if !(count < limit && !reverse) {
+    // Neutron's `get_pagination_links`: no "next" after a short forward page, no "previous"
+    // after a short backward one.
+    if count >= limit || reverse {
         links.push(Link {
             rel: "next",
             href: href(last, false),
         });
     }
-    if !(count < limit && reverse) {
+    if count >= limit || !reverse {
         links.push(Link {
             rel: "previous",
             href: href(first, true),
@@ -193,26 +195,24 @@ pub fn body(
             ))),
         };
     }
-    if bulk {
-        if let Some(Value::Array(items)) = top.remove(collection) {
-            let mut out = Vec::with_capacity(items.len());
-            for i in items {
-                match i {
-                    Value::Object(m) => out.push(m),
-                    _ => {
-                        return Err(bad_request(format!(
-                            "Invalid format: each item of '{collection}' must be an object"
-                        )));
-                    }
+    if bulk && let Some(Value::Array(items)) = top.remove(collection) {
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            match i {
+                Value::Object(m) => out.push(m),
+                _ => {
+                    return Err(bad_request(format!(
+                        "Invalid format: each item of '{collection}' must be an object"
+                    )));
                 }
             }
-            if out.is_empty() {
-                return Err(bad_request(format!(
-                    "Resources required: '{collection}' is empty"
-                )));
-            }
-            return Ok((out, true));
         }
+        if out.is_empty() {
+            return Err(bad_request(format!(
+                "Resources required: '{collection}' is empty"
+            )));
+        }
+        return Ok((out, true));
     }
     Err(bad_request(format!(
         "Unable to find '{member}' in request body"

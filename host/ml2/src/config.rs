@@ -32,7 +32,7 @@ impl Default for CoreConfig {
 
 /// Parse a MAC like `fa:16:3e:00:00:00`.
 pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = text.split(|c| c == ':' || c == '-').collect();
+    let parts: Vec<&str> = text.split([':', '-']).collect();
     if parts.len() != 6 {
         return None;
     }

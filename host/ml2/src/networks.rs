@@ -225,14 +225,14 @@ impl Plugin {
         u: NetworkUpdate,
         if_match: Option<i64>,
     ) -> Result<Network> {
-        if let Some(p) = &u.provider {
-            if *p != ProviderSpec::default() {
-                return Err(Error::invalid_input(
-                    "Plugin does not support updating the following provider network \
-                     attributes: provider:network_type, provider:physical_network, \
-                     provider:segmentation_id",
-                ));
-            }
+        if let Some(p) = &u.provider
+            && *p != ProviderSpec::default()
+        {
+            return Err(Error::invalid_input(
+                "Plugin does not support updating the following provider network \
+                 attributes: provider:network_type, provider:physical_network, \
+                 provider:segmentation_id",
+            ));
         }
         let ctx = ctx.clone();
         let id = id.to_string();

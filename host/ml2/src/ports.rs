@@ -469,19 +469,18 @@ impl Plugin {
                             }
                             if let (true, false, IpNet::V6(prefix), Some(m)) =
                                 (is_auto_address(subnet), router, cidr, parsed_mac)
+                                && IpAddr::V6(eui64(prefix, m)) != ip
                             {
-                                if IpAddr::V6(eui64(prefix, m)) != ip {
-                                    return Err(Error::neutron(
-                                        "AllocationOnAutoAddressSubnet",
-                                        400,
-                                        format!(
-                                            "IPv6 address {ip} cannot be directly assigned to a port \
-                                             on subnet {} as the subnet is configured for automatic \
-                                             addresses",
-                                            subnet.id
-                                        ),
-                                    ));
-                                }
+                                return Err(Error::neutron(
+                                    "AllocationOnAutoAddressSubnet",
+                                    400,
+                                    format!(
+                                        "IPv6 address {ip} cannot be directly assigned to a port \
+                                         on subnet {} as the subnet is configured for automatic \
+                                         addresses",
+                                        subnet.id
+                                    ),
+                                ));
                             }
                             if claims
                                 .iter()
@@ -811,10 +810,8 @@ impl Plugin {
                 let still = claims
                     .iter()
                     .any(|c| c.subnet.id == old.subnet_id && c.ip.to_string() == old.ip_address);
-                if !still {
-                    if let Some(s) = subnets.iter().find(|s| s.id == old.subnet_id) {
-                        self.release(conn, s, &old.ip_address).await?;
-                    }
+                if !still && let Some(s) = subnets.iter().find(|s| s.id == old.subnet_id) {
+                    self.release(conn, s, &old.ip_address).await?;
                 }
             }
             p.fixed_ips.clear();

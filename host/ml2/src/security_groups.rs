@@ -347,14 +347,13 @@ impl Plugin {
                 .await?
                 .filter(|g| ctx.owns(&g.project_id))
                 .ok_or_else(|| group_not_found(&r.security_group_id))?;
-            if let Some(remote) = &r.remote_group_id {
-                if sg::get(tx, remote)
+            if let Some(remote) = &r.remote_group_id
+                && sg::get(tx, remote)
                     .await?
                     .filter(|g| ctx.owns(&g.project_id))
                     .is_none()
-                {
-                    return Err(group_not_found(remote));
-                }
+            {
+                return Err(group_not_found(remote));
             }
             let now = neutrino_store::now();
             let new = SecurityGroupRule {
@@ -497,14 +496,14 @@ fn check_ports(protocol: Option<&str>, min: Option<i64>, max: Option<i64>) -> Re
             "Must also specify protocol if port range is given.",
         )),
         Some(p) if PORT_PROTOCOLS.contains(&p) || p == "6" || p == "17" => {
-            if let (Some(a), Some(b)) = (min, max) {
-                if a > b || a < 1 || b > 65535 {
-                    return Err(Error::neutron(
-                        "SecurityGroupInvalidPortRange",
-                        400,
-                        "For TCP/UDP protocols, port_range_min must be <= port_range_max",
-                    ));
-                }
+            if let (Some(a), Some(b)) = (min, max)
+                && (a > b || a < 1 || b > 65535)
+            {
+                return Err(Error::neutron(
+                    "SecurityGroupInvalidPortRange",
+                    400,
+                    "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+                ));
             }
             Ok(())
         }

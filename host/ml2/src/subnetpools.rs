@@ -148,10 +148,10 @@ impl Plugin {
         };
         crate::in_tx!(self.store(), |tx| {
             if pool.is_default && subnetpools::default_for(tx, version).await?.is_some() {
-                return Err(Error::invalid_input(format!(
+                return Err(Error::invalid_input(
                     "A default subnetpool for this IP family has already been set. Only one \
-                         default may exist per IP family"
-                )));
+                     default may exist per IP family",
+                ));
             }
             subnetpools::insert(tx, &pool).await?;
             Ok::<_, Error>(())
@@ -255,15 +255,14 @@ impl Plugin {
                 p.default_quota = v;
             }
             if let Some(v) = u.is_default {
-                if v && !current.is_default {
-                    if let Some(other) = subnetpools::default_for(tx, p.ip_version).await? {
-                        if other.id != p.id {
-                            return Err(Error::invalid_input(
-                                "A default subnetpool for this IP family has already been set. \
-                                     Only one default may exist per IP family",
-                            ));
-                        }
-                    }
+                if v && !current.is_default
+                    && let Some(other) = subnetpools::default_for(tx, p.ip_version).await?
+                    && other.id != p.id
+                {
+                    return Err(Error::invalid_input(
+                        "A default subnetpool for this IP family has already been set. \
+                         Only one default may exist per IP family",
+                    ));
                 }
                 p.is_default = v;
             }

@@ -204,13 +204,13 @@ fn check_ipv6_modes(
             "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False.",
         ));
     }
-    if let (Some(r), Some(a)) = (ra, addr) {
-        if r != a {
-            return Err(Error::invalid_input(format!(
-                "ipv6_ra_mode set to '{r}' with ipv6_address_mode set to '{a}' is not valid. If \
-                 both attributes are set, they must be the same value"
-            )));
-        }
+    if let (Some(r), Some(a)) = (ra, addr)
+        && r != a
+    {
+        return Err(Error::invalid_input(format!(
+            "ipv6_ra_mode set to '{r}' with ipv6_address_mode set to '{a}' is not valid. If \
+             both attributes are set, they must be the same value"
+        )));
     }
     let auto = |m: Option<&str>| matches!(m, Some("slaac") | Some("dhcpv6-stateless"));
     if (auto(ra) || auto(addr)) && net.prefix_len() != 64 {
@@ -403,13 +403,13 @@ impl Plugin {
             subnets::all_cidrs(conn).await?
         };
         for (_, _, other) in &others {
-            if let Ok(o) = other.parse::<IpNet>() {
-                if prefix::overlaps(o, cidr) {
-                    return Err(Error::invalid_input(format!(
-                        "Requested subnet with cidr: {cidr} for network: {} overlaps with another subnet",
-                        r.network_id
-                    )));
-                }
+            if let Ok(o) = other.parse::<IpNet>()
+                && prefix::overlaps(o, cidr)
+            {
+                return Err(Error::invalid_input(format!(
+                    "Requested subnet with cidr: {cidr} for network: {} overlaps with another subnet",
+                    r.network_id
+                )));
             }
         }
         let gateway = match &r.gateway_ip {
@@ -686,17 +686,17 @@ impl Plugin {
             if let Some(p) = &u.allocation_pools {
                 let ranges = pools::validate(cidr, p, gw).map_err(pool_error)?;
                 s.allocation_pools = to_pools(&ranges, version);
-            } else if let Some(g) = gw {
-                if pools::in_ranges(&pool_ranges(&s), to_u128(g)) {
-                    return Err(pool_error(PoolError::GatewayConflict(format!(
-                        "Gateway ip {g} conflicts with allocation pool {}",
-                        s.allocation_pools
-                            .iter()
-                            .map(|p| format!("{}-{}", p.start, p.end))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))));
-                }
+            } else if let Some(g) = gw
+                && pools::in_ranges(&pool_ranges(&s), to_u128(g))
+            {
+                return Err(pool_error(PoolError::GatewayConflict(format!(
+                    "Gateway ip {g} conflicts with allocation pool {}",
+                    s.allocation_pools
+                        .iter()
+                        .map(|p| format!("{}-{}", p.start, p.end))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))));
             }
             if s == current {
                 return Ok((s, None));

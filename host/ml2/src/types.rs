@@ -195,12 +195,12 @@ impl TypeManager {
                         "segmentation_id requires physical_network for VLAN provider network",
                     ));
                 }
-                if let Some(id) = spec.segmentation_id {
-                    if !(1..=4094).contains(&id) {
-                        return Err(Error::invalid_input(format!(
-                            "segmentation_id {id} out of range (1 through 4094)"
-                        )));
-                    }
+                if let Some(id) = spec.segmentation_id
+                    && !(1..=4094).contains(&id)
+                {
+                    return Err(Error::invalid_input(format!(
+                        "segmentation_id {id} out of range (1 through 4094)"
+                    )));
                 }
             }
             t if TUNNELS.contains(&t) => {
