@@ -128,7 +128,10 @@ async fn run(
         let r = admin.post("/v2.0/ports", json!({ "ports": bulk })).await;
         assert_eq!(r.status, 201, "{}", r.body);
     }
-    // Timed until the whole body has arrived; parsing it is the client's business.
+    // Let the server settle after the write burst (SQLite checkpoints its log when writes
+    // pause), then time each list until its whole body has arrived; parsing it is the
+    // client's business.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let url = format!("{}/v2.0/ports?network_id={list_net}", server.url);
     let http = reqwest::Client::new();
     let mut lists = Vec::new();

@@ -77,7 +77,7 @@ impl Store {
                     .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
                     .connect(&url)
                     .await?;
-                tokio::spawn(checkpoints(read.clone()));
+                tokio::spawn(checkpoints(read.clone(), wal_path(&url)));
                 Store {
                     backend,
                     read,
@@ -114,6 +114,11 @@ impl Store {
                     "drivers",
                     include_str!("../migrations/sqlite/0002_drivers.sql"),
                 ),
+                (
+                    3,
+                    "core_indexes",
+                    include_str!("../migrations/sqlite/0003_core_indexes.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -125,6 +130,11 @@ impl Store {
                     2,
                     "drivers",
                     include_str!("../migrations/postgres/0002_drivers.sql"),
+                ),
+                (
+                    3,
+                    "core_indexes",
+                    include_str!("../migrations/postgres/0003_core_indexes.sql"),
                 ),
             ],
         };
@@ -173,27 +183,64 @@ impl Store {
     }
 }
 
-/// How often SQLite's write-ahead log is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+/// How often the checkpoint task looks at SQLite's write-ahead log.
+const CHECKPOINT_TICK: Duration = Duration::from_millis(250);
+
+/// The longest a busy server goes without a checkpoint.
+const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(10);
 
 /// Checkpoint SQLite's write-ahead log from a reader connection, in the background, while
-/// the pool is open. The writer runs with `wal_autocheckpoint = 0`: SQLite's automatic
-/// checkpoint would otherwise run inside the commit that crosses 1000 pages, stalling the one
-/// writer (and every request queued behind it) for milliseconds. A passive checkpoint never
-/// blocks the writer; SQLite restarts the log once it has been copied back.
-async fn checkpoints(pool: AnyPool) {
+/// the pool is open: as soon as writes pause (the log file stopped changing), and at least
+/// every [`CHECKPOINT_AT_LEAST_EVERY`] under sustained load.
+///
+/// The writer runs with `wal_autocheckpoint = 0`. SQLite's automatic checkpoint would run
+/// inside the commit that crosses 1000 pages and stall the one writer, and every request
+/// queued behind it, for milliseconds. A passive checkpoint never blocks the writer, but its
+/// `fsync` can slow the writer's own file writes on the same file system, so it is done
+/// when the server is idle where possible; SQLite restarts the log once it is copied back.
+async fn checkpoints(pool: AnyPool, wal: Option<std::path::PathBuf>) {
+    let stamp = |wal: &Option<std::path::PathBuf>| {
+        wal.as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| (m.len(), m.modified().ok()))
+    };
+    let mut last = stamp(&wal);
+    let mut dirty = false;
+    let mut since = tokio::time::Instant::now();
     loop {
-        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        tokio::time::sleep(CHECKPOINT_TICK).await;
         if pool.is_closed() {
             return;
         }
-        if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
-            if pool.is_closed() {
-                return;
+        let now = stamp(&wal);
+        let changed = wal.is_none() || now != last;
+        last = now;
+        dirty |= changed;
+        let idle = !changed && dirty;
+        if !(idle || (dirty && since.elapsed() >= CHECKPOINT_AT_LEAST_EVERY)) {
+            continue;
+        }
+        match pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            Ok(_) => {
+                dirty = false;
+                since = tokio::time::Instant::now();
+                last = stamp(&wal);
             }
-            tracing::warn!(error = %e, "SQLite checkpoint failed");
+            Err(_) if pool.is_closed() => return,
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
         }
     }
+}
+
+/// The write-ahead log file of a SQLite URL (`sqlite:FILE[?…]`), if it names a file.
+fn wal_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let file = rest.split('?').next()?;
+    if file.is_empty() || file == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(format!("{file}-wal")))
 }
 
 /// Sleep before attempt `attempt + 1` of a conflicting transaction: short, growing, jittered.
@@ -251,6 +298,17 @@ pub fn numbered(sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::numbered;
+
+    #[test]
+    fn the_wal_file_is_found_from_the_url() {
+        use super::wal_path;
+        assert_eq!(
+            wal_path("sqlite:/tmp/n.sqlite?mode=rwc"),
+            Some("/tmp/n.sqlite-wal".into())
+        );
+        assert_eq!(wal_path("sqlite:n.sqlite"), Some("n.sqlite-wal".into()));
+        assert_eq!(wal_path("sqlite::memory:"), None);
+    }
 
     #[test]
     fn placeholders_are_numbered_in_order() {

@@ -206,11 +206,16 @@ fn json_column(conn: &AnyConnection) -> &'static str {
          'name', name, 'description', description, 'mac_address', mac_address, \
          'admin_state_up', admin_state_up, 'status', status, 'device_id', device_id, \
          'device_owner', device_owner, 'port_security_enabled', port_security_enabled, \
-         'allowed_address_pairs', json(allowed_address_pairs), \
+         'allowed_address_pairs', CASE allowed_address_pairs WHEN '[]' THEN json_array() \
+            ELSE json(allowed_address_pairs) END, \
          'binding_host_id', binding_host_id, 'binding_vnic_type', binding_vnic_type, \
-         'binding_profile', json(binding_profile), 'binding_vif_type', binding_vif_type, \
-         'binding_vif_details', json(binding_vif_details), 'created_at', created_at, \
-         'updated_at', updated_at, 'revision_number', revision_number, \
+         'binding_profile', CASE binding_profile WHEN '{}' THEN json_object() \
+            ELSE json(binding_profile) END, \
+         'binding_vif_type', binding_vif_type, \
+         'binding_vif_details', CASE binding_vif_details WHEN '{}' THEN json_object() \
+            ELSE json(binding_vif_details) END, \
+         'created_at', created_at, 'updated_at', updated_at, \
+         'revision_number', revision_number, \
          'fixed_ips', (SELECT json_group_array(json_object('subnet_id', a.subnet_id, \
             'ip_address', a.ip_address)) FROM (SELECT subnet_id, ip_address \
             FROM ip_allocations WHERE port_id = ports.id ORDER BY position) a), \
