@@ -583,3 +583,39 @@ async fn changed_since_filters_on_updated_at() {
     assert_eq!(names(&past, "networks"), vec!["a"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn ports_come_back_in_the_requested_order() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let net = c.network("n").await;
+    for name in ["c", "a", "e", "b", "d"] {
+        c.port(s(&net, "id"), json!({ "name": name })).await;
+    }
+
+    let by_name = c.get_ok("/v2.0/ports?sort_key=name&sort_dir=desc").await;
+    let by_id = c.get_ok("/v2.0/ports").await;
+    let page = c
+        .get_ok("/v2.0/ports?sort_key=name&sort_dir=asc&limit=2")
+        .await;
+
+    assert_eq!(names(&by_name, "ports"), vec!["e", "d", "c", "b", "a"]);
+    let ids: Vec<String> = by_id["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| s(p, "id").to_string())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "without sort keys, ports come in id order");
+    assert_eq!(names(&page, "ports"), vec!["a", "b"]);
+    let prev = c
+        .get_ok(&format!(
+            "/v2.0/ports?sort_key=name&sort_dir=asc&limit=2&marker={}&page_reverse=True",
+            s(&by_name["ports"][0], "id")
+        ))
+        .await;
+    assert_eq!(names(&prev, "ports"), vec!["c", "d"]);
+    server.stop().await;
+}

@@ -233,17 +233,19 @@ async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
     let mut ports = if postgres {
         query::list_map(conn, "ports", COLUMNS, q, from_row).await?
     } else {
-        query::list_map(conn, "ports", json_column(conn), q, |r| {
-            let p: PortJson = json(r, 0)?;
-            Ok(Port::from(p))
-        })
-        .await?
+        let text = query::list_json_array(conn, "ports", json_column(conn), q).await?;
+        let mut items: Vec<PortJson> = serde_json::from_str(&text)
+            .map_err(|e| crate::error::StoreError::Corrupt(format!("ports: {e}")))?;
+        if q.page_reverse {
+            items.reverse();
+        }
+        items.into_iter().map(Port::from).collect()
     };
     if ports.is_empty() {
         return Ok(ports);
     }
-    let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
     if postgres {
+        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
         // PostgreSQL runs correlated sub-selects per row slowly; children come in one query
         // each instead.
         let mut ips = crate::ipam::fixed_ips_of(conn, &ids).await?;
@@ -263,9 +265,17 @@ async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
             p.tags = tag_map.remove(&p.id).unwrap_or_default();
         }
     }
-    let mut levels = crate::bindings::levels_of(conn, &ids).await?;
-    for p in ports.iter_mut() {
-        p.binding_levels = levels.remove(&p.id).unwrap_or_default();
+    // Only bound ports have binding levels; most listed ports are not (yet) bound.
+    let bound: Vec<String> = ports
+        .iter()
+        .filter(|p| p.binding_vif_type != "unbound")
+        .map(|p| p.id.clone())
+        .collect();
+    if !bound.is_empty() {
+        let mut levels = crate::bindings::levels_of(conn, &bound).await?;
+        for p in ports.iter_mut() {
+            p.binding_levels = levels.remove(&p.id).unwrap_or_default();
+        }
     }
     Ok(ports)
 }

@@ -249,6 +249,26 @@ pub async fn list_map<T>(
     Ok(out)
 }
 
+/// Like [`list`] for one column holding a JSON object per row (SQLite only): the database
+/// joins the objects into one JSON array text, in the query's order, so the whole page
+/// travels as a single row instead of one message per row.
+pub async fn list_json_array(
+    conn: &mut AnyConnection,
+    table: &str,
+    object: &str,
+    query: &ListQuery,
+) -> Result<String> {
+    let (sql, binds) = list_sql(conn, table, &format!("{object} AS j"), query).await?;
+    let sql = format!("SELECT '[' || COALESCE(group_concat(j, ','), '') || ']' FROM ({sql})");
+    let q = bind_all(sqlx::query(AssertSqlSafe(sql)), &binds);
+    let row = q
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    row.try_get::<String, _>(0)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// The statement (with `$n` placeholders) and bound values of a list query.
 async fn list_sql(
     conn: &mut AnyConnection,
