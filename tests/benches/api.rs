@@ -128,10 +128,11 @@ async fn run(
         let r = admin.post("/v2.0/ports", json!({ "ports": bulk })).await;
         assert_eq!(r.status, 201, "{}", r.body);
     }
-    // Let the server settle after the write burst (SQLite checkpoints its log when writes
-    // pause), then time each list until its whole body has arrived; parsing it is the
-    // client's business.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Let the server settle after the write burst (SQLite copies its write-ahead log back
+    // when writes pause, which takes a few seconds after 8000 ports and slows reads while it
+    // runs), then time each list until its whole body has arrived; parsing it is the client's
+    // business.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let url = format!("{}/v2.0/ports?network_id={list_net}", server.url);
     let http = reqwest::Client::new();
     let mut lists = Vec::new();
