@@ -183,8 +183,13 @@ impl Server {
 
     /// Send SIGTERM.
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Send a signal by name (`TERM`, `INT`, …).
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());
@@ -208,8 +213,13 @@ impl Server {
     }
 
     /// SIGTERM and wait; asserts a clean exit.
-    pub fn stop(mut self) {
-        self.terminate();
+    pub fn stop(self) {
+        self.stop_with("TERM");
+    }
+
+    /// Send `signal` and wait; asserts a clean exit.
+    pub fn stop_with(mut self, signal: &str) {
+        self.signal(signal);
         let status = self.wait(Duration::from_secs(60));
         assert!(status.success(), "exit status {status}:\n{}", self.log());
     }
