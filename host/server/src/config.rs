@@ -341,13 +341,14 @@ impl Config {
             .clone()
             .map(std::path::PathBuf::from)
             .or_else(|| option_env!("NEUTRINO_BUILTIN_DRIVERS").map(std::path::PathBuf::from));
-        if let Some(dir) = &directory {
-            if !m.mechanism_drivers.is_empty() && !dir.is_dir() {
-                return Err(invalid(
-                    "drivers.directory",
-                    format!("{} is not a directory", dir.display()),
-                ));
-            }
+        if let Some(dir) = &directory
+            && !m.mechanism_drivers.is_empty()
+            && !dir.is_dir()
+        {
+            return Err(invalid(
+                "drivers.directory",
+                format!("{} is not a directory", dir.display()),
+            ));
         }
         if self.drivers.watch && directory.is_none() {
             return Err(invalid("drivers.watch", "needs drivers.directory"));

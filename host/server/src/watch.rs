@@ -32,12 +32,12 @@ pub fn watch_directory(
 ) -> notify::Result<(JoinHandle<()>, notify::RecommendedWatcher)> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
-            if matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_)) {
-                for p in event.paths {
-                    if p.extension().is_some_and(|e| e == "wasm") {
-                        let _ = tx.send(p);
-                    }
+        if let Ok(event) = event
+            && matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_))
+        {
+            for p in event.paths {
+                if p.extension().is_some_and(|e| e == "wasm") {
+                    let _ = tx.send(p);
                 }
             }
         }

@@ -119,12 +119,15 @@ impl HostServices for DbHost {
     }
 }
 
+/// State writes held back until the transaction: `None` deletes the key.
+type Staged = BTreeMap<(String, String), Option<Vec<u8>>>;
+
 /// Host services for precommit hooks: reads see committed state plus this request's own
 /// writes; writes wait for [`StagedHost::flush`] inside the transaction.
 #[derive(Debug, Clone)]
 pub struct StagedHost {
     db: DbHost,
-    staged: Arc<Mutex<BTreeMap<(String, String), Option<Vec<u8>>>>>,
+    staged: Arc<Mutex<Staged>>,
 }
 
 impl StagedHost {
@@ -136,7 +139,7 @@ impl StagedHost {
         }
     }
 
-    fn staged(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Option<Vec<u8>>>> {
+    fn staged(&self) -> std::sync::MutexGuard<'_, Staged> {
         self.staged.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -158,10 +158,10 @@ impl MechanismManager {
             at: neutrino_store::now_precise(),
             by_project: by.to_string(),
         };
-        if let Ok(mut tx) = self.store.begin().await {
-            if db::log_event(&mut tx, &event).await.is_ok() {
-                let _ = tx.commit().await;
-            }
+        if let Ok(mut tx) = self.store.begin().await
+            && db::log_event(&mut tx, &event).await.is_ok()
+        {
+            let _ = tx.commit().await;
         }
     }
 
@@ -352,10 +352,10 @@ impl MechanismManager {
             self.info(name).ok_or_else(|| not_found(name))
         }
         .await;
-        if let Err(e) = &result {
-            if !matches!(e, Error::Neutron { status: 404, .. }) {
-                self.note_failure(name, by, &e.to_string()).await;
-            }
+        if let Err(e) = &result
+            && !matches!(e, Error::Neutron { status: 404, .. })
+        {
+            self.note_failure(name, by, &e.to_string()).await;
         }
         result
     }
@@ -507,10 +507,10 @@ impl MechanismManager {
     }
 
     async fn remember_fingerprint(&self) {
-        if let Ok(mut conn) = self.store.reader().acquire().await {
-            if let Ok(fp) = db::fingerprint(&mut conn).await {
-                *self.fingerprint.lock().unwrap_or_else(|p| p.into_inner()) = fp;
-            }
+        if let Ok(mut conn) = self.store.reader().acquire().await
+            && let Ok(fp) = db::fingerprint(&mut conn).await
+        {
+            *self.fingerprint.lock().unwrap_or_else(|p| p.into_inner()) = fp;
         }
     }
 
