@@ -272,3 +272,63 @@ async fn driver_state_survives_upgrades_and_restarts() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn drivers_are_called_in_position_order_and_delete_hooks_in_reverse() {
+    // recorder (position 10) refuses port precommits; versioned (position 20) accepts everything.
+    let server = server_with(&[
+        (
+            "recorder",
+            json!({"config": {"refuse": "delete_port_precommit"}}),
+        ),
+        ("versioned", json!({})),
+    ])
+    .await;
+    let c = server.admin();
+    let calls = |c: neutrino_tests::Client| async move {
+        c.get("/v2.0/mechanism-drivers/versioned").await.body["mechanism_driver"]["stats"]["calls"]
+            .as_u64()
+            .unwrap()
+    };
+    let net = c.network("n").await;
+    let port = c.port(s(&net, "id"), json!({})).await;
+    let before_delete = calls(c.clone()).await;
+
+    let refused = c.delete(&format!("/v2.0/ports/{}", s(&port, "id"))).await;
+
+    assert_eq!(refused.status, 409);
+    assert_eq!(
+        calls(c.clone()).await,
+        before_delete + 1,
+        "versioned (last in order) ran before recorder refused: delete hooks run in reverse"
+    );
+    let positions: Vec<i64> = c.get("/v2.0/mechanism-drivers").await.body["mechanism_drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["position"].as_i64().unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_refused_by_the_first_driver_never_reaches_the_second() {
+    let server = server_with(&[
+        (
+            "recorder",
+            json!({"config": {"refuse": "create_network_precommit"}}),
+        ),
+        ("versioned", json!({})),
+    ])
+    .await;
+    let c = server.admin();
+
+    let refused = c.post("/v2.0/networks", json!({"network": {}})).await;
+
+    assert_eq!(refused.status, 409);
+    let st =
+        c.get("/v2.0/mechanism-drivers/versioned").await.body["mechanism_driver"]["stats"].clone();
+    assert_eq!(st["calls"], 0, "{st}");
+    server.stop().await;
+}

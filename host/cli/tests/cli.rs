@@ -95,3 +95,49 @@ async fn the_driver_commands_manage_drivers_end_to_end() {
     server.stop().await;
     outcome.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn driver_load_takes_operator_settings_from_a_toml_file() {
+    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let url = server.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("recorder.toml");
+    std::fs::write(
+        &settings,
+        "failure_policy = \"skip\"\n[config]\nrefuse = \"create_network_precommit\"\n",
+    )
+    .unwrap();
+    let wasm = guests().dir().join("recorder.wasm").display().to_string();
+    let (u, s) = (url.clone(), settings.display().to_string());
+
+    let loaded = tokio::task::spawn_blocking(move || {
+        json(
+            &u,
+            &[
+                "driver",
+                "load",
+                "recorder",
+                &wasm,
+                "--settings",
+                &s,
+                "--position",
+                "5",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let refused = server
+        .admin()
+        .post("/v2.0/networks", serde_json::json!({"network": {}}))
+        .await;
+
+    assert_eq!(loaded["failure_policy"], "skip");
+    assert_eq!(loaded["position"], 5);
+    assert_eq!(
+        loaded["settings"]["config"]["refuse"],
+        "create_network_precommit"
+    );
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    server.stop().await;
+}
