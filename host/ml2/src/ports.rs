@@ -142,6 +142,9 @@ fn retry_on_collision(e: Error) -> Error {
     }
 }
 
+/// The lowest free range (first, last; hex) of subnets by id, read with the network.
+type FreeHints = std::collections::HashMap<String, (String, String)>;
+
 /// The address chosen for one fixed IP.
 struct Claim {
     subnet: Subnet,
@@ -221,11 +224,15 @@ impl Plugin {
     ) -> Result<Port> {
         // One statement for the network, its subnets and the owner's default security group:
         // this runs while holding the (SQLite: only) writer connection.
-        let (net, subnets, default_group) =
-            networks::port_context(conn, &r.network_id, &r.project_id)
-                .await?
-                .filter(|(n, _, _)| visible(ctx, n))
-                .ok_or_else(|| network_not_found(&r.network_id))?;
+        let networks::PortContext {
+            network: net,
+            subnets,
+            default_security_group: default_group,
+            mut first_free,
+        } = networks::port_context(conn, &r.network_id, &r.project_id)
+            .await?
+            .filter(|c| visible(ctx, &c.network))
+            .ok_or_else(|| network_not_found(&r.network_id))?;
         let id = uuid::Uuid::new_v4().to_string();
         let mac_address = match &r.mac_address {
             Some(m) => {
@@ -273,19 +280,22 @@ impl Plugin {
             binding_levels: vec![],
         };
         let claims = self
-            .choose_addresses(conn, &net, &subnets, &port, r.fixed_ips.as_deref(), &[])
+            .choose_addresses(
+                conn,
+                (&net, &subnets, &mut first_free),
+                &port,
+                r.fixed_ips.as_deref(),
+                &[],
+            )
             .await?;
-        ports::insert(conn, &port).await?;
-        for (position, c) in claims.iter().enumerate() {
-            let ip = c.ip.to_string();
-            store_ipam::insert_allocation(conn, &c.subnet.id, &ip, &id, &net.id, position as i64)
-                .await?;
-            port.fixed_ips.push(FixedIp {
+        port.fixed_ips = claims
+            .iter()
+            .map(|c| FixedIp {
                 subnet_id: c.subnet.id.clone(),
-                ip_address: ip,
-            });
-        }
-        let groups = self
+                ip_address: c.ip.to_string(),
+            })
+            .collect();
+        port.security_groups = self
             .port_security_groups(
                 conn,
                 ctx,
@@ -294,8 +304,7 @@ impl Plugin {
                 default_group.as_deref(),
             )
             .await?;
-        ports::add_security_groups(conn, &id, &groups).await?;
-        port.security_groups = groups;
+        ports::insert_with_children(conn, &port).await?;
         for tag in &r.tags {
             tags::add(conn, "ports", &id, tag).await?;
         }
@@ -357,13 +366,13 @@ impl Plugin {
         }
     }
 
-    /// Decide the fixed IPs of a port and take them from the free ranges. `keep` lists the
-    /// port's current addresses that stay (update); they are not taken again.
+    /// Decide the fixed IPs of a port on a network with these subnets and take them from the
+    /// free ranges (`hints`: the lowest free range of subnets, when already read). `keep` lists
+    /// the port's current addresses that stay (update); they are not taken again.
     async fn choose_addresses(
         &self,
         conn: &mut Conn,
-        net: &Network,
-        subnets: &[Subnet],
+        (net, subnets, hints): (&Network, &[Subnet], &mut FreeHints),
         port: &Port,
         requested: Option<&[FixedIpRequest]>,
         keep: &[FixedIp],
@@ -407,7 +416,7 @@ impl Plugin {
                     } else {
                         v6_tried = true;
                     }
-                    if let Some(ip) = self.take_any(conn, s).await? {
+                    if let Some(ip) = self.take_any(conn, s, hints).await? {
                         claims.push(Claim {
                             subnet: s.clone(),
                             ip,
@@ -550,7 +559,7 @@ impl Plugin {
                                 continue;
                             }
                             let ip = self
-                                .take_any(conn, subnet)
+                                .take_any(conn, subnet, hints)
                                 .await?
                                 .ok_or_else(|| generation_failure(&net.id))?;
                             claims.push(Claim {
@@ -565,8 +574,16 @@ impl Plugin {
         Ok(claims)
     }
 
-    async fn take_any(&self, conn: &mut Conn, subnet: &Subnet) -> Result<Option<IpAddr>> {
-        let hex = store_ipam::take_any(conn, self.backend(), &subnet.id).await?;
+    /// Take the lowest free address of a subnet, using (and using up) the hint on its lowest
+    /// free range when there is one.
+    async fn take_any(
+        &self,
+        conn: &mut Conn,
+        subnet: &Subnet,
+        hints: &mut FreeHints,
+    ) -> Result<Option<IpAddr>> {
+        let hint = hints.remove(&subnet.id);
+        let hex = store_ipam::take_any(conn, self.backend(), &subnet.id, hint).await?;
         Ok(hex.and_then(|h| from_hex(&h)))
     }
 
@@ -804,7 +821,13 @@ impl Plugin {
                 })
                 .collect();
             let claims = self
-                .choose_addresses(conn, &net, &subnets, &p, Some(&requested), &keep)
+                .choose_addresses(
+                    conn,
+                    (&net, &subnets, &mut FreeHints::new()),
+                    &p,
+                    Some(&requested),
+                    &keep,
+                )
                 .await?;
             for old in &current.fixed_ips {
                 let still = claims

@@ -81,13 +81,22 @@ async fn first_range(
 }
 
 /// Take the lowest free address of a subnet (hex), or `None` when its pools are exhausted.
+///
+/// `hint` is the subnet's lowest free range (first, last) as read earlier in this
+/// transaction (SQLite, see `networks::port_context`); it saves reading it again. A stale
+/// hint costs one more attempt: the range is only changed where it still starts at `first`.
 pub async fn take_any(
     conn: &mut AnyConnection,
     backend: Backend,
     subnet_id: &str,
+    mut hint: Option<(String, String)>,
 ) -> Result<Option<String>> {
     for attempt in 0..64 {
-        let range = match first_range(conn, backend, subnet_id, attempt == 0).await? {
+        let read = match hint.take() {
+            Some(r) => Some(r),
+            None => first_range(conn, backend, subnet_id, attempt == 0).await?,
+        };
+        let range = match read {
             Some(r) => Some(r),
             None if backend == Backend::Postgres && attempt == 0 => {
                 first_range(conn, backend, subnet_id, false).await?

@@ -1,5 +1,7 @@
 //! Networks and their segments.
 
+use std::collections::HashMap;
+
 use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
@@ -169,10 +171,21 @@ pub async fn port_context(
     conn: &mut AnyConnection,
     id: &str,
     project_id: &str,
-) -> Result<Option<(Network, Vec<crate::model::Subnet>, Option<String>)>> {
+) -> Result<Option<PortContext>> {
+    // SQLite: also the lowest free range of each subnet, so that taking an address needs no
+    // statement of its own (see `ipam::take_any`). PostgreSQL locks that row when it reads it,
+    // which this statement does not do.
+    let first_free = if conn.backend_name() == "PostgreSQL" {
+        "NULL"
+    } else {
+        "(SELECT json_group_array(json_array(r.subnet_id, r.first_ip, r.last_ip)) \
+           FROM subnets s JOIN ipam_ranges r ON r.subnet_id = s.id \
+           AND r.first_ip = (SELECT min(first_ip) FROM ipam_ranges WHERE subnet_id = s.id) \
+           WHERE s.network_id = networks.id)"
+    };
     let sql = numbered(&format!(
         "SELECT {COLUMNS}, {}, (SELECT security_group_id FROM default_security_groups \
-         WHERE project_id = ?) FROM networks WHERE id = ?",
+         WHERE project_id = ?), {first_free} FROM networks WHERE id = ?",
         crate::subnets::json_array_of_network(conn)
     ));
     let row = sqlx::query(AssertSqlSafe(sql))
@@ -182,9 +195,34 @@ pub async fn port_context(
         .await
         .map_err(StoreError::classify)?;
     let Some(row) = row else { return Ok(None) };
-    let net = from_row(&row)?;
-    let subnets = crate::subnets::from_json_array(&text(&row, 15)?)?;
-    Ok(Some((net, subnets, opt_text(&row, 16)?)))
+    let first_free = match opt_text(&row, 17)? {
+        Some(json) => serde_json::from_str::<Vec<(String, String, String)>>(&json)
+            .map_err(|e| StoreError::Corrupt(format!("free ranges of a network: {e}")))?
+            .into_iter()
+            .map(|(subnet, first, last)| (subnet, (first, last)))
+            .collect(),
+        None => HashMap::new(),
+    };
+    Ok(Some(PortContext {
+        network: from_row(&row)?,
+        subnets: crate::subnets::from_json_array(&text(&row, 15)?)?,
+        default_security_group: opt_text(&row, 16)?,
+        first_free,
+    }))
+}
+
+/// What creating a port on a network needs to know, read in one statement.
+#[derive(Debug)]
+pub struct PortContext {
+    /// The network.
+    pub network: Network,
+    /// Its subnets, oldest first.
+    pub subnets: Vec<crate::model::Subnet>,
+    /// The project's default security group, when it has one yet.
+    pub default_security_group: Option<String>,
+    /// SQLite only: the lowest free range (first, last; hex) of each subnet by id, as a hint
+    /// for [`crate::ipam::take_any`].
+    pub first_free: HashMap<String, (String, String)>,
 }
 
 /// One network row without children (cheap; for the port path).
