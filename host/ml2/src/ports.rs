@@ -178,15 +178,13 @@ impl Plugin {
             let mut out = Vec::with_capacity(reqs.len());
             let host = plugin.staged_host();
             for r in &reqs {
-                let port = plugin
+                let (port, net) = plugin
                     .insert_port(tx, &ctx, r)
                     .await
                     .map_err(retry_on_collision)?;
-                if let Some(net) = plugin.network_for_hooks(tx, &port.network_id).await? {
-                    plugin
-                        .port_hook(Phase::Pre(&host), Hook::CreatePrecommit, &port, None, &net)
-                        .await?;
-                }
+                plugin
+                    .port_hook(Phase::Pre(&host), Hook::CreatePrecommit, &port, None, &net)
+                    .await?;
                 out.push(port);
             }
             host.flush(tx).await?;
@@ -221,9 +219,10 @@ impl Plugin {
         conn: &mut Conn,
         ctx: &RequestContext,
         r: &PortCreate,
-    ) -> Result<Port> {
-        // One statement for the network, its subnets and the owner's default security group:
-        // this runs while holding the (SQLite: only) writer connection.
+    ) -> Result<(Port, Network)> {
+        // One statement for the network (which the precommit hooks get too), its subnets and
+        // the owner's default security group: this runs while holding the (SQLite: only)
+        // writer connection.
         let networks::PortContext {
             network: net,
             subnets,
@@ -308,7 +307,7 @@ impl Plugin {
         for tag in &r.tags {
             tags::add(conn, "ports", &id, tag).await?;
         }
-        Ok(port)
+        Ok((port, net))
     }
 
     /// Security groups for a port: the requested ones (checked), or the project's default

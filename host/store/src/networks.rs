@@ -164,9 +164,9 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Network>> 
     }
 }
 
-/// What creating a port on a network needs, in one statement: the network row (without
-/// children), its subnets (oldest first, without tags) and the default security group of
-/// `project_id` if it has one.
+/// What creating a port on a network needs, in one statement: the network (with its subnet
+/// ids, tags and segments, as [`get`] reads it), its subnets (oldest first, without tags) and
+/// the default security group of `project_id` if it has one.
 pub async fn port_context(
     conn: &mut AnyConnection,
     id: &str,
@@ -184,8 +184,9 @@ pub async fn port_context(
            WHERE s.network_id = networks.id)"
     };
     let sql = numbered(&format!(
-        "SELECT {COLUMNS}, {}, (SELECT security_group_id FROM default_security_groups \
+        "SELECT {COLUMNS}{}, {}, (SELECT security_group_id FROM default_security_groups \
          WHERE project_id = ?), {first_free} FROM networks WHERE id = ?",
+        children_columns(conn),
         crate::subnets::json_array_of_network(conn)
     ));
     let row = sqlx::query(AssertSqlSafe(sql))
@@ -195,7 +196,7 @@ pub async fn port_context(
         .await
         .map_err(StoreError::classify)?;
     let Some(row) = row else { return Ok(None) };
-    let first_free = match opt_text(&row, 17)? {
+    let first_free = match opt_text(&row, 20)? {
         Some(json) => serde_json::from_str::<Vec<(String, String, String)>>(&json)
             .map_err(|e| StoreError::Corrupt(format!("free ranges of a network: {e}")))?
             .into_iter()
@@ -203,10 +204,14 @@ pub async fn port_context(
             .collect(),
         None => HashMap::new(),
     };
+    let mut network = from_row(&row)?;
+    network.subnets = json(&row, 15)?;
+    network.tags = json(&row, 16)?;
+    network.segments = json(&row, 17)?;
     Ok(Some(PortContext {
-        network: from_row(&row)?,
-        subnets: crate::subnets::from_json_array(&text(&row, 15)?)?,
-        default_security_group: opt_text(&row, 16)?,
+        network,
+        subnets: crate::subnets::from_json_array(&text(&row, 18)?)?,
+        default_security_group: opt_text(&row, 19)?,
         first_free,
     }))
 }
@@ -214,7 +219,7 @@ pub async fn port_context(
 /// What creating a port on a network needs to know, read in one statement.
 #[derive(Debug)]
 pub struct PortContext {
-    /// The network.
+    /// The network, with its children.
     pub network: Network,
     /// Its subnets, oldest first.
     pub subnets: Vec<crate::model::Subnet>,
