@@ -185,20 +185,21 @@ impl Plugin {
                 plugin
                     .port_hook(Phase::Pre(&host), Hook::CreatePrecommit, &port, None, &net)
                     .await?;
-                out.push(port);
+                out.push((port, net));
             }
             host.flush(tx).await?;
             Ok::<_, Error>(out)
         })?;
         if self.mech().has_drivers() {
-            for port in &created {
-                let net = self.network_of(&port.network_id).await?;
+            // The network as the transaction read it, as in Neutron, whose contexts are built
+            // inside the transaction.
+            for (port, net) in &created {
                 if let Err(e) = self
-                    .port_hook(Phase::Post, Hook::CreatePostcommit, port, None, &net)
+                    .port_hook(Phase::Post, Hook::CreatePostcommit, port, None, net)
                     .await
                 {
                     let admin = RequestContext::admin(&ctx.project_id);
-                    for p in &created {
+                    for (p, _) in &created {
                         if let Err(undo) = self.delete_port(&admin, &p.id, None).await {
                             tracing::error!(port = %p.id, error = %undo, "could not delete a port after its create postcommit failed");
                         }
@@ -208,7 +209,7 @@ impl Plugin {
             }
         }
         let mut out = Vec::with_capacity(created.len());
-        for port in created {
+        for (port, _) in created {
             out.push(self.bind_if_needed(port).await?);
         }
         Ok(out)
