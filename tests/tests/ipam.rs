@@ -400,3 +400,54 @@ async fn released_addresses_merge_back_into_the_free_ranges() {
     assert_eq!(after, before);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn two_fixed_ips_asked_of_one_subnet_are_two_different_addresses() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let (net, sub) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    c.port(s(&net, "id"), json!({})).await;
+
+    let port = c
+        .port(
+            s(&net, "id"),
+            json!({"fixed_ips": [{"subnet_id": sub["id"]}, {"subnet_id": sub["id"]}]}),
+        )
+        .await;
+
+    assert_eq!(ips(&port), vec!["10.0.0.3", "10.0.0.4"], "{port}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_last_free_address_then_the_next_port_fails_cleanly() {
+    // A pool of exactly two addresses: the first port takes one, a port asking for two
+    // of the same subnet cannot have them, and nothing it took stays taken.
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let net = c.network("n").await;
+    let sub = c
+        .subnet_with(
+            json!({"network_id": net["id"], "cidr": "10.0.0.0/29", "ip_version": 4,
+            "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.3"}]}),
+        )
+        .await;
+    c.port(s(&net, "id"), json!({})).await;
+
+    let refused = c
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net["id"],
+                "fixed_ips": [{"subnet_id": sub["id"]}, {"subnet_id": sub["id"]}]}}),
+        )
+        .await;
+    let last = c.port(s(&net, "id"), json!({})).await;
+
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    assert_eq!(
+        refused.body["NeutronError"]["type"],
+        "IpAddressGenerationFailure"
+    );
+    assert_eq!(ips(&last), vec!["10.0.0.3"]);
+    server.stop().await;
+}
