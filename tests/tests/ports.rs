@@ -359,6 +359,33 @@ async fn generated_macs_follow_the_configured_base_mac() {
 }
 
 #[tokio::test]
+async fn random_mac_collisions_are_retried_not_reported() {
+    // Two random octets: 65,536 MACs, so 1,500 ports collide about 17 times (birthday
+    // bound); on SQLite each collision is only found by the database when the port's rows
+    // are written at commit. (Bulks of 10 keep the chance that a bulk collides on all 20
+    // attempts nil.)
+    let server = TestServer::with_config(|c| c.base_mac = "fa:16:3e:7f:00:00".into()).await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.0.0.0/20").await;
+
+    let mut macs = Vec::new();
+    for _ in 0..150 {
+        let bulk: Vec<Value> = (0..10).map(|_| json!({"network_id": net["id"]})).collect();
+        let r = c.post("/v2.0/ports", json!({ "ports": bulk })).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        for p in r.body["ports"].as_array().unwrap() {
+            macs.push(s(p, "mac_address").to_string());
+        }
+    }
+
+    assert_eq!(macs.len(), 1500);
+    macs.sort();
+    macs.dedup();
+    assert_eq!(macs.len(), 1500, "every port has its own MAC");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn updating_fixed_ips_adds_and_releases_addresses() {
     let server = TestServer::start().await;
     let c = server.admin();

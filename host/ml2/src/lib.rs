@@ -141,19 +141,27 @@ pub(crate) mod sqlx_conn {
 /// commit, and run it again from the start while it fails with a retriable error.
 #[macro_export]
 macro_rules! in_tx {
-    ($store:expr, |$tx:ident| $body:expr) => {{
+    ($store:expr, |$tx:ident| $body:expr) => {
+        $crate::in_tx!(@run begin, $store, std::convert::identity, |$tx| $body)
+    };
+    // A batched transaction (see `neutrino_store::tx`): its deferred writes run with the
+    // commit, so their errors come from the commit, through `$commit_errors`.
+    (batched $store:expr, commit_errors: $commit_errors:expr, |$tx:ident| $body:expr) => {
+        $crate::in_tx!(@run begin_batched, $store, $commit_errors, |$tx| $body)
+    };
+    (@run $begin:ident, $store:expr, $commit_errors:expr, |$tx:ident| $body:expr) => {{
         let store = $store;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             let outcome = async {
-                let mut owned = store.begin().await?;
+                let mut owned = store.$begin().await?;
                 let $tx = &mut owned;
                 let value = $crate::pin_result(async { $body }).await?;
                 owned
                     .commit()
                     .await
-                    .map_err($crate::store::StoreError::classify)?;
+                    .map_err(|e| $commit_errors($crate::Error::from($crate::store::StoreError::classify(e))))?;
                 Ok::<_, $crate::Error>(value)
             }
             .await;

@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use neutrino_store::model::{AddressPair, FixedIp, Network, Port, Subnet};
 use neutrino_store::query::{Condition, ListQuery};
 use neutrino_store::{
-    Backend, Conn, StoreError, UniqueKind, ipam as store_ipam, networks, ports, subnets, tags,
+    Backend, Conn, StoreError, Tx, UniqueKind, ipam as store_ipam, networks, ports, subnets, tags,
 };
 
 use crate::error::{Error, Result};
@@ -174,7 +174,9 @@ impl Plugin {
     ) -> Result<Vec<Port>> {
         let plugin = self.clone();
         let ctx = ctx.clone();
-        let created = crate::in_tx!(self.store(), |tx| {
+        // Batched: on SQLite a port costs two hand-offs to the database (see
+        // `neutrino_store::tx`), while the one writer connection is held.
+        let created = crate::in_tx!(batched self.store(), commit_errors: retry_on_collision, |tx| {
             let mut out = Vec::with_capacity(reqs.len());
             let host = plugin.staged_host();
             for r in &reqs {
@@ -217,7 +219,7 @@ impl Plugin {
 
     async fn insert_port(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx,
         ctx: &RequestContext,
         r: &PortCreate,
     ) -> Result<(Port, Network)> {
@@ -229,7 +231,7 @@ impl Plugin {
             subnets,
             default_security_group: default_group,
             mut first_free,
-        } = networks::port_context(conn, &r.network_id, &r.project_id)
+        } = networks::port_context(tx, &r.network_id, &r.project_id)
             .await?
             .filter(|c| visible(ctx, &c.network))
             .ok_or_else(|| network_not_found(&r.network_id))?;
@@ -240,7 +242,7 @@ impl Plugin {
                     Error::invalid_input(format!("'{m}' is not a valid MAC address"))
                 })?;
                 let m = mac::format(parsed);
-                if ports::mac_in_use(conn, &r.network_id, &m, None).await? {
+                if ports::mac_in_use(tx, &r.network_id, &m, None).await? {
                     return Err(mac_in_use(&r.network_id, &m));
                 }
                 m
@@ -281,7 +283,7 @@ impl Plugin {
         };
         let claims = self
             .choose_addresses(
-                conn,
+                tx,
                 (&net, &subnets, &mut first_free),
                 &port,
                 r.fixed_ips.as_deref(),
@@ -297,16 +299,19 @@ impl Plugin {
             .collect();
         port.security_groups = self
             .port_security_groups(
-                conn,
+                tx,
                 ctx,
                 &port,
                 r.security_groups.as_deref(),
                 default_group.as_deref(),
             )
             .await?;
-        ports::insert_with_children(conn, &port).await?;
+        ports::insert_with_children(tx, &port).await?;
+        if !r.tags.is_empty() {
+            tx.flush().await.map_err(StoreError::classify)?;
+        }
         for tag in &r.tags {
-            tags::add(conn, "ports", &id, tag).await?;
+            tags::add(tx, "ports", &id, tag).await?;
         }
         Ok((port, net))
     }
@@ -315,7 +320,7 @@ impl Plugin {
     /// group when port security is on.
     async fn port_security_groups(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx,
         ctx: &RequestContext,
         port: &Port,
         requested: Option<&[String]>,
@@ -334,7 +339,8 @@ impl Plugin {
                 let mut unique = groups.to_vec();
                 unique.sort();
                 unique.dedup();
-                let owners = neutrino_store::security_groups::owners(conn, &unique).await?;
+                tx.flush().await.map_err(StoreError::classify)?;
+                let owners = neutrino_store::security_groups::owners(tx, &unique).await?;
                 for g in &unique {
                     let ok = owners.iter().any(|(id, project)| {
                         id == g
@@ -357,7 +363,8 @@ impl Plugin {
                 Ok(vec![match known_default {
                     Some(id) => id.to_string(),
                     None => {
-                        self.ensure_default_security_group(conn, &port.project_id)
+                        tx.flush().await.map_err(StoreError::classify)?;
+                        self.ensure_default_security_group(tx, &port.project_id)
                             .await?
                     }
                 }])
@@ -371,7 +378,7 @@ impl Plugin {
     /// the port's current addresses that stay (update); they are not taken again.
     async fn choose_addresses(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx,
         (net, subnets, hints): (&Network, &[Subnet], &mut FreeHints),
         port: &Port,
         requested: Option<&[FixedIpRequest]>,
@@ -416,7 +423,7 @@ impl Plugin {
                     } else {
                         v6_tried = true;
                     }
-                    if let Some(ip) = self.take_any(conn, s, hints).await? {
+                    if let Some(ip) = self.take_any(tx, s, hints).await? {
                         claims.push(Claim {
                             subnet: s.clone(),
                             ip,
@@ -518,16 +525,12 @@ impl Plugin {
                                 });
                                 continue;
                             }
-                            if store_ipam::is_allocated(conn, &subnet.id, &text).await? {
+                            tx.flush().await.map_err(StoreError::classify)?;
+                            if store_ipam::is_allocated(tx, &subnet.id, &text).await? {
                                 return Err(ip_in_use(&net.id, &text));
                             }
-                            store_ipam::take_specific(
-                                conn,
-                                self.backend(),
-                                &subnet.id,
-                                &to_hex(ip),
-                            )
-                            .await?;
+                            store_ipam::take_specific(tx, self.backend(), &subnet.id, &to_hex(ip))
+                                .await?;
                             claims.push(Claim {
                                 subnet: subnet.clone(),
                                 ip,
@@ -559,7 +562,7 @@ impl Plugin {
                                 continue;
                             }
                             let ip = self
-                                .take_any(conn, subnet, hints)
+                                .take_any(tx, subnet, hints)
                                 .await?
                                 .ok_or_else(|| generation_failure(&net.id))?;
                             claims.push(Claim {
@@ -578,12 +581,21 @@ impl Plugin {
     /// free range when there is one.
     async fn take_any(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx,
         subnet: &Subnet,
         hints: &mut FreeHints,
     ) -> Result<Option<IpAddr>> {
-        let hint = hints.remove(&subnet.id);
-        let hex = store_ipam::take_any(conn, self.backend(), &subnet.id, hint).await?;
+        let hex = match hints.remove(&subnet.id) {
+            // SQLite: the range was read in this transaction, which holds the one writer,
+            // so it is exact and the move can travel with the next statements.
+            Some(range) if self.backend() == Backend::Sqlite => {
+                Some(store_ipam::take_first_of(tx, &subnet.id, range).await?)
+            }
+            hint => {
+                tx.flush().await.map_err(StoreError::classify)?;
+                store_ipam::take_any(tx, self.backend(), &subnet.id, hint).await?
+            }
+        };
         Ok(hex.and_then(|h| from_hex(&h)))
     }
 
@@ -680,7 +692,7 @@ impl Plugin {
 
     async fn update_port_tx(
         &self,
-        conn: &mut Conn,
+        conn: &mut Tx,
         ctx: &RequestContext,
         id: &str,
         u: &PortUpdate,

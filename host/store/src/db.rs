@@ -6,17 +6,18 @@
 //! again, from the start, when the database reports a transient conflict.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{AnyPool, Executor};
 
 use crate::error::{Result, StoreError};
 
-/// A write transaction.
-pub type Tx = sqlx::Transaction<'static, Any>;
+use crate::tx::SqliteWriter;
+pub use crate::tx::Tx;
 
 /// Which database engine is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +45,16 @@ impl RetryableError for StoreError {
 pub struct Store {
     backend: Backend,
     read: AnyPool,
-    write: AnyPool,
+    write: Writes,
+}
+
+/// Where write transactions run.
+#[derive(Clone, Debug)]
+enum Writes {
+    /// PostgreSQL: the shared pool.
+    Pool(AnyPool),
+    /// SQLite: the one writer connection (see [`crate::tx`]).
+    Sqlite(Arc<SqliteWriter>),
 }
 
 /// How many times a conflicting write transaction is run again before giving up.
@@ -66,14 +76,12 @@ impl Store {
         let store = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url);
-                let write = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
-                    .connect(&url)
-                    .await?;
+                let write = Writes::Sqlite(Arc::new(SqliteWriter::connect(&url).await?));
+                // An embedded database's connections cannot go stale: no ping on every
+                // checkout.
                 let read = AnyPoolOptions::new()
                     .max_connections(4)
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
                     .connect(&url)
                     .await?;
@@ -93,7 +101,7 @@ impl Store {
                 Store {
                     backend,
                     read: pool.clone(),
-                    write: pool,
+                    write: Writes::Pool(pool),
                 }
             }
         };
@@ -151,7 +159,10 @@ impl Store {
             })
             .collect();
         let migrator = Migrator::with_migrations(migrations);
-        migrator.run(&self.write).await?;
+        match &self.write {
+            Writes::Pool(pool) => migrator.run(pool).await?,
+            Writes::Sqlite(writer) => migrator.run(writer.lock().await?.conn()).await?,
+        }
         Ok(())
     }
 
@@ -167,19 +178,42 @@ impl Store {
 
     /// Start a write transaction (not retried; see [`Store::write`]).
     pub async fn begin(&self) -> Result<Tx> {
-        self.write.begin().await.map_err(StoreError::classify)
+        match &self.write {
+            Writes::Pool(pool) => pool.begin().await.map(Tx::pooled),
+            Writes::Sqlite(writer) => writer.begin().await,
+        }
+        .map_err(StoreError::classify)
+    }
+
+    /// Start a write transaction whose statements travel together where the engine allows
+    /// (see [`crate::tx`]): use [`Tx::fetch_all`], [`Tx::defer`] and [`Tx::flush`] before
+    /// the connection itself.
+    pub async fn begin_batched(&self) -> Result<Tx> {
+        match &self.write {
+            Writes::Pool(pool) => pool.begin().await.map(Tx::pooled),
+            Writes::Sqlite(writer) => writer.begin_batched().await,
+        }
+        .map_err(StoreError::classify)
     }
 
     /// Close every connection (used at shutdown).
     pub async fn close(&self) {
-        if self.backend == Backend::Sqlite {
-            // Fold the write-ahead log back into the database file.
-            if let Err(e) = self.write.execute("PRAGMA wal_checkpoint(TRUNCATE)").await {
-                tracing::warn!(error = %e, "final SQLite checkpoint failed");
-            }
-        }
-        self.write.close().await;
         self.read.close().await;
+        match &self.write {
+            Writes::Pool(pool) => pool.close().await,
+            Writes::Sqlite(writer) => match writer.lock().await {
+                Ok(mut conn) => {
+                    // Fold the write-ahead log back into the database file.
+                    if let Err(e) = conn.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").await {
+                        tracing::warn!(error = %e, "final SQLite checkpoint failed");
+                    }
+                    if let Err(e) = conn.close().await {
+                        tracing::warn!(error = %e, "closing the SQLite writer failed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "SQLite writer unavailable at shutdown"),
+            },
+        }
     }
 }
 
@@ -266,7 +300,9 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-async fn sqlite_pragmas(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
+pub(crate) async fn sqlite_pragmas(
+    conn: &mut AnyConnection,
+) -> std::result::Result<(), sqlx::Error> {
     for pragma in [
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",

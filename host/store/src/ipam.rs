@@ -80,6 +80,33 @@ async fn first_range(
     }
 }
 
+/// Take `first`, the lowest address of the free range `[first, last]` of a subnet, which the
+/// caller read in this same transaction while holding SQLite's one writer: so the range is
+/// known to be there, and moving it is [deferred](crate::Tx::defer) to travel with the
+/// transaction's next statements.
+pub async fn take_first_of(
+    tx: &mut crate::Tx,
+    subnet_id: &str,
+    (first, last): (String, String),
+) -> Result<String> {
+    if first == last {
+        tx.defer(
+            "DELETE FROM ipam_ranges WHERE subnet_id = ? AND first_ip = ?",
+            vec![subnet_id.into(), first.as_str().into()],
+        )
+        .await
+    } else {
+        let next = to_hex(parse_hex(&first)? + 1, first.len());
+        tx.defer(
+            "UPDATE ipam_ranges SET first_ip = ? WHERE subnet_id = ? AND first_ip = ?",
+            vec![next.into(), subnet_id.into(), first.as_str().into()],
+        )
+        .await
+    }
+    .map_err(StoreError::classify)?;
+    Ok(first)
+}
+
 /// Take the lowest free address of a subnet (hex), or `None` when its pools are exhausted.
 ///
 /// `hint` is the subnet's lowest free range (first, last) as read earlier in this

@@ -26,6 +26,7 @@ pub mod segments;
 pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
+pub mod tx;
 
 /// A database connection (a transaction dereferences to one).
 pub use sqlx::AnyConnection as Conn;

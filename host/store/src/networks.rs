@@ -168,10 +168,11 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Network>> 
 /// ids, tags and segments, as [`get`] reads it), its subnets (oldest first, without tags) and
 /// the default security group of `project_id` if it has one.
 pub async fn port_context(
-    conn: &mut AnyConnection,
+    tx: &mut crate::Tx,
     id: &str,
     project_id: &str,
 ) -> Result<Option<PortContext>> {
+    let conn: &AnyConnection = tx;
     // SQLite: also the lowest free range of each subnet, so that taking an address needs no
     // statement of its own (see `ipam::take_any`). PostgreSQL locks that row when it reads it,
     // which this statement does not do.
@@ -183,19 +184,20 @@ pub async fn port_context(
            AND r.first_ip = (SELECT min(first_ip) FROM ipam_ranges WHERE subnet_id = s.id) \
            WHERE s.network_id = networks.id)"
     };
-    let sql = numbered(&format!(
+    let sql = format!(
         "SELECT {COLUMNS}{}, {}, (SELECT security_group_id FROM default_security_groups \
          WHERE project_id = ?), {first_free} FROM networks WHERE id = ?",
         children_columns(conn),
         crate::subnets::json_array_of_network(conn)
-    ));
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(project_id.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
+    );
+    // In a batched transaction on SQLite this is the statement that carries `BEGIN`.
+    let rows = tx
+        .fetch_all(&sql, vec![project_id.into(), id.into()])
         .await
         .map_err(StoreError::classify)?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
     let first_free = match opt_text(&row, 20)? {
         Some(json) => serde_json::from_str::<Vec<(String, String, String)>>(&json)
             .map_err(|e| StoreError::Corrupt(format!("free ranges of a network: {e}")))?

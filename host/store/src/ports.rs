@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 use crate::error::{Result, StoreError};
 use crate::model::Port;
-use crate::query::{self, ListQuery};
+use crate::query::{self, ListQuery, SqlValue};
 use crate::row::{boolean, int, json, text, to_json};
 use crate::tags;
 
@@ -52,30 +52,44 @@ const INSERT_PORT: &str = "INSERT INTO ports (id, project_id, network_id, name, 
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
      $19, $20)";
 
+/// [`INSERT_PORT`] with `?` placeholders, for a statement batch.
+const INSERT_PORT_Q: &str = "INSERT INTO ports (id, project_id, network_id, name, description, \
+     mac_address, admin_state_up, status, device_id, device_owner, port_security_enabled, \
+     allowed_address_pairs, binding_host_id, binding_vnic_type, binding_profile, \
+     binding_vif_type, binding_vif_details, created_at, updated_at, revision_number) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// The values of a port row, in column order.
+fn port_row_values(p: &Port) -> Vec<SqlValue> {
+    vec![
+        p.id.as_str().into(),
+        p.project_id.as_str().into(),
+        p.network_id.as_str().into(),
+        p.name.as_str().into(),
+        p.description.as_str().into(),
+        p.mac_address.as_str().into(),
+        p.admin_state_up.into(),
+        p.status.as_str().into(),
+        p.device_id.as_str().into(),
+        p.device_owner.as_str().into(),
+        p.port_security_enabled.into(),
+        to_json(&p.allowed_address_pairs).into(),
+        p.binding_host_id.as_str().into(),
+        p.binding_vnic_type.as_str().into(),
+        to_json(&p.binding_profile).into(),
+        p.binding_vif_type.as_str().into(),
+        to_json(&p.binding_vif_details).into(),
+        p.created_at.as_str().into(),
+        p.updated_at.as_str().into(),
+        p.revision_number.into(),
+    ]
+}
+
 fn bind_port_row<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     p: &Port,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    q.bind(p.id.clone())
-        .bind(p.project_id.clone())
-        .bind(p.network_id.clone())
-        .bind(p.name.clone())
-        .bind(p.description.clone())
-        .bind(p.mac_address.clone())
-        .bind(i64::from(p.admin_state_up))
-        .bind(p.status.clone())
-        .bind(p.device_id.clone())
-        .bind(p.device_owner.clone())
-        .bind(i64::from(p.port_security_enabled))
-        .bind(to_json(&p.allowed_address_pairs))
-        .bind(p.binding_host_id.clone())
-        .bind(p.binding_vnic_type.clone())
-        .bind(to_json(&p.binding_profile))
-        .bind(p.binding_vif_type.clone())
-        .bind(to_json(&p.binding_vif_details))
-        .bind(p.created_at.clone())
-        .bind(p.updated_at.clone())
-        .bind(p.revision_number)
+    query::bind_all(q, &port_row_values(p))
 }
 
 /// Insert a port row (fixed IPs, security groups and tags are written separately).
@@ -90,12 +104,14 @@ pub async fn insert(conn: &mut AnyConnection, p: &Port) -> Result<()> {
 /// Insert a new port with its fixed IPs (`p.fixed_ips`, in order) and its security groups
 /// (`p.security_groups`); tags are written separately.
 ///
-/// On SQLite the statements go to the database as one batch: every statement is a hand-off
-/// to the connection's worker thread and back, which costs more than the insert itself, and
-/// this runs while the one writer connection is held. PostgreSQL takes them one by one
-/// (its extended protocol allows one statement per query).
-pub async fn insert_with_children(conn: &mut AnyConnection, p: &Port) -> Result<()> {
-    if conn.backend_name() == "PostgreSQL" {
+/// On SQLite the statements are one batch, [deferred](crate::Tx::defer): in a batched
+/// transaction they reach the database with its next statement or its `COMMIT` (every
+/// hand-off to the connection's worker thread costs more than the inserts, and is paid while
+/// the one writer connection is held). PostgreSQL takes them one by one, at once (its
+/// extended protocol allows one statement per query).
+pub async fn insert_with_children(tx: &mut crate::Tx, p: &Port) -> Result<()> {
+    if tx.backend_name() == "PostgreSQL" {
+        let conn: &mut AnyConnection = tx;
         insert(conn, p).await?;
         for (position, ip) in p.fixed_ips.iter().enumerate() {
             crate::ipam::insert_allocation(
@@ -110,34 +126,28 @@ pub async fn insert_with_children(conn: &mut AnyConnection, p: &Port) -> Result<
         }
         return add_security_groups(conn, &p.id, &p.security_groups).await;
     }
-    // `$n` names the n-th argument in every statement of the batch: `$1` is the port's id
-    // and `$3` its network throughout.
-    let mut sql = format!("{INSERT_PORT};");
-    let mut next = 21;
-    for position in 0..p.fixed_ips.len() {
-        sql.push_str(&format!(
-            " INSERT INTO ip_allocations (subnet_id, ip_address, port_id, network_id, position) \
-             VALUES (${}, ${}, $1, $3, {position});",
-            next,
-            next + 1
-        ));
-        next += 2;
-    }
-    for _ in &p.security_groups {
-        sql.push_str(&format!(
-            " INSERT INTO port_security_groups (port_id, security_group_id) VALUES ($1, ${next});"
-        ));
-        next += 1;
-    }
-    let mut q = bind_port_row(sqlx::query(sqlx::AssertSqlSafe(sql)), p);
-    for ip in &p.fixed_ips {
-        q = q.bind(ip.subnet_id.clone()).bind(ip.ip_address.clone());
+    let mut sql = INSERT_PORT_Q.to_string();
+    let mut values = port_row_values(p);
+    for (position, ip) in p.fixed_ips.iter().enumerate() {
+        sql.push_str(
+            "; INSERT INTO ip_allocations (subnet_id, ip_address, port_id, network_id, position) \
+             VALUES (?, ?, ?, ?, ?)",
+        );
+        values.extend([
+            ip.subnet_id.as_str().into(),
+            ip.ip_address.as_str().into(),
+            p.id.as_str().into(),
+            p.network_id.as_str().into(),
+            (position as i64).into(),
+        ]);
     }
     for g in &p.security_groups {
-        q = q.bind(g.clone());
+        sql.push_str(
+            "; INSERT INTO port_security_groups (port_id, security_group_id) VALUES (?, ?)",
+        );
+        values.extend([p.id.as_str().into(), g.as_str().into()]);
     }
-    q.execute(&mut *conn).await.map_err(StoreError::classify)?;
-    Ok(())
+    tx.defer(&sql, values).await.map_err(StoreError::classify)
 }
 
 /// Write the mutable columns of `p` if the stored revision is still `expected_revision`.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use neutrino_runtime::{self as rt, HostError, HostServices, async_trait};
-use neutrino_store::{Conn, Store, StoreError, agents, drivers};
+use neutrino_store::{Store, StoreError, Tx, agents, drivers};
 
 /// Seconds after its last report an agent counts as dead (Neutron's `agent_down_time`).
 pub const AGENT_DOWN_TIME_SECS: i64 = 75;
@@ -149,8 +149,11 @@ impl StagedHost {
     }
 
     /// Write the staged state changes in the caller's transaction.
-    pub async fn flush(&self, conn: &mut Conn) -> Result<(), StoreError> {
+    pub async fn flush(&self, conn: &mut Tx) -> Result<(), StoreError> {
         let changes: Vec<_> = std::mem::take(&mut *self.staged()).into_iter().collect();
+        if !changes.is_empty() {
+            conn.flush().await.map_err(StoreError::classify)?;
+        }
         for ((driver, key), value) in changes {
             match value {
                 Some(v) => drivers::state_set(conn, &driver, &key, &v).await?,
