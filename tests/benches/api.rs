@@ -148,7 +148,11 @@ async fn run(
         assert_eq!(body["ports"].as_array().unwrap().len(), 2000);
     }
     lists.sort();
-    server.stop().await;
+    let db = server.stop().await;
+    if let Ok(keep) = std::env::var("KEEPDB") {
+        std::fs::copy(db.url.trim_start_matches("sqlite:"), &keep).unwrap();
+        println!("kept {keep} net {list_net}");
+    }
 
     Figures {
         backend: name,
@@ -179,6 +183,10 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!("api benchmark: run it with `cargo bench -p neutrino-tests --bench api`");
         return;
+    }
+    // The server runs in this process: tune the C allocator as `neutrino-server` does.
+    if std::env::var_os("NEUTRINO_BENCH_MALLOC_DEFAULTS").is_none() {
+        neutrino_server::malloc::tune();
     }
     let ports = env_usize("NEUTRINO_BENCH_PORTS", 6400);
     let clients = env_usize("NEUTRINO_BENCH_CLIENTS", 32);

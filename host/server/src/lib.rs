@@ -2,6 +2,7 @@
 //! the API together, and serves until told to stop. No logic of its own beyond wiring.
 
 pub mod config;
+pub mod malloc;
 pub mod watch;
 
 use std::net::SocketAddr;

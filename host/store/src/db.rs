@@ -127,6 +127,11 @@ impl Store {
                     "core_indexes",
                     include_str!("../migrations/sqlite/0003_core_indexes.sql"),
                 ),
+                (
+                    4,
+                    "port_documents",
+                    include_str!("../migrations/sqlite/0004_port_documents.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (

@@ -147,6 +147,10 @@ pub async fn insert_with_children(tx: &mut crate::Tx, p: &Port) -> Result<()> {
         );
         values.extend([p.id.as_str().into(), g.as_str().into()]);
     }
+    // The children cleared the port's stored document; render it once, now they are all in.
+    sql.push_str("; ");
+    sql.push_str(RENDER_DOC_Q);
+    values.extend([p.id.as_str().into(), p.id.as_str().into()]);
     tx.defer(&sql, values).await.map_err(StoreError::classify)
 }
 
@@ -194,7 +198,7 @@ pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// A port as the database renders it (see [`json_column`]): one JSON text per row instead
+/// A port as the database renders it (see [`SQLITE_DOC`]): one JSON text per row instead
 /// of two dozen columns, which is what makes long lists cheap (the per-column cost of the
 /// driver dominates otherwise).
 #[derive(serde::Deserialize)]
@@ -258,44 +262,14 @@ impl From<PortJson> for Port {
     }
 }
 
-/// The expression that renders a port row (with its fixed IPs, security groups and tags) as
-/// one JSON object.
-fn json_column(conn: &AnyConnection) -> &'static str {
-    if conn.backend_name() == "PostgreSQL" {
-        "json_build_object('id', id, 'project_id', project_id, 'network_id', network_id, \
-         'name', name, 'description', description, 'mac_address', mac_address, \
-         'admin_state_up', admin_state_up, 'status', status, 'device_id', device_id, \
-         'device_owner', device_owner, 'port_security_enabled', port_security_enabled, \
-         'allowed_address_pairs', allowed_address_pairs::json, \
-         'binding_host_id', binding_host_id, 'binding_vnic_type', binding_vnic_type, \
-         'binding_profile', binding_profile::json, 'binding_vif_type', binding_vif_type, \
-         'binding_vif_details', binding_vif_details::json, 'created_at', created_at, \
-         'updated_at', updated_at, 'revision_number', revision_number)::text"
-    } else {
-        "json_object('id', id, 'project_id', project_id, 'network_id', network_id, \
-         'name', name, 'description', description, 'mac_address', mac_address, \
-         'admin_state_up', admin_state_up, 'status', status, 'device_id', device_id, \
-         'device_owner', device_owner, 'port_security_enabled', port_security_enabled, \
-         'allowed_address_pairs', CASE allowed_address_pairs WHEN '[]' THEN json_array() \
-            ELSE json(allowed_address_pairs) END, \
-         'binding_host_id', binding_host_id, 'binding_vnic_type', binding_vnic_type, \
-         'binding_profile', CASE binding_profile WHEN '{}' THEN json_object() \
-            ELSE json(binding_profile) END, \
-         'binding_vif_type', binding_vif_type, \
-         'binding_vif_details', CASE binding_vif_details WHEN '{}' THEN json_object() \
-            ELSE json(binding_vif_details) END, \
-         'created_at', created_at, 'updated_at', updated_at, \
-         'revision_number', revision_number, \
-         'fixed_ips', (SELECT json_group_array(json_object('subnet_id', a.subnet_id, \
-            'ip_address', a.ip_address)) FROM (SELECT subnet_id, ip_address \
-            FROM ip_allocations WHERE port_id = ports.id ORDER BY position) a), \
-         'security_groups', (SELECT json_group_array(g.security_group_id) FROM \
-            (SELECT security_group_id FROM port_security_groups WHERE port_id = ports.id \
-             ORDER BY security_group_id) g), \
-         'tags', (SELECT json_group_array(t.tag) FROM (SELECT tag FROM tags \
-            WHERE resource = 'ports' AND resource_id = ports.id ORDER BY tag) t))"
-    }
-}
+/// Store the document of port `?` (twice the id), on SQLite.
+const RENDER_DOC_Q: &str =
+    "UPDATE ports SET doc = (SELECT d.doc FROM port_documents d WHERE d.id = ?) WHERE id = ?";
+
+/// The JSON document of a port on SQLite: the stored `doc` column or, while it is NULL, the
+/// same rendering done now (see `migrations/sqlite/0004_port_documents.sql`).
+const SQLITE_DOC: &str =
+    "COALESCE(doc, (SELECT d.doc FROM port_documents d WHERE d.id = ports.id))";
 
 /// Ports selected by `q`, with every child, in `q`'s order.
 async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
@@ -303,7 +277,7 @@ async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
     let mut ports = if postgres {
         query::list_map(conn, "ports", COLUMNS, q, from_row).await?
     } else {
-        let text = query::list_json_array(conn, "ports", json_column(conn), q).await?;
+        let text = query::list_json_array(conn, "ports", SQLITE_DOC, q).await?;
         let mut items: Vec<PortJson> = serde_json::from_str(&text)
             .map_err(|e| crate::error::StoreError::Corrupt(format!("ports: {e}")))?;
         if q.page_reverse {
