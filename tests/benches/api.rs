@@ -6,7 +6,9 @@
 //! `NEUTRINO_BENCH_CLIENTS` (default 32), `NEUTRINO_BENCH_BACKENDS` (default `sqlite,postgres`;
 //! PostgreSQL from `NEUTRINO_TEST_PG_URL`, skipped when unreachable),
 //! `NEUTRINO_BENCH_DRIVERS` (default `none,default`: without mechanism drivers, which is the
-//! core API alone, and with the default configuration's in-tree drivers).
+//! core API alone, and with the default configuration's in-tree drivers),
+//! `NEUTRINO_BENCH_LIST_ROUNDS` (lists timed, default 21), `NEUTRINO_BENCH_MALLOC_DEFAULTS`
+//! (set: keep glibc's allocator defaults instead of `neutrino_server::malloc::tune`).
 
 use std::time::{Duration, Instant};
 
@@ -148,11 +150,7 @@ async fn run(
         assert_eq!(body["ports"].as_array().unwrap().len(), 2000);
     }
     lists.sort();
-    let db = server.stop().await;
-    if let Ok(keep) = std::env::var("KEEPDB") {
-        std::fs::copy(db.url.trim_start_matches("sqlite:"), &keep).unwrap();
-        println!("kept {keep} net {list_net}");
-    }
+    server.stop().await;
 
     Figures {
         backend: name,
