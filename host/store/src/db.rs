@@ -201,6 +201,16 @@ impl Store {
         .map_err(StoreError::classify)
     }
 
+    /// How many write transactions are waiting for SQLite's one writer connection right now
+    /// (always 0 on PostgreSQL). Transactions that end while this is above 0 are committed
+    /// together (see [`crate::tx`]).
+    pub fn writers_waiting(&self) -> usize {
+        match &self.write {
+            Writes::Pool(_) => 0,
+            Writes::Sqlite(writer) => writer.waiting(),
+        }
+    }
+
     /// Close every connection (used at shutdown).
     pub async fn close(&self) {
         self.read.close().await;

@@ -154,3 +154,114 @@ async fn flushing_sends_the_deferred_writes_so_the_connection_can_be_used() {
 
     assert_eq!(t.tags().await, vec!["a", "b"]);
 }
+
+/// Wait until `n` write transactions queue for the writer.
+async fn until_writers_wait(store: &Store, n: usize) {
+    while store.writers_waiting() < n {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_ending_while_another_waits_commits_with_it() {
+    let t = TempStore::new().await;
+    let mut first = t.store.begin().await.unwrap();
+    tags::add(&mut first, "ports", "p1", "a").await.unwrap();
+    let store = t.store.clone();
+    let (holding, held) = tokio::sync::oneshot::channel();
+    let (go, release) = tokio::sync::oneshot::channel::<()>();
+    let second = tokio::spawn(async move {
+        let mut tx = store.begin().await.unwrap();
+        let seen = tags::get(&mut tx, "ports", "p1").await.unwrap();
+        holding.send(seen).unwrap();
+        release.await.unwrap();
+        tags::add(&mut tx, "ports", "p1", "b").await.unwrap();
+        tx.commit().await
+    });
+    until_writers_wait(&t.store, 1).await;
+
+    let first_commit = tokio::spawn(first.commit());
+
+    let seen_by_second = held.await.unwrap();
+    assert_eq!(
+        seen_by_second,
+        vec!["a"],
+        "the next transaction sees the group's writes"
+    );
+    assert!(
+        t.tags().await.is_empty(),
+        "nothing is committed while the group is open"
+    );
+    assert!(
+        !first_commit.is_finished(),
+        "the first commit waits for the group"
+    );
+    go.send(()).unwrap();
+    second.await.unwrap().unwrap();
+    first_commit.await.unwrap().unwrap();
+    assert_eq!(t.tags().await, vec!["a", "b"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_transaction_in_a_group_undoes_only_its_own_writes() {
+    let t = TempStore::new().await;
+    let mut first = t.store.begin().await.unwrap();
+    tags::add(&mut first, "ports", "p1", "a").await.unwrap();
+    let store = t.store.clone();
+    let second = tokio::spawn(async move {
+        let mut tx = store.begin().await.unwrap();
+        tags::add(&mut tx, "ports", "p1", "b").await.unwrap();
+        // The same tag again breaks the primary key; the transaction is dropped.
+        tx.defer(ADD_TAG, vec!["a".into()]).await.unwrap();
+        tx.commit().await
+    });
+    until_writers_wait(&t.store, 1).await;
+
+    let first_commit = first.commit().await;
+
+    assert!(
+        second.await.unwrap().is_err(),
+        "the duplicate tag fails its own commit"
+    );
+    first_commit.unwrap();
+    assert_eq!(
+        t.tags().await,
+        vec!["a"],
+        "'b' was undone with its transaction"
+    );
+    let mut next = t.store.begin().await.unwrap();
+    tags::add(&mut next, "ports", "p1", "c").await.unwrap();
+    next.commit().await.unwrap();
+    assert_eq!(t.tags().await, vec!["a", "c"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_waiting_caller_went_away_is_still_committed() {
+    let t = TempStore::new().await;
+    let mut first = t.store.begin().await.unwrap();
+    tags::add(&mut first, "ports", "p1", "a").await.unwrap();
+    let store = t.store.clone();
+    let (go, release) = tokio::sync::oneshot::channel::<()>();
+    let second = tokio::spawn(async move {
+        let tx = store.begin().await.unwrap();
+        release.await.unwrap();
+        // Ends without writing anything.
+        drop(tx);
+    });
+    until_writers_wait(&t.store, 1).await;
+    let first_commit = tokio::spawn(first.commit());
+    while t.store.writers_waiting() > 0 {
+        tokio::task::yield_now().await;
+    }
+
+    first_commit.abort();
+
+    go.send(()).unwrap();
+    second.await.unwrap();
+    let mut waited = 0;
+    while t.tags().await.is_empty() && waited < 500 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    assert_eq!(t.tags().await, vec!["a"]);
+}
