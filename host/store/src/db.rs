@@ -149,6 +149,11 @@ impl Store {
                     "core_indexes",
                     include_str!("../migrations/postgres/0003_core_indexes.sql"),
                 ),
+                (
+                    4,
+                    "port_documents",
+                    include_str!("../migrations/postgres/0004_port_documents.sql"),
+                ),
             ],
         };
         let migrations = files

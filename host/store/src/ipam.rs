@@ -6,16 +6,12 @@
 //! for each other when every range is busy. Whatever happens, the primary key of
 //! `ip_allocations` refuses a second holder of an address.
 
-use std::collections::HashMap;
-
 use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
 
 use crate::db::Backend;
 use crate::error::{Result, StoreError};
-use crate::model::FixedIp;
-use crate::query::SqlValue;
-use crate::row::{fetch_in, int, text};
+use crate::row::{int, text};
 
 fn parse_hex(h: &str) -> Result<u128> {
     u128::from_str_radix(h, 16).map_err(|e| StoreError::Corrupt(format!("ipam address {h}: {e}")))
@@ -415,27 +411,4 @@ pub async fn allocations_in_subnet(
     rows.iter()
         .map(|r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))
         .collect()
-}
-
-/// Fixed IPs of many ports, in allocation order.
-pub async fn fixed_ips_of(
-    conn: &mut AnyConnection,
-    port_ids: &[String],
-) -> Result<HashMap<String, Vec<FixedIp>>> {
-    let rows = fetch_in(
-        conn,
-        "SELECT port_id, subnet_id, ip_address FROM ip_allocations WHERE port_id IN ",
-        &[] as &[SqlValue],
-        port_ids,
-        " ORDER BY position",
-    )
-    .await?;
-    let mut map: HashMap<String, Vec<FixedIp>> = HashMap::new();
-    for r in &rows {
-        map.entry(text(r, 0)?).or_default().push(FixedIp {
-            subnet_id: text(r, 1)?,
-            ip_address: text(r, 2)?,
-        });
-    }
-    Ok(map)
 }

@@ -1,48 +1,12 @@
 //! Ports, their fixed IPs (see [`crate::ipam`]) and security group bindings.
 
 use sqlx::AnyConnection;
-use sqlx::any::AnyRow;
 
 use crate::error::{Result, StoreError};
 use crate::model::Port;
 use crate::query::{self, ListQuery, SqlValue};
-use crate::row::{boolean, int, json, text, to_json};
+use crate::row::{text, to_json};
 use crate::tags;
-
-/// Columns selected for a port, in `from_row` order.
-pub const COLUMNS: &str = "id, project_id, network_id, name, description, mac_address, \
-    admin_state_up, status, device_id, device_owner, port_security_enabled, \
-    allowed_address_pairs, binding_host_id, binding_vnic_type, binding_profile, \
-    binding_vif_type, binding_vif_details, created_at, updated_at, revision_number";
-
-fn from_row(row: &AnyRow) -> Result<Port> {
-    Ok(Port {
-        id: text(row, 0)?,
-        project_id: text(row, 1)?,
-        network_id: text(row, 2)?,
-        name: text(row, 3)?,
-        description: text(row, 4)?,
-        mac_address: text(row, 5)?,
-        admin_state_up: boolean(row, 6)?,
-        status: text(row, 7)?,
-        device_id: text(row, 8)?,
-        device_owner: text(row, 9)?,
-        port_security_enabled: boolean(row, 10)?,
-        allowed_address_pairs: json(row, 11)?,
-        binding_host_id: text(row, 12)?,
-        binding_vnic_type: text(row, 13)?,
-        binding_profile: json(row, 14)?,
-        binding_vif_type: text(row, 15)?,
-        binding_vif_details: json(row, 16)?,
-        created_at: text(row, 17)?,
-        updated_at: text(row, 18)?,
-        revision_number: int(row, 19)?,
-        fixed_ips: Vec::new(),
-        security_groups: Vec::new(),
-        tags: Vec::new(),
-        binding_levels: Vec::new(),
-    })
-}
 
 /// The columns of a port row, in the order of `$1 … $20` in [`INSERT_PORT`].
 const INSERT_PORT: &str = "INSERT INTO ports (id, project_id, network_id, name, description, \
@@ -124,6 +88,7 @@ pub async fn insert_with_children(tx: &mut crate::Tx, p: &Port) -> Result<()> {
             )
             .await?;
         }
+        // The document is rendered when the transaction commits (a deferred trigger).
         return add_security_groups(conn, &p.id, &p.security_groups).await;
     }
     let mut sql = INSERT_PORT_Q.to_string();
@@ -271,15 +236,24 @@ const RENDER_DOC_Q: &str =
 const SQLITE_DOC: &str =
     "COALESCE(doc, (SELECT d.doc FROM port_documents d WHERE d.id = ports.id))";
 
+/// The same on PostgreSQL (see `migrations/postgres/0004_port_documents.sql`).
+const PG_DOC: &str = "COALESCE(doc, port_document(ports))";
+
 /// Ports selected by `q`, with every child, in `q`'s order.
 async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
-    let postgres = conn.backend_name() == "PostgreSQL";
-    let mut ports = if postgres {
-        query::list_map(conn, "ports", COLUMNS, q, from_row).await?
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("ports: {e}"));
+    let mut ports: Vec<Port> = if conn.backend_name() == "PostgreSQL" {
+        // One row per port (PostgreSQL has no cheap way to join them in order).
+        query::list_map(conn, "ports", PG_DOC, q, |row| {
+            let doc = text(row, 0)?;
+            serde_json::from_str::<PortJson>(&doc)
+                .map(Port::from)
+                .map_err(corrupt)
+        })
+        .await?
     } else {
         let text = query::list_json_array(conn, "ports", SQLITE_DOC, q).await?;
-        let mut items: Vec<PortJson> = serde_json::from_str(&text)
-            .map_err(|e| crate::error::StoreError::Corrupt(format!("ports: {e}")))?;
+        let mut items: Vec<PortJson> = serde_json::from_str(&text).map_err(corrupt)?;
         if q.page_reverse {
             items.reverse();
         }
@@ -287,27 +261,6 @@ async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
     };
     if ports.is_empty() {
         return Ok(ports);
-    }
-    if postgres {
-        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
-        // PostgreSQL runs correlated sub-selects per row slowly; children come in one query
-        // each instead.
-        let mut ips = crate::ipam::fixed_ips_of(conn, &ids).await?;
-        let sg_rows = crate::row::fetch_in(
-            conn,
-            "SELECT port_id, security_group_id FROM port_security_groups WHERE port_id IN ",
-            &[],
-            &ids,
-            " ORDER BY security_group_id",
-        )
-        .await?;
-        let mut sgs = crate::row::group_text(&sg_rows)?;
-        let mut tag_map = tags::load(conn, "ports", &ids).await?;
-        for p in ports.iter_mut() {
-            p.fixed_ips = ips.remove(&p.id).unwrap_or_default();
-            p.security_groups = sgs.remove(&p.id).unwrap_or_default();
-            p.tags = tag_map.remove(&p.id).unwrap_or_default();
-        }
     }
     // Only bound ports have binding levels; most listed ports are not (yet) bound.
     let bound: Vec<String> = ports
