@@ -130,3 +130,55 @@ async fn stored_port_documents_follow_every_kind_of_change() {
         .unwrap();
     assert_eq!(bare_listed["tags"], json!(["blue", "green"]));
 }
+
+#[tokio::test]
+async fn stored_port_documents_stay_exact_under_concurrent_changes() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let (net, v4) = c.network_with_subnet("busy", "10.9.0.0/24").await;
+    let net = s(&net, "id").to_string();
+    let v4 = s(&v4, "id").to_string();
+    let port = c.port(&net, json!({})).await;
+    let port = s(&port, "id").to_string();
+
+    // Tags, names and fixed IPs of one port, changed from 24 clients at once.
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let c = c.clone();
+        let port = port.clone();
+        let v4 = v4.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = match i % 3 {
+                0 => {
+                    let path = format!("/v2.0/ports/{port}/tags/t{i}");
+                    c.send(reqwest::Method::PUT, &path, None, &[]).await
+                }
+                1 => {
+                    c.put(
+                        &format!("/v2.0/ports/{port}"),
+                        json!({"port": {"name": format!("n{i}")}}),
+                    )
+                    .await
+                }
+                _ => {
+                    let ip = format!("10.9.0.{}", 100 + i);
+                    c.put(
+                        &format!("/v2.0/ports/{port}"),
+                        json!({"port": {"fixed_ips": [{"subnet_id": v4, "ip_address": ip}]}}),
+                    )
+                    .await
+                }
+            };
+            assert!(r.status < 300, "change {i}: {} {}", r.status, r.body);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+
+    let (stale, stored) = stale_and_stored(&server.db.url).await;
+    assert!(stale.is_empty(), "stale documents: {stale:?}");
+    assert_eq!(stored, 1);
+    let shown = c.get(&format!("/v2.0/ports/{port}")).await;
+    assert_eq!(shown.get("port")["tags"].as_array().unwrap().len(), 8);
+}

@@ -699,6 +699,7 @@ impl Plugin {
         if_match: Option<i64>,
         host: &StagedHost,
     ) -> Result<(Port, Option<Port>)> {
+        ports::lock(conn, id).await?;
         let current = ports::get(conn, id)
             .await?
             .ok_or_else(|| port_not_found(id))?;
@@ -930,6 +931,7 @@ impl Plugin {
         let ctx = ctx.clone();
         let id = id.to_string();
         let (deleted, net) = crate::in_tx!(self.store(), |tx| {
+            ports::lock(tx, &id).await?;
             let p = ports::get(tx, &id)
                 .await?
                 .ok_or_else(|| port_not_found(&id))?;

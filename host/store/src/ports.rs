@@ -119,6 +119,23 @@ pub async fn insert_with_children(tx: &mut crate::Tx, p: &Port) -> Result<()> {
     tx.defer(&sql, values).await.map_err(StoreError::classify)
 }
 
+/// Lock port `id`'s row until the transaction ends, on PostgreSQL (SQLite has one writer
+/// and no row locks). Transactions that change an existing port call this first, so that
+/// they take the port's row before any free-range row: the triggers that keep `ports.doc`
+/// lock the port when one of its fixed IPs changes, and taking the two in the other order
+/// in two transactions would deadlock.
+pub async fn lock(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    if conn.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    sqlx::query("SELECT 1 FROM ports WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(())
+}
+
 /// Write the mutable columns of `p` if the stored revision is still `expected_revision`.
 pub async fn update(conn: &mut AnyConnection, p: &Port, expected_revision: i64) -> Result<bool> {
     let done = sqlx::query(
