@@ -260,7 +260,7 @@ const PG_DOC: &str = "COALESCE(doc, port_document(ports))";
 async fn select(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Port>> {
     let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("ports: {e}"));
     let mut ports: Vec<Port> = if conn.backend_name() == "PostgreSQL" {
-        // One row per port (PostgreSQL has no cheap way to join them in order).
+        // One row per port: PostgreSQL streams the rows of one response, decoded as they come.
         query::list_map(conn, "ports", PG_DOC, q, |row| {
             let doc = text(row, 0)?;
             serde_json::from_str::<PortJson>(&doc)
