@@ -8,15 +8,7 @@ use crate::query::{self, ListQuery, SqlValue};
 use crate::row::{text, to_json};
 use crate::tags;
 
-/// The columns of a port row, in the order of `$1 … $20` in [`INSERT_PORT`].
-const INSERT_PORT: &str = "INSERT INTO ports (id, project_id, network_id, name, description, \
-     mac_address, admin_state_up, status, device_id, device_owner, port_security_enabled, \
-     allowed_address_pairs, binding_host_id, binding_vnic_type, binding_profile, \
-     binding_vif_type, binding_vif_details, created_at, updated_at, revision_number) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20)";
-
-/// [`INSERT_PORT`] with `?` placeholders, for a statement batch.
+/// The insert of a port row (`?` placeholders, values from `port_row_values`).
 const INSERT_PORT_Q: &str = "INSERT INTO ports (id, project_id, network_id, name, description, \
      mac_address, admin_state_up, status, device_id, device_owner, port_security_enabled, \
      allowed_address_pairs, binding_host_id, binding_vnic_type, binding_profile, \
@@ -49,54 +41,24 @@ fn port_row_values(p: &Port) -> Vec<SqlValue> {
     ]
 }
 
-fn bind_port_row<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    p: &Port,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    query::bind_all(q, &port_row_values(p))
-}
-
-/// Insert a port row (fixed IPs, security groups and tags are written separately).
-pub async fn insert(conn: &mut AnyConnection, p: &Port) -> Result<()> {
-    bind_port_row(sqlx::query(INSERT_PORT), p)
-        .execute(&mut *conn)
-        .await
-        .map_err(StoreError::classify)?;
-    Ok(())
-}
-
 /// Insert a new port with its fixed IPs (`p.fixed_ips`, in order) and its security groups
 /// (`p.security_groups`); tags are written separately.
 ///
-/// On SQLite the statements are one batch, [deferred](crate::Tx::defer): in a batched
-/// transaction they reach the database with its next statement or its `COMMIT` (every
-/// hand-off to the connection's worker thread costs more than the inserts, and is paid while
-/// the one writer connection is held). PostgreSQL takes them one by one, at once (its
-/// extended protocol allows one statement per query).
+/// Every hand-off to the database costs more than the inserts, so they travel together. On
+/// SQLite they are one batch, [deferred](crate::Tx::defer): in a batched transaction they
+/// reach the database with its next statement or its `COMMIT`; the batch ends by rendering
+/// the port's document, once its children are in. PostgreSQL takes one statement per query,
+/// so there the inserts are one statement of data-modifying `WITH` clauses (foreign keys
+/// are checked at the end of the statement, when the port row is there), and the document
+/// is rendered at commit by a deferred trigger.
 pub async fn insert_with_children(tx: &mut crate::Tx, p: &Port) -> Result<()> {
-    if tx.backend_name() == "PostgreSQL" {
-        let conn: &mut AnyConnection = tx;
-        insert(conn, p).await?;
-        for (position, ip) in p.fixed_ips.iter().enumerate() {
-            crate::ipam::insert_allocation(
-                conn,
-                &ip.subnet_id,
-                &ip.ip_address,
-                &p.id,
-                &p.network_id,
-                position as i64,
-            )
-            .await?;
-        }
-        // The document is rendered when the transaction commits (a deferred trigger).
-        return add_security_groups(conn, &p.id, &p.security_groups).await;
-    }
-    let mut sql = INSERT_PORT_Q.to_string();
+    let mut inserts = vec![INSERT_PORT_Q.to_string()];
     let mut values = port_row_values(p);
     for (position, ip) in p.fixed_ips.iter().enumerate() {
-        sql.push_str(
-            "; INSERT INTO ip_allocations (subnet_id, ip_address, port_id, network_id, position) \
-             VALUES (?, ?, ?, ?, ?)",
+        inserts.push(
+            "INSERT INTO ip_allocations (subnet_id, ip_address, port_id, network_id, position) \
+             VALUES (?, ?, ?, ?, ?)"
+                .into(),
         );
         values.extend([
             ip.subnet_id.as_str().into(),
@@ -107,16 +69,36 @@ pub async fn insert_with_children(tx: &mut crate::Tx, p: &Port) -> Result<()> {
         ]);
     }
     for g in &p.security_groups {
-        sql.push_str(
-            "; INSERT INTO port_security_groups (port_id, security_group_id) VALUES (?, ?)",
+        inserts.push(
+            "INSERT INTO port_security_groups (port_id, security_group_id) VALUES (?, ?)".into(),
         );
         values.extend([p.id.as_str().into(), g.as_str().into()]);
     }
+    if tx.backend_name() == "PostgreSQL" {
+        let mut sql = String::from("WITH ");
+        for (i, insert) in inserts.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("i{i} AS ({insert})"));
+        }
+        sql.push_str(" SELECT 1");
+        let conn: &mut AnyConnection = tx;
+        query::bind_all(
+            sqlx::query(sqlx::AssertSqlSafe(crate::db::numbered(&sql))),
+            &values,
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+        return Ok(());
+    }
     // The children cleared the port's stored document; render it once, now they are all in.
-    sql.push_str("; ");
-    sql.push_str(RENDER_DOC_Q);
+    inserts.push(RENDER_DOC_Q.into());
     values.extend([p.id.as_str().into(), p.id.as_str().into()]);
-    tx.defer(&sql, values).await.map_err(StoreError::classify)
+    tx.defer(&inserts.join("; "), values)
+        .await
+        .map_err(StoreError::classify)
 }
 
 /// Lock port `id`'s row until the transaction ends, on PostgreSQL (SQLite has one writer
