@@ -1,48 +1,83 @@
 //! Authentication: who the caller is. `noauth` trusts the `X-Project-Id` and `X-Roles`
 //! headers (as Keystone's middleware would set them) and falls back to a configured admin
-//! project when they are absent.
+//! project when they are absent; `keystone` validates the token (see [`crate::keystone`]).
 
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use neutrino_ml2::RequestContext;
+use neutrino_policy::{NoTarget, Policy};
 
 use crate::AppState;
 use crate::request_id::RequestId;
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers()
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
 }
 
-/// Build the [`RequestContext`] of a request and store it in its extensions.
+/// Roles a role implies, as `keystone-manage bootstrap` sets them up
+/// (admin ⇒ manager ⇒ member ⇒ reader): Keystone lists them in tokens; `noauth` adds them.
+pub fn with_implied(roles: Vec<String>) -> Vec<String> {
+    const CHAIN: [&str; 4] = ["admin", "manager", "member", "reader"];
+    let mut out = roles;
+    if let Some(top) = CHAIN.iter().position(|r| out.iter().any(|x| x == r)) {
+        for r in &CHAIN[top + 1..] {
+            if !out.iter().any(|x| x == r) {
+                out.push((*r).to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Split an `X-Roles` value: comma-separated, trimmed, lower-cased.
+pub fn split_roles(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Set the flags Neutron derives from the roles through its policy: `is_admin`
+/// (`context_is_admin`) and `is_service` (`service_api`).
+pub fn finish(ctx: &mut RequestContext, policy: &Policy) {
+    let c = crate::policy::creds(ctx);
+    let is_admin = policy.check("context_is_admin", &c, &NoTarget).allowed();
+    let is_service = policy.check("service_api", &c, &NoTarget).allowed();
+    ctx.is_admin = is_admin;
+    ctx.is_service = is_service;
+}
+
+/// Build the [`RequestContext`] of a request from identity headers and store it in its
+/// extensions.
 pub async fn noauth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let project = header(&req, "x-project-id").or_else(|| header(&req, "x-tenant-id"));
-    let roles: Vec<String> = match (&project, header(&req, "x-roles")) {
-        (_, Some(r)) => r
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+    let headers = req.headers();
+    let project = header(headers, "x-project-id").or_else(|| header(headers, "x-tenant-id"));
+    let roles: Vec<String> = match (&project, header(headers, "x-roles")) {
+        (_, Some(r)) => split_roles(&r),
         (Some(_), None) => vec!["member".into()],
         (None, None) => vec!["admin".into()],
     };
-    let is_admin = roles.iter().any(|r| r == "admin");
     let request_id = req
         .extensions()
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let ctx = RequestContext {
+    let mut ctx = RequestContext {
         project_id: project.unwrap_or_else(|| state.config.default_project_id.clone()),
-        user_id: header(&req, "x-user-id").unwrap_or_default(),
-        roles,
-        is_admin,
+        user_id: header(headers, "x-user-id").unwrap_or_default(),
+        roles: with_implied(roles),
+        is_admin_project: true,
         request_id,
+        ..RequestContext::default()
     };
+    finish(&mut ctx, &state.policy);
     req.extensions_mut().insert(ctx);
     next.run(req).await
 }

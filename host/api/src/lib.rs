@@ -8,6 +8,7 @@ pub mod attrs;
 pub mod auth;
 pub mod error;
 pub mod extensions;
+pub mod policy;
 pub mod query;
 pub mod request_id;
 pub mod resources;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub extra_extensions: Arc<Vec<extensions::Extension>>,
     /// The server's drivers directory (for loads by file name).
     pub drivers_dir: Option<std::path::PathBuf>,
+    /// Neutron's policy (defaults and the operator's overrides).
+    pub policy: Arc<neutrino_policy::Policy>,
 }
 
 /// The router with every resource, without the outer layers (see [`app`]).

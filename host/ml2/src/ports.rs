@@ -158,7 +158,7 @@ impl Plugin {
 
     /// Whether the caller may see a port (its own, or on a network it owns).
     async fn port_visible(&self, conn: &mut Conn, ctx: &RequestContext, p: &Port) -> Result<bool> {
-        if ctx.is_admin || p.project_id == ctx.project_id {
+        if ctx.sees_all() || p.project_id == ctx.project_id {
             return Ok(true);
         }
         Ok(networks::get_row(conn, &p.network_id)
@@ -344,7 +344,7 @@ impl Plugin {
                 for g in &unique {
                     let ok = owners.iter().any(|(id, project)| {
                         id == g
-                            && (ctx.is_admin
+                            && (ctx.sees_all()
                                 || project == &ctx.project_id
                                 || project == &port.project_id)
                     });
@@ -642,7 +642,7 @@ impl Plugin {
 
     /// List ports.
     pub async fn list_ports(&self, ctx: &RequestContext, mut q: ListQuery) -> Result<Vec<Port>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions.push(Condition::raw(
                 "project_id = ? OR network_id IN (SELECT id FROM networks WHERE project_id = ?)",
                 vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],

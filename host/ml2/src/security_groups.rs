@@ -221,7 +221,7 @@ impl Plugin {
         crate::in_tx!(self.store(), |tx| plugin
             .ensure_default_security_group(tx, &project)
             .await)?;
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions
                 .push(Condition::eq("project_id", ctx.project_id.clone()));
         }
@@ -302,7 +302,7 @@ impl Plugin {
                 .filter(|g| ctx.owns(&g.project_id))
                 .ok_or_else(|| group_not_found(&id))?;
             check_revision(if_match, g.revision_number)?;
-            if g.name == "default" && !ctx.is_admin {
+            if g.name == "default" && !ctx.sees_all() {
                 return Err(Error::conflict(
                     "SecurityGroupCannotRemoveDefault",
                     "Insufficient rights for removing default security group.",
@@ -415,7 +415,7 @@ impl Plugin {
         ctx: &RequestContext,
         mut q: ListQuery,
     ) -> Result<Vec<SecurityGroupRule>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions
                 .push(Condition::eq("project_id", ctx.project_id.clone()));
         }

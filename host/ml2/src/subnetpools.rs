@@ -65,7 +65,7 @@ pub(crate) fn pool_not_found(id: &str) -> Error {
 }
 
 fn visible(ctx: &RequestContext, p: &SubnetPool) -> bool {
-    ctx.is_admin || p.shared || p.project_id == ctx.project_id
+    ctx.sees_all() || p.shared || p.project_id == ctx.project_id
 }
 
 /// Merge overlapping or adjacent prefixes into canonical networks (Neutron compacts pool
@@ -174,7 +174,7 @@ impl Plugin {
         ctx: &RequestContext,
         mut q: ListQuery,
     ) -> Result<Vec<SubnetPool>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions.push(Condition::raw(
                 "project_id = ? OR shared = 1",
                 vec![ctx.project_id.clone().into()],
@@ -201,9 +201,6 @@ impl Plugin {
                 .await?
                 .filter(|p| visible(&ctx, p))
                 .ok_or_else(|| pool_not_found(&id))?;
-            if !ctx.owns(&current.project_id) {
-                return Err(Error::policy("update_subnetpool"));
-            }
             check_revision(if_match, current.revision_number)?;
             let mut p = current.clone();
             if let Some(v) = &u.name {
@@ -293,9 +290,6 @@ impl Plugin {
                 .await?
                 .filter(|p| visible(&ctx, p))
                 .ok_or_else(|| pool_not_found(&id))?;
-            if !ctx.owns(&p.project_id) {
-                return Err(Error::policy("delete_subnetpool"));
-            }
             check_revision(if_match, p.revision_number)?;
             if !subnets::of_subnetpool(tx, &id).await?.is_empty() {
                 return Err(Error::conflict(

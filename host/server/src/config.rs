@@ -39,6 +39,17 @@ pub struct Config {
     pub ml2: Ml2Section,
     /// Mechanism driver machinery.
     pub drivers: DriversSection,
+    /// `[oslo_policy]`: the operator's policy file.
+    pub oslo_policy: OsloPolicySection,
+}
+
+/// `[oslo_policy]`, as oslo.policy names it.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OsloPolicySection {
+    /// A YAML (or JSON) file of rules overriding Neutron's defaults
+    /// (`NEUTRINO_POLICY_FILE`). Unset: the defaults alone.
+    pub policy_file: Option<String>,
 }
 
 /// `[drivers]`: where driver files live, the compile cache, and per-driver settings.
@@ -124,6 +135,7 @@ impl Default for Config {
             max_fixed_ips_per_port: core.max_fixed_ips_per_port,
             ml2: Ml2Section::default(),
             drivers: DriversSection::default(),
+            oslo_policy: OsloPolicySection::default(),
         }
     }
 }
@@ -183,6 +195,8 @@ pub struct Settings {
     pub watch_drivers: bool,
     /// Follow driver changes made by other servers this often.
     pub driver_sync_interval: Option<std::time::Duration>,
+    /// Neutron's policy with the operator's overrides.
+    pub policy: std::sync::Arc<neutrino_policy::Policy>,
 }
 
 impl Config {
@@ -215,6 +229,9 @@ impl Config {
         }
         if let Some(v) = env("NEUTRINO_DEFAULT_PROJECT_ID") {
             config.default_project_id = v;
+        }
+        if let Some(v) = env("NEUTRINO_POLICY_FILE") {
+            config.oslo_policy.policy_file = Some(v);
         }
         Ok(config)
     }
@@ -364,6 +381,11 @@ impl Config {
             )),
             settings: self.drivers.settings.clone(),
         };
+        let policy = match &self.oslo_policy.policy_file {
+            Some(path) => neutrino_policy::file::load(Path::new(path))
+                .map_err(|e| invalid("oslo_policy.policy_file", e.to_string()))?,
+            None => neutrino_policy::Policy::defaults(),
+        };
         let interval = self.drivers.sync_interval_ms.unwrap_or(2000);
         Ok(Settings {
             bind,
@@ -375,6 +397,7 @@ impl Config {
             watch_drivers: self.drivers.watch,
             driver_sync_interval: (interval > 0)
                 .then(|| std::time::Duration::from_millis(interval)),
+            policy: std::sync::Arc::new(policy),
         })
     }
 }

@@ -91,6 +91,7 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         }),
         extra_extensions: std::sync::Arc::new(Vec::new()),
         drivers_dir: settings.mech.directory.clone(),
+        policy: settings.policy.clone(),
     };
     let app = neutrino_api::app(state);
     let listener = TcpListener::bind(settings.bind)
