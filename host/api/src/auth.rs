@@ -54,9 +54,92 @@ pub fn finish(ctx: &mut RequestContext, policy: &Policy) {
     ctx.is_service = is_service;
 }
 
+/// How callers are authenticated.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Identity headers are trusted.
+    NoAuth,
+    /// Keystone tokens.
+    Keystone(std::sync::Arc<crate::keystone::Keystone>),
+}
+
+/// The authentication layer: builds the caller's [`RequestContext`] (or answers 401/503).
+pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match &state.auth {
+        Auth::NoAuth => noauth(state.clone(), req, next).await,
+        Auth::Keystone(k) => {
+            let k = k.clone();
+            keystone(state, &k, req, next).await
+        }
+    }
+}
+
+async fn keystone(
+    state: AppState,
+    k: &crate::keystone::Keystone,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    use crate::keystone::{AuthError, token_of, unauthorized, unavailable};
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    // Only the version document needs no token, as in Neutron.
+    if req.uri().path() == "/" {
+        req.extensions_mut().insert(RequestContext {
+            request_id,
+            ..RequestContext::default()
+        });
+        return next.run(req).await;
+    }
+    let Some(token) = token_of(req.headers()).map(str::to_string) else {
+        return unauthorized(k.config());
+    };
+    let info = match k.validate(&token).await {
+        Ok(i) => i,
+        Err(AuthError::Invalid(why)) => {
+            tracing::info!(%why, "token refused");
+            return unauthorized(k.config());
+        }
+        Err(AuthError::Unavailable(why)) => {
+            tracing::warn!(%why, "Keystone unavailable");
+            return unavailable();
+        }
+    };
+    if let Some(service) = req
+        .headers()
+        .get("x-service-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    {
+        match k.validate(&service).await {
+            Ok(s) => {
+                let cfg = k.config();
+                if cfg.service_token_roles_required
+                    && !cfg
+                        .service_token_roles
+                        .iter()
+                        .any(|r| s.ctx.has_role(&r.to_ascii_lowercase()))
+                {
+                    return unauthorized(cfg);
+                }
+            }
+            Err(AuthError::Invalid(_)) => return unauthorized(k.config()),
+            Err(AuthError::Unavailable(_)) => return unavailable(),
+        }
+    }
+    let mut ctx = info.ctx.clone();
+    ctx.request_id = request_id;
+    finish(&mut ctx, &state.policy);
+    req.extensions_mut().insert(ctx);
+    next.run(req).await
+}
+
 /// Build the [`RequestContext`] of a request from identity headers and store it in its
 /// extensions.
-pub async fn noauth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+async fn noauth(state: AppState, mut req: Request, next: Next) -> Response {
     let headers = req.headers();
     let project = header(headers, "x-project-id").or_else(|| header(headers, "x-tenant-id"));
     let roles: Vec<String> = match (&project, header(headers, "x-roles")) {

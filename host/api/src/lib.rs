@@ -8,6 +8,7 @@ pub mod attrs;
 pub mod auth;
 pub mod error;
 pub mod extensions;
+pub mod keystone;
 pub mod policy;
 pub mod query;
 pub mod request_id;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub drivers_dir: Option<std::path::PathBuf>,
     /// Neutron's policy (defaults and the operator's overrides).
     pub policy: Arc<neutrino_policy::Policy>,
+    /// How callers are authenticated.
+    pub auth: auth::Auth,
 }
 
 /// The router with every resource, without the outer layers (see [`app`]).
@@ -71,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::not_found_url() })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::noauth,
+            auth::authenticate,
         ))
         .layer(axum::middleware::from_fn(request_id::request_id))
         .with_state(state)

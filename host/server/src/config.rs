@@ -41,6 +41,58 @@ pub struct Config {
     pub drivers: DriversSection,
     /// `[oslo_policy]`: the operator's policy file.
     pub oslo_policy: OsloPolicySection,
+    /// `[keystone_authtoken]`: Keystone, with `auth = "keystone"`.
+    pub keystone_authtoken: KeystoneSection,
+}
+
+/// `[keystone_authtoken]`, with keystonemiddleware's option names; each key also comes from
+/// `NEUTRINO_KEYSTONE_<KEY>` (e.g. `NEUTRINO_KEYSTONE_AUTH_URL`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeystoneSection {
+    /// Sent to clients in `WWW-Authenticate` (default: `auth_url`).
+    pub www_authenticate_uri: String,
+    /// Keystone's URL (`http://host:5000` or `…/v3`).
+    pub auth_url: String,
+    /// Always `password` (the only plugin).
+    pub auth_type: String,
+    /// The network service's user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// Its project.
+    pub project_name: String,
+    /// Domain of the user.
+    pub user_domain_name: String,
+    /// Domain of the project.
+    pub project_domain_name: String,
+    /// Seconds a validated token is cached (-1: not cached).
+    pub token_cache_time: i64,
+    /// Roles one of which a service token must carry.
+    pub service_token_roles: Vec<String>,
+    /// Refuse service tokens without those roles.
+    pub service_token_roles_required: bool,
+    /// Timeout of a call to Keystone, in seconds.
+    pub http_connect_timeout: u64,
+}
+
+impl Default for KeystoneSection {
+    fn default() -> Self {
+        KeystoneSection {
+            www_authenticate_uri: String::new(),
+            auth_url: String::new(),
+            auth_type: "password".into(),
+            username: String::new(),
+            password: String::new(),
+            project_name: String::new(),
+            user_domain_name: "Default".into(),
+            project_domain_name: "Default".into(),
+            token_cache_time: 300,
+            service_token_roles: vec!["service".into()],
+            service_token_roles_required: true,
+            http_connect_timeout: 10,
+        }
+    }
 }
 
 /// `[oslo_policy]`, as oslo.policy names it.
@@ -136,6 +188,7 @@ impl Default for Config {
             ml2: Ml2Section::default(),
             drivers: DriversSection::default(),
             oslo_policy: OsloPolicySection::default(),
+            keystone_authtoken: KeystoneSection::default(),
         }
     }
 }
@@ -197,6 +250,8 @@ pub struct Settings {
     pub driver_sync_interval: Option<std::time::Duration>,
     /// Neutron's policy with the operator's overrides.
     pub policy: std::sync::Arc<neutrino_policy::Policy>,
+    /// Keystone, when `auth = "keystone"`.
+    pub keystone: Option<neutrino_api::keystone::KeystoneConfig>,
 }
 
 impl Config {
@@ -233,6 +288,46 @@ impl Config {
         if let Some(v) = env("NEUTRINO_POLICY_FILE") {
             config.oslo_policy.policy_file = Some(v);
         }
+        let k = &mut config.keystone_authtoken;
+        for (name, slot) in [
+            ("WWW_AUTHENTICATE_URI", &mut k.www_authenticate_uri),
+            ("AUTH_URL", &mut k.auth_url),
+            ("AUTH_TYPE", &mut k.auth_type),
+            ("USERNAME", &mut k.username),
+            ("PASSWORD", &mut k.password),
+            ("PROJECT_NAME", &mut k.project_name),
+            ("USER_DOMAIN_NAME", &mut k.user_domain_name),
+            ("PROJECT_DOMAIN_NAME", &mut k.project_domain_name),
+        ] {
+            if let Some(v) = env(&format!("NEUTRINO_KEYSTONE_{name}")) {
+                *slot = v;
+            }
+        }
+        if let Some(v) = env("NEUTRINO_KEYSTONE_TOKEN_CACHE_TIME") {
+            k.token_cache_time = v.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "keystone_authtoken.token_cache_time".into(),
+                message: format!("'{v}' (NEUTRINO_KEYSTONE_TOKEN_CACHE_TIME) is not an integer"),
+            })?;
+        }
+        if let Some(v) = env("NEUTRINO_KEYSTONE_SERVICE_TOKEN_ROLES") {
+            k.service_token_roles = v
+                .split(',')
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
+        if let Some(v) = env("NEUTRINO_KEYSTONE_SERVICE_TOKEN_ROLES_REQUIRED") {
+            k.service_token_roles_required = match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "keystone_authtoken.service_token_roles_required".into(),
+                        message: format!("'{v}' is not true or false"),
+                    });
+                }
+            };
+        }
         Ok(config)
     }
 
@@ -256,12 +351,16 @@ impl Config {
                 ),
             ));
         }
-        if self.auth != "noauth" {
-            return Err(invalid(
-                "auth",
-                format!("'{}' is not supported; use noauth", self.auth),
-            ));
-        }
+        let keystone = match self.auth.as_str() {
+            "noauth" => None,
+            "keystone" => Some(self.keystone()?),
+            other => {
+                return Err(invalid(
+                    "auth",
+                    format!("'{other}' is not supported; use noauth or keystone"),
+                ));
+            }
+        };
         if self.default_project_id.is_empty() {
             return Err(invalid("default_project_id", "must not be empty"));
         }
@@ -398,6 +497,58 @@ impl Config {
             driver_sync_interval: (interval > 0)
                 .then(|| std::time::Duration::from_millis(interval)),
             policy: std::sync::Arc::new(policy),
+            keystone,
+        })
+    }
+
+    fn keystone(&self) -> Result<neutrino_api::keystone::KeystoneConfig, ConfigError> {
+        let k = &self.keystone_authtoken;
+        let key = |name: &str| format!("keystone_authtoken.{name}");
+        if !(k.auth_url.starts_with("http://") || k.auth_url.starts_with("https://")) {
+            return Err(invalid(
+                &key("auth_url"),
+                format!(
+                    "'{}' is not an http:// URL of Keystone (set it, or NEUTRINO_KEYSTONE_AUTH_URL)",
+                    k.auth_url
+                ),
+            ));
+        }
+        if k.auth_url.starts_with("https://") {
+            return Err(invalid(
+                &key("auth_url"),
+                "https is not supported yet: put Keystone's plain-HTTP internal endpoint here",
+            ));
+        }
+        if k.auth_type != "password" {
+            return Err(invalid(
+                &key("auth_type"),
+                format!("'{}' is not supported; use password", k.auth_type),
+            ));
+        }
+        for (name, v) in [
+            ("username", &k.username),
+            ("password", &k.password),
+            ("project_name", &k.project_name),
+        ] {
+            if v.is_empty() {
+                return Err(invalid(&key(name), "must be set with auth = \"keystone\""));
+            }
+        }
+        if k.token_cache_time < -1 {
+            return Err(invalid(&key("token_cache_time"), "must be -1 or more"));
+        }
+        Ok(neutrino_api::keystone::KeystoneConfig {
+            www_authenticate_uri: k.www_authenticate_uri.clone(),
+            auth_url: k.auth_url.clone(),
+            username: k.username.clone(),
+            password: k.password.clone(),
+            project_name: k.project_name.clone(),
+            user_domain_name: k.user_domain_name.clone(),
+            project_domain_name: k.project_domain_name.clone(),
+            token_cache_time: k.token_cache_time,
+            service_token_roles: k.service_token_roles.clone(),
+            service_token_roles_required: k.service_token_roles_required,
+            http_timeout: std::time::Duration::from_secs(k.http_connect_timeout.max(1)),
         })
     }
 }
