@@ -27,7 +27,7 @@ import urllib.request
 CONF = """[DEFAULT]
 log_file = {state}/keystone.log
 [database]
-connection = sqlite:///{state}/keystone.db
+connection = sqlite:///{state}/keystone.db?timeout=60
 [token]
 provider = fernet
 expiration = {expiration}
@@ -136,7 +136,8 @@ def main():
     env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=conf, PYTHONPATH=state)
     server = subprocess.Popen(
         [os.path.join(a.venv, "bin", "gunicorn"), "--bind", f"127.0.0.1:{a.port}",
-         "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+         # One process: SQLite takes one writer at a time, and waits (timeout above) for it.
+         "--workers", "1", "--threads", "8", "--worker-class", "gthread",
          "--chdir", state, "keystone_wsgi:application"],
         env=env, stdout=log, stderr=log, start_new_session=True)
 

@@ -140,9 +140,20 @@ impl Keystone {
         self.validations.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Obtain the service's own token once, to find a wrong setting before serving.
+    /// Obtain the service's own token once, to find a wrong setting before serving (a
+    /// Keystone that errors is asked three times, a second apart).
     pub async fn check(&self) -> Result<(), StartupError> {
-        match self.service_token(true).await {
+        let mut outcome = self.service_token(true).await;
+        for _ in 0..2 {
+            match &outcome {
+                Err(AuthError::Unavailable(_)) => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    outcome = self.service_token(true).await;
+                }
+                _ => break,
+            }
+        }
+        match outcome {
             Ok(_) => Ok(()),
             Err(AuthError::Unavailable(m)) => Err(StartupError {
                 key: "auth_url",

@@ -69,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<security_groups::SecurityGroups>())
         .merge(routes::<security_group_rules::SecurityGroupRules>())
         .merge(tags::routes())
+        .merge(quotas::routes())
+        .merge(routes::<rbac_policies::RbacPolicies>())
         .merge(routes::<agents::Agents>())
         .merge(mechanism_drivers::routes())
         .fallback(|| async { error::not_found_url() })

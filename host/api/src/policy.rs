@@ -264,7 +264,7 @@ async fn load_parent(
                                 || missing == Missing::Deny =>
                         {
                             Some(NetworkFacts {
-                                shared: n.shared,
+                                shared: neutrino_ml2::networks::shared_for(ctx, &n),
                                 external: n.router_external,
                                 project_id: n.project_id,
                             })

@@ -19,6 +19,8 @@ pub mod ipam;
 pub mod mech;
 pub mod networks;
 pub mod ports;
+pub mod quotas;
+pub mod rbac;
 pub mod security_groups;
 pub mod subnetpools;
 pub mod subnets;

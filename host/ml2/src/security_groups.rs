@@ -193,6 +193,13 @@ impl Plugin {
             plugin
                 .ensure_default_security_group(tx, &r.project_id)
                 .await?;
+            plugin
+                .check_quota(tx, &r.project_id, "security_group", 1)
+                .await?;
+            // Its two egress rules count too (Neutron checks them before creating a group).
+            plugin
+                .check_quota(tx, &r.project_id, "security_group_rule", 2)
+                .await?;
             plugin.insert_group(tx, &r, false).await
         })
     }
@@ -342,6 +349,7 @@ impl Plugin {
             }
         }
         let ctx = ctx.clone();
+        let plugin = self.clone();
         crate::in_tx!(self.store(), |tx| {
             let group = sg::get(tx, &r.security_group_id)
                 .await?
@@ -355,6 +363,9 @@ impl Plugin {
             {
                 return Err(group_not_found(remote));
             }
+            plugin
+                .check_quota(tx, &r.project_id, "security_group_rule", 1)
+                .await?;
             let now = neutrino_store::now();
             let new = SecurityGroupRule {
                 id: uuid::Uuid::new_v4().to_string(),

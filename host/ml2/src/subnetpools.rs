@@ -146,7 +146,11 @@ impl Plugin {
             revision_number: 0,
             tags: vec![],
         };
+        let plugin = self.clone();
         crate::in_tx!(self.store(), |tx| {
+            plugin
+                .check_quota(tx, &pool.project_id, "subnetpool", 1)
+                .await?;
             if pool.is_default && subnetpools::default_for(tx, version).await?.is_some() {
                 return Err(Error::invalid_input(
                     "A default subnetpool for this IP family has already been set. Only one \

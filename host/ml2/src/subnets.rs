@@ -329,6 +329,9 @@ impl Plugin {
         let plugin = self.clone();
         let ctx = ctx.clone();
         let created = crate::in_tx!(self.store(), |tx| {
+            for (project, n) in crate::quotas::per_project(reqs.iter().map(|r| &r.project_id)) {
+                plugin.check_quota(tx, project, "subnet", n).await?;
+            }
             let mut out = Vec::with_capacity(reqs.len());
             let host = plugin.staged_host();
             for r in &reqs {
@@ -580,8 +583,9 @@ impl Plugin {
     ) -> Result<Vec<Subnet>> {
         if !ctx.sees_all() {
             q.conditions.push(neutrino_store::query::Condition::raw(
-                "project_id = ? OR network_id IN (SELECT id FROM networks WHERE shared = 1)",
-                vec![ctx.project_id.clone().into()],
+                "project_id = ? OR network_id IN (SELECT object_id FROM rbac_policies \
+                 WHERE object_type = 'network' AND target_project IN (?, '*'))",
+                vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],
             ));
         }
         let mut conn = self.read().await?;

@@ -34,7 +34,7 @@ impl Plugin {
         let owner = match collection {
             "networks" => networks::get_row(conn, id)
                 .await?
-                .filter(|n| ctx.sees_all() || n.project_id == ctx.project_id || n.shared)
+                .filter(|n| crate::networks::visible(ctx, n))
                 .map(|n| n.project_id),
             "subnets" => subnets::get(conn, id).await?.map(|s| s.project_id),
             "ports" => ports::get(conn, id).await?.map(|p| p.project_id),

@@ -43,6 +43,42 @@ pub struct Config {
     pub oslo_policy: OsloPolicySection,
     /// `[keystone_authtoken]`: Keystone, with `auth = "keystone"`.
     pub keystone_authtoken: KeystoneSection,
+    /// `[quotas]`: default limits per project (Neutron's `[QUOTAS]`).
+    pub quotas: QuotasSection,
+}
+
+/// `[quotas]`, with Neutron's `[QUOTAS]` option names and defaults; -1 is unlimited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotasSection {
+    /// Networks per project.
+    pub quota_network: i64,
+    /// Subnets per project.
+    pub quota_subnet: i64,
+    /// Ports per project.
+    pub quota_port: i64,
+    /// Security groups per project.
+    pub quota_security_group: i64,
+    /// Security group rules per project.
+    pub quota_security_group_rule: i64,
+    /// RBAC policies per project.
+    pub quota_rbac_policy: i64,
+    /// Default of the resources without an option of their own (subnet pools).
+    pub default_quota: i64,
+}
+
+impl Default for QuotasSection {
+    fn default() -> Self {
+        QuotasSection {
+            quota_network: 100,
+            quota_subnet: 100,
+            quota_port: 500,
+            quota_security_group: 10,
+            quota_security_group_rule: 100,
+            quota_rbac_policy: 10,
+            default_quota: -1,
+        }
+    }
 }
 
 /// `[keystone_authtoken]`, with keystonemiddleware's option names; each key also comes from
@@ -189,6 +225,7 @@ impl Default for Config {
             drivers: DriversSection::default(),
             oslo_policy: OsloPolicySection::default(),
             keystone_authtoken: KeystoneSection::default(),
+            quotas: QuotasSection::default(),
         }
     }
 }
@@ -379,7 +416,41 @@ impl Config {
                 "must be between 68 and 65535",
             ));
         }
+        let q = &self.quotas;
+        let mut quotas = neutrino_ml2::quotas::QuotaConfig::default();
+        for (key, resource, value) in [
+            ("quota_network", "network", q.quota_network),
+            ("quota_subnet", "subnet", q.quota_subnet),
+            ("quota_port", "port", q.quota_port),
+            (
+                "quota_security_group",
+                "security_group",
+                q.quota_security_group,
+            ),
+            (
+                "quota_security_group_rule",
+                "security_group_rule",
+                q.quota_security_group_rule,
+            ),
+            ("quota_rbac_policy", "rbac_policy", q.quota_rbac_policy),
+        ] {
+            if value < -1 {
+                return Err(invalid(
+                    &format!("quotas.{key}"),
+                    "must be -1 (unlimited) or more",
+                ));
+            }
+            if quotas.defaults.contains_key(resource) {
+                quotas.defaults.insert(resource.to_string(), value);
+            }
+        }
+        for (resource, limit) in quotas.defaults.iter_mut() {
+            if !neutrino_ml2::quotas::has_option(resource) {
+                *limit = q.default_quota.max(-1);
+            }
+        }
         let core = CoreConfig {
+            quotas,
             base_mac,
             allow_overlapping_ips: self.allow_overlapping_ips,
             global_physnet_mtu: self.global_physnet_mtu,

@@ -6,6 +6,8 @@ pub mod agents;
 pub mod mechanism_drivers;
 pub mod networks;
 pub mod ports;
+pub mod quotas;
+pub mod rbac_policies;
 pub mod security_group_rules;
 pub mod security_groups;
 pub mod subnetpools;
