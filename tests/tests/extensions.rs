@@ -211,3 +211,169 @@ async fn advertised_extensions_work() {
     }
     server.stop().await;
 }
+
+/// What every probe may use: an admin client and one of each core resource.
+struct Fixture {
+    c: neutrino_tests::Client,
+    net: Value,
+    port: Value,
+    group: Value,
+}
+
+fn has(v: &Value, key: &str) -> Result<(), String> {
+    if v.get(key).is_some() {
+        Ok(())
+    } else {
+        Err(format!("no `{key}` in {v}"))
+    }
+}
+
+async fn answers(c: &neutrino_tests::Client, path: &str) -> Result<(), String> {
+    let r = c.get(path).await;
+    if r.status == 200 {
+        Ok(())
+    } else {
+        Err(format!("GET {path}: {} {}", r.status, r.body))
+    }
+}
+
+/// Show that the behaviour behind `alias` is served; an alias without a probe here fails the
+/// test, so nothing can be advertised without being checked.
+async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
+    let c = &f.c;
+    let net_id = f.net["id"].as_str().unwrap_or_default();
+    let port_id = f.port["id"].as_str().unwrap_or_default();
+    match alias {
+        "agent" => answers(c, "/v2.0/agents").await,
+        "mechanism-drivers" => answers(c, "/v2.0/mechanism-drivers").await,
+        "allowed-address-pairs" => has(&f.port, "allowed_address_pairs"),
+        "binding" => has(&f.port, "binding:vif_type"),
+        "default-subnetpools" => {
+            answers(c, "/v2.0/subnetpools?is_default=true").await?;
+            Ok(())
+        }
+        "empty-string-filtering" => answers(c, "/v2.0/networks?description=").await,
+        "external-net" => has(&f.net, "router:external"),
+        "filter-validation" => {
+            let r = c.get("/v2.0/networks?no_such_attribute=1").await;
+            (r.status == 400)
+                .then_some(())
+                .ok_or_else(|| format!("unknown filter accepted: {}", r.status))
+        }
+        "ip-substring-filtering" => {
+            answers(c, "/v2.0/ports?fixed_ips=ip_address_substr%3D10.").await
+        }
+        "multi-provider" | "provider" => has(&f.net, "provider:network_type"),
+        "net-mtu" => has(&f.net, "mtu"),
+        "net-mtu-writable" => {
+            let r = c
+                .put(
+                    &format!("/v2.0/networks/{net_id}"),
+                    serde_json::json!({"network": {"mtu": 1400}}),
+                )
+                .await;
+            (r.status == 200)
+                .then_some(())
+                .ok_or_else(|| format!("mtu update: {}", r.body))
+        }
+        "pagination" => {
+            let r = c.get_ok("/v2.0/networks?limit=1").await;
+            has(&r, "networks_links")
+        }
+        "sorting" => answers(c, "/v2.0/networks?sort_key=name&sort_dir=desc").await,
+        "port-security" => has(&f.port, "port_security_enabled"),
+        "port-security-groups-filtering" => {
+            let g = f.group["id"].as_str().unwrap_or_default();
+            answers(c, &format!("/v2.0/ports?security_groups={g}")).await
+        }
+        "project-id" => has(&f.net, "project_id"),
+        "revision-if-match" => {
+            let r = c
+                .put_with(
+                    &format!("/v2.0/networks/{net_id}"),
+                    serde_json::json!({"network": {"name": "x"}}),
+                    &[("If-Match", "revision_number=99999")],
+                )
+                .await;
+            (r.status == 412)
+                .then_some(())
+                .ok_or_else(|| format!("If-Match ignored: {}", r.status))
+        }
+        "security-group" => answers(c, "/v2.0/security-groups").await,
+        "security-groups-normalized-cidr" => {
+            let rules = f.group["security_group_rules"].as_array().cloned();
+            has(&rules.unwrap_or_default()[0], "normalized_cidr")
+        }
+        "standard-attr-description" => has(&f.net, "description"),
+        "standard-attr-revisions" => has(&f.net, "revision_number"),
+        "standard-attr-timestamp" => has(&f.net, "created_at"),
+        "standard-attr-tag" => answers(c, &format!("/v2.0/networks/{net_id}/tags")).await,
+        "stateful-security-group" => has(&f.group, "stateful"),
+        "subnet-service-types" => answers(c, "/v2.0/subnets?fields=service_types").await,
+        "subnet_allocation" => answers(c, "/v2.0/subnetpools").await,
+        "tag-ports-during-bulk-creation" => {
+            let r = c
+                .post(
+                    "/v2.0/ports",
+                    serde_json::json!({"ports": [{"network_id": net_id, "tags": ["t"]}]}),
+                )
+                .await;
+            (r.status == 201 && r.body["ports"][0]["tags"] == serde_json::json!(["t"]))
+                .then_some(())
+                .ok_or_else(|| format!("bulk ports with tags: {}", r.body))
+        }
+        "tag-creation" => {
+            let r = c
+                .post(
+                    &format!("/v2.0/ports/{port_id}/tags"),
+                    serde_json::json!({"tags": ["a", "b"]}),
+                )
+                .await;
+            (r.status == 200)
+                .then_some(())
+                .ok_or_else(|| format!("POST tags: {} {}", r.status, r.body))
+        }
+        other => Err(format!(
+            "`{other}` is advertised but this test has no probe showing it is served"
+        )),
+    }
+}
+
+#[tokio::test]
+async fn every_advertised_extension_is_served() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("probe", "10.9.0.0/24").await;
+    let port = c
+        .port(net["id"].as_str().unwrap(), serde_json::json!({}))
+        .await;
+    let group = c
+        .post(
+            "/v2.0/security-groups",
+            serde_json::json!({"security_group": {"name": "probe"}}),
+        )
+        .await
+        .body["security_group"]
+        .clone();
+    let net = c
+        .get_ok(&format!("/v2.0/networks/{}", net["id"].as_str().unwrap()))
+        .await["network"]
+        .clone();
+    let f = Fixture {
+        c: c.clone(),
+        net,
+        port,
+        group,
+    };
+
+    let listed = aliases(&c.get_ok("/v2.0/extensions").await);
+    let mut failures = Vec::new();
+    for alias in &listed {
+        if let Err(why) = served(alias, &f).await {
+            failures.push(format!("{alias}: {why}"));
+        }
+    }
+
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    server.stop().await;
+}

@@ -148,6 +148,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "Enables allocation of subnets from a subnet pool",
     ),
     (
+        "tag-creation",
+        "Tag creation extension",
+        "Allow to create multiple tags for a resource",
+    ),
+    (
         "tag-ports-during-bulk-creation",
         "Tag Ports During Bulk Creation",
         "Allow to tag ports during bulk creation",

@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<agents::Agents>())
         .merge(mechanism_drivers::routes())
         .fallback(|| async { error::not_found_url() })
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::noauth,
