@@ -52,7 +52,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "auto-allocated-topology",
     "floating-ip-port-forwarding",
     "metering",
-    "flavors",
     "availability_zone",
     "extra_dhcp_opt",
 ];
@@ -333,6 +332,8 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
                 .then_some(())
                 .ok_or_else(|| format!("POST tags: {} {}", r.status, r.body))
         }
+        "flavors" => answers(c, "/v2.0/flavors").await,
+        "service-type" => answers(c, "/v2.0/service-providers").await,
         other => Err(format!(
             "`{other}` is advertised but this test has no probe showing it is served"
         )),
@@ -375,5 +376,38 @@ async fn every_advertised_extension_is_served() {
     }
 
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    server.stop().await;
+}
+
+/// Name and description of extensions exactly as Neutron 29 gives them (neutron-lib's API
+/// definitions): clients look some of them up by name.
+const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
+    (
+        "tag-creation",
+        "Tag creation extension",
+        "Allow to create multiple tags for a resource",
+    ),
+    (
+        "flavors",
+        "Neutron Service Flavors",
+        "Flavor specification for Neutron advanced services.",
+    ),
+    (
+        "service-type",
+        "Neutron Service Type Management",
+        "API for retrieving service providers for Neutron advanced services",
+    ),
+];
+
+#[tokio::test]
+async fn extensions_carry_neutrons_names_and_descriptions() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+
+    for (alias, name, description) in NEUTRON_NAMES {
+        let r = c.get_ok(&format!("/v2.0/extensions/{alias}")).await;
+        assert_eq!(r["extension"]["name"], *name, "{alias}");
+        assert_eq!(r["extension"]["description"], *description, "{alias}");
+    }
     server.stop().await;
 }

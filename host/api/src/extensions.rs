@@ -47,6 +47,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "Provides validation on filter parameters.",
     ),
     (
+        "flavors",
+        "Neutron Service Flavors",
+        "Flavor specification for Neutron advanced services.",
+    ),
+    (
         "ip-substring-filtering",
         "IP address substring filtering",
         "Provides IP address substring filtering when listing ports",
@@ -106,6 +111,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "security-groups-normalized-cidr",
         "Security Group Rule normalized CIDR field",
         "Add new field with normalized remote_ip_prefix cidr in SG rule",
+    ),
+    (
+        "service-type",
+        "Neutron Service Type Management",
+        "API for retrieving service providers for Neutron advanced services",
     ),
     (
         "sorting",
@@ -219,6 +229,11 @@ fn all(state: &AppState) -> Vec<Extension> {
     out.extend(state.extra_extensions.iter().copied());
     out.sort_by_key(|e| e.0);
     out
+}
+
+/// The aliases this server advertises.
+pub fn aliases(state: &AppState) -> Vec<&'static str> {
+    all(state).iter().map(|e| e.0).collect()
 }
 
 async fn list(axum::extract::State(s): State<AppState>) -> Response {

@@ -65,6 +65,9 @@ pub fn router(state: AppState) -> Router {
         .merge(tags::routes())
         .merge(routes::<agents::Agents>())
         .merge(mechanism_drivers::routes())
+        .merge(routes::<flavors::Flavors>())
+        .merge(routes::<flavors::ServiceProfiles>())
+        .merge(flavors::routes())
         .fallback(|| async { error::not_found_url() })
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -15,6 +15,8 @@ pub struct CoreConfig {
     pub max_subnet_host_routes: usize,
     /// Maximum fixed IPs per port.
     pub max_fixed_ips_per_port: usize,
+    /// `[service_providers] service_provider`, parsed.
+    pub service_providers: Vec<crate::flavors::ServiceProvider>,
 }
 
 impl Default for CoreConfig {
@@ -26,6 +28,7 @@ impl Default for CoreConfig {
             max_dns_nameservers: 5,
             max_subnet_host_routes: 20,
             max_fixed_ips_per_port: 5,
+            service_providers: Vec::new(),
         }
     }
 }

@@ -12,9 +12,11 @@
 
 pub mod agents;
 pub mod binding;
+pub mod checks;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod flavors;
 pub mod ipam;
 pub mod mech;
 pub mod networks;

@@ -132,6 +132,11 @@ impl Store {
                     "port_documents",
                     include_str!("../migrations/sqlite/0004_port_documents.sql"),
                 ),
+                (
+                    10,
+                    "extensions",
+                    include_str!("../migrations/sqlite/0010_extensions.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -153,6 +158,11 @@ impl Store {
                     4,
                     "port_documents",
                     include_str!("../migrations/postgres/0004_port_documents.sql"),
+                ),
+                (
+                    10,
+                    "extensions",
+                    include_str!("../migrations/postgres/0010_extensions.sql"),
                 ),
             ],
         };

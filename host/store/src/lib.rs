@@ -14,6 +14,7 @@ pub mod bindings;
 pub mod db;
 pub mod drivers;
 pub mod error;
+pub mod flavors;
 pub mod ipam;
 pub mod model;
 pub mod networks;

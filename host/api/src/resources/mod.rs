@@ -3,6 +3,7 @@
 //! for every resource (envelopes, bulk, fields, pagination, If-Match, status codes).
 
 pub mod agents;
+pub mod flavors;
 pub mod mechanism_drivers;
 pub mod networks;
 pub mod ports;
