@@ -334,6 +334,12 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
         }
         "flavors" => answers(c, "/v2.0/flavors").await,
         "service-type" => answers(c, "/v2.0/service-providers").await,
+        "address-group" => answers(c, "/v2.0/address-groups").await,
+        "security-groups-remote-address-group" => {
+            let rules = f.group["security_group_rules"].as_array().cloned();
+            has(&rules.unwrap_or_default()[0], "remote_address_group_id")?;
+            answers(c, "/v2.0/security-group-rules?remote_address_group_id=x").await
+        }
         other => Err(format!(
             "`{other}` is advertised but this test has no probe showing it is served"
         )),
@@ -382,6 +388,12 @@ async fn every_advertised_extension_is_served() {
 /// Name and description of extensions exactly as Neutron 29 gives them (neutron-lib's API
 /// definitions): clients look some of them up by name.
 const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
+    ("address-group", "Address group", "Support address group"),
+    (
+        "security-groups-remote-address-group",
+        "Remote address group id field for security group rules",
+        "Add new field of remote address group id in SG rules",
+    ),
     (
         "tag-creation",
         "Tag creation extension",

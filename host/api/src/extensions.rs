@@ -15,6 +15,7 @@ pub type Extension = (&'static str, &'static str, &'static str);
 
 /// The extensions this server implements.
 pub const EXTENSIONS: &[Extension] = &[
+    ("address-group", "Address group", "Support address group"),
     ("agent", "agent", "The agent management extension."),
     (
         "allowed-address-pairs",
@@ -111,6 +112,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "security-groups-normalized-cidr",
         "Security Group Rule normalized CIDR field",
         "Add new field with normalized remote_ip_prefix cidr in SG rule",
+    ),
+    (
+        "security-groups-remote-address-group",
+        "Remote address group id field for security group rules",
+        "Add new field of remote address group id in SG rules",
     ),
     (
         "service-type",

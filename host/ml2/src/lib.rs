@@ -10,6 +10,7 @@
 //! - Visibility: a non-admin sees its project's resources plus shared networks (and their
 //!   subnets); anything else is "not found", never "forbidden".
 
+pub mod address_groups;
 pub mod agents;
 pub mod binding;
 pub mod checks;

@@ -9,6 +9,7 @@
 //!   twice on a network (unique key of `ports`): these hold across servers sharing a database.
 //! - Updates are compare-and-swap on `revision_number`, so a stale writer changes nothing.
 
+pub mod address_groups;
 pub mod agents;
 pub mod bindings;
 pub mod db;

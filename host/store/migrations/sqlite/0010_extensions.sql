@@ -27,3 +27,28 @@ CREATE TABLE flavor_service_profile_bindings (
 );
 CREATE INDEX flavor_service_profile_bindings_profile
     ON flavor_service_profile_bindings (service_profile_id);
+
+-- Address groups (`address-group`): named sets of CIDRs that security group rules can name
+-- as their remote end (`security-groups-remote-address-group`). The foreign key from rules
+-- keeps a group in use from being deleted, whatever races.
+CREATE TABLE address_groups (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    revision_number BIGINT NOT NULL
+);
+CREATE INDEX address_groups_project ON address_groups (project_id);
+
+CREATE TABLE address_group_addresses (
+    address_group_id TEXT NOT NULL REFERENCES address_groups (id) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    CONSTRAINT address_group_addresses_pk PRIMARY KEY (address_group_id, address)
+);
+
+ALTER TABLE security_group_rules
+    ADD COLUMN remote_address_group_id TEXT REFERENCES address_groups (id);
+CREATE INDEX security_group_rules_address_group
+    ON security_group_rules (remote_address_group_id);
