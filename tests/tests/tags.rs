@@ -187,16 +187,117 @@ async fn invalid_tags_are_refused() {
 }
 
 #[tokio::test]
-async fn duplicate_tags_in_a_replacement_are_kept_once() {
+async fn duplicate_tags_in_a_body_are_refused_as_neutron_does() {
     let server = TestServer::start().await;
     let c = server.admin();
     let n = c.network("n").await;
     let base = format!("/v2.0/networks/{}/tags", s(&n, "id"));
 
-    let r = c.put(&base, json!({"tags": ["a", "a", "b"]})).await;
+    let replaced = c.put(&base, json!({"tags": ["a", "a", "b"]})).await;
+    let created = c.post(&base, json!({"tags": ["a", "a", "b"]})).await;
 
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(c.get_ok(&base).await, json!({"tags": ["a", "b"]}));
+    replaced.expect_error(400, "InvalidInput");
+    created.expect_error(400, "InvalidInput");
+    assert_eq!(c.get_ok(&base).await, json!({"tags": []}));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn post_adds_several_tags_and_keeps_the_others() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let n = c.network("n").await;
+    let id = s(&n, "id").to_string();
+    let base = format!("/v2.0/networks/{id}/tags");
+    c.put(&base, json!({"tags": ["old"]})).await;
+    let before = c.get_ok(&format!("/v2.0/networks/{id}")).await["network"]["revision_number"]
+        .as_i64()
+        .unwrap();
+
+    let first = c.post(&base, json!({"tags": ["b", "a"]})).await;
+    let again = c.post(&base, json!({"tags": ["a", "old"]})).await;
+    let after = c.get_ok(&format!("/v2.0/networks/{id}")).await["network"].clone();
+
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(
+        first.body,
+        json!({"tags": ["b", "a"]}),
+        "the tags asked for"
+    );
+    assert_eq!(again.status, 200, "idempotent: {}", again.body);
+    assert_eq!(after["tags"], json!(["a", "b", "old"]));
+    assert_eq!(
+        after["revision_number"].as_i64().unwrap(),
+        before + 1,
+        "one change, the repeat changed nothing"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn post_tags_is_validated_as_the_other_tag_calls() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let n = c.network("n").await;
+    let base = format!("/v2.0/networks/{}/tags", s(&n, "id"));
+    let forty_nine: Vec<String> = (0..49).map(|i| format!("t{i:02}")).collect();
+    c.put(&base, json!({ "tags": forty_nine })).await;
+
+    let no_list = c.post(&base, json!({"tag": ["a"]})).await;
+    let long = c.post(&base, json!({"tags": ["x".repeat(256)]})).await;
+    let over = c.post(&base, json!({"tags": ["y1", "y2"]})).await;
+    let unknown = c
+        .post(
+            &format!("/v2.0/ports/{}/tags", uuid::Uuid::new_v4()),
+            json!({"tags": ["a"]}),
+        )
+        .await;
+    let other = server
+        .project("p2")
+        .post(&base, json!({"tags": ["a"]}))
+        .await;
+
+    no_list.expect_error(400, "InvalidInput");
+    assert_eq!(long.status, 400, "{}", long.body);
+    assert_eq!(over.status, 400, "{}", over.body);
+    unknown.expect_error(404, "PortNotFound");
+    assert!(matches!(other.status, 403 | 404), "{}", other.body);
+    assert_eq!(c.get_ok(&base).await["tags"].as_array().unwrap().len(), 49);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_clients_adding_tags_to_one_port_lose_none() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    let port = c.port(s(&net, "id"), json!({})).await;
+    let base = format!("/v2.0/ports/{}/tags", s(&port, "id"));
+
+    let results = futures::future::join_all((0..32).map(|i| {
+        let c = c.clone();
+        let base = base.clone();
+        tokio::spawn(async move {
+            c.post(&base, json!({"tags": [format!("t{i:02}"), "shared"]}))
+                .await
+        })
+    }))
+    .await;
+
+    for r in results {
+        let r = r.unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let tags = c.get_ok(&base).await["tags"].clone();
+    let mut expected: Vec<String> = vec!["shared".into()];
+    expected.extend((0..32).map(|i| format!("t{i:02}")));
+    assert_eq!(tags, json!(expected));
+    let shown = c.get_ok(&format!("/v2.0/ports/{}", s(&port, "id"))).await;
+    assert_eq!(
+        shown["port"]["tags"],
+        json!(expected),
+        "the stored port document follows"
+    );
     server.stop().await;
 }
 

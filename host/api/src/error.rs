@@ -43,6 +43,16 @@ pub fn not_found_url() -> ApiError {
     ))
 }
 
+/// A 405 for a method a URL does not take, with Neutron's error body (axum's own 405 has
+/// none).
+pub async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError(Error::neutron(
+        "HTTPMethodNotAllowed",
+        405,
+        format!("The method {method} is not allowed for this resource."),
+    ))
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =

@@ -15,6 +15,7 @@ pub type Extension = (&'static str, &'static str, &'static str);
 
 /// The extensions this server implements.
 pub const EXTENSIONS: &[Extension] = &[
+    ("address-group", "Address group", "Support address group"),
     ("agent", "agent", "The agent management extension."),
     (
         "allowed-address-pairs",
@@ -45,6 +46,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "filter-validation",
         "Filter parameters validation",
         "Provides validation on filter parameters.",
+    ),
+    (
+        "flavors",
+        "Neutron Service Flavors",
+        "Flavor specification for Neutron advanced services.",
     ),
     (
         "ip-substring-filtering",
@@ -106,6 +112,16 @@ pub const EXTENSIONS: &[Extension] = &[
         "security-groups-normalized-cidr",
         "Security Group Rule normalized CIDR field",
         "Add new field with normalized remote_ip_prefix cidr in SG rule",
+    ),
+    (
+        "security-groups-remote-address-group",
+        "Remote address group id field for security group rules",
+        "Add new field of remote address group id in SG rules",
+    ),
+    (
+        "service-type",
+        "Neutron Service Type Management",
+        "API for retrieving service providers for Neutron advanced services",
     ),
     (
         "sorting",
@@ -171,6 +187,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "rbac-policies",
         "RBAC Policies",
         "Allows creation and modification of policies that control tenant access to resources.",
+    ),
+    (
+        "tag-creation",
+        "Tag creation extension",
+        "Allow to create multiple tags for a resource",
     ),
     (
         "tag-ports-during-bulk-creation",
@@ -240,6 +261,11 @@ fn all(state: &AppState) -> Vec<Extension> {
     out.extend(state.extra_extensions.iter().copied());
     out.sort_by_key(|e| e.0);
     out
+}
+
+/// The aliases this server advertises.
+pub fn aliases(state: &AppState) -> Vec<&'static str> {
+    all(state).iter().map(|e| e.0).collect()
 }
 
 async fn list(axum::extract::State(s): State<AppState>) -> Response {

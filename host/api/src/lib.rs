@@ -73,7 +73,13 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<rbac_policies::RbacPolicies>())
         .merge(routes::<agents::Agents>())
         .merge(mechanism_drivers::routes())
+        .merge(routes::<flavors::Flavors>())
+        .merge(routes::<flavors::ServiceProfiles>())
+        .merge(flavors::routes())
+        .merge(routes::<address_groups::AddressGroups>())
+        .merge(address_groups::routes())
         .fallback(|| async { error::not_found_url() })
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

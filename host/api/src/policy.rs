@@ -141,6 +141,40 @@ impl Fields for Agent {
     }
 }
 
+impl Fields for neutrino_ml2::store::address_groups::AddressGroup {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        match key {
+            "id" => s(&self.id),
+            "project_id" | "tenant_id" => s(&self.project_id),
+            "name" => s(&self.name),
+            // Shared through RBAC once `rbac-address-group` exists.
+            "shared" => Lookup::Bool(false),
+            _ => Lookup::Absent,
+        }
+    }
+}
+
+impl Fields for neutrino_ml2::store::flavors::Flavor {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        match key {
+            "id" => s(&self.id),
+            "name" => s(&self.name),
+            "service_type" => s(&self.service_type),
+            _ => Lookup::Absent,
+        }
+    }
+}
+
+impl Fields for neutrino_ml2::store::flavors::ServiceProfile {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        match key {
+            "id" => s(&self.id),
+            "driver" => s(&self.driver),
+            _ => Lookup::Absent,
+        }
+    }
+}
+
 impl Fields for Map<String, Value> {
     fn field(&self, key: &str) -> Lookup<'_> {
         match self.get(key) {

@@ -389,7 +389,7 @@ pub fn rule(r: &SecurityGroupRule) -> RuleView<'_> {
         remote_ip_prefix: r.remote_ip_prefix.as_deref(),
         normalized_cidr: r.remote_ip_prefix.as_deref(),
         remote_group_id: r.remote_group_id.as_deref(),
-        remote_address_group_id: None,
+        remote_address_group_id: r.remote_address_group_id.as_deref(),
         description: &r.description,
         created_at: &r.created_at,
         updated_at: &r.updated_at,

@@ -10,11 +10,14 @@
 //! - Visibility: a non-admin sees its project's resources plus shared networks (and their
 //!   subnets); anything else is "not found", never "forbidden".
 
+pub mod address_groups;
 pub mod agents;
 pub mod binding;
+pub mod checks;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod flavors;
 pub mod ipam;
 pub mod mech;
 pub mod networks;

@@ -55,6 +55,8 @@ pub struct RuleCreate {
     pub remote_ip_prefix: Option<IpNet>,
     /// Remote group.
     pub remote_group_id: Option<String>,
+    /// Remote address group.
+    pub remote_address_group_id: Option<String>,
     /// Description.
     pub description: String,
 }
@@ -103,6 +105,7 @@ fn rule(
         port_range_max: None,
         remote_ip_prefix: None,
         remote_group_id: remote_group.map(String::from),
+        remote_address_group_id: None,
         description: String::new(),
         created_at: now.to_string(),
         updated_at: now.to_string(),
@@ -342,11 +345,17 @@ impl Plugin {
                     r.ethertype
                 )));
             }
-            if r.remote_group_id.is_some() {
-                return Err(Error::bad_request(
-                    "Only one of remote_ip_prefix, remote_group_id or remote_address_group_id may be provided.",
-                ));
-            }
+        }
+        let remotes = usize::from(r.remote_ip_prefix.is_some())
+            + usize::from(r.remote_group_id.is_some())
+            + usize::from(r.remote_address_group_id.is_some());
+        if remotes > 1 {
+            return Err(Error::neutron(
+                "SecurityGroupMultipleRemoteEntites",
+                400,
+                "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may \
+                 be provided.",
+            ));
         }
         let ctx = ctx.clone();
         let plugin = self.clone();
@@ -366,6 +375,11 @@ impl Plugin {
             plugin
                 .check_quota(tx, &r.project_id, "security_group_rule", 1)
                 .await?;
+            if let Some(ag) = &r.remote_address_group_id {
+                plugin
+                    .check_address_group_for(tx, &ctx, ag, &r.project_id)
+                    .await?;
+            }
             let now = neutrino_store::now();
             let new = SecurityGroupRule {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -378,6 +392,7 @@ impl Plugin {
                 port_range_max: r.port_range_max,
                 remote_ip_prefix: r.remote_ip_prefix.map(|p| p.trunc().to_string()),
                 remote_group_id: r.remote_group_id.clone(),
+                remote_address_group_id: r.remote_address_group_id.clone(),
                 description: r.description.clone(),
                 created_at: now.clone(),
                 updated_at: now.clone(),
@@ -390,7 +405,8 @@ impl Plugin {
                     && existing.port_range_min == new.port_range_min
                     && existing.port_range_max == new.port_range_max
                     && existing.remote_ip_prefix == new.remote_ip_prefix
-                    && existing.remote_group_id == new.remote_group_id;
+                    && existing.remote_group_id == new.remote_group_id
+                    && existing.remote_address_group_id == new.remote_address_group_id;
                 if same {
                     return Err(Error::conflict(
                         "SecurityGroupRuleExists",
@@ -401,7 +417,12 @@ impl Plugin {
                     ));
                 }
             }
-            sg::insert_rule(tx, &new).await?;
+            // A remote group deleted since the checks above: run again, and the checks
+            // answer.
+            sg::insert_rule(tx, &new).await.map_err(|e| match e {
+                StoreError::ForeignKey(m) => StoreError::Retry(m),
+                other => other,
+            })?;
             neutrino_store::revision::touch(tx, "security_groups", &group.id, &now).await?;
             Ok::<_, Error>(new)
         })

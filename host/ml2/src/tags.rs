@@ -145,6 +145,40 @@ impl Plugin {
         })
     }
 
+    /// Add several tags, keeping those already there (`tag-creation`: idempotent). Returns
+    /// the tags asked for, as Neutron does.
+    pub async fn add_tags(
+        &self,
+        ctx: &RequestContext,
+        collection: &str,
+        id: &str,
+        new: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let plugin = self.clone();
+        let ctx = ctx.clone();
+        let (collection, id) = (collection.to_string(), id.to_string());
+        crate::in_tx!(self.store(), |tx| {
+            let table = plugin.tag_target(tx, &ctx, &collection, &id).await?;
+            let current = tags::get(tx, &collection, &id).await?;
+            let missing: Vec<&String> = new.iter().filter(|t| !current.contains(t)).collect();
+            if missing.is_empty() {
+                return Ok(new.clone());
+            }
+            if current.len() + missing.len() > MAX_TAGS {
+                return Err(Error::neutron(
+                    "TagLimitExceeded",
+                    400,
+                    format!("Can't add more than {MAX_TAGS} tags to a resource."),
+                ));
+            }
+            for tag in missing {
+                tags::add(tx, &collection, &id, tag).await?;
+            }
+            revision::touch(tx, table, &id, &neutrino_store::now()).await?;
+            Ok::<_, Error>(new.clone())
+        })
+    }
+
     /// Remove one tag (404 `TagNotFound` when absent).
     pub async fn remove_tag(
         &self,

@@ -39,6 +39,8 @@ pub struct Config {
     pub ml2: Ml2Section,
     /// Mechanism driver machinery.
     pub drivers: DriversSection,
+    /// `[service_providers]`: providers of advanced services, for flavors.
+    pub service_providers: ServiceProvidersSection,
     /// `[oslo_policy]`: the operator's policy file.
     pub oslo_policy: OsloPolicySection,
     /// `[keystone_authtoken]`: Keystone, with `auth = "keystone"`.
@@ -140,6 +142,14 @@ pub struct OsloPolicySection {
     pub policy_file: Option<String>,
 }
 
+/// `[service_providers]`, as in Neutron.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceProvidersSection {
+    /// `<service_type>:<name>:<driver>[:default]` entries.
+    pub service_provider: Vec<String>,
+}
+
 /// `[drivers]`: where driver files live, the compile cache, and per-driver settings.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -226,6 +236,7 @@ impl Default for Config {
             oslo_policy: OsloPolicySection::default(),
             keystone_authtoken: KeystoneSection::default(),
             quotas: QuotasSection::default(),
+            service_providers: ServiceProvidersSection::default(),
         }
     }
 }
@@ -457,6 +468,10 @@ impl Config {
             max_dns_nameservers: self.max_dns_nameservers,
             max_subnet_host_routes: self.max_subnet_host_routes,
             max_fixed_ips_per_port: self.max_fixed_ips_per_port,
+            service_providers: neutrino_ml2::flavors::parse_service_providers(
+                &self.service_providers.service_provider,
+            )
+            .map_err(|e| invalid("service_providers.service_provider", e))?,
         };
         let m = &self.ml2;
         const KNOWN: [&str; 6] = ["flat", "vlan", "vxlan", "geneve", "gre", "local"];
@@ -669,5 +684,26 @@ mod tests {
         std::fs::write(&path, "bnd = \"1.2.3.4:5\"\n").unwrap();
         let err = Config::load(Some(&path), &no_env).unwrap_err().to_string();
         assert!(err.contains("bnd"), "{err}");
+    }
+
+    #[test]
+    fn service_providers_are_read_from_their_section() {
+        let c: Config = toml::from_str(
+            "[service_providers]\nservice_provider = [\"L3_ROUTER_NAT:ha:drv.ha:default\"]\n",
+        )
+        .unwrap();
+        let s = c.settings().unwrap();
+        assert_eq!(s.core.service_providers[0].name, "ha");
+        let bad = Config {
+            service_providers: ServiceProvidersSection {
+                service_provider: vec!["L3_ROUTER_NAT:ha".into()],
+            },
+            ..Config::default()
+        };
+        let err = bad.settings().unwrap_err().to_string();
+        assert!(
+            err.contains("`service_providers.service_provider`"),
+            "{err}"
+        );
     }
 }

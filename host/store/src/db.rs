@@ -137,6 +137,11 @@ impl Store {
                     "identity",
                     include_str!("../migrations/sqlite/0008_identity.sql"),
                 ),
+                (
+                    10,
+                    "extensions",
+                    include_str!("../migrations/sqlite/0010_extensions.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -163,6 +168,11 @@ impl Store {
                     8,
                     "identity",
                     include_str!("../migrations/postgres/0008_identity.sql"),
+                ),
+                (
+                    10,
+                    "extensions",
+                    include_str!("../migrations/postgres/0010_extensions.sql"),
                 ),
             ],
         };

@@ -9,11 +9,13 @@
 //!   twice on a network (unique key of `ports`): these hold across servers sharing a database.
 //! - Updates are compare-and-swap on `revision_number`, so a stale writer changes nothing.
 
+pub mod address_groups;
 pub mod agents;
 pub mod bindings;
 pub mod db;
 pub mod drivers;
 pub mod error;
+pub mod flavors;
 pub mod ipam;
 pub mod model;
 pub mod networks;

@@ -309,6 +309,8 @@ pub struct SecurityGroupRule {
     pub remote_ip_prefix: Option<String>,
     /// Remote group.
     pub remote_group_id: Option<String>,
+    /// Remote address group.
+    pub remote_address_group_id: Option<String>,
     /// Description.
     pub description: String,
     /// Creation time.

@@ -18,7 +18,7 @@ pub const COLUMNS: &str =
 /// Columns selected for a rule.
 pub const RULE_COLUMNS: &str = "id, project_id, security_group_id, direction, ethertype, \
     protocol, port_range_min, port_range_max, remote_ip_prefix, remote_group_id, description, \
-    created_at, updated_at, revision_number";
+    created_at, updated_at, revision_number, remote_address_group_id";
 
 fn from_row(row: &AnyRow) -> Result<SecurityGroup> {
     Ok(SecurityGroup {
@@ -47,6 +47,7 @@ fn rule_from_row(row: &AnyRow) -> Result<SecurityGroupRule> {
         port_range_max: opt_int(row, 7)?,
         remote_ip_prefix: opt_text(row, 8)?,
         remote_group_id: opt_text(row, 9)?,
+        remote_address_group_id: opt_text(row, 14)?,
         description: text(row, 10)?,
         created_at: text(row, 11)?,
         updated_at: text(row, 12)?,
@@ -175,8 +176,8 @@ pub async fn insert_rule(conn: &mut AnyConnection, r: &SecurityGroupRule) -> Res
     sqlx::query(
         "INSERT INTO security_group_rules (id, project_id, security_group_id, direction, \
          ethertype, protocol, port_range_min, port_range_max, remote_ip_prefix, remote_group_id, \
-         description, created_at, updated_at, revision_number) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         description, created_at, updated_at, revision_number, remote_address_group_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(r.id.clone())
     .bind(r.project_id.clone())
@@ -192,6 +193,7 @@ pub async fn insert_rule(conn: &mut AnyConnection, r: &SecurityGroupRule) -> Res
     .bind(r.created_at.clone())
     .bind(r.updated_at.clone())
     .bind(r.revision_number)
+    .bind(r.remote_address_group_id.clone())
     .execute(&mut *conn)
     .await
     .map_err(StoreError::classify)?;

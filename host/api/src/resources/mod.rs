@@ -2,7 +2,9 @@
 //! plugin request and how a record is rendered; the handlers here do the rest the same way
 //! for every resource (envelopes, bulk, fields, pagination, If-Match, status codes).
 
+pub mod address_groups;
 pub mod agents;
+pub mod flavors;
 pub mod mechanism_drivers;
 pub mod networks;
 pub mod ports;

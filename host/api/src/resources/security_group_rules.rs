@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::Resource;
 use crate::attrs::{Attr, BodyExt, Kind, attr, owner, standard};
-use crate::error::{ApiResult, bad_request};
+use crate::error::ApiResult;
 use crate::{AppState, views};
 
 /// The attribute map of rules.
@@ -48,7 +48,8 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
             .column("remote_group_id"),
         attr("remote_address_group_id", Kind::Uuid)
             .post()
-            .nullable(),
+            .nullable()
+            .column("remote_address_group_id"),
         attr("belongs_to_default_sg", Kind::Bool),
     ];
     standard(&mut a);
@@ -86,11 +87,6 @@ impl Resource for SecurityGroupRules {
     ) -> ApiResult<Vec<SecurityGroupRule>> {
         let mut out = Vec::new();
         for m in &bodies {
-            if m.str_of("remote_address_group_id").is_some() {
-                return Err(bad_request(
-                    "Address groups are not supported by this server",
-                ));
-            }
             let protocol = match m.get("protocol") {
                 Some(Value::Number(n)) => Some(n.to_string()),
                 _ => m.str_of("protocol"),
@@ -105,6 +101,7 @@ impl Resource for SecurityGroupRules {
                 port_range_max: m.int_of("port_range_max"),
                 remote_ip_prefix: m.str_of("remote_ip_prefix").and_then(|p| p.parse().ok()),
                 remote_group_id: m.str_of("remote_group_id"),
+                remote_address_group_id: m.str_of("remote_address_group_id"),
                 description: m.str_of("description").unwrap_or_default(),
             };
             out.push(s.plugin.create_security_group_rule(ctx, r).await?);

@@ -9,14 +9,14 @@ use neutrino_ml2::RequestContext;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::error::{ApiResult, bad_request, not_found_url};
+use crate::error::{ApiResult, bad_request, invalid_input, not_found_url};
 
 /// Routes for tags of every taggable collection.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/v2.0/{collection}/{id}/tags",
-            get(list).put(replace).delete(clear),
+            get(list).put(replace).post(create).delete(clear),
         )
         .route(
             "/v2.0/{collection}/{id}/tags/{tag}",
@@ -49,14 +49,9 @@ async fn list(
     Ok(Json(json!({ "tags": tags })).into_response())
 }
 
-async fn replace(
-    State(s): State<AppState>,
-    Extension(ctx): Extension<RequestContext>,
-    Path((collection, id)): Path<(String, String)>,
-    body: axum::body::Bytes,
-) -> ApiResult<Response> {
-    taggable(&collection)?;
-    let v: Value = serde_json::from_slice(&body).map_err(|e| {
+/// The `{"tags": [...]}` body of `PUT` and `POST …/tags`: unique, valid tags.
+fn tags_body(body: &[u8]) -> ApiResult<Vec<String>> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
         crate::error::ApiError(neutrino_ml2::Error::neutron(
             "MalformedRequestBody",
             400,
@@ -64,11 +59,9 @@ async fn replace(
         ))
     })?;
     let Some(Value::Array(items)) = v.get("tags") else {
-        return Err(bad_request(
-            "Invalid input for tags. Reason: the body must be {\"tags\": [...]}.",
-        ));
+        return Err(invalid_input("Invalid tags body"));
     };
-    let mut tags = Vec::new();
+    let mut tags: Vec<String> = Vec::new();
     for t in items {
         let Some(t) = t.as_str() else {
             return Err(bad_request(format!(
@@ -76,9 +69,37 @@ async fn replace(
             )));
         };
         check_tag(t)?;
+        if tags.iter().any(|x| x == t) {
+            return Err(invalid_input(format!("Duplicate items in the list: '{t}'")));
+        }
         tags.push(t.to_string());
     }
+    Ok(tags)
+}
+
+async fn replace(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((collection, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    taggable(&collection)?;
+    let tags = tags_body(&body)?;
     let tags = s.plugin.replace_tags(&ctx, &collection, &id, tags).await?;
+    Ok(Json(json!({ "tags": tags })).into_response())
+}
+
+/// `POST …/tags` (`tag-creation`): add several tags, keep the others; 200 with the tags
+/// asked for.
+async fn create(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((collection, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    taggable(&collection)?;
+    let tags = tags_body(&body)?;
+    let tags = s.plugin.add_tags(&ctx, &collection, &id, tags).await?;
     Ok(Json(json!({ "tags": tags })).into_response())
 }
 

@@ -1,0 +1,470 @@
+//! Neutron's service framework and network-wide read APIs, as Neutron 29 serves them:
+//! flavors and service profiles (`flavors`), service providers (`service-type`).
+
+use neutrino_tests::{Client, TestServer, s};
+use serde_json::{Value, json};
+
+const PROVIDERS: [&str; 2] = [
+    "L3_ROUTER_NAT:Single_Node:neutrino.l3.single_node:default",
+    "VPN:strongswan:neutrino.vpn.strongswan",
+];
+
+async fn server() -> TestServer {
+    TestServer::with_config(|c| {
+        c.service_providers.service_provider = PROVIDERS.iter().map(|p| p.to_string()).collect();
+    })
+    .await
+}
+
+async fn flavor(c: &Client, name: &str) -> Value {
+    let r = c
+        .post(
+            "/v2.0/flavors",
+            json!({"flavor": {"name": name, "service_type": "CORE", "description": "d"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["flavor"].clone()
+}
+
+async fn profile(c: &Client, body: Value) -> Value {
+    let r = c
+        .post("/v2.0/service_profiles", json!({ "service_profile": body }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["service_profile"].clone()
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_flavor_and_everybody_sees_it() {
+    let server = server().await;
+    let admin = server.admin();
+    let member = server.project("p1");
+
+    let f = flavor(&admin, "gold").await;
+    let listed = member.get_ok("/v2.0/flavors?name=gold").await;
+    let shown = member
+        .get_ok(&format!("/v2.0/flavors/{}", s(&f, "id")))
+        .await;
+    let by_member = member
+        .post(
+            "/v2.0/flavors",
+            json!({"flavor": {"name": "x", "service_type": "CORE"}}),
+        )
+        .await;
+
+    assert_eq!(
+        f,
+        json!({"id": f["id"], "name": "gold", "description": "d", "service_type": "CORE",
+               "enabled": true, "service_profiles": []})
+    );
+    assert_eq!(listed["flavors"], json!([f]));
+    assert_eq!(shown["flavor"], f);
+    assert_eq!(
+        by_member.expect_error(403, "PolicyNotAuthorized"),
+        "rule:create_flavor is disallowed by policy"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_flavor_needs_the_type_of_a_running_service_plugin_that_never_changes() {
+    let server = server().await;
+    let c = server.admin();
+    let f = flavor(&c, "f").await;
+
+    let unknown = c
+        .post(
+            "/v2.0/flavors",
+            json!({"flavor": {"name": "x", "service_type": "FIREWALL"}}),
+        )
+        .await;
+    let missing = c
+        .post("/v2.0/flavors", json!({"flavor": {"name": "x"}}))
+        .await;
+    let retype = c
+        .put(
+            &format!("/v2.0/flavors/{}", s(&f, "id")),
+            json!({"flavor": {"service_type": "FLAVORS"}}),
+        )
+        .await;
+    let renamed = c
+        .put(
+            &format!("/v2.0/flavors/{}", s(&f, "id")),
+            json!({"flavor": {"name": "g", "enabled": false}}),
+        )
+        .await;
+
+    assert!(
+        unknown
+            .expect_error(400, "InvalidServiceType")
+            .contains("FIREWALL")
+    );
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert_eq!(retype.status, 400, "{}", retype.body);
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(renamed.body["flavor"]["name"], "g");
+    assert_eq!(renamed.body["flavor"]["enabled"], false);
+    assert_eq!(renamed.body["flavor"]["service_type"], "CORE");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_profile_needs_a_configured_driver_or_metainfo() {
+    let server = server().await;
+    let c = server.admin();
+
+    let with_driver = profile(&c, json!({"driver": "neutrino.vpn.strongswan"})).await;
+    let with_meta = profile(&c, json!({"metainfo": "{'a': 1}", "enabled": "false"})).await;
+    let unknown = c
+        .post(
+            "/v2.0/service_profiles",
+            json!({"service_profile": {"driver": "no.such.driver"}}),
+        )
+        .await;
+    let empty = c
+        .post("/v2.0/service_profiles", json!({"service_profile": {}}))
+        .await;
+
+    assert_eq!(with_driver["enabled"], true);
+    assert_eq!(with_driver["metainfo"], "");
+    assert_eq!(with_meta["enabled"], false);
+    assert_eq!(with_meta["driver"], "");
+    unknown.expect_error(404, "ServiceProfileDriverNotFound");
+    empty.expect_error(400, "ServiceProfileEmpty");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn service_profiles_are_for_admins_only() {
+    let server = server().await;
+    let c = server.admin();
+    let member = server.project("p1");
+    let p = profile(&c, json!({"metainfo": "m"})).await;
+
+    let listed = member.get_ok("/v2.0/service_profiles").await;
+    let shown = member
+        .get(&format!("/v2.0/service_profiles/{}", s(&p, "id")))
+        .await;
+    let created = member
+        .post(
+            "/v2.0/service_profiles",
+            json!({"service_profile": {"metainfo": "m"}}),
+        )
+        .await;
+
+    assert_eq!(listed, json!({"service_profiles": []}));
+    shown.expect_error(404, "ServiceProfileNotFound");
+    created.expect_error(403, "PolicyNotAuthorized");
+    assert_eq!(
+        c.get_ok("/v2.0/service_profiles").await["service_profiles"],
+        json!([p])
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn profiles_are_bound_to_flavors_and_a_bound_profile_stays_as_it_is() {
+    let server = server().await;
+    let c = server.admin();
+    let f = flavor(&c, "f").await;
+    let p = profile(&c, json!({"driver": "neutrino.l3.single_node"})).await;
+    let (fid, pid) = (s(&f, "id").to_string(), s(&p, "id").to_string());
+    let bindings = format!("/v2.0/flavors/{fid}/service_profiles");
+
+    let bound = c
+        .post(&bindings, json!({"service_profile": {"id": pid}}))
+        .await;
+    let again = c
+        .post(&bindings, json!({"service_profile": {"id": pid}}))
+        .await;
+    let shown = c.get_ok(&format!("/v2.0/flavors/{fid}")).await;
+    let one = c.get(&format!("{bindings}/{pid}")).await;
+    let next = c
+        .get_ok(&format!("/v2.0/flavors/{fid}/next_providers"))
+        .await;
+    let update = c
+        .put(
+            &format!("/v2.0/service_profiles/{pid}"),
+            json!({"service_profile": {"description": "x"}}),
+        )
+        .await;
+    let delete = c.delete(&format!("/v2.0/service_profiles/{pid}")).await;
+
+    assert_eq!(bound.status, 201, "{}", bound.body);
+    assert_eq!(bound.body, json!({"service_profile": {"id": pid}}));
+    again.expect_error(409, "FlavorServiceProfileBindingExists");
+    assert_eq!(shown["flavor"]["service_profiles"], json!([pid]));
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(
+        next["next_providers"][0],
+        json!({"driver": "neutrino.l3.single_node", "provider": "single_node", "metainfo": ""})
+    );
+    update.expect_error(409, "ServiceProfileInUse");
+    delete.expect_error(409, "ServiceProfileInUse");
+
+    let unbound = c.delete(&format!("{bindings}/{pid}")).await;
+    let twice = c.delete(&format!("{bindings}/{pid}")).await;
+    let gone = c.get(&format!("{bindings}/{pid}")).await;
+    let deleted = c.delete(&format!("/v2.0/service_profiles/{pid}")).await;
+
+    assert_eq!(unbound.status, 204, "{}", unbound.body);
+    twice.expect_error(404, "FlavorServiceProfileBindingNotFound");
+    gone.expect_error(404, "FlavorServiceProfileBindingNotFound");
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn binding_unknown_things_and_deleting_a_flavor() {
+    let server = server().await;
+    let c = server.admin();
+    let f = flavor(&c, "f").await;
+    let p = profile(&c, json!({"metainfo": "m"})).await;
+    let fid = s(&f, "id");
+    let nobody = uuid::Uuid::new_v4().to_string();
+
+    let no_profile = c
+        .post(
+            &format!("/v2.0/flavors/{fid}/service_profiles"),
+            json!({"service_profile": {"id": nobody}}),
+        )
+        .await;
+    let no_flavor = c
+        .post(
+            &format!("/v2.0/flavors/{nobody}/service_profiles"),
+            json!({"service_profile": {"id": p["id"]}}),
+        )
+        .await;
+    let not_uuid = c
+        .post(
+            &format!("/v2.0/flavors/{fid}/service_profiles"),
+            json!({"service_profile": {"id": "x"}}),
+        )
+        .await;
+    let member = server
+        .project("p1")
+        .post(
+            &format!("/v2.0/flavors/{fid}/service_profiles"),
+            json!({"service_profile": {"id": p["id"]}}),
+        )
+        .await;
+    c.post(
+        &format!("/v2.0/flavors/{fid}/service_profiles"),
+        json!({"service_profile": {"id": p["id"]}}),
+    )
+    .await;
+    let deleted = c.delete(&format!("/v2.0/flavors/{fid}")).await;
+    let profile_freed = c
+        .delete(&format!("/v2.0/service_profiles/{}", s(&p, "id")))
+        .await;
+
+    no_profile.expect_error(404, "ServiceProfileNotFound");
+    no_flavor.expect_error(404, "FlavorNotFound");
+    assert_eq!(not_uuid.status, 400, "{}", not_uuid.body);
+    member.expect_error(403, "PolicyNotAuthorized");
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(
+        profile_freed.status, 204,
+        "the flavor's bindings went with it"
+    );
+    c.get(&format!("/v2.0/flavors/{fid}"))
+        .await
+        .expect_error(404, "FlavorNotFound");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_flavor_takes_profiles_on_create_and_update() {
+    let server = server().await;
+    let c = server.admin();
+    let p1 = profile(&c, json!({"metainfo": "1"})).await;
+    let p2 = profile(&c, json!({"metainfo": "2"})).await;
+
+    let r = c
+        .post(
+            "/v2.0/flavors",
+            json!({"flavor": {"service_type": "CORE", "service_profiles": [p1["id"]]}}),
+        )
+        .await;
+    let fid = s(&r.body["flavor"], "id").to_string();
+    let updated = c
+        .put(
+            &format!("/v2.0/flavors/{fid}"),
+            json!({"flavor": {"service_profiles": [p2["id"]]}}),
+        )
+        .await;
+    let unknown = c
+        .put(
+            &format!("/v2.0/flavors/{fid}"),
+            json!({"flavor": {"service_profiles": [uuid::Uuid::new_v4().to_string()]}}),
+        )
+        .await;
+
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["flavor"]["service_profiles"], json!([p1["id"]]));
+    assert_eq!(
+        updated.body["flavor"]["service_profiles"],
+        json!([p2["id"]])
+    );
+    unknown.expect_error(404, "ServiceProfileNotFound");
+    let shown = c.get_ok(&format!("/v2.0/flavors/{fid}")).await;
+    assert_eq!(
+        shown["flavor"]["service_profiles"],
+        json!([p2["id"]]),
+        "nothing half-written"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_admins_binding_profiles_to_one_flavor() {
+    let server = server().await;
+    let c = server.admin();
+    let f = flavor(&c, "f").await;
+    let bindings = format!("/v2.0/flavors/{}/service_profiles", s(&f, "id"));
+    let mut profiles = Vec::new();
+    for i in 0..32 {
+        profiles.push(
+            s(
+                &profile(&c, json!({"metainfo": format!("{i}")})).await,
+                "id",
+            )
+            .to_string(),
+        );
+    }
+    let contested = profiles[0].clone();
+
+    // Every client binds its own profile and races the others for the first one.
+    let results = futures::future::join_all(profiles.iter().map(|p| {
+        let (c, bindings, p, contested) =
+            (c.clone(), bindings.clone(), p.clone(), contested.clone());
+        tokio::spawn(async move {
+            let own = c
+                .post(&bindings, json!({"service_profile": {"id": p}}))
+                .await;
+            let shared = c
+                .post(&bindings, json!({"service_profile": {"id": contested}}))
+                .await;
+            (own.status, shared.status)
+        })
+    }))
+    .await;
+
+    let outcomes: Vec<(u16, u16)> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert!(
+        outcomes
+            .iter()
+            .all(|(own, shared)| matches!(own, 201 | 409) && matches!(shared, 201 | 409)),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|(own, _)| *own == 201).count()
+            + outcomes.iter().filter(|(_, shared)| *shared == 201).count(),
+        32,
+        "each profile bound exactly once: {outcomes:?}"
+    );
+    let shown = c.get_ok(&format!("/v2.0/flavors/{}", s(&f, "id"))).await;
+    let mut expected = profiles.clone();
+    expected.sort();
+    assert_eq!(shown["flavor"]["service_profiles"], json!(expected));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_profiles_while_others_bind_them_leaves_no_dangling_binding() {
+    let server = server().await;
+    let c = server.admin();
+    let f = flavor(&c, "f").await;
+    let fid = s(&f, "id").to_string();
+    let mut profiles = Vec::new();
+    for i in 0..16 {
+        profiles.push(
+            s(
+                &profile(&c, json!({"metainfo": format!("{i}")})).await,
+                "id",
+            )
+            .to_string(),
+        );
+    }
+
+    let tasks = profiles.iter().flat_map(|p| {
+        let bind = {
+            let (c, fid, p) = (c.clone(), fid.clone(), p.clone());
+            tokio::spawn(async move {
+                c.post(
+                    &format!("/v2.0/flavors/{fid}/service_profiles"),
+                    json!({"service_profile": {"id": p}}),
+                )
+                .await
+                .status
+            })
+        };
+        let delete = {
+            let (c, p) = (c.clone(), p.clone());
+            tokio::spawn(async move {
+                c.delete(&format!("/v2.0/service_profiles/{p}"))
+                    .await
+                    .status
+            })
+        };
+        [bind, delete]
+    });
+    let statuses: Vec<u16> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+
+    for pair in statuses.chunks(2) {
+        // Either the binding won (and the delete saw a profile in use) or the delete won
+        // (and the binding found no profile).
+        assert!(
+            matches!((pair[0], pair[1]), (201, 409) | (404, 204)),
+            "{pair:?}"
+        );
+    }
+    let shown = c.get_ok(&format!("/v2.0/flavors/{fid}")).await;
+    for p in shown["flavor"]["service_profiles"].as_array().unwrap() {
+        let r = c
+            .get(&format!("/v2.0/service_profiles/{}", p.as_str().unwrap()))
+            .await;
+        assert_eq!(r.status, 200, "bound profile {p} exists");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn service_providers_are_the_configured_ones() {
+    let server = server().await;
+    let member = server.project("p1");
+
+    let all = member.get_ok("/v2.0/service-providers").await;
+    let l3 = member
+        .get_ok("/v2.0/service-providers?service_type=L3_ROUTER_NAT&fields=name")
+        .await;
+    let defaults = member.get_ok("/v2.0/service-providers?default=false").await;
+    let bad = member.get("/v2.0/service-providers?driver=x").await;
+
+    assert_eq!(
+        all["service_providers"],
+        json!([
+            {"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": true},
+            {"service_type": "VPN", "name": "strongswan", "default": false}
+        ])
+    );
+    assert_eq!(l3["service_providers"], json!([{"name": "single_node"}]));
+    assert_eq!(defaults["service_providers"][0]["name"], "strongswan");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_configured_providers_the_list_is_empty() {
+    let server = TestServer::start().await;
+
+    let r = server.admin().get_ok("/v2.0/service-providers").await;
+
+    assert_eq!(r, json!({"service_providers": []}));
+    server.stop().await;
+}
