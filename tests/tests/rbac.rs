@@ -161,6 +161,7 @@ async fn access_as_external_makes_the_network_external_and_visible() {
     let server = TestServer::start().await;
     let admin = server.admin();
     let net = admin.network("ext").await;
+    admin.subnet(s(&net, "id"), "203.0.113.0/24").await;
 
     let entry = admin
         .post(
@@ -177,6 +178,10 @@ async fn access_as_external_makes_the_network_external_and_visible() {
         .project(BOB)
         .post("/v2.0/ports", json!({"port": {"network_id": net["id"]}}))
         .await;
+    let subnets = server
+        .project(BOB)
+        .get(&format!("/v2.0/subnets?network_id={}", s(&net, "id")))
+        .await;
     admin
         .delete(&format!(
             "/v2.0/rbac-policies/{}",
@@ -191,6 +196,8 @@ async fn access_as_external_makes_the_network_external_and_visible() {
     assert_eq!(seen.body["network"]["router:external"], true);
     assert_eq!(seen.body["network"]["shared"], false);
     port.expect_error(403, "PolicyNotAuthorized");
+    // As in Neutron, an external network's subnets are not shown to other projects.
+    assert!(subnets.ids("subnets").is_empty(), "{}", subnets.body);
     assert_eq!(after.body["network"]["router:external"], false);
     server.stop().await;
 }

@@ -568,7 +568,7 @@ impl Plugin {
             .ok_or_else(|| subnet_not_found(id))?;
         if !ctx.sees_all() && s.project_id != ctx.project_id {
             let net = networks::get_row(&mut conn, &s.network_id).await?;
-            if !net.is_some_and(|n| visible(ctx, &n)) {
+            if !net.is_some_and(|n| crate::networks::subnets_visible(ctx, &n)) {
                 return Err(subnet_not_found(id));
             }
         }
@@ -584,7 +584,8 @@ impl Plugin {
         if !ctx.sees_all() {
             q.conditions.push(neutrino_store::query::Condition::raw(
                 "project_id = ? OR network_id IN (SELECT object_id FROM rbac_policies \
-                 WHERE object_type = 'network' AND target_project IN (?, '*'))",
+                 WHERE object_type = 'network' AND action = 'access_as_shared' \
+                 AND target_project IN (?, '*'))",
                 vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],
             ));
         }
@@ -611,7 +612,7 @@ impl Plugin {
                 .ok_or_else(|| subnet_not_found(&id))?;
             if !ctx.owns(&current.project_id) {
                 let net = networks::get_row(tx, &current.network_id).await?;
-                if !net.is_some_and(|n| visible(&ctx, &n)) {
+                if !net.is_some_and(|n| crate::networks::subnets_visible(&ctx, &n)) {
                     return Err(subnet_not_found(&id));
                 }
             }
@@ -757,7 +758,7 @@ impl Plugin {
                 .ok_or_else(|| subnet_not_found(&id))?;
             if !ctx.owns(&s.project_id) {
                 let net = networks::get_row(tx, &s.network_id).await?;
-                if !net.is_some_and(|n| visible(&ctx, &n)) {
+                if !net.is_some_and(|n| crate::networks::subnets_visible(&ctx, &n)) {
                     return Err(subnet_not_found(&id));
                 }
             }

@@ -37,7 +37,9 @@ fn a_bad_environment_value_names_its_key_and_exits_non_zero() {
             "mysql://db/neutron",
             "`database_url`",
         ),
-        ("NEUTRINO_AUTH", "keystone", "`auth`"),
+        ("NEUTRINO_AUTH", "ldap", "`auth`"),
+        // Keystone without [keystone_authtoken] says which key is missing.
+        ("NEUTRINO_AUTH", "keystone", "`keystone_authtoken.auth_url`"),
     ] {
         let (status, out) = run_to_exit(dir.path(), &[(key, value)], &[]);
         assert!(!status.success(), "{key}={value} must stop start-up");
