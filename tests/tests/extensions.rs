@@ -48,7 +48,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "dns-integration",
     "address-scope",
     "rbac-policies",
-    "network-ip-availability",
     "auto-allocated-topology",
     "floating-ip-port-forwarding",
     "metering",
@@ -340,6 +339,26 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             has(&rules.unwrap_or_default()[0], "remote_address_group_id")?;
             answers(c, "/v2.0/security-group-rules?remote_address_group_id=x").await
         }
+        "network-ip-availability" => answers(c, "/v2.0/network-ip-availabilities").await,
+        "network-ip-availability-details" => {
+            let r = c
+                .get_ok(&format!("/v2.0/network-ip-availabilities/{net_id}"))
+                .await;
+            has(&r["network_ip_availability"], "ip_availability_details")
+        }
+        "security-groups-default-rules" => answers(c, "/v2.0/default-security-group-rules").await,
+        "security-groups-default-statefulness" => {
+            answers(c, "/v2.0/security-groups-default-statefulness").await
+        }
+        "security-groups-rules-belongs-to-default-sg" => {
+            let rules = f.group["security_group_rules"].as_array().cloned();
+            has(&rules.unwrap_or_default()[0], "belongs_to_default_sg")?;
+            answers(c, "/v2.0/security-group-rules?belongs_to_default_sg=true").await
+        }
+        "security-groups-shared-filtering" => {
+            has(&f.group, "shared")?;
+            answers(c, "/v2.0/security-groups?shared=false").await
+        }
         other => Err(format!(
             "`{other}` is advertised but this test has no probe showing it is served"
         )),
@@ -388,6 +407,36 @@ async fn every_advertised_extension_is_served() {
 /// Name and description of extensions exactly as Neutron 29 gives them (neutron-lib's API
 /// definitions): clients look some of them up by name.
 const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
+    (
+        "network-ip-availability",
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
+    ),
+    (
+        "network-ip-availability-details",
+        "Network IP Availability Details Extension",
+        "Add ip_availability_details attribute to network-ip-availabilities resource.",
+    ),
+    (
+        "security-groups-default-rules",
+        "Default rules for security groups",
+        "Configure set of security group rules used as default rules for every new security group",
+    ),
+    (
+        "security-groups-default-statefulness",
+        "Security Groups Default Statefulness",
+        "Allows configuring the default value of the 'stateful' attribute for new security groups, on a per-project or system-wide basis",
+    ),
+    (
+        "security-groups-rules-belongs-to-default-sg",
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default security group",
+    ),
+    (
+        "security-groups-shared-filtering",
+        "Security group filtering on the shared field",
+        "Support filtering security groups on the shared field",
+    ),
     ("address-group", "Address group", "Support address group"),
     (
         "security-groups-remote-address-group",

@@ -5,11 +5,13 @@
 pub mod address_groups;
 pub mod agents;
 pub mod flavors;
+pub mod ip_availability;
 pub mod mechanism_drivers;
 pub mod networks;
 pub mod ports;
 pub mod security_group_rules;
 pub mod security_groups;
+pub mod sg_defaults;
 pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
