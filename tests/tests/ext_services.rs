@@ -756,3 +756,162 @@ async fn ip_availability_while_thirty_two_clients_take_addresses() {
     );
     server.stop().await;
 }
+
+async fn agent(server: &TestServer, agent_type: &str, host: &str, zone: &str) {
+    server
+        .plugin()
+        .report_agent_state(neutrino_ml2::agents::AgentReport {
+            agent_type: agent_type.into(),
+            binary: "neutrino-agent".into(),
+            topic: "N/A".into(),
+            host: host.into(),
+            configurations: json!({}),
+            availability_zone: Some(zone.into()),
+            start_flag: true,
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn without_agents_there_are_no_availability_zones() {
+    let server = TestServer::start().await;
+    let c = server.project("p1");
+
+    let zones = c.get_ok("/v2.0/availability_zones").await;
+    let hinted = c
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": "n", "availability_zone_hints": ["az1"]}}),
+        )
+        .await;
+    let plain = c.network("plain").await;
+
+    assert_eq!(zones, json!({"availability_zones": []}));
+    assert_eq!(
+        hinted.expect_error(404, "AvailabilityZoneNotFound"),
+        "AvailabilityZone az1 could not be found."
+    );
+    assert_eq!(plain["availability_zone_hints"], json!([]));
+    assert_eq!(plain["availability_zones"], json!([]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn availability_zones_come_from_the_agents() {
+    let server = TestServer::start().await;
+    agent(&server, "DHCP agent", "host1", "az1").await;
+    agent(&server, "L3 agent", "host2", "az1").await;
+    agent(&server, "DHCP agent", "host3", "az2").await;
+    agent(&server, "L3 agent", "host4", "edge").await;
+    agent(&server, "Open vSwitch agent", "host1", "ignored").await;
+    let admin = server.admin();
+    let down = admin.get_ok("/v2.0/agents?host=host3").await["agents"][0]["id"].clone();
+    admin
+        .put(
+            &format!("/v2.0/agents/{}", down.as_str().unwrap()),
+            json!({"agent": {"admin_state_up": false}}),
+        )
+        .await;
+    let c = server.project("p1");
+
+    let all = c.get_ok("/v2.0/availability_zones").await;
+    let networks = c
+        .get_ok("/v2.0/availability_zones?resource=network&fields=name")
+        .await;
+    let unavailable = c.get_ok("/v2.0/availability_zones?state=unavailable").await;
+    let named = c
+        .get_ok("/v2.0/availability_zones?name=az1&resource=router")
+        .await;
+    let bad = c.get("/v2.0/availability_zones?zone=az1").await;
+    let agents_in_az1 = admin.get_ok("/v2.0/agents?availability_zone=az1").await;
+
+    assert_eq!(
+        all["availability_zones"],
+        json!([
+            {"name": "az1", "resource": "network", "state": "available"},
+            {"name": "az1", "resource": "router", "state": "available"},
+            {"name": "az2", "resource": "network", "state": "unavailable"},
+            {"name": "edge", "resource": "router", "state": "available"},
+        ])
+    );
+    assert_eq!(
+        networks["availability_zones"],
+        json!([{"name": "az1"}, {"name": "az2"}])
+    );
+    assert_eq!(unavailable["availability_zones"][0]["name"], "az2");
+    assert_eq!(
+        named["availability_zones"],
+        json!([{"name": "az1", "resource": "router", "state": "available"}])
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(agents_in_az1["agents"].as_array().unwrap().len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn network_hints_must_name_zones_of_dhcp_agents() {
+    let server = TestServer::start().await;
+    agent(&server, "DHCP agent", "host1", "az1").await;
+    agent(&server, "DHCP agent", "host2", "az2").await;
+    agent(&server, "L3 agent", "host3", "edge").await;
+    let c = server.project("p1");
+
+    let ok = c
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": "n", "availability_zone_hints": ["az2", "az1"]}}),
+        )
+        .await;
+    let router_zone = c
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"availability_zone_hints": ["az1", "edge"]}}),
+        )
+        .await;
+    let duplicate = c
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"availability_zone_hints": ["az1", "az1"]}}),
+        )
+        .await;
+    let too_many: Vec<String> = (0..30).map(|i| format!("zone-{i:03}")).collect();
+    let too_long = c
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"availability_zone_hints": too_many}}),
+        )
+        .await;
+    let update = c
+        .put(
+            &format!("/v2.0/networks/{}", s(&ok.body["network"], "id")),
+            json!({"network": {"availability_zone_hints": ["az2"]}}),
+        )
+        .await;
+
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    assert_eq!(
+        ok.body["network"]["availability_zone_hints"],
+        json!(["az2", "az1"])
+    );
+    router_zone.expect_error(404, "AvailabilityZoneNotFound");
+    duplicate.expect_error(400, "InvalidInput");
+    assert_eq!(
+        too_long.expect_error(400, "InvalidInput"),
+        "Invalid input for operation: Too many availability_zone_hints specified"
+    );
+    assert_eq!(
+        update.status, 400,
+        "hints are set on create only: {}",
+        update.body
+    );
+    assert_eq!(
+        c.get_ok("/v2.0/networks").await["networks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "refused networks were not written"
+    );
+    server.stop().await;
+}

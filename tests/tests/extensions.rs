@@ -51,7 +51,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "auto-allocated-topology",
     "floating-ip-port-forwarding",
     "metering",
-    "availability_zone",
     "extra_dhcp_opt",
 ];
 
@@ -359,6 +358,19 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             has(&f.group, "shared")?;
             answers(c, "/v2.0/security-groups?shared=false").await
         }
+        "availability_zone" => answers(c, "/v2.0/availability_zones").await,
+        "availability_zone_filter" => {
+            answers(
+                c,
+                "/v2.0/availability_zones?resource=network&state=available",
+            )
+            .await?;
+            answers(c, "/v2.0/agents?availability_zone=az").await
+        }
+        "network_availability_zone" => {
+            has(&f.net, "availability_zone_hints")?;
+            has(&f.net, "availability_zones")
+        }
         other => Err(format!(
             "`{other}` is advertised but this test has no probe showing it is served"
         )),
@@ -407,6 +419,21 @@ async fn every_advertised_extension_is_served() {
 /// Name and description of extensions exactly as Neutron 29 gives them (neutron-lib's API
 /// definitions): clients look some of them up by name.
 const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
+    (
+        "availability_zone",
+        "Availability Zone",
+        "The availability zone extension.",
+    ),
+    (
+        "availability_zone_filter",
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+    ),
+    (
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
+    ),
     (
         "network-ip-availability",
         "Network IP Availability",

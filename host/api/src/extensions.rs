@@ -18,6 +18,16 @@ pub const EXTENSIONS: &[Extension] = &[
     ("address-group", "Address group", "Support address group"),
     ("agent", "agent", "The agent management extension."),
     (
+        "availability_zone",
+        "Availability Zone",
+        "The availability zone extension.",
+    ),
+    (
+        "availability_zone_filter",
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+    ),
+    (
         "allowed-address-pairs",
         "Allowed Address Pairs",
         "Provides allowed address pairs",
@@ -76,6 +86,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "net-mtu-writable",
         "Network MTU (writable)",
         "Provides a writable MTU attribute for a network resource.",
+    ),
+    (
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
     ),
     (
         "network-ip-availability",

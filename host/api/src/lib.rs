@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<address_groups::AddressGroups>())
         .merge(address_groups::routes())
         .merge(ip_availability::routes())
+        .merge(availability_zones::routes())
         .merge(routes::<sg_defaults::DefaultSecurityGroupRules>())
         .merge(routes::<sg_defaults::SgDefaultStatefulness>())
         .fallback(|| async { error::not_found_url() })

@@ -12,6 +12,7 @@
 
 pub mod address_groups;
 pub mod agents;
+pub mod availability_zones;
 pub mod binding;
 pub mod checks;
 pub mod config;

@@ -4,6 +4,7 @@
 
 pub mod address_groups;
 pub mod agents;
+pub mod availability_zones;
 pub mod flavors;
 pub mod ip_availability;
 pub mod mechanism_drivers;
