@@ -39,6 +39,7 @@ fn ms(d: Duration) -> String {
 }
 
 struct Figures {
+    auth: String,
     backend: &'static str,
     drivers: String,
     ports: usize,
@@ -63,23 +64,63 @@ async fn run(
     drivers: &str,
     ports: usize,
     clients: usize,
+    auth: &str,
 ) -> Figures {
     let db = TestDb::new(backend).await;
     let mut loaded = Vec::new();
+    let keystone = if auth == "keystone" {
+        Some(
+            neutrino_tests::keystone::keystone()
+                .await
+                .expect("a Keystone virtualenv for NEUTRINO_BENCH_AUTH=keystone"),
+        )
+    } else {
+        None
+    };
     let server = TestServer::on_db(db, |c| {
         if drivers == "none" {
             c.ml2.mechanism_drivers.clear();
         }
+        if let Some(k) = keystone {
+            neutrino_tests::keystone::configure(c, &k.url);
+        }
         loaded = c.ml2.mechanism_drivers.clone();
     })
     .await;
-    let admin = server.admin();
+    // With Keystone every client sends the admin's token (validated once, then cached).
+    let (token, project) = match keystone {
+        Some(k) => {
+            let t = k.admin_token().await;
+            let who = Client::with_token(&server.url, &t)
+                .get_ok("/v2.0/quotas/project")
+                .await;
+            (
+                Some(t),
+                who["project"]["project_id"].as_str().unwrap().to_string(),
+            )
+        }
+        None => (None, "admin".to_string()),
+    };
+    let client = |url: &str| match &token {
+        Some(t) => Client::with_token(url, t),
+        None => Client::new(url, None),
+    };
+    let admin = client(&server.url);
+    // Quotas are enforced (Neutron's default of 500 ports would stop the run): a finite
+    // limit, so every creation counts against it as in production.
+    let q = admin
+        .put(
+            &format!("/v2.0/quotas/{project}"),
+            json!({"quota": {"port": 1_000_000, "network": 1000, "subnet": 1000}}),
+        )
+        .await;
+    assert_eq!(q.status, 200, "{}", q.body);
     let net = network_with_subnet(&admin, "10.0.0.0/16").await;
 
     // Warm up connections, caches and the default security group.
     let warm: Vec<_> = (0..clients)
         .map(|_| {
-            let c = Client::new(&server.url, None);
+            let c = client(&server.url);
             let net = net.clone();
             tokio::spawn(async move {
                 for _ in 0..4 {
@@ -100,7 +141,7 @@ async fn run(
     let started = Instant::now();
     let workers: Vec<_> = (0..clients)
         .map(|_| {
-            let c = Client::new(&server.url, None);
+            let c = client(&server.url);
             let net = net.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(per_client);
@@ -141,7 +182,11 @@ async fn run(
     let rounds = env_usize("NEUTRINO_BENCH_LIST_ROUNDS", 21);
     for _ in 0..rounds {
         let t = Instant::now();
-        let resp = http.get(&url).send().await.unwrap();
+        let mut req = http.get(&url);
+        if let Some(t) = &token {
+            req = req.header("X-Auth-Token", t);
+        }
+        let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.unwrap();
         lists.push(t.elapsed());
@@ -154,6 +199,7 @@ async fn run(
 
     Figures {
         backend: name,
+        auth: auth.to_string(),
         drivers: if loaded.is_empty() {
             "none".into()
         } else {
@@ -195,33 +241,39 @@ fn main() {
         .build()
         .expect("runtime");
     let modes = std::env::var("NEUTRINO_BENCH_DRIVERS").unwrap_or_else(|_| "none,default".into());
+    let auths = std::env::var("NEUTRINO_BENCH_AUTH").unwrap_or_else(|_| "noauth".into());
     let mut all = Vec::new();
-    for b in backends.split(',').map(str::trim) {
-        for mode in modes.split(',').map(str::trim) {
-            let figures = rt.block_on(async {
-                match b {
-                    "sqlite" => Some(run(Backend::Sqlite, "SQLite", mode, ports, clients).await),
-                    "postgres" if postgres_reachable().await => {
-                        Some(run(Backend::Postgres, "PostgreSQL", mode, ports, clients).await)
+    for auth in auths.split(',').map(str::trim) {
+        for b in backends.split(',').map(str::trim) {
+            for mode in modes.split(',').map(str::trim) {
+                let figures = rt.block_on(async {
+                    match b {
+                        "sqlite" => {
+                            Some(run(Backend::Sqlite, "SQLite", mode, ports, clients, auth).await)
+                        }
+                        "postgres" if postgres_reachable().await => Some(
+                            run(Backend::Postgres, "PostgreSQL", mode, ports, clients, auth).await,
+                        ),
+                        "postgres" => {
+                            println!("PostgreSQL unreachable: skipped");
+                            None
+                        }
+                        other => panic!("unknown backend {other}"),
                     }
-                    "postgres" => {
-                        println!("PostgreSQL unreachable: skipped");
-                        None
-                    }
-                    other => panic!("unknown backend {other}"),
-                }
-            });
-            all.extend(figures);
+                });
+                all.extend(figures);
+            }
         }
     }
     println!();
     println!(
-        "| backend | mechanism drivers | ports | clients | ports/s | p50 | p99 | max | list 2000 ports (median / best) |"
+        "| auth | backend | mechanism drivers | ports | clients | ports/s | p50 | p99 | max | list 2000 ports (median / best) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for f in &all {
         println!(
-            "| {} | {} | {} | {clients} | {:.0} | {} | {} | {} | {} / {} |",
+            "| {} | {} | {} | {} | {clients} | {:.0} | {} | {} | {} | {} / {} |",
+            f.auth,
             f.backend,
             f.drivers,
             f.ports,

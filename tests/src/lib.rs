@@ -6,6 +6,7 @@
 //! gets its own database, dropped when the server is.
 
 pub mod drivers;
+pub mod keystone;
 
 use std::time::Duration;
 
@@ -163,6 +164,11 @@ impl TestServer {
         }
     }
 
+    /// The server's Keystone client (with `auth = "keystone"`).
+    pub fn keystone(&self) -> Option<&std::sync::Arc<neutrino_server::KeystoneClient>> {
+        self.running.as_ref().expect("running").keystone.as_ref()
+    }
+
     /// The core plugin behind the server.
     pub fn plugin(&self) -> &neutrino_ml2::Plugin {
         &self.running.as_ref().expect("running").plugin
@@ -238,6 +244,14 @@ impl Client {
         }
     }
 
+    /// A client that authenticates with a Keystone token.
+    pub fn with_token(base: &str, token: &str) -> Client {
+        Client {
+            identity: Some((String::new(), token.to_string())),
+            ..Client::new(base, None)
+        }
+    }
+
     /// Same client with an admin role in `project`.
     pub fn admin_of(&self, project: &str) -> Client {
         Client {
@@ -255,8 +269,12 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Resp {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
-        if let Some((project, roles)) = &self.identity {
-            req = req.header("X-Project-Id", project).header("X-Roles", roles);
+        match &self.identity {
+            Some((project, token)) if project.is_empty() => req = req.header("X-Auth-Token", token),
+            Some((project, roles)) => {
+                req = req.header("X-Project-Id", project).header("X-Roles", roles)
+            }
+            None => {}
         }
         for (k, v) in headers {
             req = req.header(*k, *v);

@@ -21,6 +21,10 @@ const CORE: &[&str] = &[
     "port-security-groups-filtering",
     "project-id",
     "provider",
+    "quota-check-limit",
+    "quota-check-limit-default",
+    "quota_details",
+    "quotas",
     "revision-if-match",
     "security-group",
     "sorting",
@@ -40,14 +44,11 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "extraroute",
     "l3-ha",
     "dvr",
-    "quotas",
-    "quota_details",
     "trunk",
     "qos",
     "segment",
     "dns-integration",
     "address-scope",
-    "rbac-policies",
     "auto-allocated-topology",
     "floating-ip-port-forwarding",
     "metering",
@@ -331,6 +332,20 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
                 .ok_or_else(|| format!("POST tags: {} {}", r.status, r.body))
         }
         "flavors" => answers(c, "/v2.0/flavors").await,
+        "quotas" => answers(c, "/v2.0/quotas").await,
+        "quota_details" => answers(c, "/v2.0/quotas/admin/details").await,
+        "quota-check-limit" | "quota-check-limit-default" => {
+            let r = c
+                .put(
+                    "/v2.0/quotas/admin",
+                    serde_json::json!({"quota": {"network": 0}}),
+                )
+                .await;
+            (r.status == 400)
+                .then_some(())
+                .ok_or_else(|| format!("a limit below usage was not refused: {}", r.status))
+        }
+        "rbac-policies" => answers(c, "/v2.0/rbac-policies").await,
         "service-type" => answers(c, "/v2.0/service-providers").await,
         "address-group" => answers(c, "/v2.0/address-groups").await,
         "security-groups-remote-address-group" => {

@@ -367,6 +367,9 @@ async fn random_mac_collisions_are_retried_not_reported() {
     let server = TestServer::with_config(|c| c.base_mac = "fa:16:3e:7f:00:00".into()).await;
     let c = server.admin();
     let (net, _) = c.network_with_subnet("n", "10.0.0.0/20").await;
+    // More ports than Neutron's default quota of 500.
+    c.put("/v2.0/quotas/admin", json!({"quota": {"port": -1}}))
+        .await;
 
     let mut macs = Vec::new();
     for _ in 0..150 {

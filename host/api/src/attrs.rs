@@ -1,6 +1,6 @@
 //! Attribute maps, as Neutron declares them: for each attribute of a resource, its type,
-//! whether it may be set on create or update, whether only admins may set it, and whether it
-//! can be filtered and sorted on. Request bodies and query strings are checked against them,
+//! whether it may be set on create or update, its default (a create that sends the default
+//! does not "set" it for policy), and whether it can be filtered and sorted on. Request bodies and query strings are checked against them,
 //! with Neutron's messages.
 
 use std::net::IpAddr;
@@ -67,8 +67,9 @@ pub struct Attr {
     pub put: bool,
     /// Must be given on create.
     pub required: bool,
-    /// Only admins may set it to anything but this value.
-    pub admin_default: Option<Value>,
+    /// Neutron's default: a create that sends exactly this does not set the attribute, so
+    /// its `create_<resource>:<attr>` policy rule is not checked.
+    pub default: Option<Value>,
     /// Filtering.
     pub filter: Filter,
     /// Column to sort on, if sortable.
@@ -84,7 +85,7 @@ pub fn attr(name: &'static str, kind: Kind) -> Attr {
         post: false,
         put: false,
         required: false,
-        admin_default: None,
+        default: None,
         filter: Filter::No,
         sort: None,
     }
@@ -113,9 +114,9 @@ impl Attr {
         self.nullable = true;
         self
     }
-    /// Admin-only unless equal to `default`.
-    pub fn admin(mut self, default: Value) -> Self {
-        self.admin_default = Some(default);
+    /// Neutron's default value.
+    pub fn default(mut self, default: Value) -> Self {
+        self.default = Some(default);
         self
     }
     /// Filterable on `column`.
@@ -304,13 +305,11 @@ pub fn check_value(name: &str, kind: Kind, v: &Value) -> ApiResult<Value> {
 }
 
 /// Check a request body object against the attribute map: unknown, read-only, missing and
-/// ill-typed attributes are refused; admin-only ones need an admin.
+/// ill-typed attributes are refused (who may set what is the policy's business).
 pub fn check_body(
     attrs: &[Attr],
     body: &Map<String, Value>,
     op: Op,
-    ctx: &RequestContext,
-    member: &str,
 ) -> ApiResult<Map<String, Value>> {
     let unknown: Vec<&str> = body
         .keys()
@@ -359,16 +358,6 @@ pub fn check_body(
         } else {
             check_value(a.name, a.kind, v)?
         };
-        if let Some(default) = &a.admin_default
-            && !ctx.is_admin
-            && &value != default
-        {
-            let verb = if op == Op::Create { "create" } else { "update" };
-            return Err(ApiError(neutrino_ml2::Error::policy(&format!(
-                "rule:{verb}_{member} and rule:{verb}_{member}:{}",
-                a.name
-            ))));
-        }
         out.insert(a.name.to_string(), value);
     }
     Ok(out)
@@ -424,8 +413,9 @@ pub fn owner(body: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<Strin
         ));
     }
     match p.or(t) {
-        Some(p) if p != ctx.project_id && !ctx.is_admin => Err(bad_request(
-            "Specifying 'tenant_id' other than the authenticated tenant in request requires admin privileges",
+        Some(p) if p != ctx.project_id && !ctx.sees_all() => Err(bad_request(
+            "Specifying 'project_id' other than the authenticated project in request is not \
+             allowed for the current user.",
         )),
         Some(p) => Ok(p.to_string()),
         None => Ok(ctx.project_id.clone()),

@@ -209,6 +209,31 @@ pub const EXTENSIONS: &[Extension] = &[
         "Enables allocation of subnets from a subnet pool",
     ),
     (
+        "quotas",
+        "Quota management support",
+        "Expose functions for quotas management per project",
+    ),
+    (
+        "quota_details",
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+    ),
+    (
+        "quota-check-limit",
+        "Quota limit checking",
+        "Check limits when updating quotas",
+    ),
+    (
+        "quota-check-limit-default",
+        "Quota limit checking by default",
+        "Lowering a quota below what is in use is refused unless forced",
+    ),
+    (
+        "rbac-policies",
+        "RBAC Policies",
+        "Allows creation and modification of policies that control tenant access to resources.",
+    ),
+    (
         "tag-creation",
         "Tag creation extension",
         "Allow to create multiple tags for a resource",
@@ -230,6 +255,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("subnetpool", "subnetpools"),
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
+    ("rbac_policy", "rbac-policies"),
 ];
 
 /// Routes for versions and extensions.

@@ -8,6 +8,8 @@ pub mod attrs;
 pub mod auth;
 pub mod error;
 pub mod extensions;
+pub mod keystone;
+pub mod policy;
 pub mod query;
 pub mod request_id;
 pub mod resources;
@@ -49,6 +51,10 @@ pub struct AppState {
     pub extra_extensions: Arc<Vec<extensions::Extension>>,
     /// The server's drivers directory (for loads by file name).
     pub drivers_dir: Option<std::path::PathBuf>,
+    /// Neutron's policy (defaults and the operator's overrides).
+    pub policy: Arc<neutrino_policy::Policy>,
+    /// How callers are authenticated.
+    pub auth: auth::Auth,
 }
 
 /// The router with every resource, without the outer layers (see [`app`]).
@@ -63,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<security_groups::SecurityGroups>())
         .merge(routes::<security_group_rules::SecurityGroupRules>())
         .merge(tags::routes())
+        .merge(quotas::routes())
+        .merge(routes::<rbac_policies::RbacPolicies>())
         .merge(routes::<agents::Agents>())
         .merge(mechanism_drivers::routes())
         .merge(routes::<flavors::Flavors>())
@@ -78,7 +86,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::noauth,
+            auth::authenticate,
         ))
         .layer(axum::middleware::from_fn(request_id::request_id))
         .with_state(state)

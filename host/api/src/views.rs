@@ -1,5 +1,6 @@
 //! What each resource looks like on the wire. Views borrow the stored records and serialize
-//! straight to JSON; admin-only attributes are left out for other callers.
+//! straight to JSON; attributes the policy guards (`get_network:provider:*`,
+//! `get_port:binding:*`) are left out unless the caller's [`Shown`] has them.
 
 use neutrino_ml2::store::model::{
     AddressPair, FixedIp, Network, Port, SecurityGroup, SecurityGroupRule, Segment, Subnet,
@@ -7,6 +8,8 @@ use neutrino_ml2::store::model::{
 };
 use serde::Serialize;
 use serde_json::Value;
+
+pub use crate::policy::Shown;
 
 /// Provider attributes of a network (admins only).
 #[derive(Serialize)]
@@ -80,10 +83,24 @@ pub struct NetworkView<'a> {
     provider: Option<ProviderView<'a>>,
 }
 
-/// Render a network; `admin` adds the provider attributes.
-pub fn network(n: &Network, admin: bool) -> NetworkView<'_> {
+/// The guarded attributes of networks, in [`Shown`] bit order.
+pub const NETWORK_GUARDED: &[&str] = &[
+    "provider:network_type",
+    "provider:physical_network",
+    "provider:segmentation_id",
+    "segments",
+];
+
+/// Render a network; the provider attributes (one segment) or `segments` (several) when
+/// `shown` has them all.
+pub fn network(n: &Network, shown: Shown) -> NetworkView<'_> {
     let statics: Vec<&Segment> = n.segments.iter().filter(|s| !s.is_dynamic).collect();
-    let provider = admin.then(|| match statics.as_slice() {
+    let visible = if statics.len() == 1 {
+        shown.has(0) && shown.has(1) && shown.has(2)
+    } else {
+        shown.has(3)
+    };
+    let provider = visible.then(|| match statics.as_slice() {
         [one] => ProviderView::Single {
             network_type: &one.network_type,
             physical_network: one.physical_network.as_deref(),
@@ -175,21 +192,34 @@ pub fn subnet(s: &Subnet) -> SubnetView<'_> {
     }
 }
 
-/// Binding attributes only admins see.
+/// Binding attributes, each shown when the policy lets the caller read it (admins and the
+/// service role by default).
 #[derive(Serialize)]
 pub struct BindingView<'a> {
-    #[serde(rename = "binding:host_id")]
-    host_id: &'a str,
-    #[serde(rename = "binding:profile")]
-    profile: &'a Value,
-    #[serde(rename = "binding:vif_type")]
-    vif_type: &'a str,
-    #[serde(rename = "binding:vif_details")]
-    vif_details: &'a Value,
-    /// Neutrino extension: which driver bound which segment at each level.
-    #[serde(rename = "binding:levels")]
-    levels: Vec<LevelView<'a>>,
+    #[serde(rename = "binding:host_id", skip_serializing_if = "Option::is_none")]
+    host_id: Option<&'a str>,
+    #[serde(rename = "binding:profile", skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a Value>,
+    #[serde(rename = "binding:vif_type", skip_serializing_if = "Option::is_none")]
+    vif_type: Option<&'a str>,
+    #[serde(
+        rename = "binding:vif_details",
+        skip_serializing_if = "Option::is_none"
+    )]
+    vif_details: Option<&'a Value>,
+    /// Neutrino extension: which driver bound which segment at each level (shown with
+    /// `binding:host_id`).
+    #[serde(rename = "binding:levels", skip_serializing_if = "Option::is_none")]
+    levels: Option<Vec<LevelView<'a>>>,
 }
+
+/// The guarded attributes of ports, in [`Shown`] bit order.
+pub const PORT_GUARDED: &[&str] = &[
+    "binding:host_id",
+    "binding:profile",
+    "binding:vif_type",
+    "binding:vif_details",
+];
 
 /// One binding level (admins only).
 #[derive(Serialize)]
@@ -230,8 +260,8 @@ pub struct PortView<'a> {
     revision_number: i64,
 }
 
-/// Render a port; `admin` adds the binding details.
-pub fn port(p: &Port, admin: bool) -> PortView<'_> {
+/// Render a port with the binding attributes `shown` has.
+pub fn port(p: &Port, shown: Shown) -> PortView<'_> {
     PortView {
         id: &p.id,
         name: &p.name,
@@ -252,20 +282,21 @@ pub fn port(p: &Port, admin: bool) -> PortView<'_> {
         ip_allocation: "immediate",
         dns_name: "",
         vnic_type: &p.binding_vnic_type,
-        binding: admin.then_some(BindingView {
-            host_id: &p.binding_host_id,
-            profile: &p.binding_profile,
-            vif_type: &p.binding_vif_type,
-            vif_details: &p.binding_vif_details,
-            levels: p
-                .binding_levels
-                .iter()
-                .map(|l| LevelView {
-                    level: l.level,
-                    driver: &l.driver,
-                    segment_id: &l.segment_id,
-                })
-                .collect(),
+        binding: (shown.0 & 0xf != 0).then(|| BindingView {
+            host_id: shown.has(0).then_some(p.binding_host_id.as_str()),
+            profile: shown.has(1).then_some(&p.binding_profile),
+            vif_type: shown.has(2).then_some(p.binding_vif_type.as_str()),
+            vif_details: shown.has(3).then_some(&p.binding_vif_details),
+            levels: shown.has(0).then(|| {
+                p.binding_levels
+                    .iter()
+                    .map(|l| LevelView {
+                        level: l.level,
+                        driver: &l.driver,
+                        segment_id: &l.segment_id,
+                    })
+                    .collect()
+            }),
         }),
         tags: &p.tags,
         created_at: &p.created_at,
@@ -409,12 +440,12 @@ pub struct DriverRenderer;
 
 impl neutrino_ml2::mech::Renderer for DriverRenderer {
     fn network(&self, n: &Network) -> String {
-        serde_json::to_string(&network(n, true)).unwrap_or_else(|_| "{}".into())
+        serde_json::to_string(&network(n, Shown::ALL)).unwrap_or_else(|_| "{}".into())
     }
     fn subnet(&self, s: &Subnet) -> String {
         serde_json::to_string(&subnet(s)).unwrap_or_else(|_| "{}".into())
     }
     fn port(&self, p: &Port) -> String {
-        serde_json::to_string(&port(p, true)).unwrap_or_else(|_| "{}".into())
+        serde_json::to_string(&port(p, Shown::ALL)).unwrap_or_else(|_| "{}".into())
     }
 }

@@ -64,6 +64,7 @@ mod tests {
             roles: roles.iter().map(|r| r.to_string()).collect(),
             is_admin: roles.contains(&"admin"),
             request_id: String::new(),
+            ..RequestContext::default()
         }
     }
 

@@ -15,6 +15,8 @@ pub struct CoreConfig {
     pub max_subnet_host_routes: usize,
     /// Maximum fixed IPs per port.
     pub max_fixed_ips_per_port: usize,
+    /// Default quota limits.
+    pub quotas: crate::quotas::QuotaConfig,
     /// `[service_providers] service_provider`, parsed.
     pub service_providers: Vec<crate::flavors::ServiceProvider>,
 }
@@ -28,6 +30,7 @@ impl Default for CoreConfig {
             max_dns_nameservers: 5,
             max_subnet_host_routes: 20,
             max_fixed_ips_per_port: 5,
+            quotas: crate::quotas::QuotaConfig::default(),
             service_providers: Vec::new(),
         }
     }

@@ -24,6 +24,8 @@ pub mod ipam;
 pub mod mech;
 pub mod networks;
 pub mod ports;
+pub mod quotas;
+pub mod rbac;
 pub mod security_groups;
 pub mod sg_defaults;
 pub mod subnetpools;

@@ -69,9 +69,22 @@ pub(crate) fn network_not_found(id: &str) -> Error {
     Error::not_found("NetworkNotFound", "Network", id)
 }
 
-/// Whether the caller may see a network.
+/// Whether the caller may see a network: its own, or shared or made external for its
+/// project or for every project (an RBAC entry).
 pub fn visible(ctx: &RequestContext, n: &Network) -> bool {
-    ctx.is_admin || n.project_id == ctx.project_id || n.shared
+    ctx.sees_all()
+        || n.project_id == ctx.project_id
+        || n.rbac
+            .iter()
+            .any(|g| g.target == "*" || g.target == ctx.project_id)
+}
+
+/// `shared` as the caller sees it: an `access_as_shared` entry for its project or for every
+/// project.
+pub fn shared_for(ctx: &RequestContext, n: &Network) -> bool {
+    n.rbac
+        .iter()
+        .any(|g| g.action == crate::rbac::SHARED && (g.target == "*" || g.target == ctx.project_id))
 }
 
 impl Plugin {
@@ -89,6 +102,9 @@ impl Plugin {
         let plugin = self.clone();
         let ctx = ctx.clone();
         let created = crate::in_tx!(self.store(), |tx| {
+            for (project, n) in crate::quotas::per_project(reqs.iter().map(|r| &r.project_id)) {
+                plugin.check_quota(tx, project, "network", n).await?;
+            }
             let mut out = Vec::with_capacity(reqs.len());
             let host = plugin.staged_host();
             for r in &reqs {
@@ -144,6 +160,7 @@ impl Plugin {
             created_at: now.clone(),
             updated_at: now.clone(),
             revision_number: 1,
+            rbac: vec![],
             subnets: vec![],
             tags: vec![],
             segments: vec![],
@@ -191,16 +208,23 @@ impl Plugin {
         net.mtu = mtu;
         let expected = net.revision_number;
         networks::update(conn, &net, expected).await?;
+        if r.shared {
+            crate::rbac::grant(conn, &net, crate::rbac::SHARED).await?;
+        }
+        if r.router_external {
+            crate::rbac::grant(conn, &net, crate::rbac::EXTERNAL).await?;
+        }
         Ok(net)
     }
 
     /// One network, if the caller may see it.
     pub async fn get_network(&self, ctx: &RequestContext, id: &str) -> Result<Network> {
         let mut conn = self.read().await?;
-        let net = networks::get(&mut conn, id)
+        let mut net = networks::get(&mut conn, id)
             .await?
             .filter(|n| visible(ctx, n))
             .ok_or_else(|| network_not_found(id))?;
+        net.shared = shared_for(ctx, &net);
         Ok(net)
     }
 
@@ -210,13 +234,17 @@ impl Plugin {
         ctx: &RequestContext,
         mut q: ListQuery,
     ) -> Result<Vec<Network>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions.push(networks::visible_to(&ctx.project_id));
         }
         let mut conn = self.read().await?;
-        networks::list(&mut conn, &q)
+        let mut nets = networks::list(&mut conn, &q)
             .await
-            .map_err(|e| marker_error(e, "Network"))
+            .map_err(|e| marker_error(e, "Network"))?;
+        for n in &mut nets {
+            n.shared = shared_for(ctx, n);
+        }
+        Ok(nets)
     }
 
     /// Update a network.
@@ -244,9 +272,6 @@ impl Plugin {
                 .await?
                 .filter(|n| visible(&ctx, n))
                 .ok_or_else(|| network_not_found(&id))?;
-            if !ctx.owns(&current.project_id) {
-                return Err(Error::policy("update_network"));
-            }
             check_revision(if_match, current.revision_number)?;
             let mut net = current.clone();
             if let Some(v) = &u.name {
@@ -261,10 +286,20 @@ impl Plugin {
             if let Some(v) = u.shared {
                 if !v && current.shared {
                     plugin.check_unshare(tx, &current).await?;
+                    crate::rbac::revoke_wildcard(tx, &current, crate::rbac::SHARED).await?;
+                }
+                if v && !current.shared {
+                    crate::rbac::grant(tx, &current, crate::rbac::SHARED).await?;
                 }
                 net.shared = v;
             }
             if let Some(v) = u.router_external {
+                if v && !current.router_external {
+                    crate::rbac::grant(tx, &current, crate::rbac::EXTERNAL).await?;
+                }
+                if !v && current.router_external {
+                    crate::rbac::revoke_all(tx, &current, crate::rbac::EXTERNAL).await?;
+                }
                 net.router_external = v;
             }
             if let Some(v) = u.port_security_enabled {
@@ -321,10 +356,21 @@ impl Plugin {
     }
 
     async fn check_unshare(&self, conn: &mut Conn, net: &Network) -> Result<()> {
+        // Projects with a share of their own keep their ports.
+        let covered: Vec<&str> = net
+            .rbac
+            .iter()
+            .filter(|g| g.action == crate::rbac::SHARED && g.target != "*")
+            .map(|g| g.target.as_str())
+            .collect();
         let foreign = ports::of_network(conn, &net.id)
             .await?
             .into_iter()
-            .any(|p| p.project_id != net.project_id && !p.device_owner.starts_with("network:"));
+            .any(|p| {
+                p.project_id != net.project_id
+                    && !p.device_owner.starts_with("network:")
+                    && !covered.contains(&p.project_id.as_str())
+            });
         if foreign {
             return Err(Error::conflict(
                 "InvalidSharedSetting",
@@ -353,9 +399,6 @@ impl Plugin {
                 .await?
                 .filter(|n| visible(&ctx, n))
                 .ok_or_else(|| network_not_found(&id))?;
-            if !ctx.owns(&net.project_id) {
-                return Err(Error::policy("delete_network"));
-            }
             check_revision(if_match, net.revision_number)?;
             let owners = ports::owners_on_network(tx, &id).await?;
             if owners
@@ -380,6 +423,7 @@ impl Plugin {
                 plugin.types().release(tx, seg).await?;
             }
             neutrino_store::segments::delete_of_network(tx, &id).await?;
+            neutrino_store::rbac::delete_of_object(tx, "network", &id).await?;
             let host = plugin.staged_host();
             plugin
                 .network_hook(Phase::Pre(&host), Hook::DeletePrecommit, &net, None)

@@ -158,7 +158,7 @@ impl Plugin {
 
     /// Whether the caller may see a port (its own, or on a network it owns).
     async fn port_visible(&self, conn: &mut Conn, ctx: &RequestContext, p: &Port) -> Result<bool> {
-        if ctx.is_admin || p.project_id == ctx.project_id {
+        if ctx.sees_all() || p.project_id == ctx.project_id {
             return Ok(true);
         }
         Ok(networks::get_row(conn, &p.network_id)
@@ -179,9 +179,10 @@ impl Plugin {
         let created = crate::in_tx!(batched self.store(), commit_errors: retry_on_collision, |tx| {
             let mut out = Vec::with_capacity(reqs.len());
             let host = plugin.staged_host();
+            let mut tally = crate::quotas::Tally::default();
             for r in &reqs {
                 let (port, net) = plugin
-                    .insert_port(tx, &ctx, r)
+                    .insert_port(tx, &ctx, r, &mut tally)
                     .await
                     .map_err(retry_on_collision)?;
                 plugin
@@ -222,7 +223,15 @@ impl Plugin {
         tx: &mut Tx,
         ctx: &RequestContext,
         r: &PortCreate,
+        tally: &mut crate::quotas::Tally,
     ) -> Result<(Port, Network)> {
+        // PostgreSQL: lock the owner's port usage first (SQLite reads it with the network).
+        let mut locked = None;
+        if self.backend() == Backend::Postgres && !tally.knows(&r.project_id) {
+            tx.flush().await.map_err(StoreError::classify)?;
+            locked =
+                Some(neutrino_store::quotas::usage_for_update(tx, &r.project_id, "port").await?);
+        }
         // One statement for the network (which the precommit hooks get too), its subnets and
         // the owner's default security group: this runs while holding the (SQLite: only)
         // writer connection.
@@ -231,10 +240,16 @@ impl Plugin {
             subnets,
             default_security_group: default_group,
             mut first_free,
+            port_quota,
         } = networks::port_context(tx, &r.network_id, &r.project_id)
             .await?
             .filter(|c| visible(ctx, &c.network))
             .ok_or_else(|| network_not_found(&r.network_id))?;
+        let default_limit = self.quota_default("port");
+        tally.add(&r.project_id, || {
+            let (used, own) = locked.or(port_quota).unwrap_or((0, None));
+            (used, own.unwrap_or(default_limit))
+        })?;
         let id = uuid::Uuid::new_v4().to_string();
         let mac_address = match &r.mac_address {
             Some(m) => {
@@ -344,7 +359,7 @@ impl Plugin {
                 for g in &unique {
                     let ok = owners.iter().any(|(id, project)| {
                         id == g
-                            && (ctx.is_admin
+                            && (ctx.sees_all()
                                 || project == &ctx.project_id
                                 || project == &port.project_id)
                     });
@@ -642,7 +657,7 @@ impl Plugin {
 
     /// List ports.
     pub async fn list_ports(&self, ctx: &RequestContext, mut q: ListQuery) -> Result<Vec<Port>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions.push(Condition::raw(
                 "project_id = ? OR network_id IN (SELECT id FROM networks WHERE project_id = ?)",
                 vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],

@@ -163,6 +163,13 @@ impl Plugin {
             plugin
                 .ensure_default_security_group(tx, &r.project_id)
                 .await?;
+            plugin
+                .check_quota(tx, &r.project_id, "security_group", 1)
+                .await?;
+            // Its two egress rules count too (Neutron checks them before creating a group).
+            plugin
+                .check_quota(tx, &r.project_id, "security_group_rule", 2)
+                .await?;
             let mut r = r.clone();
             if r.stateful.is_none() {
                 r.stateful =
@@ -196,7 +203,7 @@ impl Plugin {
         crate::in_tx!(self.store(), |tx| plugin
             .ensure_default_security_group(tx, &project)
             .await)?;
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions
                 .push(Condition::eq("project_id", ctx.project_id.clone()));
         }
@@ -277,7 +284,7 @@ impl Plugin {
                 .filter(|g| ctx.owns(&g.project_id))
                 .ok_or_else(|| group_not_found(&id))?;
             check_revision(if_match, g.revision_number)?;
-            if g.name == "default" && !ctx.is_admin {
+            if g.name == "default" && !ctx.sees_all() {
                 return Err(Error::conflict(
                     "SecurityGroupCannotRemoveDefault",
                     "Insufficient rights for removing default security group.",
@@ -337,6 +344,9 @@ impl Plugin {
             {
                 return Err(group_not_found(remote));
             }
+            plugin
+                .check_quota(tx, &r.project_id, "security_group_rule", 1)
+                .await?;
             if let Some(ag) = &r.remote_address_group_id {
                 plugin
                     .check_address_group_for(tx, &ctx, ag, &r.project_id)
@@ -412,7 +422,7 @@ impl Plugin {
         ctx: &RequestContext,
         mut q: ListQuery,
     ) -> Result<Vec<SecurityGroupRule>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions
                 .push(Condition::eq("project_id", ctx.project_id.clone()));
         }

@@ -65,7 +65,7 @@ pub(crate) fn pool_not_found(id: &str) -> Error {
 }
 
 fn visible(ctx: &RequestContext, p: &SubnetPool) -> bool {
-    ctx.is_admin || p.shared || p.project_id == ctx.project_id
+    ctx.sees_all() || p.shared || p.project_id == ctx.project_id
 }
 
 /// Merge overlapping or adjacent prefixes into canonical networks (Neutron compacts pool
@@ -146,7 +146,11 @@ impl Plugin {
             revision_number: 0,
             tags: vec![],
         };
+        let plugin = self.clone();
         crate::in_tx!(self.store(), |tx| {
+            plugin
+                .check_quota(tx, &pool.project_id, "subnetpool", 1)
+                .await?;
             if pool.is_default && subnetpools::default_for(tx, version).await?.is_some() {
                 return Err(Error::invalid_input(
                     "A default subnetpool for this IP family has already been set. Only one \
@@ -174,7 +178,7 @@ impl Plugin {
         ctx: &RequestContext,
         mut q: ListQuery,
     ) -> Result<Vec<SubnetPool>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions.push(Condition::raw(
                 "project_id = ? OR shared = 1",
                 vec![ctx.project_id.clone().into()],
@@ -201,9 +205,6 @@ impl Plugin {
                 .await?
                 .filter(|p| visible(&ctx, p))
                 .ok_or_else(|| pool_not_found(&id))?;
-            if !ctx.owns(&current.project_id) {
-                return Err(Error::policy("update_subnetpool"));
-            }
             check_revision(if_match, current.revision_number)?;
             let mut p = current.clone();
             if let Some(v) = &u.name {
@@ -293,9 +294,6 @@ impl Plugin {
                 .await?
                 .filter(|p| visible(&ctx, p))
                 .ok_or_else(|| pool_not_found(&id))?;
-            if !ctx.owns(&p.project_id) {
-                return Err(Error::policy("delete_subnetpool"));
-            }
             check_revision(if_match, p.revision_number)?;
             if !subnets::of_subnetpool(tx, &id).await?.is_empty() {
                 return Err(Error::conflict(

@@ -329,6 +329,9 @@ impl Plugin {
         let plugin = self.clone();
         let ctx = ctx.clone();
         let created = crate::in_tx!(self.store(), |tx| {
+            for (project, n) in crate::quotas::per_project(reqs.iter().map(|r| &r.project_id)) {
+                plugin.check_quota(tx, project, "subnet", n).await?;
+            }
             let mut out = Vec::with_capacity(reqs.len());
             let host = plugin.staged_host();
             for r in &reqs {
@@ -375,13 +378,10 @@ impl Plugin {
         ctx: &RequestContext,
         r: &SubnetCreate,
     ) -> Result<Subnet> {
-        let net = networks::get_row(conn, &r.network_id)
+        networks::get_row(conn, &r.network_id)
             .await?
             .filter(|n| visible(ctx, n))
             .ok_or_else(|| network_not_found(&r.network_id))?;
-        if !ctx.owns(&net.project_id) {
-            return Err(Error::policy("create_subnet"));
-        }
         let id = uuid::Uuid::new_v4().to_string();
         let (cidr, pool_id) = self.choose_cidr(conn, ctx, r).await?;
         check_cidr(cidr, r.ip_version, r.enable_dhcp)?;
@@ -527,7 +527,7 @@ impl Plugin {
             (Some(id), false, _) => Some(
                 subnetpools::get(conn, id)
                     .await?
-                    .filter(|p| ctx.is_admin || p.shared || p.project_id == ctx.project_id)
+                    .filter(|p| ctx.sees_all() || p.shared || p.project_id == ctx.project_id)
                     .ok_or_else(|| crate::subnetpools::pool_not_found(id))?,
             ),
             (None, true, _) => Some(
@@ -566,7 +566,7 @@ impl Plugin {
         let s = subnets::get(&mut conn, id)
             .await?
             .ok_or_else(|| subnet_not_found(id))?;
-        if !ctx.is_admin && s.project_id != ctx.project_id {
+        if !ctx.sees_all() && s.project_id != ctx.project_id {
             let net = networks::get_row(&mut conn, &s.network_id).await?;
             if !net.is_some_and(|n| visible(ctx, &n)) {
                 return Err(subnet_not_found(id));
@@ -581,10 +581,11 @@ impl Plugin {
         ctx: &RequestContext,
         mut q: ListQuery,
     ) -> Result<Vec<Subnet>> {
-        if !ctx.is_admin {
+        if !ctx.sees_all() {
             q.conditions.push(neutrino_store::query::Condition::raw(
-                "project_id = ? OR network_id IN (SELECT id FROM networks WHERE shared = 1)",
-                vec![ctx.project_id.clone().into()],
+                "project_id = ? OR network_id IN (SELECT object_id FROM rbac_policies \
+                 WHERE object_type = 'network' AND target_project IN (?, '*'))",
+                vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],
             ));
         }
         let mut conn = self.read().await?;
@@ -610,10 +611,9 @@ impl Plugin {
                 .ok_or_else(|| subnet_not_found(&id))?;
             if !ctx.owns(&current.project_id) {
                 let net = networks::get_row(tx, &current.network_id).await?;
-                if net.is_some_and(|n| visible(&ctx, &n)) {
-                    return Err(Error::policy("update_subnet"));
+                if !net.is_some_and(|n| visible(&ctx, &n)) {
+                    return Err(subnet_not_found(&id));
                 }
-                return Err(subnet_not_found(&id));
             }
             check_revision(if_match, current.revision_number)?;
             let version = current.ip_version as u8;
@@ -757,10 +757,9 @@ impl Plugin {
                 .ok_or_else(|| subnet_not_found(&id))?;
             if !ctx.owns(&s.project_id) {
                 let net = networks::get_row(tx, &s.network_id).await?;
-                if net.is_some_and(|n| visible(&ctx, &n)) {
-                    return Err(Error::policy("delete_subnet"));
+                if !net.is_some_and(|n| visible(&ctx, &n)) {
+                    return Err(subnet_not_found(&id));
                 }
-                return Err(subnet_not_found(&id));
             }
             check_revision(if_match, s.revision_number)?;
             let auto = is_auto_address(&s);

@@ -34,13 +34,13 @@ impl Plugin {
         let owner = match collection {
             "networks" => networks::get_row(conn, id)
                 .await?
-                .filter(|n| ctx.is_admin || n.project_id == ctx.project_id || n.shared)
+                .filter(|n| crate::networks::visible(ctx, n))
                 .map(|n| n.project_id),
             "subnets" => subnets::get(conn, id).await?.map(|s| s.project_id),
             "ports" => ports::get(conn, id).await?.map(|p| p.project_id),
             "subnetpools" => subnetpools::get(conn, id)
                 .await?
-                .filter(|p| ctx.is_admin || p.project_id == ctx.project_id || p.shared)
+                .filter(|p| ctx.sees_all() || p.project_id == ctx.project_id || p.shared)
                 .map(|p| p.project_id),
             _ => neutrino_store::security_groups::get(conn, id)
                 .await?

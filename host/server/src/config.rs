@@ -41,6 +41,105 @@ pub struct Config {
     pub drivers: DriversSection,
     /// `[service_providers]`: providers of advanced services, for flavors.
     pub service_providers: ServiceProvidersSection,
+    /// `[oslo_policy]`: the operator's policy file.
+    pub oslo_policy: OsloPolicySection,
+    /// `[keystone_authtoken]`: Keystone, with `auth = "keystone"`.
+    pub keystone_authtoken: KeystoneSection,
+    /// `[quotas]`: default limits per project (Neutron's `[QUOTAS]`).
+    pub quotas: QuotasSection,
+}
+
+/// `[quotas]`, with Neutron's `[QUOTAS]` option names and defaults; -1 is unlimited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotasSection {
+    /// Networks per project.
+    pub quota_network: i64,
+    /// Subnets per project.
+    pub quota_subnet: i64,
+    /// Ports per project.
+    pub quota_port: i64,
+    /// Security groups per project.
+    pub quota_security_group: i64,
+    /// Security group rules per project.
+    pub quota_security_group_rule: i64,
+    /// RBAC policies per project.
+    pub quota_rbac_policy: i64,
+    /// Default of the resources without an option of their own (subnet pools).
+    pub default_quota: i64,
+}
+
+impl Default for QuotasSection {
+    fn default() -> Self {
+        QuotasSection {
+            quota_network: 100,
+            quota_subnet: 100,
+            quota_port: 500,
+            quota_security_group: 10,
+            quota_security_group_rule: 100,
+            quota_rbac_policy: 10,
+            default_quota: -1,
+        }
+    }
+}
+
+/// `[keystone_authtoken]`, with keystonemiddleware's option names; each key also comes from
+/// `NEUTRINO_KEYSTONE_<KEY>` (e.g. `NEUTRINO_KEYSTONE_AUTH_URL`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeystoneSection {
+    /// Sent to clients in `WWW-Authenticate` (default: `auth_url`).
+    pub www_authenticate_uri: String,
+    /// Keystone's URL (`http://host:5000` or `…/v3`).
+    pub auth_url: String,
+    /// Always `password` (the only plugin).
+    pub auth_type: String,
+    /// The network service's user.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// Its project.
+    pub project_name: String,
+    /// Domain of the user.
+    pub user_domain_name: String,
+    /// Domain of the project.
+    pub project_domain_name: String,
+    /// Seconds a validated token is cached (-1: not cached).
+    pub token_cache_time: i64,
+    /// Roles one of which a service token must carry.
+    pub service_token_roles: Vec<String>,
+    /// Refuse service tokens without those roles.
+    pub service_token_roles_required: bool,
+    /// Timeout of a call to Keystone, in seconds.
+    pub http_connect_timeout: u64,
+}
+
+impl Default for KeystoneSection {
+    fn default() -> Self {
+        KeystoneSection {
+            www_authenticate_uri: String::new(),
+            auth_url: String::new(),
+            auth_type: "password".into(),
+            username: String::new(),
+            password: String::new(),
+            project_name: String::new(),
+            user_domain_name: "Default".into(),
+            project_domain_name: "Default".into(),
+            token_cache_time: 300,
+            service_token_roles: vec!["service".into()],
+            service_token_roles_required: true,
+            http_connect_timeout: 10,
+        }
+    }
+}
+
+/// `[oslo_policy]`, as oslo.policy names it.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OsloPolicySection {
+    /// A YAML (or JSON) file of rules overriding Neutron's defaults
+    /// (`NEUTRINO_POLICY_FILE`). Unset: the defaults alone.
+    pub policy_file: Option<String>,
 }
 
 /// `[service_providers]`, as in Neutron.
@@ -134,6 +233,9 @@ impl Default for Config {
             max_fixed_ips_per_port: core.max_fixed_ips_per_port,
             ml2: Ml2Section::default(),
             drivers: DriversSection::default(),
+            oslo_policy: OsloPolicySection::default(),
+            keystone_authtoken: KeystoneSection::default(),
+            quotas: QuotasSection::default(),
             service_providers: ServiceProvidersSection::default(),
         }
     }
@@ -194,6 +296,10 @@ pub struct Settings {
     pub watch_drivers: bool,
     /// Follow driver changes made by other servers this often.
     pub driver_sync_interval: Option<std::time::Duration>,
+    /// Neutron's policy with the operator's overrides.
+    pub policy: std::sync::Arc<neutrino_policy::Policy>,
+    /// Keystone, when `auth = "keystone"`.
+    pub keystone: Option<neutrino_api::keystone::KeystoneConfig>,
 }
 
 impl Config {
@@ -227,6 +333,49 @@ impl Config {
         if let Some(v) = env("NEUTRINO_DEFAULT_PROJECT_ID") {
             config.default_project_id = v;
         }
+        if let Some(v) = env("NEUTRINO_POLICY_FILE") {
+            config.oslo_policy.policy_file = Some(v);
+        }
+        let k = &mut config.keystone_authtoken;
+        for (name, slot) in [
+            ("WWW_AUTHENTICATE_URI", &mut k.www_authenticate_uri),
+            ("AUTH_URL", &mut k.auth_url),
+            ("AUTH_TYPE", &mut k.auth_type),
+            ("USERNAME", &mut k.username),
+            ("PASSWORD", &mut k.password),
+            ("PROJECT_NAME", &mut k.project_name),
+            ("USER_DOMAIN_NAME", &mut k.user_domain_name),
+            ("PROJECT_DOMAIN_NAME", &mut k.project_domain_name),
+        ] {
+            if let Some(v) = env(&format!("NEUTRINO_KEYSTONE_{name}")) {
+                *slot = v;
+            }
+        }
+        if let Some(v) = env("NEUTRINO_KEYSTONE_TOKEN_CACHE_TIME") {
+            k.token_cache_time = v.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: "keystone_authtoken.token_cache_time".into(),
+                message: format!("'{v}' (NEUTRINO_KEYSTONE_TOKEN_CACHE_TIME) is not an integer"),
+            })?;
+        }
+        if let Some(v) = env("NEUTRINO_KEYSTONE_SERVICE_TOKEN_ROLES") {
+            k.service_token_roles = v
+                .split(',')
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
+        if let Some(v) = env("NEUTRINO_KEYSTONE_SERVICE_TOKEN_ROLES_REQUIRED") {
+            k.service_token_roles_required = match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "keystone_authtoken.service_token_roles_required".into(),
+                        message: format!("'{v}' is not true or false"),
+                    });
+                }
+            };
+        }
         Ok(config)
     }
 
@@ -250,12 +399,16 @@ impl Config {
                 ),
             ));
         }
-        if self.auth != "noauth" {
-            return Err(invalid(
-                "auth",
-                format!("'{}' is not supported; use noauth", self.auth),
-            ));
-        }
+        let keystone = match self.auth.as_str() {
+            "noauth" => None,
+            "keystone" => Some(self.keystone()?),
+            other => {
+                return Err(invalid(
+                    "auth",
+                    format!("'{other}' is not supported; use noauth or keystone"),
+                ));
+            }
+        };
         if self.default_project_id.is_empty() {
             return Err(invalid("default_project_id", "must not be empty"));
         }
@@ -274,7 +427,41 @@ impl Config {
                 "must be between 68 and 65535",
             ));
         }
+        let q = &self.quotas;
+        let mut quotas = neutrino_ml2::quotas::QuotaConfig::default();
+        for (key, resource, value) in [
+            ("quota_network", "network", q.quota_network),
+            ("quota_subnet", "subnet", q.quota_subnet),
+            ("quota_port", "port", q.quota_port),
+            (
+                "quota_security_group",
+                "security_group",
+                q.quota_security_group,
+            ),
+            (
+                "quota_security_group_rule",
+                "security_group_rule",
+                q.quota_security_group_rule,
+            ),
+            ("quota_rbac_policy", "rbac_policy", q.quota_rbac_policy),
+        ] {
+            if value < -1 {
+                return Err(invalid(
+                    &format!("quotas.{key}"),
+                    "must be -1 (unlimited) or more",
+                ));
+            }
+            if quotas.defaults.contains_key(resource) {
+                quotas.defaults.insert(resource.to_string(), value);
+            }
+        }
+        for (resource, limit) in quotas.defaults.iter_mut() {
+            if !neutrino_ml2::quotas::has_option(resource) {
+                *limit = q.default_quota.max(-1);
+            }
+        }
         let core = CoreConfig {
+            quotas,
             base_mac,
             allow_overlapping_ips: self.allow_overlapping_ips,
             global_physnet_mtu: self.global_physnet_mtu,
@@ -379,6 +566,11 @@ impl Config {
             )),
             settings: self.drivers.settings.clone(),
         };
+        let policy = match &self.oslo_policy.policy_file {
+            Some(path) => neutrino_policy::file::load(Path::new(path))
+                .map_err(|e| invalid("oslo_policy.policy_file", e.to_string()))?,
+            None => neutrino_policy::Policy::defaults(),
+        };
         let interval = self.drivers.sync_interval_ms.unwrap_or(2000);
         Ok(Settings {
             bind,
@@ -390,6 +582,59 @@ impl Config {
             watch_drivers: self.drivers.watch,
             driver_sync_interval: (interval > 0)
                 .then(|| std::time::Duration::from_millis(interval)),
+            policy: std::sync::Arc::new(policy),
+            keystone,
+        })
+    }
+
+    fn keystone(&self) -> Result<neutrino_api::keystone::KeystoneConfig, ConfigError> {
+        let k = &self.keystone_authtoken;
+        let key = |name: &str| format!("keystone_authtoken.{name}");
+        if !(k.auth_url.starts_with("http://") || k.auth_url.starts_with("https://")) {
+            return Err(invalid(
+                &key("auth_url"),
+                format!(
+                    "'{}' is not an http:// URL of Keystone (set it, or NEUTRINO_KEYSTONE_AUTH_URL)",
+                    k.auth_url
+                ),
+            ));
+        }
+        if k.auth_url.starts_with("https://") {
+            return Err(invalid(
+                &key("auth_url"),
+                "https is not supported yet: put Keystone's plain-HTTP internal endpoint here",
+            ));
+        }
+        if k.auth_type != "password" {
+            return Err(invalid(
+                &key("auth_type"),
+                format!("'{}' is not supported; use password", k.auth_type),
+            ));
+        }
+        for (name, v) in [
+            ("username", &k.username),
+            ("password", &k.password),
+            ("project_name", &k.project_name),
+        ] {
+            if v.is_empty() {
+                return Err(invalid(&key(name), "must be set with auth = \"keystone\""));
+            }
+        }
+        if k.token_cache_time < -1 {
+            return Err(invalid(&key("token_cache_time"), "must be -1 or more"));
+        }
+        Ok(neutrino_api::keystone::KeystoneConfig {
+            www_authenticate_uri: k.www_authenticate_uri.clone(),
+            auth_url: k.auth_url.clone(),
+            username: k.username.clone(),
+            password: k.password.clone(),
+            project_name: k.project_name.clone(),
+            user_domain_name: k.user_domain_name.clone(),
+            project_domain_name: k.project_domain_name.clone(),
+            token_cache_time: k.token_cache_time,
+            service_token_roles: k.service_token_roles.clone(),
+            service_token_roles_required: k.service_token_roles_required,
+            http_timeout: std::time::Duration::from_secs(k.http_connect_timeout.max(1)),
         })
     }
 }

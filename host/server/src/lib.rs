@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{Config, Settings};
+pub use neutrino_api::keystone::Keystone as KeystoneClient;
 
 /// A server that is listening.
 pub struct Running {
@@ -23,6 +24,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The core plugin (for in-process callers such as tests and the agent RPC).
     pub plugin: Plugin,
+    /// The Keystone client, with `auth = "keystone"` (its counters are read by tests).
+    pub keystone: Option<std::sync::Arc<neutrino_api::keystone::Keystone>>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -84,6 +87,17 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         background.push(task);
         watcher = Some(w);
     }
+    let mut keystone = None;
+    let auth = match &settings.keystone {
+        Some(cfg) => {
+            let k = std::sync::Arc::new(neutrino_api::keystone::Keystone::new(cfg.clone()));
+            k.check().await?;
+            tracing::info!(auth_url = %cfg.auth_url, "authenticating with Keystone");
+            keystone = Some(k.clone());
+            neutrino_api::auth::Auth::Keystone(k)
+        }
+        None => neutrino_api::auth::Auth::NoAuth,
+    };
     let state = AppState {
         plugin: plugin.clone(),
         config: std::sync::Arc::new(ApiConfig {
@@ -91,6 +105,8 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         }),
         extra_extensions: std::sync::Arc::new(Vec::new()),
         drivers_dir: settings.mech.directory.clone(),
+        policy: settings.policy.clone(),
+        auth,
     };
     let app = neutrino_api::app(state);
     let listener = TcpListener::bind(settings.bind)
@@ -122,6 +138,7 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
     Ok(Running {
         addr,
         plugin,
+        keystone,
         stop: Some(stop_tx),
         task,
         background,

@@ -133,6 +133,11 @@ impl Store {
                     include_str!("../migrations/sqlite/0004_port_documents.sql"),
                 ),
                 (
+                    8,
+                    "identity",
+                    include_str!("../migrations/sqlite/0008_identity.sql"),
+                ),
+                (
                     10,
                     "extensions",
                     include_str!("../migrations/sqlite/0010_extensions.sql"),
@@ -158,6 +163,11 @@ impl Store {
                     4,
                     "port_documents",
                     include_str!("../migrations/postgres/0004_port_documents.sql"),
+                ),
+                (
+                    8,
+                    "identity",
+                    include_str!("../migrations/postgres/0008_identity.sql"),
                 ),
                 (
                     10,

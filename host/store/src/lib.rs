@@ -22,6 +22,8 @@ pub mod model;
 pub mod networks;
 pub mod ports;
 pub mod query;
+pub mod quotas;
+pub mod rbac;
 pub mod revision;
 pub mod row;
 pub mod security_groups;

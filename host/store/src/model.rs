@@ -36,12 +36,23 @@ pub struct Network {
     pub updated_at: String,
     /// Bumped on every change.
     pub revision_number: i64,
+    /// Its RBAC entries (who else may use it), read with the row.
+    pub rbac: Vec<RbacGrant>,
     /// Ids of the network's subnets (loaded, not a column).
     pub subnets: Vec<String>,
     /// Tags (loaded, not a column).
     pub tags: Vec<String>,
     /// Segments in index order (loaded, not a column).
     pub segments: Vec<Segment>,
+}
+
+/// One RBAC entry of an object, as its readers need it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RbacGrant {
+    /// `access_as_shared` or `access_as_external`.
+    pub action: String,
+    /// A project, or `*`.
+    pub target: String,
 }
 
 /// A network segment (static or dynamic).

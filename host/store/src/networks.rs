@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
+use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::db::numbered;
@@ -14,9 +15,11 @@ use crate::row::{boolean, fetch_in, group_text, int, json, opt_int, opt_text, te
 use crate::tags;
 
 /// Columns selected for a network, in `from_row` order.
+/// The last one is the network's RBAC entries (`action:target,…`).
 pub const COLUMNS: &str = "id, project_id, name, description, admin_state_up, status, shared, \
     router_external, mtu, port_security_enabled, availability_zone_hints, dns_domain, created_at, \
-    updated_at, revision_number";
+    updated_at, revision_number, (SELECT string_agg(r.action || ':' || r.target_project, ',') \
+    FROM rbac_policies r WHERE r.object_id = networks.id AND r.object_type = 'network') AS rbac";
 
 fn from_row(row: &AnyRow) -> Result<Network> {
     Ok(Network {
@@ -35,6 +38,17 @@ fn from_row(row: &AnyRow) -> Result<Network> {
         created_at: text(row, 12)?,
         updated_at: text(row, 13)?,
         revision_number: int(row, 14)?,
+        rbac: opt_text(row, 15)?
+            .map(|s| {
+                s.split(',')
+                    .filter_map(|e| e.split_once(':'))
+                    .map(|(a, t)| crate::model::RbacGrant {
+                        action: a.to_string(),
+                        target: t.to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         subnets: Vec::new(),
         tags: Vec::new(),
         segments: Vec::new(),
@@ -156,9 +170,9 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Network>> 
         None => Ok(None),
         Some(row) => {
             let mut n = from_row(&row)?;
-            n.subnets = json(&row, 15)?;
-            n.tags = json(&row, 16)?;
-            n.segments = json(&row, 17)?;
+            n.subnets = json(&row, 16)?;
+            n.tags = json(&row, 17)?;
+            n.segments = json(&row, 18)?;
             Ok(Some(n))
         }
     }
@@ -173,6 +187,7 @@ pub async fn port_context(
     project_id: &str,
 ) -> Result<Option<PortContext>> {
     let conn: &AnyConnection = tx;
+    let conn_is_pg = conn.backend_name() == "PostgreSQL";
     // SQLite: also the lowest free range of each subnet, so that taking an address needs no
     // statement of its own (see `ipam::take_any`). PostgreSQL locks that row when it reads it,
     // which this statement does not do.
@@ -184,21 +199,40 @@ pub async fn port_context(
            AND r.first_ip = (SELECT min(first_ip) FROM ipam_ranges WHERE subnet_id = s.id) \
            WHERE s.network_id = networks.id)"
     };
+    // SQLite: also the owner's port usage and own limit (the transaction holds the writer,
+    // so they stay exact until it ends); PostgreSQL locks the usage row with a statement of
+    // its own (`quotas::usage_for_update`).
+    let quota = if conn_is_pg {
+        "NULL, NULL"
+    } else {
+        "(SELECT in_use FROM quota_usages WHERE project_id = ? AND resource = 'port'), \
+         (SELECT hard_limit FROM quotas WHERE project_id = ? AND resource = 'port')"
+    };
     let sql = format!(
         "SELECT {COLUMNS}{}, {}, (SELECT security_group_id FROM default_security_groups \
-         WHERE project_id = ?), {first_free} FROM networks WHERE id = ?",
+         WHERE project_id = ?), {first_free}, {quota} FROM networks WHERE id = ?",
         children_columns(conn),
         crate::subnets::json_array_of_network(conn)
     );
+    let binds = if conn_is_pg {
+        vec![project_id.into(), id.into()]
+    } else {
+        vec![
+            project_id.into(),
+            project_id.into(),
+            project_id.into(),
+            id.into(),
+        ]
+    };
     // In a batched transaction on SQLite this is the statement that carries `BEGIN`.
     let rows = tx
-        .fetch_all(&sql, vec![project_id.into(), id.into()])
+        .fetch_all(&sql, binds)
         .await
         .map_err(StoreError::classify)?;
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let first_free = match opt_text(&row, 20)? {
+    let first_free = match opt_text(&row, 21)? {
         Some(json) => serde_json::from_str::<Vec<(String, String, String)>>(&json)
             .map_err(|e| StoreError::Corrupt(format!("free ranges of a network: {e}")))?
             .into_iter()
@@ -207,14 +241,22 @@ pub async fn port_context(
         None => HashMap::new(),
     };
     let mut network = from_row(&row)?;
-    network.subnets = json(&row, 15)?;
-    network.tags = json(&row, 16)?;
-    network.segments = json(&row, 17)?;
+    network.subnets = json(&row, 16)?;
+    network.tags = json(&row, 17)?;
+    network.segments = json(&row, 18)?;
+    let port_quota = if conn_is_pg {
+        None
+    } else {
+        let used: Option<i64> = row.try_get(22).map_err(StoreError::classify)?;
+        let own: Option<i64> = row.try_get(23).map_err(StoreError::classify)?;
+        Some((used.unwrap_or(0), own))
+    };
     Ok(Some(PortContext {
         network,
-        subnets: crate::subnets::from_json_array(&text(&row, 18)?)?,
-        default_security_group: opt_text(&row, 19)?,
+        subnets: crate::subnets::from_json_array(&text(&row, 19)?)?,
+        default_security_group: opt_text(&row, 20)?,
         first_free,
+        port_quota,
     }))
 }
 
@@ -227,6 +269,8 @@ pub struct PortContext {
     pub subnets: Vec<crate::model::Subnet>,
     /// The project's default security group, when it has one yet.
     pub default_security_group: Option<String>,
+    /// SQLite only: the owner's ports in use and its own port limit, if any.
+    pub port_quota: Option<(i64, Option<i64>)>,
     /// SQLite only: the lowest free range (first, last; hex) of each subnet by id, as a hint
     /// for [`crate::ipam::take_any`].
     pub first_free: HashMap<String, (String, String)>,
@@ -351,7 +395,8 @@ pub async fn insert_segment(conn: &mut AnyConnection, s: &Segment) -> Result<()>
 /// Ids of networks matching a raw condition (used for visibility subqueries).
 pub fn visible_to(project_id: &str) -> query::Condition {
     query::Condition::raw(
-        "project_id = ? OR shared = 1",
-        vec![SqlValue::from(project_id)],
+        "project_id = ? OR id IN (SELECT object_id FROM rbac_policies \
+         WHERE object_type = 'network' AND target_project IN (?, '*'))",
+        vec![SqlValue::from(project_id), SqlValue::from(project_id)],
     )
 }

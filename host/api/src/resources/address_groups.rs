@@ -123,7 +123,11 @@ impl Resource for AddressGroups {
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(g: &'a AddressGroup, _ctx: &RequestContext) -> AddressGroupView<'a> {
+    fn view<'a>(
+        g: &'a AddressGroup,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> AddressGroupView<'a> {
         view(g)
     }
     fn id(g: &AddressGroup) -> &str {

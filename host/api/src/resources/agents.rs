@@ -74,7 +74,11 @@ impl Resource for Agents {
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(a: &'a Agent, _ctx: &RequestContext) -> AgentView<'a> {
+    fn view<'a>(
+        a: &'a Agent,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> AgentView<'a> {
         AgentView {
             id: &a.id,
             agent_type: &a.agent_type,

@@ -125,7 +125,11 @@ impl Resource for Flavors {
     fn attrs() -> &'static [Attr] {
         &FLAVOR_ATTRS
     }
-    fn view<'a>(f: &'a Flavor, _ctx: &RequestContext) -> FlavorView<'a> {
+    fn view<'a>(
+        f: &'a Flavor,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> FlavorView<'a> {
         FlavorView {
             id: &f.id,
             name: &f.name,
@@ -218,7 +222,11 @@ impl Resource for ServiceProfiles {
     fn attrs() -> &'static [Attr] {
         &PROFILE_ATTRS
     }
-    fn view<'a>(p: &'a ServiceProfile, _ctx: &RequestContext) -> ProfileView<'a> {
+    fn view<'a>(
+        p: &'a ServiceProfile,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> ProfileView<'a> {
         ProfileView {
             id: &p.id,
             description: &p.description,

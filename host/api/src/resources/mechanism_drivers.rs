@@ -35,11 +35,19 @@ pub fn routes() -> Router<AppState> {
         .route("/v2.0/mechanism-drivers/{name}/history", get(history))
 }
 
-fn admin(ctx: &RequestContext, rule: &str) -> ApiResult<()> {
-    if ctx.is_admin {
+fn admin(s: &AppState, ctx: &RequestContext, rule: &str) -> ApiResult<()> {
+    let allowed = s
+        .policy
+        .check(rule, &crate::policy::creds(ctx), &neutrino_policy::NoTarget)
+        .allowed();
+    if allowed {
         Ok(())
     } else {
-        Err(ApiError(neutrino_ml2::Error::policy(rule)))
+        Err(ApiError(neutrino_ml2::Error::neutron(
+            "PolicyNotAuthorized",
+            403,
+            format!("rule:{rule} is disallowed by policy"),
+        )))
     }
 }
 
@@ -90,7 +98,7 @@ async fn list(
     State(s): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
 ) -> ApiResult<Response> {
-    admin(&ctx, "get_mechanism_driver")?;
+    admin(&s, &ctx, "get_mechanism_driver")?;
     let items: Vec<Value> = s.plugin.mech().list().iter().map(view).collect();
     Ok(Json(json!({ "mechanism_drivers": items })).into_response())
 }
@@ -108,7 +116,7 @@ async fn show(
     Extension(ctx): Extension<RequestContext>,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    admin(&ctx, "get_mechanism_driver")?;
+    admin(&s, &ctx, "get_mechanism_driver")?;
     let d = s
         .plugin
         .mech()
@@ -158,7 +166,7 @@ async fn load(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    admin(&ctx, "update_mechanism_driver")?;
+    admin(&s, &ctx, "update_mechanism_driver")?;
     let existed = s.plugin.mech().info(&name).is_some();
     let mech = s.plugin.mech();
     let info = if is_json(&headers) {
@@ -270,7 +278,7 @@ async fn rollback(
     Extension(ctx): Extension<RequestContext>,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    admin(&ctx, "update_mechanism_driver")?;
+    admin(&s, &ctx, "update_mechanism_driver")?;
     let info = s.plugin.mech().rollback(&name, &ctx.project_id).await?;
     Ok(Json(json!({ "mechanism_driver": view(&info) })).into_response())
 }
@@ -280,7 +288,7 @@ async fn remove(
     Extension(ctx): Extension<RequestContext>,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    admin(&ctx, "delete_mechanism_driver")?;
+    admin(&s, &ctx, "delete_mechanism_driver")?;
     s.plugin.mech().remove(&name, &ctx.project_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -290,7 +298,7 @@ async fn history(
     Extension(ctx): Extension<RequestContext>,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    admin(&ctx, "get_mechanism_driver")?;
+    admin(&s, &ctx, "get_mechanism_driver")?;
     let items: Vec<Value> = s
         .plugin
         .mech()

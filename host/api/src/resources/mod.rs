@@ -10,6 +10,8 @@ pub mod ip_availability;
 pub mod mechanism_drivers;
 pub mod networks;
 pub mod ports;
+pub mod quotas;
+pub mod rbac_policies;
 pub mod security_group_rules;
 pub mod security_groups;
 pub mod sg_defaults;
@@ -29,8 +31,9 @@ use neutrino_ml2::store::query::ListQuery;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::attrs::{Attr, Op, check_body};
-use crate::error::ApiResult;
+use crate::attrs::{Attr, Op, check_body, owner};
+use crate::error::{ApiResult, not_found_url};
+use crate::policy::{self, Fields, Reader, Shown};
 use crate::{AppState, query, respond};
 
 /// A collection of the API.
@@ -43,8 +46,11 @@ pub trait Resource: Send + Sync + 'static {
     const BODY_COLLECTION: &'static str = Self::COLLECTION;
     /// Whether `POST` takes a list (`{"networks": [...]}`).
     const BULK: bool = true;
+    /// Attributes hidden unless `get_<member>:<attr>` allows them (the view gets a
+    /// [`Shown`] with bit i for the i-th).
+    const GUARDED: &'static [&'static str] = &[];
     /// Stored record.
-    type Item: Send + Sync;
+    type Item: Send + Sync + Fields;
     /// Rendered record.
     type View<'a>: Serialize + Send
     where
@@ -52,8 +58,8 @@ pub trait Resource: Send + Sync + 'static {
 
     /// The attribute map.
     fn attrs() -> &'static [Attr];
-    /// Render a record for the caller.
-    fn view<'a>(item: &'a Self::Item, ctx: &RequestContext) -> Self::View<'a>;
+    /// Render a record for the caller, with the guarded attributes it may read.
+    fn view<'a>(item: &'a Self::Item, ctx: &RequestContext, shown: Shown) -> Self::View<'a>;
     /// The record's id.
     fn id(item: &Self::Item) -> &str;
     /// Create from checked bodies (all or none).
@@ -110,10 +116,23 @@ async fn create<R: Resource>(
     let (objs, bulk) = respond::body(&body, R::MEMBER, R::BODY_COLLECTION, R::BULK)?;
     let checked = objs
         .iter()
-        .map(|o| check_body(R::attrs(), o, Op::Create, &ctx, R::MEMBER))
+        .map(|o| check_body(R::attrs(), o, Op::Create))
         .collect::<ApiResult<Vec<_>>>()?;
+    for m in &checked {
+        let project = owner(m, &ctx)?;
+        policy::authorize_create(&s, &ctx, R::MEMBER, R::attrs(), m, &project).await?;
+    }
     let items = R::create(&s, &ctx, checked).await?;
-    let views: Vec<_> = items.iter().map(|i| R::view(i, &ctx)).collect();
+    let mut reader = Reader::new(&s, &ctx, R::MEMBER, R::GUARDED);
+    let mut shown = Vec::with_capacity(items.len());
+    for i in &items {
+        shown.push(reader.shown(i).await?);
+    }
+    let views: Vec<_> = items
+        .iter()
+        .zip(shown)
+        .map(|(i, sh)| R::view(i, &ctx, sh))
+        .collect();
     match (bulk, views.first()) {
         (false, Some(v)) => respond::one(StatusCode::CREATED, R::MEMBER, v, &[]),
         _ => respond::many(StatusCode::CREATED, R::BODY_COLLECTION, &views),
@@ -133,13 +152,33 @@ async fn list<R: Resource>(
         R::COLLECTION,
         s.config.pagination_max_limit,
     )?;
-    let items = R::list(&s, &ctx, params.query.clone()).await?;
-    let views: Vec<_> = items.iter().map(|i| R::view(i, &ctx)).collect();
-    let ids = (items.first().map(R::id), items.last().map(R::id));
+    let mut items = R::list(&s, &ctx, params.query.clone()).await?;
+    // Pagination links follow the rows the database returned, also when policy drops some.
+    let ids = (
+        items.first().map(|i| R::id(i).to_string()),
+        items.last().map(|i| R::id(i).to_string()),
+    );
+    let mut reader = Reader::new(&s, &ctx, R::MEMBER, R::GUARDED);
+    let mut keep = Vec::with_capacity(items.len());
+    let mut shown = Vec::with_capacity(items.len());
+    for i in &items {
+        let ok = reader.may_read(i).await?;
+        keep.push(ok);
+        if ok {
+            shown.push(reader.shown(i).await?);
+        }
+    }
+    let mut k = keep.iter();
+    items.retain(|_| *k.next().unwrap_or(&false));
+    let views: Vec<_> = items
+        .iter()
+        .zip(shown)
+        .map(|(i, sh)| R::view(i, &ctx, sh))
+        .collect();
     respond::list(
         R::BODY_COLLECTION,
         &views,
-        ids,
+        (ids.0.as_deref(), ids.1.as_deref()),
         &params,
         uri.path(),
         &headers,
@@ -153,10 +192,15 @@ async fn show<R: Resource>(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let item = R::get(&s, &ctx, &id).await?;
+    let mut reader = Reader::new(&s, &ctx, R::MEMBER, R::GUARDED);
+    if !reader.may_read(&item).await? {
+        return Err(not_found_url());
+    }
+    let shown = reader.shown(&item).await?;
     respond::one(
         StatusCode::OK,
         R::MEMBER,
-        &R::view(&item, &ctx),
+        &R::view(&item, &ctx, shown),
         &query::fields_only(q.as_deref()),
     )
 }
@@ -169,9 +213,23 @@ async fn update<R: Resource>(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let (objs, _) = respond::body(&body, R::MEMBER, R::BODY_COLLECTION, false)?;
-    let m = check_body(R::attrs(), &objs[0], Op::Update, &ctx, R::MEMBER)?;
+    let m = check_body(R::attrs(), &objs[0], Op::Update)?;
+    let current = R::get(&s, &ctx, &id).await?;
+    policy::authorize_change(
+        &s,
+        &ctx,
+        "update",
+        R::MEMBER,
+        R::attrs(),
+        &current,
+        Some(&m),
+    )
+    .await?;
     let item = R::update(&s, &ctx, &id, m, respond::if_match(&headers)?).await?;
-    respond::one(StatusCode::OK, R::MEMBER, &R::view(&item, &ctx), &[])
+    let shown = Reader::new(&s, &ctx, R::MEMBER, R::GUARDED)
+        .shown(&item)
+        .await?;
+    respond::one(StatusCode::OK, R::MEMBER, &R::view(&item, &ctx, shown), &[])
 }
 
 async fn delete<R: Resource>(
@@ -180,6 +238,8 @@ async fn delete<R: Resource>(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let current = R::get(&s, &ctx, &id).await?;
+    policy::authorize_change(&s, &ctx, "delete", R::MEMBER, R::attrs(), &current, None).await?;
     R::delete(&s, &ctx, &id, respond::if_match(&headers)?).await?;
     Ok(respond::no_content())
 }

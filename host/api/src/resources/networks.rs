@@ -45,11 +45,11 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("status", Kind::Str(16)).column("status"),
         attr("shared", Kind::Bool)
             .rw()
-            .admin(json!(false))
+            .default(json!(false))
             .filter("shared"),
         attr("router:external", Kind::Bool)
             .rw()
-            .admin(json!(false))
+            .default(json!(false))
             .filter("router_external"),
         attr("mtu", Kind::Int(68, 65535)).rw().column("mtu"),
         attr("port_security_enabled", Kind::Bool)
@@ -65,22 +65,22 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("provider:network_type", Kind::Str(32))
             .rw()
             .nullable()
-            .admin(Value::Null)
+            .default(Value::Null)
             .filter_with(|v| segment_filter("network_type", false, v)),
         attr("provider:physical_network", Kind::Str(64))
             .rw()
             .nullable()
-            .admin(Value::Null)
+            .default(Value::Null)
             .filter_with(|v| segment_filter("physical_network", false, v)),
         attr("provider:segmentation_id", Kind::Int(0, u32::MAX as i64))
             .rw()
             .nullable()
-            .admin(Value::Null)
+            .default(Value::Null)
             .filter_with(|v| segment_filter("segmentation_id", true, v)),
         attr("segments", Kind::List)
             .rw()
             .nullable()
-            .admin(Value::Null),
+            .default(Value::Null),
     ];
     standard(&mut a);
     a
@@ -120,13 +120,7 @@ fn segments_of(m: &Map<String, Value>) -> ApiResult<Option<Vec<ProviderSpec>>> {
                 )));
             }
         }
-        let checked = check_body(
-            &ATTRS,
-            obj,
-            Op::Create,
-            &RequestContext::admin(""),
-            "network",
-        )?;
+        let checked = check_body(&ATTRS, obj, Op::Create)?;
         out.push(provider_of(&checked)?.unwrap_or_default());
     }
     if out.is_empty() {
@@ -166,14 +160,19 @@ pub struct Networks;
 impl Resource for Networks {
     const MEMBER: &'static str = "network";
     const COLLECTION: &'static str = "networks";
+    const GUARDED: &'static [&'static str] = views::NETWORK_GUARDED;
     type Item = Network;
     type View<'a> = views::NetworkView<'a>;
 
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(item: &'a Network, ctx: &RequestContext) -> views::NetworkView<'a> {
-        views::network(item, ctx.is_admin)
+    fn view<'a>(
+        item: &'a Network,
+        _ctx: &RequestContext,
+        shown: crate::policy::Shown,
+    ) -> views::NetworkView<'a> {
+        views::network(item, shown)
     }
     fn id(item: &Network) -> &str {
         &item.id

@@ -110,9 +110,13 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("fixed_ips", Kind::List)
             .rw()
             .filter_with(fixed_ips_filter),
-        attr("device_id", Kind::Str(255)).rw().column("device_id"),
+        attr("device_id", Kind::Str(255))
+            .rw()
+            .default(json!(""))
+            .column("device_id"),
         attr("device_owner", Kind::Str(255))
             .rw()
+            .default(json!(""))
             .column("device_owner"),
         attr("status", Kind::Str(16)).column("status"),
         attr("port_security_enabled", Kind::Bool)
@@ -128,15 +132,16 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("dns_name", Kind::Str(255)),
         attr("binding:host_id", Kind::Str(255))
             .rw()
-            .admin(json!(""))
+            .default(json!(""))
             .filter("binding_host_id"),
         attr("binding:vnic_type", Kind::OneOf(VNIC_TYPES))
             .rw()
+            .default(json!("normal"))
             .filter("binding_vnic_type"),
         attr("binding:profile", Kind::Dict)
             .rw()
             .nullable()
-            .admin(Value::Null),
+            .default(Value::Null),
         attr("binding:vif_type", Kind::Str(64)),
         attr("binding:vif_details", Kind::Dict),
     ];
@@ -279,14 +284,19 @@ pub struct Ports;
 impl Resource for Ports {
     const MEMBER: &'static str = "port";
     const COLLECTION: &'static str = "ports";
+    const GUARDED: &'static [&'static str] = views::PORT_GUARDED;
     type Item = Port;
     type View<'a> = views::PortView<'a>;
 
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(item: &'a Port, ctx: &RequestContext) -> views::PortView<'a> {
-        views::port(item, ctx.is_admin)
+    fn view<'a>(
+        item: &'a Port,
+        _ctx: &RequestContext,
+        shown: crate::policy::Shown,
+    ) -> views::PortView<'a> {
+        views::port(item, shown)
     }
     fn id(item: &Port) -> &str {
         &item.id

@@ -91,7 +91,11 @@ impl Resource for SecurityGroupRules {
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(item: &'a SecurityGroupRule, _ctx: &RequestContext) -> views::RuleView<'a> {
+    fn view<'a>(
+        item: &'a SecurityGroupRule,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> views::RuleView<'a> {
         views::rule(item)
     }
     fn id(item: &SecurityGroupRule) -> &str {

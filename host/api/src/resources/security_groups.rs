@@ -60,7 +60,11 @@ impl Resource for SecurityGroups {
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(item: &'a SecurityGroup, _ctx: &RequestContext) -> views::SecurityGroupView<'a> {
+    fn view<'a>(
+        item: &'a SecurityGroup,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> views::SecurityGroupView<'a> {
         views::security_group(item)
     }
     fn id(item: &SecurityGroup) -> &str {

@@ -35,11 +35,11 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("ip_version", Kind::IntIn(&[4, 6])).column("ip_version"),
         attr("is_default", Kind::Bool)
             .rw()
-            .admin(json!(false))
+            .default(json!(false))
             .column("is_default"),
         attr("shared", Kind::Bool)
             .post()
-            .admin(json!(false))
+            .default(json!(false))
             .column("shared"),
         attr("address_scope_id", Kind::Uuid)
             .rw()
@@ -84,7 +84,11 @@ impl Resource for SubnetPools {
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(item: &'a SubnetPool, _ctx: &RequestContext) -> views::SubnetPoolView<'a> {
+    fn view<'a>(
+        item: &'a SubnetPool,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> views::SubnetPoolView<'a> {
         views::subnetpool(item)
     }
     fn id(item: &SubnetPool) -> &str {

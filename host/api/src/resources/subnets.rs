@@ -173,7 +173,11 @@ impl Resource for Subnets {
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(item: &'a Subnet, _ctx: &RequestContext) -> views::SubnetView<'a> {
+    fn view<'a>(
+        item: &'a Subnet,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> views::SubnetView<'a> {
         views::subnet(item)
     }
     fn id(item: &Subnet) -> &str {
