@@ -438,3 +438,480 @@ async fn deleting_address_groups_while_rules_name_them() {
     }
     server.stop().await;
 }
+
+/// The rules of a group as comparable (direction, ethertype, protocol, port, remote) tuples.
+fn rule_keys(group: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = group["security_group_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let remote = if r["remote_group_id"] == group["id"] {
+                "self".to_string()
+            } else {
+                r["remote_ip_prefix"].as_str().unwrap_or("").to_string()
+            };
+            format!(
+                "{} {} {} {} {}",
+                r["direction"].as_str().unwrap(),
+                r["ethertype"].as_str().unwrap(),
+                r["protocol"].as_str().unwrap_or("any"),
+                r["port_range_min"],
+                remote
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+async fn default_group(c: &Client) -> Value {
+    let r = c.get_ok("/v2.0/security-groups?name=default").await;
+    r["security_groups"][0].clone()
+}
+
+#[tokio::test]
+async fn neutrons_legacy_templates_give_new_groups_their_rules() {
+    let server = TestServer::start().await;
+    let member = server.project("p1");
+
+    let templates = member.get_ok("/v2.0/default-security-group-rules").await;
+    let custom = security_group(&member, "web").await;
+    let default = default_group(&member).await;
+
+    let templates = templates["default_security_group_rules"]
+        .as_array()
+        .unwrap();
+    assert_eq!(templates.len(), 4);
+    for t in templates {
+        let ingress = t["direction"] == "ingress";
+        assert_eq!(t["used_in_default_sg"], true);
+        assert_eq!(t["used_in_non_default_sg"], !ingress);
+        assert_eq!(
+            t["remote_group_id"],
+            if ingress {
+                json!("PARENT")
+            } else {
+                Value::Null
+            }
+        );
+        assert_eq!(
+            t["description"],
+            if ingress {
+                "Legacy default SG rule for ingress traffic"
+            } else {
+                "Legacy default SG rule for egress traffic"
+            }
+        );
+    }
+    assert_eq!(
+        rule_keys(&custom),
+        ["egress IPv4 any null ", "egress IPv6 any null "]
+    );
+    assert_eq!(
+        rule_keys(&default),
+        [
+            "egress IPv4 any null ",
+            "egress IPv6 any null ",
+            "ingress IPv4 any null self",
+            "ingress IPv6 any null self"
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admins_change_the_templates_and_new_groups_follow() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let member = server.project("p1");
+    let before = security_group(&member, "before").await;
+
+    let ssh = admin
+        .post(
+            "/v2.0/default-security-group-rules",
+            json!({"default_security_group_rule": {"direction": "ingress", "ethertype": "ipv4",
+                   "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+                   "remote_ip_prefix": "10.0.0.7/8", "used_in_default_sg": true,
+                   "description": "ssh"}}),
+        )
+        .await;
+    let parent = admin
+        .post(
+            "/v2.0/default-security-group-rules",
+            json!({"default_security_group_rule": {"direction": "ingress", "protocol": "icmp",
+                   "remote_group_id": "PARENT"}}),
+        )
+        .await;
+    let duplicate = admin
+        .post(
+            "/v2.0/default-security-group-rules",
+            json!({"default_security_group_rule": {"direction": "ingress", "protocol": "tcp",
+                   "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "10.0.0.0/8",
+                   "used_in_non_default_sg": false, "used_in_default_sg": true}}),
+        )
+        .await;
+    let by_member = member
+        .post(
+            "/v2.0/default-security-group-rules",
+            json!({"default_security_group_rule": {"direction": "egress"}}),
+        )
+        .await;
+    let egress_v6 = admin
+        .get_ok("/v2.0/default-security-group-rules?direction=egress&ethertype=IPv6")
+        .await["default_security_group_rules"][0]["id"]
+        .clone();
+    let removed = admin
+        .delete(&format!(
+            "/v2.0/default-security-group-rules/{}",
+            egress_v6.as_str().unwrap()
+        ))
+        .await;
+    let after = security_group(&member, "after").await;
+    let new_project_default = default_group(&server.project("p2")).await;
+
+    assert_eq!(ssh.status, 201, "{}", ssh.body);
+    let ssh = &ssh.body["default_security_group_rule"];
+    assert_eq!(ssh["ethertype"], "IPv4");
+    assert_eq!(ssh["remote_ip_prefix"], "10.0.0.0/8");
+    assert_eq!(ssh["used_in_non_default_sg"], true, "the default");
+    assert_eq!(parent.status, 201, "{}", parent.body);
+    assert_eq!(
+        duplicate.expect_error(409, "DefaultSecurityGroupRuleExists"),
+        format!(
+            "Default Security group rule already exists. Rule id is {}.",
+            ssh["id"].as_str().unwrap()
+        )
+    );
+    assert_eq!(
+        by_member.expect_error(403, "PolicyNotAuthorized"),
+        "rule:create_default_security_group_rule is disallowed by policy"
+    );
+    assert_eq!(removed.status, 204);
+    assert_eq!(
+        rule_keys(&before),
+        ["egress IPv4 any null ", "egress IPv6 any null "],
+        "groups created before keep their rules"
+    );
+    assert_eq!(
+        rule_keys(&after),
+        [
+            "egress IPv4 any null ",
+            "ingress IPv4 icmp null self",
+            "ingress IPv4 tcp 22 10.0.0.0/8"
+        ]
+    );
+    assert_eq!(
+        rule_keys(&new_project_default),
+        [
+            "egress IPv4 any null ",
+            "ingress IPv4 any null self",
+            "ingress IPv4 tcp 22 10.0.0.0/8",
+            "ingress IPv6 any null self"
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn templates_are_validated_as_rules_and_cannot_be_updated() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let t = c.get_ok("/v2.0/default-security-group-rules").await["default_security_group_rules"][0]
+        .clone();
+
+    let two_remotes = c
+        .post(
+            "/v2.0/default-security-group-rules",
+            json!({"default_security_group_rule": {"direction": "ingress",
+                   "remote_group_id": "PARENT", "remote_ip_prefix": "10.0.0.0/8"}}),
+        )
+        .await;
+    let bad_ports = c
+        .post(
+            "/v2.0/default-security-group-rules",
+            json!({"default_security_group_rule": {"direction": "ingress", "protocol": "tcp",
+                   "port_range_min": 90, "port_range_max": 80}}),
+        )
+        .await;
+    let bad_group = c
+        .post(
+            "/v2.0/default-security-group-rules",
+            json!({"default_security_group_rule": {"direction": "ingress",
+                   "remote_group_id": "SIBLING"}}),
+        )
+        .await;
+    let update = c
+        .put(
+            &format!("/v2.0/default-security-group-rules/{}", s(&t, "id")),
+            json!({"default_security_group_rule": {"description": "x"}}),
+        )
+        .await;
+    let missing = c
+        .delete(&format!(
+            "/v2.0/default-security-group-rules/{}",
+            uuid::Uuid::new_v4()
+        ))
+        .await;
+
+    two_remotes.expect_error(400, "SecurityGroupMultipleRemoteEntites");
+    bad_ports.expect_error(400, "SecurityGroupInvalidPortRange");
+    assert_eq!(bad_group.status, 400, "{}", bad_group.body);
+    assert_eq!(update.status, 400, "{}", update.body);
+    missing.expect_error(404, "DefaultSecurityGroupRuleNotFound");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rules_say_whether_they_belong_to_the_default_group() {
+    let server = TestServer::start().await;
+    let c = server.project("p1");
+    let custom = security_group(&c, "web").await;
+    let default = default_group(&c).await;
+
+    let in_default = c
+        .get_ok("/v2.0/security-group-rules?belongs_to_default_sg=true")
+        .await;
+    let elsewhere = c
+        .get_ok("/v2.0/security-group-rules?belongs_to_default_sg=false")
+        .await;
+    let added = c
+        .post(
+            "/v2.0/security-group-rules",
+            json!({"security_group_rule": {"security_group_id": default["id"],
+                   "direction": "ingress", "protocol": "tcp", "port_range_min": 443,
+                   "port_range_max": 443}}),
+        )
+        .await;
+
+    for r in default["security_group_rules"].as_array().unwrap() {
+        assert_eq!(r["belongs_to_default_sg"], true);
+    }
+    for r in custom["security_group_rules"].as_array().unwrap() {
+        assert_eq!(r["belongs_to_default_sg"], false);
+    }
+    assert!(
+        in_default["security_group_rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["security_group_id"] == default["id"])
+    );
+    assert_eq!(
+        in_default["security_group_rules"].as_array().unwrap().len(),
+        4
+    );
+    assert!(
+        elsewhere["security_group_rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["security_group_id"] == custom["id"])
+    );
+    assert_eq!(
+        added.body["security_group_rule"]["belongs_to_default_sg"],
+        true
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn security_groups_filter_on_shared() {
+    let server = TestServer::start().await;
+    let c = server.project("p1");
+    let g = security_group(&c, "web").await;
+
+    let unshared = c.get_ok("/v2.0/security-groups?shared=false").await;
+    let shared = c.get_ok("/v2.0/security-groups?shared=true").await;
+    let bad = c.get("/v2.0/security-groups?shared=maybe").await;
+
+    assert_eq!(g["shared"], false);
+    assert_eq!(unshared["security_groups"].as_array().unwrap().len(), 2);
+    assert_eq!(shared["security_groups"], json!([]));
+    bad.expect_error(400, "InvalidInput");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_default_of_stateful_per_project_and_system_wide() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let manager = Client::new(&server.url, Some(("p1".into(), "manager".into())));
+    let member = server.project("p1");
+
+    let own = manager
+        .post(
+            "/v2.0/security-groups-default-statefulness",
+            json!({"security_groups_default_statefulness": {"stateful": false}}),
+        )
+        .await;
+    let again = manager
+        .post(
+            "/v2.0/security-groups-default-statefulness",
+            json!({"security_groups_default_statefulness": {"stateful": true}}),
+        )
+        .await;
+    let by_member = server
+        .project("p3")
+        .post(
+            "/v2.0/security-groups-default-statefulness",
+            json!({"security_groups_default_statefulness": {"stateful": false}}),
+        )
+        .await;
+    let system_by_manager = manager
+        .post(
+            "/v2.0/security-groups-default-statefulness",
+            json!({"security_groups_default_statefulness": {"project_id": null, "stateful": false}}),
+        )
+        .await;
+    let implicit = security_group(&member, "implicit").await;
+    let explicit = member
+        .post(
+            "/v2.0/security-groups",
+            json!({"security_group": {"name": "explicit", "stateful": true}}),
+        )
+        .await;
+    let default = default_group(&member).await;
+    let system = admin
+        .post(
+            "/v2.0/security-groups-default-statefulness",
+            json!({"security_groups_default_statefulness": {"project_id": null, "stateful": false}}),
+        )
+        .await;
+    let other_project = security_group(&server.project("p2"), "g").await;
+    let listed_by_member = member
+        .get_ok("/v2.0/security-groups-default-statefulness")
+        .await;
+    let listed_by_admin = admin
+        .get_ok("/v2.0/security-groups-default-statefulness?stateful=false")
+        .await;
+
+    assert_eq!(own.status, 201, "{}", own.body);
+    let own = own.body["security_groups_default_statefulness"].clone();
+    assert_eq!(own["project_id"], "p1");
+    assert_eq!(own["stateful"], false);
+    assert_eq!(
+        again.expect_error(409, "SecurityGroupDefaultStatefulnessAlreadyExists"),
+        "A security group default statefulness setting already exists for project 'p1'."
+    );
+    by_member.expect_error(403, "PolicyNotAuthorized");
+    assert_eq!(system_by_manager.status, 400, "{}", system_by_manager.body);
+    assert_eq!(implicit["stateful"], false, "the project's default");
+    assert_eq!(explicit.body["security_group"]["stateful"], true);
+    assert_eq!(
+        default["stateful"], true,
+        "default groups are always stateful"
+    );
+    assert_eq!(system.status, 201, "{}", system.body);
+    assert_eq!(
+        system.body["security_groups_default_statefulness"]["project_id"],
+        Value::Null
+    );
+    assert_eq!(other_project["stateful"], false, "the system-wide default");
+    assert_eq!(
+        listed_by_member["security_groups_default_statefulness"],
+        json!([own])
+    );
+    assert_eq!(
+        listed_by_admin["security_groups_default_statefulness"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let id = s(&own, "id");
+    let updated = manager
+        .put(
+            &format!("/v2.0/security-groups-default-statefulness/{id}"),
+            json!({"security_groups_default_statefulness": {"stateful": true}}),
+        )
+        .await;
+    let member_delete = member
+        .delete(&format!("/v2.0/security-groups-default-statefulness/{id}"))
+        .await;
+    let hidden = server
+        .project("p2")
+        .get(&format!("/v2.0/security-groups-default-statefulness/{id}"))
+        .await;
+    let stateful_again = security_group(&member, "later").await;
+    let deleted = manager
+        .delete(&format!("/v2.0/security-groups-default-statefulness/{id}"))
+        .await;
+    let falls_back = security_group(&member, "fallback").await;
+
+    assert_eq!(
+        updated.body["security_groups_default_statefulness"]["stateful"],
+        true
+    );
+    member_delete.expect_error(403, "PolicyNotAuthorized");
+    hidden.expect_error(404, "SecurityGroupDefaultStatefulnessNotFound");
+    assert_eq!(stateful_again["stateful"], true);
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        falls_back["stateful"], false,
+        "back to the system-wide default"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn groups_created_by_thirty_two_clients_while_templates_change() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+
+    let creators = (0..32).map(|i| {
+        let c = server.project(&format!("p{i}"));
+        tokio::spawn(async move {
+            let g = c
+                .post(
+                    "/v2.0/security-groups",
+                    json!({"security_group": {"name": format!("g{i}")}}),
+                )
+                .await;
+            assert_eq!(g.status, 201, "{}", g.body);
+            let d = c.get_ok("/v2.0/security-groups?name=default").await;
+            (
+                g.body["security_group"].clone(),
+                d["security_groups"][0].clone(),
+            )
+        })
+    });
+    let changer = {
+        let admin = admin.clone();
+        tokio::spawn(async move {
+            let r = admin
+                .post(
+                    "/v2.0/default-security-group-rules",
+                    json!({"default_security_group_rule": {"direction": "ingress",
+                           "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+                           "used_in_default_sg": true}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        })
+    };
+    let groups = futures::future::join_all(creators).await;
+    changer.await.unwrap();
+
+    let ssh = "ingress IPv4 tcp 22 ";
+    for g in groups {
+        let (custom, default) = g.unwrap();
+        // All of one moment's templates, whichever moment: the legacy ones, and the new one
+        // or not.
+        let mut keys = rule_keys(&custom);
+        keys.retain(|k| k != ssh);
+        assert_eq!(keys, ["egress IPv4 any null ", "egress IPv6 any null "]);
+        let mut keys = rule_keys(&default);
+        keys.retain(|k| k != ssh);
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        assert_eq!(
+            default["security_group_rules"].as_array().unwrap().len(),
+            keys.len() + usize::from(rule_keys(&default).contains(&ssh.to_string())),
+            "each rule once"
+        );
+    }
+    let later = security_group(&server.project("q"), "later").await;
+    assert!(rule_keys(&later).contains(&ssh.to_string()));
+    server.stop().await;
+}

@@ -49,11 +49,9 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "segment",
     "dns-integration",
     "address-scope",
-    "network-ip-availability",
     "auto-allocated-topology",
     "floating-ip-port-forwarding",
     "metering",
-    "availability_zone",
     "extra_dhcp_opt",
 ];
 
@@ -355,6 +353,39 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             has(&rules.unwrap_or_default()[0], "remote_address_group_id")?;
             answers(c, "/v2.0/security-group-rules?remote_address_group_id=x").await
         }
+        "network-ip-availability" => answers(c, "/v2.0/network-ip-availabilities").await,
+        "network-ip-availability-details" => {
+            let r = c
+                .get_ok(&format!("/v2.0/network-ip-availabilities/{net_id}"))
+                .await;
+            has(&r["network_ip_availability"], "ip_availability_details")
+        }
+        "security-groups-default-rules" => answers(c, "/v2.0/default-security-group-rules").await,
+        "security-groups-default-statefulness" => {
+            answers(c, "/v2.0/security-groups-default-statefulness").await
+        }
+        "security-groups-rules-belongs-to-default-sg" => {
+            let rules = f.group["security_group_rules"].as_array().cloned();
+            has(&rules.unwrap_or_default()[0], "belongs_to_default_sg")?;
+            answers(c, "/v2.0/security-group-rules?belongs_to_default_sg=true").await
+        }
+        "security-groups-shared-filtering" => {
+            has(&f.group, "shared")?;
+            answers(c, "/v2.0/security-groups?shared=false").await
+        }
+        "availability_zone" => answers(c, "/v2.0/availability_zones").await,
+        "availability_zone_filter" => {
+            answers(
+                c,
+                "/v2.0/availability_zones?resource=network&state=available",
+            )
+            .await?;
+            answers(c, "/v2.0/agents?availability_zone=az").await
+        }
+        "network_availability_zone" => {
+            has(&f.net, "availability_zone_hints")?;
+            has(&f.net, "availability_zones")
+        }
         other => Err(format!(
             "`{other}` is advertised but this test has no probe showing it is served"
         )),
@@ -403,6 +434,51 @@ async fn every_advertised_extension_is_served() {
 /// Name and description of extensions exactly as Neutron 29 gives them (neutron-lib's API
 /// definitions): clients look some of them up by name.
 const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
+    (
+        "availability_zone",
+        "Availability Zone",
+        "The availability zone extension.",
+    ),
+    (
+        "availability_zone_filter",
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+    ),
+    (
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
+    ),
+    (
+        "network-ip-availability",
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
+    ),
+    (
+        "network-ip-availability-details",
+        "Network IP Availability Details Extension",
+        "Add ip_availability_details attribute to network-ip-availabilities resource.",
+    ),
+    (
+        "security-groups-default-rules",
+        "Default rules for security groups",
+        "Configure set of security group rules used as default rules for every new security group",
+    ),
+    (
+        "security-groups-default-statefulness",
+        "Security Groups Default Statefulness",
+        "Allows configuring the default value of the 'stateful' attribute for new security groups, on a per-project or system-wide basis",
+    ),
+    (
+        "security-groups-rules-belongs-to-default-sg",
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default security group",
+    ),
+    (
+        "security-groups-shared-filtering",
+        "Security group filtering on the shared field",
+        "Support filtering security groups on the shared field",
+    ),
     ("address-group", "Address group", "Support address group"),
     (
         "security-groups-remote-address-group",

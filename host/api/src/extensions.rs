@@ -18,6 +18,16 @@ pub const EXTENSIONS: &[Extension] = &[
     ("address-group", "Address group", "Support address group"),
     ("agent", "agent", "The agent management extension."),
     (
+        "availability_zone",
+        "Availability Zone",
+        "The availability zone extension.",
+    ),
+    (
+        "availability_zone_filter",
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+    ),
+    (
         "allowed-address-pairs",
         "Allowed Address Pairs",
         "Provides allowed address pairs",
@@ -78,6 +88,21 @@ pub const EXTENSIONS: &[Extension] = &[
         "Provides a writable MTU attribute for a network resource.",
     ),
     (
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
+    ),
+    (
+        "network-ip-availability",
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
+    ),
+    (
+        "network-ip-availability-details",
+        "Network IP Availability Details Extension",
+        "Add ip_availability_details attribute to network-ip-availabilities resource.",
+    ),
+    (
         "pagination",
         "Pagination support",
         "Extension that indicates that pagination is enabled.",
@@ -117,6 +142,26 @@ pub const EXTENSIONS: &[Extension] = &[
         "security-groups-remote-address-group",
         "Remote address group id field for security group rules",
         "Add new field of remote address group id in SG rules",
+    ),
+    (
+        "security-groups-default-rules",
+        "Default rules for security groups",
+        "Configure set of security group rules used as default rules for every new security group",
+    ),
+    (
+        "security-groups-default-statefulness",
+        "Security Groups Default Statefulness",
+        "Allows configuring the default value of the 'stateful' attribute for new security groups, on a per-project or system-wide basis",
+    ),
+    (
+        "security-groups-rules-belongs-to-default-sg",
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default security group",
+    ),
+    (
+        "security-groups-shared-filtering",
+        "Security group filtering on the shared field",
+        "Support filtering security groups on the shared field",
     ),
     (
         "service-type",

@@ -78,6 +78,10 @@ pub fn router(state: AppState) -> Router {
         .merge(flavors::routes())
         .merge(routes::<address_groups::AddressGroups>())
         .merge(address_groups::routes())
+        .merge(ip_availability::routes())
+        .merge(availability_zones::routes())
+        .merge(routes::<sg_defaults::DefaultSecurityGroupRules>())
+        .merge(routes::<sg_defaults::SgDefaultStatefulness>())
         .fallback(|| async { error::not_found_url() })
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

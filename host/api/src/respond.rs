@@ -74,8 +74,9 @@ fn internal(e: serde_json::Error) -> ApiError {
     ))
 }
 
+/// A pagination link.
 #[derive(Serialize)]
-struct Link {
+pub struct Link {
     rel: &'static str,
     href: String,
 }
@@ -115,7 +116,7 @@ pub fn list<T: Serialize>(
 }
 
 /// Neutron's `get_pagination_links`.
-fn links(
+pub fn links(
     count: u64,
     limit: u64,
     ids: (Option<&str>, Option<&str>),

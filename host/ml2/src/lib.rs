@@ -12,12 +12,14 @@
 
 pub mod address_groups;
 pub mod agents;
+pub mod availability_zones;
 pub mod binding;
 pub mod checks;
 pub mod config;
 pub mod context;
 pub mod error;
 pub mod flavors;
+pub mod ip_availability;
 pub mod ipam;
 pub mod mech;
 pub mod networks;
@@ -25,6 +27,7 @@ pub mod ports;
 pub mod quotas;
 pub mod rbac;
 pub mod security_groups;
+pub mod sg_defaults;
 pub mod subnetpools;
 pub mod subnets;
 pub mod tags;

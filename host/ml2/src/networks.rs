@@ -146,6 +146,8 @@ impl Plugin {
         _ctx: &RequestContext,
         r: &NetworkCreate,
     ) -> Result<Network> {
+        self.validate_availability_zones(conn, "network", &r.availability_zone_hints)
+            .await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = neutrino_store::now();
         let mut net = Network {

@@ -19,8 +19,8 @@ pub struct SecurityGroupCreate {
     pub name: String,
     /// Description.
     pub description: String,
-    /// Stateful.
-    pub stateful: bool,
+    /// Stateful; none: the default for the project (`security-groups-default-statefulness`).
+    pub stateful: Option<bool>,
 }
 
 /// A validated group update.
@@ -86,36 +86,10 @@ const KNOWN_PROTOCOLS: [&str; 13] = [
     "sctp",
 ];
 
-fn rule(
-    project_id: &str,
-    group_id: &str,
-    direction: &str,
-    ethertype: &str,
-    remote_group: Option<&str>,
-    now: &str,
-) -> SecurityGroupRule {
-    SecurityGroupRule {
-        id: uuid::Uuid::new_v4().to_string(),
-        project_id: project_id.to_string(),
-        security_group_id: group_id.to_string(),
-        direction: direction.into(),
-        ethertype: ethertype.into(),
-        protocol: None,
-        port_range_min: None,
-        port_range_max: None,
-        remote_ip_prefix: None,
-        remote_group_id: remote_group.map(String::from),
-        remote_address_group_id: None,
-        description: String::new(),
-        created_at: now.to_string(),
-        updated_at: now.to_string(),
-        revision_number: 0,
-    }
-}
-
 impl Plugin {
-    /// Insert a group with Neutron's starting rules: egress to anywhere for both ethertypes,
-    /// and, for the default group, ingress from members of the group itself.
+    /// Insert a group with the rules of the default security group rule templates (Neutron's
+    /// legacy ones unless an admin changed them: egress to anywhere for both ethertypes and,
+    /// for the default group, ingress from members of the group itself).
     async fn insert_group(
         &self,
         conn: &mut Conn,
@@ -129,7 +103,7 @@ impl Plugin {
             project_id: r.project_id.clone(),
             name: r.name.clone(),
             description: r.description.clone(),
-            stateful: r.stateful,
+            stateful: r.stateful.unwrap_or(true),
             created_at: now.clone(),
             updated_at: now.clone(),
             revision_number: 1,
@@ -137,14 +111,7 @@ impl Plugin {
             tags: vec![],
         };
         sg::insert(conn, &g).await?;
-        let mut rules = vec![
-            rule(&r.project_id, &id, "egress", "IPv4", None, &now),
-            rule(&r.project_id, &id, "egress", "IPv6", None, &now),
-        ];
-        if default {
-            rules.push(rule(&r.project_id, &id, "ingress", "IPv4", Some(&id), &now));
-            rules.push(rule(&r.project_id, &id, "ingress", "IPv6", Some(&id), &now));
-        }
+        let rules = crate::sg_defaults::rules_for_new_group(conn, &g, default).await?;
         for r in &rules {
             sg::insert_rule(conn, r).await?;
         }
@@ -165,7 +132,7 @@ impl Plugin {
             project_id: project_id.to_string(),
             name: "default".into(),
             description: "Default security group".into(),
-            stateful: true,
+            stateful: Some(true),
         };
         let g = self.insert_group(conn, &req, true).await?;
         if sg::set_default(conn, project_id, &g.id).await? {
@@ -203,6 +170,11 @@ impl Plugin {
             plugin
                 .check_quota(tx, &r.project_id, "security_group_rule", 2)
                 .await?;
+            let mut r = r.clone();
+            if r.stateful.is_none() {
+                r.stateful =
+                    Some(neutrino_store::sg_defaults::effective_stateful(tx, &r.project_id).await?);
+            }
             plugin.insert_group(tx, &r, false).await
         })
     }
@@ -381,6 +353,8 @@ impl Plugin {
                     .await?;
             }
             let now = neutrino_store::now();
+            let in_default =
+                sg::default_of(tx, &group.project_id).await?.as_deref() == Some(group.id.as_str());
             let new = SecurityGroupRule {
                 id: uuid::Uuid::new_v4().to_string(),
                 project_id: r.project_id.clone(),
@@ -393,6 +367,7 @@ impl Plugin {
                 remote_ip_prefix: r.remote_ip_prefix.map(|p| p.trunc().to_string()),
                 remote_group_id: r.remote_group_id.clone(),
                 remote_address_group_id: r.remote_address_group_id.clone(),
+                belongs_to_default_sg: in_default,
                 description: r.description.clone(),
                 created_at: now.clone(),
                 updated_at: now.clone(),
@@ -479,7 +454,10 @@ impl Plugin {
     }
 }
 
-fn normalize_protocol(protocol: Option<&str>, ethertype: &str) -> Result<Option<String>> {
+pub(crate) fn normalize_protocol(
+    protocol: Option<&str>,
+    ethertype: &str,
+) -> Result<Option<String>> {
     let Some(p) = protocol else { return Ok(None) };
     let lower = p.to_ascii_lowercase();
     if lower == "any" || lower.is_empty() {
@@ -520,7 +498,11 @@ fn normalize_protocol(protocol: Option<&str>, ethertype: &str) -> Result<Option<
     Ok(Some(lower))
 }
 
-fn check_ports(protocol: Option<&str>, min: Option<i64>, max: Option<i64>) -> Result<()> {
+pub(crate) fn check_ports(
+    protocol: Option<&str>,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Result<()> {
     match protocol {
         None if min.is_some() || max.is_some() => Err(Error::neutron(
             "SecurityGroupProtocolRequiredWithPorts",

@@ -311,6 +311,8 @@ pub struct SecurityGroupRule {
     pub remote_group_id: Option<String>,
     /// Remote address group.
     pub remote_address_group_id: Option<String>,
+    /// Whether its group is a project's default group (computed when read).
+    pub belongs_to_default_sg: bool,
     /// Description.
     pub description: String,
     /// Creation time.

@@ -18,7 +18,10 @@ pub const COLUMNS: &str =
 /// Columns selected for a rule.
 pub const RULE_COLUMNS: &str = "id, project_id, security_group_id, direction, ethertype, \
     protocol, port_range_min, port_range_max, remote_ip_prefix, remote_group_id, description, \
-    created_at, updated_at, revision_number, remote_address_group_id";
+    created_at, updated_at, revision_number, remote_address_group_id, \
+    CAST(CASE WHEN EXISTS (SELECT 1 FROM default_security_groups d \
+    WHERE d.security_group_id = security_group_rules.security_group_id) THEN 1 ELSE 0 END \
+    AS BIGINT)";
 
 fn from_row(row: &AnyRow) -> Result<SecurityGroup> {
     Ok(SecurityGroup {
@@ -48,6 +51,7 @@ fn rule_from_row(row: &AnyRow) -> Result<SecurityGroupRule> {
         remote_ip_prefix: opt_text(row, 8)?,
         remote_group_id: opt_text(row, 9)?,
         remote_address_group_id: opt_text(row, 14)?,
+        belongs_to_default_sg: boolean(row, 15)?,
         description: text(row, 10)?,
         created_at: text(row, 11)?,
         updated_at: text(row, 12)?,

@@ -4,7 +4,9 @@
 
 pub mod address_groups;
 pub mod agents;
+pub mod availability_zones;
 pub mod flavors;
+pub mod ip_availability;
 pub mod mechanism_drivers;
 pub mod networks;
 pub mod ports;
@@ -12,6 +14,7 @@ pub mod quotas;
 pub mod rbac_policies;
 pub mod security_group_rules;
 pub mod security_groups;
+pub mod sg_defaults;
 pub mod subnetpools;
 pub mod subnets;
 pub mod tags;

@@ -147,7 +147,7 @@ fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<NetworkC
         shared: m.bool_of("shared").unwrap_or(false),
         router_external: m.bool_of("router:external").unwrap_or(false),
         port_security_enabled: m.bool_of("port_security_enabled").unwrap_or(true),
-        availability_zone_hints: m.strs_of("availability_zone_hints").unwrap_or_default(),
+        availability_zone_hints: super::availability_zones::hints(m)?,
         dns_domain: m.str_of("dns_domain").unwrap_or_default(),
         mtu: m.int_of("mtu"),
         segments: segments.or(provider.map(|p| vec![p])),

@@ -5,13 +5,34 @@ use std::sync::LazyLock;
 use neutrino_ml2::RequestContext;
 use neutrino_ml2::security_groups::RuleCreate;
 use neutrino_ml2::store::model::SecurityGroupRule;
-use neutrino_ml2::store::query::ListQuery;
+use neutrino_ml2::store::query::{Condition, ListQuery};
 use serde_json::{Map, Value};
 
 use super::Resource;
 use crate::attrs::{Attr, BodyExt, Kind, attr, owner, standard};
 use crate::error::ApiResult;
 use crate::{AppState, views};
+
+/// `belongs_to_default_sg`: the rule's group is a project's default group (or not).
+fn belongs_filter(values: &[String]) -> ApiResult<Condition> {
+    let mut wanted = Vec::new();
+    for v in values {
+        wanted.push(
+            crate::attrs::to_bool(&Value::String(v.clone())).ok_or_else(|| {
+                crate::error::invalid_input(format!(
+                    "Invalid input for belongs_to_default_sg. Reason: '{v}' cannot be converted to \
+                 boolean."
+                ))
+            })?,
+        );
+    }
+    let default = "security_group_id IN (SELECT security_group_id FROM default_security_groups)";
+    Ok(match (wanted.contains(&true), wanted.contains(&false)) {
+        (true, true) => Condition::raw("1 = 1", vec![]),
+        (true, false) => Condition::raw(default, vec![]),
+        _ => Condition::raw(format!("NOT ({default})"), vec![]),
+    })
+}
 
 /// The attribute map of rules.
 pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
@@ -50,7 +71,7 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
             .post()
             .nullable()
             .column("remote_address_group_id"),
-        attr("belongs_to_default_sg", Kind::Bool),
+        attr("belongs_to_default_sg", Kind::Bool).filter_with(belongs_filter),
     ];
     standard(&mut a);
     a

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use neutrino_ml2::RequestContext;
 use neutrino_ml2::security_groups::{SecurityGroupCreate, SecurityGroupUpdate};
 use neutrino_ml2::store::model::SecurityGroup;
-use neutrino_ml2::store::query::ListQuery;
+use neutrino_ml2::store::query::{Condition, ListQuery};
 use serde_json::{Map, Value};
 
 use super::Resource;
@@ -13,12 +13,33 @@ use crate::attrs::{Attr, BodyExt, Kind, attr, owner, standard};
 use crate::error::ApiResult;
 use crate::{AppState, views};
 
+/// `shared` (`security-groups-shared-filtering`): a group is shared with the caller through
+/// an RBAC policy; this server keeps none yet, so no group is shared and `shared=true`
+/// matches nothing.
+fn shared_filter(values: &[String]) -> ApiResult<Condition> {
+    let mut wanted = Vec::new();
+    for v in values {
+        wanted.push(
+            crate::attrs::to_bool(&Value::String(v.clone())).ok_or_else(|| {
+                crate::error::invalid_input(format!(
+                    "Invalid input for shared. Reason: '{v}' cannot be converted to boolean."
+                ))
+            })?,
+        );
+    }
+    Ok(if wanted.contains(&false) {
+        Condition::raw("1 = 1", vec![])
+    } else {
+        Condition::raw("1 = 0", vec![])
+    })
+}
+
 /// The attribute map of security groups.
 pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
     let mut a = vec![
         attr("name", Kind::Str(255)).rw().column("name"),
         attr("stateful", Kind::Bool).rw().column("stateful"),
-        attr("shared", Kind::Bool),
+        attr("shared", Kind::Bool).filter_with(shared_filter),
         attr("security_group_rules", Kind::List),
     ];
     standard(&mut a);
@@ -59,7 +80,7 @@ impl Resource for SecurityGroups {
             project_id: owner(m, ctx)?,
             name: m.str_of("name").unwrap_or_default(),
             description: m.str_of("description").unwrap_or_default(),
-            stateful: m.bool_of("stateful").unwrap_or(true),
+            stateful: m.bool_of("stateful"),
         };
         Ok(vec![s.plugin.create_security_group(ctx, r).await?])
     }
