@@ -175,6 +175,31 @@ impl Fields for neutrino_ml2::store::flavors::ServiceProfile {
     }
 }
 
+impl Fields for neutrino_ml2::store::sg_defaults::DefaultRule {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        match key {
+            "id" => s(&self.id),
+            "direction" => s(&self.direction),
+            "ethertype" => s(&self.ethertype),
+            _ => Lookup::Absent,
+        }
+    }
+}
+
+impl Fields for neutrino_ml2::store::sg_defaults::Statefulness {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        match key {
+            "id" => s(&self.id),
+            "project_id" | "tenant_id" => match &self.project_id {
+                Some(p) => s(p),
+                None => Lookup::Absent,
+            },
+            "stateful" => Lookup::Bool(self.stateful),
+            _ => Lookup::Absent,
+        }
+    }
+}
+
 impl Fields for Map<String, Value> {
     fn field(&self, key: &str) -> Lookup<'_> {
         match self.get(key) {

@@ -456,6 +456,15 @@ pub const RULES: &[(&str, &str)] = &[
         "delete_security_group_rule",
         "(rule:admin_only) or (role:member and project_id:%(project_id)s) or (role:member and rule:sg_owner)",
     ),
+    // Default security group rules and statefulness (default_security_group_rules.py,
+    // security_groups_default_statefulness.py).
+    ("create_default_security_group_rule", admin!()),
+    ("get_default_security_group_rule", "role:reader"),
+    ("delete_default_security_group_rule", admin!()),
+    ("create_security_groups_default_statefulness", admin_or_pmgr!()),
+    ("get_security_groups_default_statefulness", admin_or_pr!()),
+    ("update_security_groups_default_statefulness", admin_or_pmgr!()),
+    ("delete_security_groups_default_statefulness", admin_or_pmgr!()),
     // RBAC policies (rbac.py).
     ("create_rbac_policy", admin_or_pm!()),
     (
