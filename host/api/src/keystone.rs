@@ -115,8 +115,10 @@ pub struct StartupError {
 impl Keystone {
     /// A client for `cfg` (nothing is asked of Keystone yet).
     pub fn new(cfg: KeystoneConfig) -> Keystone {
+        // `http_connect_timeout` bounds connecting; a slow Keystone gets a minute to answer.
         let http = reqwest::Client::builder()
-            .timeout(cfg.http_timeout)
+            .connect_timeout(cfg.http_timeout)
+            .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(32)
             .build()
             .expect("HTTP client");
@@ -303,18 +305,30 @@ impl Keystone {
         let url = format!("{}?nocatalog", tokens_url(&self.cfg.auth_url));
         for attempt in 0..2 {
             let service = self.service_token(attempt > 0).await?;
-            let r = self
-                .http
-                .get(&url)
-                .header("Accept", "application/json")
-                .header("X-Auth-Token", &service)
-                .header("X-Subject-Token", token)
-                .header("OpenStack-Identity-Access-Rules", "1")
-                .send()
-                .await
-                .map_err(|e| {
-                    AuthError::Unavailable(format!("cannot reach Keystone at {url}: {e}"))
-                })?;
+            // As keystonemiddleware's `http_request_max_retries` (3): a request that cannot
+            // be sent is tried again.
+            let mut tries = 0;
+            let r = loop {
+                tries += 1;
+                let sent = self
+                    .http
+                    .get(&url)
+                    .header("Accept", "application/json")
+                    .header("X-Auth-Token", &service)
+                    .header("X-Subject-Token", token)
+                    .header("OpenStack-Identity-Access-Rules", "1")
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) => break r,
+                    Err(e) if tries >= 3 => {
+                        return Err(AuthError::Unavailable(format!(
+                            "cannot reach Keystone at {url}: {e}"
+                        )));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            };
             match r.status() {
                 s if s.is_success() => {
                     let doc: Value = r

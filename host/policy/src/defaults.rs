@@ -461,10 +461,19 @@ pub const RULES: &[(&str, &str)] = &[
     ("create_default_security_group_rule", admin!()),
     ("get_default_security_group_rule", "role:reader"),
     ("delete_default_security_group_rule", admin!()),
-    ("create_security_groups_default_statefulness", admin_or_pmgr!()),
+    (
+        "create_security_groups_default_statefulness",
+        admin_or_pmgr!(),
+    ),
     ("get_security_groups_default_statefulness", admin_or_pr!()),
-    ("update_security_groups_default_statefulness", admin_or_pmgr!()),
-    ("delete_security_groups_default_statefulness", admin_or_pmgr!()),
+    (
+        "update_security_groups_default_statefulness",
+        admin_or_pmgr!(),
+    ),
+    (
+        "delete_security_groups_default_statefulness",
+        admin_or_pmgr!(),
+    ),
     // RBAC policies (rbac.py).
     ("create_rbac_policy", admin_or_pm!()),
     (

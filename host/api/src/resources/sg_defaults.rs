@@ -114,7 +114,11 @@ impl Resource for DefaultSecurityGroupRules {
     fn attrs() -> &'static [Attr] {
         &RULE_ATTRS
     }
-    fn view<'a>(r: &'a DefaultRule, _ctx: &RequestContext, _shown: crate::policy::Shown) -> DefaultRuleView<'a> {
+    fn view<'a>(
+        r: &'a DefaultRule,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> DefaultRuleView<'a> {
         DefaultRuleView {
             id: &r.id,
             direction: &r.direction,
@@ -230,7 +234,11 @@ impl Resource for SgDefaultStatefulness {
     fn attrs() -> &'static [Attr] {
         &STATEFULNESS_ATTRS
     }
-    fn view<'a>(s: &'a Statefulness, _ctx: &RequestContext, _shown: crate::policy::Shown) -> StatefulnessView<'a> {
+    fn view<'a>(
+        s: &'a Statefulness,
+        _ctx: &RequestContext,
+        _shown: crate::policy::Shown,
+    ) -> StatefulnessView<'a> {
         StatefulnessView {
             id: &s.id,
             project_id: s.project_id.as_deref(),
