@@ -19,6 +19,9 @@ type Outcome = (Instant, Instant, u16, String);
 async fn upgrading_and_rolling_back_under_load_fails_no_request() {
     let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
     let c = server.admin();
+    // Thousands of ports: more than Neutron's default port quota of 500.
+    c.put("/v2.0/quotas/admin", json!({"quota": {"port": -1}}))
+        .await;
     assert_eq!(c.upload_driver("versioned", "versioned").await.status, 201);
     let net = c
         .post("/v2.0/networks", json!({"network": {"provider:network_type": "vlan", "provider:physical_network": "physnet1", "provider:segmentation_id": 30}}))
