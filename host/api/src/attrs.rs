@@ -281,6 +281,12 @@ pub fn check_value(name: &str, kind: Kind, v: &Value) -> ApiResult<Value> {
                     ),
                     Err(_) => reason(name, format!("'{x}' is not a valid IP subnet")),
                 })?;
+                // ipnet reads `010.0.0.0/8` as 10.0.0.0/8; Neutron (and the standard
+                // library, which `Kind::Ip` uses) refuses leading zeros.
+                let address = x.split_once('/').map_or(x.as_str(), |(a, _)| a);
+                if address.parse::<IpAddr>().is_err() {
+                    return Err(reason(name, format!("'{x}' is not a valid IP subnet")));
+                }
                 Ok(Value::String(net.trunc().to_string()))
             }
             _ => Err(reason(name, format!("'{}' is not a valid IP subnet", s()))),
