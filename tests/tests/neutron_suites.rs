@@ -210,7 +210,10 @@ async fn an_empty_last_page_links_back_to_the_end() {
 
 #[tokio::test]
 async fn pagination_links_name_the_proxy_the_client_reached() {
-    let server = TestServer::start().await;
+    let server = TestServer::with_config(|c| {
+        c.oslo_middleware.enable_proxy_headers_parsing = true;
+    })
+    .await;
     let c = server.admin();
     c.network("a").await;
     c.network("b").await;
@@ -273,6 +276,33 @@ async fn pagination_links_name_the_proxy_the_client_reached() {
         "{}",
         next(&prefixed)
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_proxy_header_parsing_only_the_forwarded_scheme_is_followed() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    c.network("a").await;
+    c.network("b").await;
+
+    let r = c
+        .send(
+            reqwest::Method::GET,
+            "/v2.0/networks?limit=1",
+            None,
+            &[
+                ("X-Forwarded-Host", "evil.example.org"),
+                ("X-Forwarded-Proto", "https"),
+                ("Forwarded", "host=evil.example.org"),
+            ],
+        )
+        .await;
+
+    let href = r.body["networks_links"][0]["href"].as_str().unwrap();
+    // Neutron's `get_path_url` always takes X-Forwarded-Proto; the host is the request's.
+    assert!(href.starts_with("https://127.0.0.1:"), "{href}");
+    assert!(!href.contains("evil"), "{href}");
     server.stop().await;
 }
 
