@@ -858,13 +858,25 @@ async fn external_networks_are_visible_to_every_project() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let ext = r.body["network"].clone();
-    admin.subnet(s(&ext, "id"), "192.0.2.0/24").await;
+    let ext_sub = admin.subnet(s(&ext, "id"), "192.0.2.0/24").await;
 
     let listed = bob.get("/v2.0/networks").await;
     let filtered = bob.get("/v2.0/networks?router:external=True").await;
     let shown = bob.get(&format!("/v2.0/networks/{}", s(&ext, "id"))).await;
     let port = bob
         .post("/v2.0/ports", json!({"port": {"network_id": ext["id"]}}))
+        .await;
+    let subnets = bob
+        .get(&format!("/v2.0/subnets?network_id={}", s(&ext, "id")))
+        .await;
+    let subnet = bob
+        .get(&format!("/v2.0/subnets/{}", s(&ext_sub, "id")))
+        .await;
+    let subnet_update = bob
+        .put(
+            &format!("/v2.0/subnets/{}", s(&ext_sub, "id")),
+            json!({"subnet": {"name": "mine"}}),
+        )
         .await;
 
     assert_eq!(ids(&listed, "networks"), vec![s(&ext, "id").to_string()]);
@@ -874,6 +886,14 @@ async fn external_networks_are_visible_to_every_project() {
     assert_eq!(shown.body["network"]["shared"], false);
     // Visible is not usable: ports need the network shared too.
     port.expect_error(403, "PolicyNotAuthorized");
+    // Its subnets are visible too (subnet-external-network), and still not the caller's.
+    assert_eq!(
+        ids(&subnets, "subnets"),
+        vec![s(&ext_sub, "id").to_string()]
+    );
+    assert_eq!(subnet.status, 200, "{}", subnet.body);
+    assert_eq!(subnet.body["subnet"]["router:external"], true);
+    subnet_update.expect_error(403, "PolicyNotAuthorized");
     server.stop().await;
 }
 
