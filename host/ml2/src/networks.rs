@@ -358,6 +358,7 @@ impl Plugin {
                 .network_hook(Phase::Post, Hook::UpdatePostcommit, &net, Some(original))
                 .await;
         }
+        self.emit(crate::events::Event::NetworkUpdated(net.id.clone()));
         Ok(net)
     }
 
@@ -442,6 +443,7 @@ impl Plugin {
         let _ = self
             .network_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None)
             .await;
+        self.emit(crate::events::Event::NetworkDeleted(deleted.id.clone()));
         Ok(())
     }
 }

@@ -369,6 +369,12 @@ impl Plugin {
                 }
             }
         }
+        for s in &created {
+            self.emit(crate::events::Event::SubnetChanged(
+                s.network_id.clone(),
+                s.id.clone(),
+            ));
+        }
         Ok(created)
     }
 
@@ -738,6 +744,10 @@ impl Plugin {
                 )
                 .await;
         }
+        self.emit(crate::events::Event::SubnetChanged(
+            s.network_id.clone(),
+            s.id.clone(),
+        ));
         Ok(s)
     }
 
@@ -801,6 +811,10 @@ impl Plugin {
                 .subnet_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None, net)
                 .await;
         }
+        self.emit(crate::events::Event::SubnetChanged(
+            deleted.network_id.clone(),
+            deleted.id.clone(),
+        ));
         Ok(())
     }
 }
