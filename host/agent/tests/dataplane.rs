@@ -43,6 +43,8 @@ fn runnable() -> bool {
 struct Cleanup {
     namespaces: Mutex<Vec<String>>,
     links: Mutex<Vec<String>>,
+    /// An agent running as its own process.
+    child: Mutex<Option<std::process::Child>>,
     /// The DHCP agent's state directory, removed last (its pid files name the dnsmasqs).
     state: Mutex<Option<tempfile::TempDir>>,
 }
@@ -58,6 +60,10 @@ impl Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         // dnsmasq processes of the DHCP agent, by their pid files.
         if let Some(state) = self.state.lock().unwrap().as_ref()
             && let Ok(dirs) = std::fs::read_dir(state.path().join("dhcp"))
@@ -360,4 +366,135 @@ async fn vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
     );
     server.stop().await;
     drop(clean);
+}
+
+/// Starts RabbitMQ's application again when dropped, so a failing test leaves it running.
+struct BrokerDown;
+
+impl BrokerDown {
+    fn now() -> BrokerDown {
+        ok(&["rabbitmqctl", "-q", "stop_app"]);
+        BrokerDown
+    }
+}
+
+impl Drop for BrokerDown {
+    fn drop(&mut self) {
+        let _ = sh(&["rabbitmqctl", "-q", "start_app"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_rabbitmq_an_agent_process_wires_vms_booted_across_a_broker_restart() {
+    if !runnable() {
+        return;
+    }
+    let Some(vhost) = neutrino_tests::rabbit::vhost("data plane over RabbitMQ") else {
+        return;
+    };
+    let clean = Cleanup::default();
+    let state_path = {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        *clean.state.lock().unwrap() = Some(dir);
+        path
+    };
+    let script = state_path.join("udhcpc.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
+         ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
+         echo \"BOUND $ip\"\n",
+    )
+    .unwrap();
+    ok(&["chmod", "+x", script.to_str().unwrap()]);
+
+    let url = vhost.url.clone();
+    let server = TestServer::with_config(|c| c.transport_url = url.clone()).await;
+    let host = format!("mq-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let config = state_path.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "roles = [\"linuxbridge\", \"dhcp\"]\nhost = \"{host}\"\nstate_path = \"{}\"\ntransport_url = \"{}\"\n",
+            state_path.display(),
+            vhost.url
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_neutrino-agent"))
+        .args(["--config", config.to_str().unwrap()])
+        .env_remove("NEUTRINO_TRANSPORT_URL")
+        .spawn()
+        .expect("neutrino-agent starts");
+    let pid = child.id();
+    *clean.child.lock().unwrap() = Some(child);
+
+    let c = server.admin();
+    let mut listed = 0;
+    for _ in 0..100 {
+        listed = c
+            .get(&format!("/v2.0/agents?host={host}"))
+            .await
+            .items("agents")
+            .len();
+        if listed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        listed, 2,
+        "both agents of the process reported over RabbitMQ"
+    );
+
+    let net = c.network("green").await;
+    let net_id = s(&net, "id").to_string();
+    clean.link(&format!("brq{}", &net_id[..11]));
+    clean.namespace(&format!("qdhcp-{net_id}"));
+    c.subnet(&net_id, "10.233.0.0/24").await;
+    let p1 = vm_port(&c, &net_id, &host, json!({})).await;
+    let vm1 = boot_vm(&clean, &p1);
+    wait_status(&c, s(&p1, "id"), "ACTIVE").await;
+
+    // The broker goes away while the second VM boots, and comes back.
+    let down = BrokerDown::now();
+    let p2 = vm_port(&c, &net_id, &host, json!({})).await;
+    let vm2 = boot_vm(&clean, &p2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(down);
+
+    wait_status(&c, s(&p2, "id"), "ACTIVE").await;
+    wait_status(&c, s(&p1, "id"), "ACTIVE").await;
+    let (script2, vm1c, vm2c) = (script.clone(), vm1.clone(), vm2.clone());
+    let (a1, a2, pinged) = tokio::task::spawn_blocking(move || {
+        let a1 = dhcp(&vm1c, &script2);
+        let a2 = dhcp(&vm2c, &script2);
+        let pinged = a2
+            .as_deref()
+            .is_some_and(|ip| ping_becomes(&vm1c, ip, true));
+        (a1, a2, pinged)
+    })
+    .await
+    .unwrap();
+    assert_eq!(a1.as_deref(), Some(s(&p1["fixed_ips"][0], "ip_address")));
+    assert_eq!(
+        a2.as_deref(),
+        Some(s(&p2["fixed_ips"][0], "ip_address")),
+        "the VM booted during the restart got its address"
+    );
+    assert!(pinged, "the VMs reach each other");
+
+    // SIGTERM: the agent takes its DHCP namespace down and exits.
+    ok(&["kill", "-TERM", &pid.to_string()]);
+    let mut child = clean.child.lock().unwrap().take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "the agent exits cleanly: {status}");
+    assert!(!std::path::Path::new(&format!("/run/netns/qdhcp-{net_id}")).exists());
+    server.stop().await;
+    drop(clean);
+    drop(vhost);
 }
