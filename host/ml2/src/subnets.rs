@@ -595,8 +595,7 @@ impl Plugin {
         if !ctx.sees_all() {
             q.conditions.push(neutrino_store::query::Condition::raw(
                 "project_id = ? OR network_id IN (SELECT object_id FROM rbac_policies \
-                 WHERE object_type = 'network' AND action = 'access_as_shared' \
-                 AND target_project IN (?, '*'))",
+                 WHERE object_type = 'network' AND target_project IN (?, '*'))",
                 vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],
             ));
         }

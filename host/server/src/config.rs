@@ -150,12 +150,16 @@ pub struct OsloMiddlewareSection {
     /// Largest request body accepted, in bytes (oslo.middleware's default, 114688); a larger
     /// one is a 413. Driver uploads have their own limit (64 MiB).
     pub max_request_body_size: u64,
+    /// Whether to trust a proxy's `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Prefix`
+    /// for the links the server writes (pagination).
+    pub enable_proxy_headers_parsing: bool,
 }
 
 impl Default for OsloMiddlewareSection {
     fn default() -> Self {
         OsloMiddlewareSection {
             max_request_body_size: 114_688,
+            enable_proxy_headers_parsing: false,
         }
     }
 }
@@ -593,6 +597,7 @@ impl Config {
                 max_header_line: self.max_header_line,
                 ..neutrino_api::edge::EdgeLimits::default()
             },
+            enable_proxy_headers_parsing: self.oslo_middleware.enable_proxy_headers_parsing,
         };
         if self.max_header_line < 1024 {
             return Err(invalid(
