@@ -79,10 +79,11 @@ pub fn visible(ctx: &RequestContext, n: &Network) -> bool {
             .any(|g| g.target == "*" || g.target == ctx.project_id)
 }
 
-/// Whether the caller may see a network's subnets: its own network, or one shared with it
-/// (an external network's subnets stay hidden, as in Neutron).
+/// Whether the caller may see a network's subnets: those of every network it sees, external
+/// ones included (Neutron with `subnet-external-network`, whose `get_subnet` rule lets
+/// everyone read the subnets of external networks).
 pub fn subnets_visible(ctx: &RequestContext, n: &Network) -> bool {
-    ctx.sees_all() || n.project_id == ctx.project_id || shared_for(ctx, n)
+    visible(ctx, n)
 }
 
 /// `shared` as the caller sees it: an `access_as_shared` entry for its project or for every
@@ -330,6 +331,14 @@ impl Plugin {
                         "Requested MTU is too big, maximum is {max}"
                     )));
                 }
+                if v < crate::subnets::IPV6_MIN_MTU {
+                    let versions = subnets::of_network(tx, &id)
+                        .await?
+                        .iter()
+                        .map(|s| s.ip_version as u8)
+                        .collect::<Vec<_>>();
+                    crate::subnets::check_network_mtu(&id, v, versions)?;
+                }
                 net.mtu = v;
             }
             if net == current {
@@ -358,6 +367,7 @@ impl Plugin {
                 .network_hook(Phase::Post, Hook::UpdatePostcommit, &net, Some(original))
                 .await;
         }
+        self.emit(crate::events::Event::NetworkUpdated(net.id.clone()));
         Ok(net)
     }
 
@@ -442,6 +452,7 @@ impl Plugin {
         let _ = self
             .network_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None)
             .await;
+        self.emit(crate::events::Event::NetworkDeleted(deleted.id.clone()));
         Ok(())
     }
 }
@@ -449,14 +460,29 @@ impl Plugin {
 /// Turn "marker not found" into the resource's 404.
 pub(crate) fn marker_error(e: neutrino_store::StoreError, what: &str) -> Error {
     match e {
-        neutrino_store::StoreError::NotFound(m) => Error::neutron(
-            "NotFound",
-            404,
-            format!(
-                "{what} {} could not be found.",
-                m.trim_start_matches("marker ")
-            ),
-        ),
+        // The resource's own not-found (Neutron looks the marker up with `_get_<resource>`).
+        neutrino_store::StoreError::NotFound(m) => {
+            Error::not_found(not_found_kind(what), what, m.trim_start_matches("marker "))
+        }
         other => other.into(),
+    }
+}
+
+/// Neutron's not-found exception of a resource, by its display name.
+fn not_found_kind(what: &str) -> &'static str {
+    match what {
+        "Network" => "NetworkNotFound",
+        "Subnet" => "SubnetNotFound",
+        "Port" => "PortNotFound",
+        "Subnet pool" => "SubnetPoolNotFound",
+        "Security group" => "SecurityGroupNotFound",
+        "Security group rule" => "SecurityGroupRuleNotFound",
+        "Address group" => "AddressGroupNotFound",
+        "Flavor" => "FlavorNotFound",
+        "Service profile" => "ServiceProfileNotFound",
+        "Agent" => "AgentNotFound",
+        "RBAC policy" => "RbacPolicyNotFound",
+        "Default security group rule" => "DefaultSecurityGroupRuleNotFound",
+        _ => "NotFound",
     }
 }

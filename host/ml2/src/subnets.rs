@@ -369,6 +369,12 @@ impl Plugin {
                 }
             }
         }
+        for s in &created {
+            self.emit(crate::events::Event::SubnetChanged(
+                s.network_id.clone(),
+                s.id.clone(),
+            ));
+        }
         Ok(created)
     }
 
@@ -378,10 +384,11 @@ impl Plugin {
         ctx: &RequestContext,
         r: &SubnetCreate,
     ) -> Result<Subnet> {
-        networks::get_row(conn, &r.network_id)
+        let network = networks::get_row(conn, &r.network_id)
             .await?
             .filter(|n| visible(ctx, n))
             .ok_or_else(|| network_not_found(&r.network_id))?;
+        check_network_mtu(&network.id, network.mtu, [r.ip_version])?;
         let id = uuid::Uuid::new_v4().to_string();
         let (cidr, pool_id) = self.choose_cidr(conn, ctx, r).await?;
         check_cidr(cidr, r.ip_version, r.enable_dhcp)?;
@@ -467,8 +474,12 @@ impl Plugin {
             updated_at: now,
             revision_number: 0,
             tags: vec![],
+            router_external: network.router_external,
         };
         subnets::insert(conn, &subnet).await?;
+        // A subnet revises its network (Neutron's `revises_on_change`).
+        neutrino_store::revision::touch(conn, "networks", &subnet.network_id, &subnet.created_at)
+            .await?;
         rebuild_ranges(conn, &subnet, r.ip_version).await?;
         if is_auto_address(&subnet) {
             self.add_auto_addresses(conn, &subnet).await?;
@@ -584,8 +595,7 @@ impl Plugin {
         if !ctx.sees_all() {
             q.conditions.push(neutrino_store::query::Condition::raw(
                 "project_id = ? OR network_id IN (SELECT object_id FROM rbac_policies \
-                 WHERE object_type = 'network' AND action = 'access_as_shared' \
-                 AND target_project IN (?, '*'))",
+                 WHERE object_type = 'network' AND target_project IN (?, '*'))",
                 vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],
             ));
         }
@@ -707,6 +717,7 @@ impl Plugin {
             if !subnets::update(tx, &s, current.revision_number).await? {
                 return Err(StoreError::Retry("subnet changed".into()).into());
             }
+            neutrino_store::revision::touch(tx, "networks", &s.network_id, &s.updated_at).await?;
             if pools_changed {
                 rebuild_ranges(tx, &s, version).await?;
             }
@@ -738,6 +749,10 @@ impl Plugin {
                 )
                 .await;
         }
+        self.emit(crate::events::Event::SubnetChanged(
+            s.network_id.clone(),
+            s.id.clone(),
+        ));
         Ok(s)
     }
 
@@ -793,6 +808,7 @@ impl Plugin {
                 host.flush(tx).await?;
             }
             subnets::delete(tx, &id).await?;
+            neutrino_store::revision::touch(tx, "networks", &s.network_id, &now).await?;
             Ok::<_, Error>((s, net))
         })?;
         if let Some(net) = &net {
@@ -801,6 +817,10 @@ impl Plugin {
                 .subnet_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None, net)
                 .await;
         }
+        self.emit(crate::events::Event::SubnetChanged(
+            deleted.network_id.clone(),
+            deleted.id.clone(),
+        ));
         Ok(())
     }
 }
@@ -818,4 +838,36 @@ pub async fn free_ranges(plugin: &Plugin, subnet_id: &str) -> Result<Vec<(String
             ))
         })
         .collect())
+}
+
+/// The smallest MTU an IPv4 subnet needs (RFC 791).
+pub const IPV4_MIN_MTU: i64 = 68;
+/// The smallest MTU an IPv6 subnet needs (RFC 8200).
+pub const IPV6_MIN_MTU: i64 = 1280;
+
+/// Neutron's `_validate_subnet_network_mtu`: a network's MTU must carry every subnet on it
+/// (409 `NetworkMTUSubnetConflict`).
+pub fn check_network_mtu(
+    network_id: &str,
+    mtu: i64,
+    versions: impl IntoIterator<Item = u8>,
+) -> Result<()> {
+    if mtu == 0 || mtu >= IPV6_MIN_MTU {
+        return Ok(());
+    }
+    let conflict = |min: i64| {
+        Error::conflict(
+            "NetworkMTUSubnetConflict",
+            format!("MTU of {network_id} is not valid, subnet requires a minimum of {min}"),
+        )
+    };
+    for v in versions {
+        if mtu < IPV4_MIN_MTU {
+            return Err(conflict(IPV4_MIN_MTU));
+        }
+        if v == 6 {
+            return Err(conflict(IPV6_MIN_MTU));
+        }
+    }
+    Ok(())
 }

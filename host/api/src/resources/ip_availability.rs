@@ -147,6 +147,7 @@ async fn list(
         &ATTRS,
         "network-ip-availabilities",
         s.config.pagination_max_limit,
+        &ctx,
     )?;
     // The pagination links keep the ip_version filter.
     params.pairs = query::pairs(q.as_deref());
@@ -174,6 +175,7 @@ async fn list(
             &params,
             uri.path(),
             &headers,
+            s.config.enable_proxy_headers_parsing,
         );
         let _ = write!(
             out,
