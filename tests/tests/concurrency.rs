@@ -71,7 +71,7 @@ async fn concurrent_requests_for_one_address_let_exactly_one_win() {
         match r.status {
             201 => won += 1,
             _ => {
-                r.expect_error(409, "IpAddressInUse");
+                r.expect_error(409, "IpAddressAlreadyAllocated");
             }
         }
     }

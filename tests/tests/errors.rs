@@ -264,7 +264,7 @@ async fn a_port_error_after_validation_leaves_no_trace() {
         .await;
     let next = c.port(s(&net, "id"), json!({})).await;
 
-    r.expect_error(409, "IpAddressInUse");
+    r.expect_error(409, "IpAddressAlreadyAllocated");
     assert_eq!(neutrino_tests::ips(&next), vec!["10.0.0.2"]);
     server.stop().await;
 }

@@ -32,6 +32,7 @@ const CORE: &[&str] = &[
     "standard-attr-revisions",
     "standard-attr-tag",
     "standard-attr-timestamp",
+    "subnet-external-network",
     "subnet_allocation",
     "tag-ports-during-bulk-creation",
 ];
@@ -308,6 +309,10 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
         "standard-attr-tag" => answers(c, &format!("/v2.0/networks/{net_id}/tags")).await,
         "stateful-security-group" => has(&f.group, "stateful"),
         "subnet-service-types" => answers(c, "/v2.0/subnets?fields=service_types").await,
+        "subnet-external-network" => {
+            let r = c.get_ok("/v2.0/subnets").await;
+            has(&r["subnets"][0], "router:external")
+        }
         "subnet_allocation" => answers(c, "/v2.0/subnetpools").await,
         "tag-ports-during-bulk-creation" => {
             let r = c
@@ -512,5 +517,75 @@ async fn extensions_carry_neutrons_names_and_descriptions() {
         assert_eq!(r["extension"]["name"], *name, "{alias}");
         assert_eq!(r["extension"]["description"], *description, "{alias}");
     }
+    server.stop().await;
+}
+
+/// Attributes that come with extensions this server does not advertise, by resource.
+const UNADVERTISED_KEYS: &[(&str, &[&str])] = &[
+    // dns-integration, l2_adjacency, auto-allocated-topology
+    ("network", &["dns_domain", "l2_adjacency", "is_default"]),
+    // segment
+    ("subnet", &["segment_id"]),
+    // dns-integration, ip_allocation, extra_dhcp_opt
+    (
+        "port",
+        &[
+            "dns_name",
+            "dns_assignment",
+            "ip_allocation",
+            "extra_dhcp_opts",
+        ],
+    ),
+];
+
+#[tokio::test]
+async fn resources_carry_the_keys_of_advertised_extensions_only() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let (net, sub) = c.network_with_subnet("keys", "10.9.0.0/24").await;
+    let port = c
+        .port(net["id"].as_str().unwrap(), serde_json::json!({}))
+        .await;
+
+    for (resource, v) in [("network", &net), ("subnet", &sub), ("port", &port)] {
+        let keys = UNADVERTISED_KEYS
+            .iter()
+            .find(|(r, _)| *r == resource)
+            .map(|(_, k)| *k)
+            .unwrap_or_default();
+        for k in keys {
+            assert!(v.get(*k).is_none(), "{resource} carries `{k}`: {v}");
+        }
+    }
+    // subnet-external-network: a subnet shows its network's `router:external`.
+    assert_eq!(sub["router:external"], false);
+    let ext = c
+        .post(
+            "/v2.0/networks",
+            serde_json::json!({"network": {"name": "ext", "router:external": true}}),
+        )
+        .await
+        .body["network"]
+        .clone();
+    let ext_sub = c.subnet(ext["id"].as_str().unwrap(), "192.0.2.0/24").await;
+    assert_eq!(ext_sub["router:external"], true);
+    let shown = c
+        .get_ok(&format!(
+            "/v2.0/subnets/{}",
+            ext_sub["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(shown["subnet"]["router:external"], true);
+    // A key of an extension that is not advertised is not accepted either.
+    let r = c
+        .post(
+            "/v2.0/networks",
+            serde_json::json!({"network": {"name": "d", "dns_domain": "example.org."}}),
+        )
+        .await;
+    assert_eq!(
+        r.expect_error(400, "HTTPBadRequest"),
+        "Unrecognized attribute(s) 'dns_domain'"
+    );
     server.stop().await;
 }

@@ -175,7 +175,7 @@ async fn an_address_in_use_is_ip_address_in_use() {
         )
         .await;
 
-    let msg = r.expect_error(409, "IpAddressInUse");
+    let msg = r.expect_error(409, "IpAddressAlreadyAllocated");
     assert!(msg.contains("10.0.0.5"), "{msg}");
     assert_eq!(
         c.get_ok("/v2.0/ports").await["ports"]
@@ -457,7 +457,7 @@ async fn updating_fixed_ips_to_an_address_in_use_changes_nothing() {
         )
         .await;
 
-    r.expect_error(409, "IpAddressInUse");
+    r.expect_error(409, "IpAddressAlreadyAllocated");
     assert_eq!(c.get_ok(&path).await["port"], p);
     // 10.0.0.10 is still held by the port.
     c.post(
@@ -465,7 +465,7 @@ async fn updating_fixed_ips_to_an_address_in_use_changes_nothing() {
         json!({"port": {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.0.0.10"}]}}),
     )
     .await
-    .expect_error(409, "IpAddressInUse");
+    .expect_error(409, "IpAddressAlreadyAllocated");
     server.stop().await;
 }
 
@@ -676,7 +676,7 @@ async fn bulk_ports_are_all_or_nothing() {
         )
         .await;
 
-    bad.expect_error(409, "IpAddressInUse");
+    bad.expect_error(409, "IpAddressAlreadyAllocated");
     assert_eq!(good.status, 201, "{}", good.body);
     let ports = good.items("ports");
     assert_eq!(ports.len(), 2);

@@ -407,16 +407,28 @@ async fn limit_errors_and_unknown_markers_are_refused() {
 
     let negative = c.get("/v2.0/networks?limit=-1").await;
     let text = c.get("/v2.0/networks?limit=ten").await;
+    let missing = uuid::Uuid::new_v4().to_string();
     let marker = c
-        .get(&format!(
-            "/v2.0/networks?limit=1&marker={}",
-            uuid::Uuid::new_v4()
-        ))
+        .get(&format!("/v2.0/networks?limit=1&marker={missing}"))
+        .await;
+    let port_marker = c
+        .get(&format!("/v2.0/ports?limit=1&marker={missing}"))
         .await;
 
-    assert_eq!(negative.status, 400, "{}", negative.body);
-    assert_eq!(text.status, 400, "{}", text.body);
-    assert_eq!(marker.status, 404, "{}", marker.body);
+    // Neutron: `BadRequest(resource='limit')` and the resource's own not-found.
+    assert_eq!(
+        negative.expect_error(400, "BadRequest"),
+        "Bad limit request: Limit must be an integer 0 or greater and not '-1'."
+    );
+    assert_eq!(
+        text.expect_error(400, "BadRequest"),
+        "Bad limit request: Limit must be an integer 0 or greater and not 'ten'."
+    );
+    assert_eq!(
+        marker.expect_error(404, "NetworkNotFound"),
+        format!("Network {missing} could not be found.")
+    );
+    port_marker.expect_error(404, "PortNotFound");
     server.stop().await;
 }
 

@@ -30,9 +30,10 @@ async fn a_new_pool_has_neutrons_defaults() {
     assert_eq!(p["name"], "p");
     assert_eq!(p["prefixes"], json!(["10.10.0.0/16"]));
     assert_eq!(p["ip_version"], 4);
-    assert_eq!(p["min_prefixlen"], 8);
-    assert_eq!(p["max_prefixlen"], 32);
-    assert_eq!(p["default_prefixlen"], 8);
+    // Neutron 29 answers the prefix lengths as JSON strings.
+    assert_eq!(p["min_prefixlen"], "8");
+    assert_eq!(p["max_prefixlen"], "32");
+    assert_eq!(p["default_prefixlen"], "8");
     assert_eq!(p["is_default"], false);
     assert_eq!(p["shared"], false);
     assert_eq!(p["default_quota"], Value::Null);
@@ -50,9 +51,9 @@ async fn an_ipv6_pool_has_ipv6_bounds() {
     let p = pool(&c, json!({"prefixes": ["2001:db8::/48"]})).await;
 
     assert_eq!(p["ip_version"], 6);
-    assert_eq!(p["min_prefixlen"], 64);
-    assert_eq!(p["max_prefixlen"], 128);
-    assert_eq!(p["default_prefixlen"], 64);
+    assert_eq!(p["min_prefixlen"], "64");
+    assert_eq!(p["max_prefixlen"], "128");
+    assert_eq!(p["default_prefixlen"], "64");
     server.stop().await;
 }
 

@@ -39,6 +39,15 @@ pub enum Kind {
     Dict,
     /// A list whose items the resource checks itself.
     List,
+    /// A TCP/UDP port, 0-65535, as a number or a numeric string (Neutron's
+    /// `convert_validate_port_value`: `SecurityGroupInvalidPortValue` otherwise).
+    Port,
+    /// A string of at most this many characters, or a JSON integer answered as its string
+    /// (a security group rule's `protocol`: `17` is `"17"`).
+    StrOrInt(usize),
+    /// An IP prefix kept as sent (`10.0.0.34/24`); a bare address gets its full mask
+    /// (Neutron's `convert_ip_prefix_to_cidr`: `InvalidCIDR` otherwise).
+    IpPrefix,
 }
 
 /// How an attribute is filtered in list queries.
@@ -50,6 +59,9 @@ pub enum Filter {
     Column(&'static str),
     /// A resource-specific condition built from the (OR-ed) values.
     Custom(fn(&[String]) -> ApiResult<Condition>),
+    /// A condition that depends on the caller too (a subnet's `shared` is its network's,
+    /// shared with every project or with the caller's).
+    Caller(fn(&[String], &RequestContext) -> ApiResult<Condition>),
 }
 
 /// One attribute of a resource.
@@ -127,6 +139,14 @@ impl Attr {
     /// Filterable with a custom condition.
     pub fn filter_with(mut self, f: fn(&[String]) -> ApiResult<Condition>) -> Self {
         self.filter = Filter::Custom(f);
+        self
+    }
+    /// Filterable with a condition that depends on the caller.
+    pub fn filter_for_caller(
+        mut self,
+        f: fn(&[String], &RequestContext) -> ApiResult<Condition>,
+    ) -> Self {
+        self.filter = Filter::Caller(f);
         self
     }
     /// Sortable on `column`.
@@ -261,6 +281,12 @@ pub fn check_value(name: &str, kind: Kind, v: &Value) -> ApiResult<Value> {
                     ),
                     Err(_) => reason(name, format!("'{x}' is not a valid IP subnet")),
                 })?;
+                // ipnet reads `010.0.0.0/8` as 10.0.0.0/8; Neutron (and the standard
+                // library, which `Kind::Ip` uses) refuses leading zeros.
+                let address = x.split_once('/').map_or(x.as_str(), |(a, _)| a);
+                if address.parse::<IpAddr>().is_err() {
+                    return Err(reason(name, format!("'{x}' is not a valid IP subnet")));
+                }
                 Ok(Value::String(net.trunc().to_string()))
             }
             _ => Err(reason(name, format!("'{}' is not a valid IP subnet", s()))),
@@ -301,6 +327,36 @@ pub fn check_value(name: &str, kind: Kind, v: &Value) -> ApiResult<Value> {
             Value::Array(_) => Ok(v.clone()),
             _ => Err(reason(name, format!("'{}' is not a list", s()))),
         },
+        Kind::Port => {
+            let n = match v {
+                Value::Number(n) => n.as_i64(),
+                Value::String(x) => x.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            match n {
+                Some(n) if (0..=65535).contains(&n) => Ok(Value::from(n)),
+                _ => Err(ApiError(neutrino_ml2::security_groups::invalid_port(s()))),
+            }
+        }
+        Kind::StrOrInt(max) => match v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Value::String(n.to_string())),
+            _ => check_value(name, Kind::Str(max), v),
+        },
+        Kind::IpPrefix => {
+            let text = v.as_str().unwrap_or_default();
+            let parsed = text
+                .parse::<IpNet>()
+                .ok()
+                .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from));
+            match parsed {
+                Some(net) => Ok(Value::String(net.to_string())),
+                None => Err(ApiError(neutrino_ml2::Error::neutron(
+                    "InvalidCIDR",
+                    400,
+                    format!("Invalid CIDR {} given as IP prefix.", s()),
+                ))),
+            }
+        }
     }
 }
 
@@ -364,10 +420,15 @@ pub fn check_body(
 }
 
 /// Convert filter values of one attribute into a condition.
-pub fn filter_condition(a: &Attr, values: &[String]) -> ApiResult<Option<Condition>> {
+pub fn filter_condition(
+    a: &Attr,
+    values: &[String],
+    ctx: &RequestContext,
+) -> ApiResult<Option<Condition>> {
     match a.filter {
         Filter::No => Ok(None),
         Filter::Custom(f) => f(values).map(Some),
+        Filter::Caller(f) => f(values, ctx).map(Some),
         Filter::Column(col) => {
             let mut out = Vec::with_capacity(values.len());
             for v in values {
@@ -377,7 +438,7 @@ pub fn filter_condition(a: &Attr, values: &[String]) -> ApiResult<Option<Conditi
                             || reason(a.name, format!("'{v}' cannot be converted to boolean")),
                         )?))
                     }
-                    Kind::Int(..) | Kind::IntIn(_) => SqlValue::Int(
+                    Kind::Int(..) | Kind::IntIn(_) | Kind::Port => SqlValue::Int(
                         v.parse()
                             .map_err(|_| reason(a.name, format!("'{v}' is not an integer")))?,
                     ),
@@ -386,7 +447,7 @@ pub fn filter_condition(a: &Attr, values: &[String]) -> ApiResult<Option<Conditi
                             .map(|i| i.to_string())
                             .unwrap_or_else(|_| v.clone()),
                     ),
-                    Kind::Cidr => SqlValue::Text(
+                    Kind::Cidr | Kind::IpPrefix => SqlValue::Text(
                         v.parse::<IpNet>()
                             .map(|i| i.to_string())
                             .unwrap_or_else(|_| v.clone()),

@@ -199,6 +199,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "Indicates if the security group is stateful or not",
     ),
     (
+        "subnet-external-network",
+        "Subnet External Network",
+        "Information about subnet external network",
+    ),
+    (
         "subnet-service-types",
         "Subnet service types",
         "Provides ability to set the subnet service_types field",

@@ -6,6 +6,7 @@
 
 pub mod attrs;
 pub mod auth;
+pub mod edge;
 pub mod error;
 pub mod extensions;
 pub mod keystone;
@@ -29,6 +30,9 @@ pub struct ApiConfig {
     pub default_project_id: String,
     /// Upper bound on `limit` (None = unlimited).
     pub pagination_max_limit: Option<u64>,
+    /// Limits on request lines, headers and bodies (`max_header_line`,
+    /// `max_request_body_size`).
+    pub edge: edge::EdgeLimits,
 }
 
 impl Default for ApiConfig {
@@ -36,6 +40,7 @@ impl Default for ApiConfig {
         ApiConfig {
             default_project_id: "admin".into(),
             pagination_max_limit: None,
+            edge: edge::EdgeLimits::default(),
         }
     }
 }
@@ -88,6 +93,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.edge,
+            edge::guard,
+        ))
+        // The edge has read the body within its limit already.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(request_id::request_id))
         .with_state(state)
 }

@@ -68,7 +68,7 @@ impl Fields for Subnet {
             "network_id" => s(&self.network_id),
             "name" => s(&self.name),
             // `router:external` of a subnet is its network's (subnet-external-network).
-            "router:external" => Lookup::Absent,
+            "router:external" => Lookup::Bool(self.router_external),
             _ => Lookup::Absent,
         }
     }

@@ -1,6 +1,7 @@
 //! List query strings: filters (repeated keys OR), tag filters, `fields`, sorting and
 //! pagination, checked against a resource's attribute map.
 
+use neutrino_ml2::RequestContext;
 use neutrino_ml2::store::query::{Condition, ListQuery, Sort};
 
 use crate::attrs::{Attr, Filter, filter_condition};
@@ -45,6 +46,7 @@ pub fn parse(
     attrs: &[Attr],
     tag_resource: &str,
     max_limit: Option<u64>,
+    ctx: &RequestContext,
 ) -> ApiResult<ListParams> {
     let pairs = pairs(raw);
     let mut params = ListParams::default();
@@ -64,15 +66,20 @@ pub fn parse(
             "sort_key" => sort_keys.push(v.clone()),
             "sort_dir" => sort_dirs.push(v.clone()),
             "limit" => {
-                let n: i64 = v.parse().map_err(|_| {
-                    bad_request(format!(
-                        "Limit must be an integer 0 or greater and not '{v}'"
+                // Neutron's `_get_limit_param`: `BadRequest(resource='limit')`.
+                let bad = || {
+                    crate::error::ApiError(neutrino_ml2::Error::neutron(
+                        "BadRequest",
+                        400,
+                        format!(
+                            "Bad limit request: Limit must be an integer 0 or greater and \
+                             not '{v}'."
+                        ),
                     ))
-                })?;
+                };
+                let n: i64 = v.parse().map_err(|_| bad())?;
                 if n < 0 {
-                    return Err(bad_request(format!(
-                        "Limit must be an integer 0 or greater and not '{v}'"
-                    )));
+                    return Err(bad());
                 }
                 limit = Some(n as u64);
             }
@@ -122,7 +129,7 @@ pub fn parse(
             invalid.push(name.clone());
             continue;
         }
-        if let Some(c) = filter_condition(a, values)? {
+        if let Some(c) = filter_condition(a, values, ctx)? {
             params.query.conditions.push(c);
         }
     }

@@ -115,7 +115,61 @@ pub fn list<T: Serialize>(
     Ok(json_response(StatusCode::OK, out))
 }
 
-/// Neutron's `get_pagination_links`.
+/// The scheme and host a client reached us by: the first proxy's `Forwarded` (RFC 7239
+/// `proto=`/`host=`), else `X-Forwarded-Proto`/`X-Forwarded-Host`, else `Host` (as Neutron
+/// does behind oslo.middleware's proxy header parsing), and `X-Forwarded-Prefix` before the
+/// path.
+fn origin(headers: &HeaderMap) -> (String, String, String) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let mut scheme = header("x-forwarded-proto").map(String::from);
+    let mut host = header("x-forwarded-host").map(String::from);
+    if let Some(fwd) = header("forwarded") {
+        // The first proxy's element; pairs are `;`-separated, values may be quoted.
+        let first = fwd.split(',').next().unwrap_or_default();
+        let (mut p, mut h) = (None, None);
+        for pair in first.split(';') {
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
+            let v = v.trim().trim_matches('"').to_string();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "proto" if !v.is_empty() => p = Some(v),
+                "host" if !v.is_empty() => h = Some(v),
+                _ => {}
+            }
+        }
+        scheme = p.or(scheme);
+        host = h.or(host);
+    }
+    let host = host
+        .or_else(|| header("host").map(String::from))
+        .unwrap_or_else(|| "localhost:9696".into());
+    // Only what can be part of an authority: a hostile header cannot inject a path.
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(*c))
+        .collect();
+    let scheme = match scheme.as_deref() {
+        Some(s) if s.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let prefix = header("x-forwarded-prefix")
+        .map(|p| format!("/{}", p.trim_matches('/')))
+        .filter(|p| p != "/" && !p.contains(['?', '#', ' ']))
+        .unwrap_or_default();
+    (scheme.to_string(), host, prefix)
+}
+
+/// Neutron's `get_pagination_links`: no "next" after a short forward page, no "previous"
+/// after a short backward one. A link's marker is the first (previous) or last (next) item
+/// of the page; an empty page's links carry no marker, so a client that walked off the end
+/// can walk back from the last item (`page_reverse=True` without a marker).
 pub fn links(
     count: u64,
     limit: u64,
@@ -125,19 +179,9 @@ pub fn links(
     headers: &HeaderMap,
 ) -> Vec<Link> {
     let mut links = Vec::new();
-    let (Some(first), Some(last)) = ids else {
-        return links;
-    };
     let reverse = params.query.page_reverse;
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("http");
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost:9696");
-    let href = |marker: &str, page_reverse: bool| {
+    let (scheme, host, prefix) = origin(headers);
+    let href = |marker: Option<&str>, page_reverse: bool| {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         for (k, v) in &params.pairs {
             if k != "marker" && k != "page_reverse" && k != "limit" {
@@ -145,24 +189,24 @@ pub fn links(
             }
         }
         ser.append_pair("limit", &limit.to_string());
-        ser.append_pair("marker", marker);
+        if let Some(m) = marker {
+            ser.append_pair("marker", m);
+        }
         if page_reverse {
             ser.append_pair("page_reverse", "True");
         }
-        format!("{scheme}://{host}{path}?{}", ser.finish())
+        format!("{scheme}://{host}{prefix}{path}?{}", ser.finish())
     };
-    // Neutron's `get_pagination_links`: no "next" after a short forward page, no "previous"
-    // after a short backward one.
     if count >= limit || reverse {
         links.push(Link {
             rel: "next",
-            href: href(last, false),
+            href: href(ids.1, false),
         });
     }
     if count >= limit || !reverse {
         links.push(Link {
             rel: "previous",
-            href: href(first, true),
+            href: href(ids.0, true),
         });
     }
     links
@@ -200,6 +244,14 @@ pub fn body(
         let mut out = Vec::with_capacity(items.len());
         for i in items {
             match i {
+                // Neutron's `prepare_request_body` takes bulk items wrapped in the member
+                // key (`{"ports": [{"port": {…}}]}`) as well as bare ones.
+                Value::Object(mut m) if matches!(m.get(member), Some(Value::Object(_))) => {
+                    match m.remove(member) {
+                        Some(Value::Object(inner)) => out.push(inner),
+                        _ => unreachable!("matched an object"),
+                    }
+                }
                 Value::Object(m) => out.push(m),
                 _ => {
                     return Err(bad_request(format!(

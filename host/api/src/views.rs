@@ -70,10 +70,8 @@ pub struct NetworkView<'a> {
     port_security_enabled: bool,
     availability_zone_hints: &'a [String],
     availability_zones: [&'a str; 0],
-    dns_domain: &'a str,
     ipv4_address_scope: Option<&'a str>,
     ipv6_address_scope: Option<&'a str>,
-    l2_adjacency: bool,
     subnets: &'a [String],
     tags: &'a [String],
     created_at: &'a str,
@@ -124,10 +122,8 @@ pub fn network(n: &Network, shown: Shown) -> NetworkView<'_> {
         port_security_enabled: n.port_security_enabled,
         availability_zone_hints: &n.availability_zone_hints,
         availability_zones: [],
-        dns_domain: &n.dns_domain,
         ipv4_address_scope: None,
         ipv6_address_scope: None,
-        l2_adjacency: true,
         subnets: &n.subnets,
         tags: &n.tags,
         created_at: &n.created_at,
@@ -153,7 +149,8 @@ pub struct SubnetView<'a> {
     ipv6_ra_mode: Option<&'a str>,
     ipv6_address_mode: Option<&'a str>,
     subnetpool_id: Option<&'a str>,
-    segment_id: Option<&'a str>,
+    #[serde(rename = "router:external")]
+    router_external: bool,
     dns_nameservers: &'a [String],
     host_routes: &'a [neutrino_ml2::store::model::HostRoute],
     allocation_pools: &'a [neutrino_ml2::store::model::AllocationPool],
@@ -180,7 +177,7 @@ pub fn subnet(s: &Subnet) -> SubnetView<'_> {
         ipv6_ra_mode: s.ipv6_ra_mode.as_deref(),
         ipv6_address_mode: s.ipv6_address_mode.as_deref(),
         subnetpool_id: s.subnetpool_id.as_deref(),
-        segment_id: s.segment_id.as_deref(),
+        router_external: s.router_external,
         dns_nameservers: &s.dns_nameservers,
         host_routes: &s.host_routes,
         allocation_pools: &s.allocation_pools,
@@ -245,11 +242,8 @@ pub struct PortView<'a> {
     device_owner: &'a str,
     fixed_ips: &'a [FixedIp],
     allowed_address_pairs: &'a [AddressPair],
-    extra_dhcp_opts: [&'a str; 0],
     security_groups: &'a [String],
     port_security_enabled: bool,
-    ip_allocation: &'a str,
-    dns_name: &'a str,
     #[serde(rename = "binding:vnic_type")]
     vnic_type: &'a str,
     #[serde(flatten)]
@@ -276,11 +270,8 @@ pub fn port(p: &Port, shown: Shown) -> PortView<'_> {
         device_owner: &p.device_owner,
         fixed_ips: &p.fixed_ips,
         allowed_address_pairs: &p.allowed_address_pairs,
-        extra_dhcp_opts: [],
         security_groups: &p.security_groups,
         port_security_enabled: p.port_security_enabled,
-        ip_allocation: "immediate",
-        dns_name: "",
         vnic_type: &p.binding_vnic_type,
         binding: (shown.0 & 0xf != 0).then(|| BindingView {
             host_id: shown.has(0).then_some(p.binding_host_id.as_str()),
@@ -315,8 +306,11 @@ pub struct SubnetPoolView<'a> {
     project_id: &'a str,
     ip_version: i64,
     prefixes: &'a [String],
+    #[serde(serialize_with = "as_string")]
     default_prefixlen: i64,
+    #[serde(serialize_with = "as_string")]
     min_prefixlen: i64,
+    #[serde(serialize_with = "as_string")]
     max_prefixlen: i64,
     default_quota: Option<i64>,
     is_default: bool,
@@ -326,6 +320,11 @@ pub struct SubnetPoolView<'a> {
     created_at: &'a str,
     updated_at: &'a str,
     revision_number: i64,
+}
+
+/// Neutron 29 answers a subnet pool's prefix lengths as JSON strings (`"24"`).
+fn as_string<S: serde::Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// Render a subnet pool.
@@ -365,7 +364,7 @@ pub struct RuleView<'a> {
     port_range_min: Option<i64>,
     port_range_max: Option<i64>,
     remote_ip_prefix: Option<&'a str>,
-    normalized_cidr: Option<&'a str>,
+    normalized_cidr: Option<String>,
     remote_group_id: Option<&'a str>,
     remote_address_group_id: Option<&'a str>,
     belongs_to_default_sg: bool,
@@ -388,7 +387,10 @@ pub fn rule(r: &SecurityGroupRule) -> RuleView<'_> {
         port_range_min: r.port_range_min,
         port_range_max: r.port_range_max,
         remote_ip_prefix: r.remote_ip_prefix.as_deref(),
-        normalized_cidr: r.remote_ip_prefix.as_deref(),
+        normalized_cidr: r.remote_ip_prefix.as_deref().map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .map_or_else(|_| p.to_string(), |n| n.trunc().to_string())
+        }),
         remote_group_id: r.remote_group_id.as_deref(),
         remote_address_group_id: r.remote_address_group_id.as_deref(),
         belongs_to_default_sg: r.belongs_to_default_sg,

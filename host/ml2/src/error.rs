@@ -6,7 +6,7 @@ use neutrino_store::{RetryableError, StoreError};
 /// An error of the core plugin.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A Neutron exception (`NetworkNotFound`, `InvalidInput`, `IpAddressInUse`, …).
+    /// A Neutron exception (`NetworkNotFound`, `InvalidInput`, `IpAddressAlreadyAllocated`, …).
     #[error("{message}")]
     Neutron {
         /// Neutron's exception class name, shown as `NeutronError.type`.

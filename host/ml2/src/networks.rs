@@ -335,6 +335,14 @@ impl Plugin {
                         "Requested MTU is too big, maximum is {max}"
                     )));
                 }
+                if v < crate::subnets::IPV6_MIN_MTU {
+                    let versions = subnets::of_network(tx, &id)
+                        .await?
+                        .iter()
+                        .map(|s| s.ip_version as u8)
+                        .collect::<Vec<_>>();
+                    crate::subnets::check_network_mtu(&id, v, versions)?;
+                }
                 net.mtu = v;
             }
             if net == current {
@@ -459,14 +467,29 @@ impl Plugin {
 /// Turn "marker not found" into the resource's 404.
 pub(crate) fn marker_error(e: neutrino_store::StoreError, what: &str) -> Error {
     match e {
-        neutrino_store::StoreError::NotFound(m) => Error::neutron(
-            "NotFound",
-            404,
-            format!(
-                "{what} {} could not be found.",
-                m.trim_start_matches("marker ")
-            ),
-        ),
+        // The resource's own not-found (Neutron looks the marker up with `_get_<resource>`).
+        neutrino_store::StoreError::NotFound(m) => {
+            Error::not_found(not_found_kind(what), what, m.trim_start_matches("marker "))
+        }
         other => other.into(),
+    }
+}
+
+/// Neutron's not-found exception of a resource, by its display name.
+fn not_found_kind(what: &str) -> &'static str {
+    match what {
+        "Network" => "NetworkNotFound",
+        "Subnet" => "SubnetNotFound",
+        "Port" => "PortNotFound",
+        "Subnet pool" => "SubnetPoolNotFound",
+        "Security group" => "SecurityGroupNotFound",
+        "Security group rule" => "SecurityGroupRuleNotFound",
+        "Address group" => "AddressGroupNotFound",
+        "Flavor" => "FlavorNotFound",
+        "Service profile" => "ServiceProfileNotFound",
+        "Agent" => "AgentNotFound",
+        "RBAC policy" => "RbacPolicyNotFound",
+        "Default security group rule" => "DefaultSecurityGroupRuleNotFound",
+        _ => "NotFound",
     }
 }

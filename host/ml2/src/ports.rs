@@ -114,11 +114,37 @@ pub(crate) fn port_not_found(id: &str) -> Error {
     Error::not_found("PortNotFound", "Port", id)
 }
 
-fn ip_in_use(network_id: &str, ip: &str) -> Error {
+/// A requested address someone holds: Neutron's IPAM answers `IpAddressAlreadyAllocated`.
+fn ip_in_use(subnet_id: &str, ip: &str) -> Error {
     Error::conflict(
-        "IpAddressInUse",
+        "IpAddressAlreadyAllocated",
+        format!("IP address {ip} already allocated in subnet {subnet_id}"),
+    )
+}
+
+/// Neutron's `find_candidate_subnets` (subnet-service-types): the subnets a port of this
+/// device owner takes addresses from: those whose `service_types` name it, or that have
+/// none (DHCP ports also any subnet with DHCP on), those with service types first.
+pub fn service_subnets(subnets: &[Subnet], device_owner: &str) -> Vec<Subnet> {
+    let mut out: Vec<Subnet> = subnets
+        .iter()
+        .filter(|s| {
+            s.service_types.is_empty()
+                || s.service_types.iter().any(|t| t == device_owner)
+                || (device_owner == "network:dhcp" && s.enable_dhcp)
+        })
+        .cloned()
+        .collect();
+    out.sort_by_key(|s| s.service_types.is_empty());
+    out
+}
+
+fn no_matching_subnet(network_id: &str, device_owner: &str) -> Error {
+    Error::conflict(
+        "IpAddressGenerationFailureNoMatchingSubnet",
         format!(
-            "Unable to complete operation for network {network_id}. The IP address {ip} is in use."
+            "No valid service subnet for the given device owner, network {network_id}, service \
+             type {device_owner}."
         ),
     )
 }
@@ -131,7 +157,7 @@ fn generation_failure(network_id: &str) -> Error {
 }
 
 /// Turn unique-key collisions inside a port write into a retry (the retry's pre-checks then
-/// report `IpAddressInUse` / `MacAddressInUse` when the collision was with a user's choice).
+/// report `IpAddressAlreadyAllocated` / `MacAddressInUse` when the collision was with a user's choice).
 fn retry_on_collision(e: Error) -> Error {
     match e {
         Error::Store(StoreError::Unique {
@@ -357,7 +383,7 @@ impl Plugin {
                 tx.flush().await.map_err(StoreError::classify)?;
                 let owners = neutrino_store::security_groups::owners(tx, &unique).await?;
                 for g in &unique {
-                    let ok = owners.iter().any(|(id, project)| {
+                    let ok = owners.iter().any(|(id, project, _)| {
                         id == g
                             && (ctx.sees_all()
                                 || project == &ctx.project_id
@@ -370,6 +396,16 @@ impl Plugin {
                             g,
                         ));
                     }
+                }
+                // Neutron's `_validate_sgs_for_port`.
+                if owners.iter().any(|(_, _, stateful)| *stateful)
+                    && owners.iter().any(|(_, _, stateful)| !*stateful)
+                {
+                    return Err(Error::conflict(
+                        "SecurityGroupConflict",
+                        "Error Cannot apply both stateful and stateless security groups on the \
+                         same port at the same time while attempting the operation.",
+                    ));
                 }
                 Ok(unique)
             }
@@ -401,6 +437,9 @@ impl Plugin {
     ) -> Result<Vec<Claim>> {
         let parsed_mac = mac::parse_unicast(&port.mac_address);
         let router = is_router_port(&port.device_owner);
+        let all = subnets;
+        let eligible = service_subnets(all, &port.device_owner);
+        let subnets = eligible.as_slice();
         let mut claims: Vec<Claim> = Vec::new();
         let push_auto = |subnet: &Subnet, claims: &mut Vec<Claim>| -> Result<()> {
             if let (Ok(IpNet::V6(prefix)), Some(m)) = (net_of(subnet), parsed_mac) {
@@ -413,6 +452,9 @@ impl Plugin {
         };
         match requested {
             None => {
+                if subnets.is_empty() && !all.is_empty() {
+                    return Err(no_matching_subnet(&net.id, &port.device_owner));
+                }
                 // One v4 address, one stateful v6 address, EUI-64 on every SLAAC subnet.
                 let mut v4_tried = false;
                 let mut v4_done = false;
@@ -542,7 +584,7 @@ impl Plugin {
                             }
                             tx.flush().await.map_err(StoreError::classify)?;
                             if store_ipam::is_allocated(tx, &subnet.id, &text).await? {
-                                return Err(ip_in_use(&net.id, &text));
+                                return Err(ip_in_use(&subnet.id, &text));
                             }
                             store_ipam::take_specific(tx, self.backend(), &subnet.id, &to_hex(ip))
                                 .await?;
@@ -786,6 +828,17 @@ impl Plugin {
             return Err(address_pairs_need_security());
         }
         let subnets = subnets::of_network(conn, &p.network_id).await?;
+        // A new device owner must be able to hold the port's addresses (subnet service types).
+        if p.device_owner != current.device_owner && u.fixed_ips.is_none() {
+            let held: Vec<Subnet> = subnets
+                .iter()
+                .filter(|s| current.fixed_ips.iter().any(|f| f.subnet_id == s.id))
+                .cloned()
+                .collect();
+            if !held.is_empty() && service_subnets(&held, &p.device_owner).is_empty() {
+                return Err(no_matching_subnet(&p.network_id, &p.device_owner));
+            }
+        }
         let ips_changed = u.fixed_ips.is_some() || mac_changed;
         if ips_changed {
             // Auto-addresses are recomputed from the (possibly new) MAC; the rest follow the

@@ -151,7 +151,17 @@ impl Plugin {
         ctx: &RequestContext,
         r: SecurityGroupCreate,
     ) -> Result<SecurityGroup> {
-        if r.name == "default" {
+        let mut out = self.create_security_groups(ctx, vec![r]).await?;
+        Ok(out.remove(0))
+    }
+
+    /// Create groups, all or none.
+    pub async fn create_security_groups(
+        &self,
+        ctx: &RequestContext,
+        reqs: Vec<SecurityGroupCreate>,
+    ) -> Result<Vec<SecurityGroup>> {
+        if reqs.iter().any(|r| r.name == "default") {
             return Err(Error::conflict(
                 "SecurityGroupDefaultAlreadyExists",
                 "Default security group already exists.",
@@ -160,22 +170,29 @@ impl Plugin {
         let plugin = self.clone();
         let _ = ctx;
         crate::in_tx!(self.store(), |tx| {
-            plugin
-                .ensure_default_security_group(tx, &r.project_id)
-                .await?;
-            plugin
-                .check_quota(tx, &r.project_id, "security_group", 1)
-                .await?;
-            // Its two egress rules count too (Neutron checks them before creating a group).
-            plugin
-                .check_quota(tx, &r.project_id, "security_group_rule", 2)
-                .await?;
-            let mut r = r.clone();
-            if r.stateful.is_none() {
-                r.stateful =
-                    Some(neutrino_store::sg_defaults::effective_stateful(tx, &r.project_id).await?);
+            let counts = crate::quotas::per_project(reqs.iter().map(|r| &r.project_id));
+            for (project, n) in &counts {
+                plugin.ensure_default_security_group(tx, project).await?;
+                plugin
+                    .check_quota(tx, project, "security_group", *n)
+                    .await?;
+                // Their two egress rules each count too (Neutron checks them before
+                // creating a group).
+                plugin
+                    .check_quota(tx, project, "security_group_rule", 2 * n)
+                    .await?;
             }
-            plugin.insert_group(tx, &r, false).await
+            let mut out = Vec::with_capacity(reqs.len());
+            for r in &reqs {
+                let mut r = r.clone();
+                if r.stateful.is_none() {
+                    r.stateful = Some(
+                        neutrino_store::sg_defaults::effective_stateful(tx, &r.project_id).await?,
+                    );
+                }
+                out.push(plugin.insert_group(tx, &r, false).await?);
+            }
+            Ok::<_, Error>(out)
         })
     }
 
@@ -307,82 +324,127 @@ impl Plugin {
         ctx: &RequestContext,
         r: RuleCreate,
     ) -> Result<SecurityGroupRule> {
-        let protocol = normalize_protocol(r.protocol.as_deref(), &r.ethertype)?;
-        check_ports(protocol.as_deref(), r.port_range_min, r.port_range_max)?;
-        if let Some(prefix) = r.remote_ip_prefix {
-            let v6 = prefix.addr().is_ipv6();
-            if v6 != (r.ethertype == "IPv6") {
-                return Err(Error::bad_request(format!(
-                    "Conflicting value ethertype {} for CIDR {prefix}",
-                    r.ethertype
-                )));
+        let mut out = self.create_security_group_rules(ctx, vec![r]).await?;
+        Ok(out.remove(0))
+    }
+
+    /// Create rules, all or none (Neutron's bulk create: one project and one group).
+    pub async fn create_security_group_rules(
+        &self,
+        ctx: &RequestContext,
+        reqs: Vec<RuleCreate>,
+    ) -> Result<Vec<SecurityGroupRule>> {
+        if reqs.len() > 1 {
+            if reqs.iter().any(|r| r.project_id != reqs[0].project_id) {
+                return Err(Error::neutron(
+                    "SecurityGroupRulesNotSingleProject",
+                    400,
+                    "Multiple project_ids in bulk security group rule create not allowed",
+                ));
+            }
+            if reqs
+                .iter()
+                .any(|r| r.security_group_id != reqs[0].security_group_id)
+            {
+                return Err(Error::neutron(
+                    "SecurityGroupNotSingleGroupRules",
+                    400,
+                    "Only allowed to update rules for one security profile at a time",
+                ));
             }
         }
-        let remotes = usize::from(r.remote_ip_prefix.is_some())
-            + usize::from(r.remote_group_id.is_some())
-            + usize::from(r.remote_address_group_id.is_some());
-        if remotes > 1 {
-            return Err(Error::neutron(
-                "SecurityGroupMultipleRemoteEntites",
-                400,
-                "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may \
-                 be provided.",
-            ));
+        let mut checked = Vec::with_capacity(reqs.len());
+        for r in &reqs {
+            let protocol = normalize_protocol(r.protocol.as_deref(), &r.ethertype)?;
+            let (min, max) = check_ports(protocol.as_deref(), r.port_range_min, r.port_range_max)?;
+            if let Some(prefix) = r.remote_ip_prefix {
+                let v6 = prefix.addr().is_ipv6();
+                if v6 != (r.ethertype == "IPv6") {
+                    return Err(Error::neutron(
+                        "SecurityGroupRuleParameterConflict",
+                        400,
+                        format!(
+                            "Conflicting value ethertype {} for CIDR {prefix}",
+                            r.ethertype
+                        ),
+                    ));
+                }
+            }
+            let remotes = usize::from(r.remote_ip_prefix.is_some())
+                + usize::from(r.remote_group_id.is_some())
+                + usize::from(r.remote_address_group_id.is_some());
+            if remotes > 1 {
+                return Err(Error::neutron(
+                    "SecurityGroupMultipleRemoteEntites",
+                    400,
+                    "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id \
+                     may be provided.",
+                ));
+            }
+            checked.push((r, protocol, min, max));
         }
         let ctx = ctx.clone();
         let plugin = self.clone();
         crate::in_tx!(self.store(), |tx| {
-            let group = sg::get(tx, &r.security_group_id)
-                .await?
-                .filter(|g| ctx.owns(&g.project_id))
-                .ok_or_else(|| group_not_found(&r.security_group_id))?;
-            if let Some(remote) = &r.remote_group_id
-                && sg::get(tx, remote)
+            let mut out: Vec<SecurityGroupRule> = Vec::with_capacity(checked.len());
+            let now = neutrino_store::now();
+            let mut touched: Vec<String> = Vec::new();
+            for (r, protocol, min, max) in &checked {
+                let group = sg::get(tx, &r.security_group_id)
                     .await?
                     .filter(|g| ctx.owns(&g.project_id))
-                    .is_none()
-            {
-                return Err(group_not_found(remote));
-            }
-            plugin
-                .check_quota(tx, &r.project_id, "security_group_rule", 1)
-                .await?;
-            if let Some(ag) = &r.remote_address_group_id {
-                plugin
-                    .check_address_group_for(tx, &ctx, ag, &r.project_id)
-                    .await?;
-            }
-            let now = neutrino_store::now();
-            let in_default =
-                sg::default_of(tx, &group.project_id).await?.as_deref() == Some(group.id.as_str());
-            let new = SecurityGroupRule {
-                id: uuid::Uuid::new_v4().to_string(),
-                project_id: r.project_id.clone(),
-                security_group_id: group.id.clone(),
-                direction: r.direction.clone(),
-                ethertype: r.ethertype.clone(),
-                protocol: protocol.clone(),
-                port_range_min: r.port_range_min,
-                port_range_max: r.port_range_max,
-                remote_ip_prefix: r.remote_ip_prefix.map(|p| p.trunc().to_string()),
-                remote_group_id: r.remote_group_id.clone(),
-                remote_address_group_id: r.remote_address_group_id.clone(),
-                belongs_to_default_sg: in_default,
-                description: r.description.clone(),
-                created_at: now.clone(),
-                updated_at: now.clone(),
-                revision_number: 0,
-            };
-            for existing in &group.rules {
-                let same = existing.direction == new.direction
-                    && existing.ethertype == new.ethertype
-                    && existing.protocol == new.protocol
-                    && existing.port_range_min == new.port_range_min
-                    && existing.port_range_max == new.port_range_max
-                    && existing.remote_ip_prefix == new.remote_ip_prefix
-                    && existing.remote_group_id == new.remote_group_id
-                    && existing.remote_address_group_id == new.remote_address_group_id;
-                if same {
+                    .ok_or_else(|| group_not_found(&r.security_group_id))?;
+                if let Some(remote) = &r.remote_group_id
+                    && sg::get(tx, remote)
+                        .await?
+                        .filter(|g| ctx.owns(&g.project_id))
+                        .is_none()
+                {
+                    return Err(group_not_found(remote));
+                }
+                if let Some(ag) = &r.remote_address_group_id {
+                    plugin
+                        .check_address_group_for(tx, &ctx, ag, &r.project_id)
+                        .await?;
+                }
+                let in_default = sg::default_of(tx, &group.project_id).await?.as_deref()
+                    == Some(group.id.as_str());
+                let new = SecurityGroupRule {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    project_id: r.project_id.clone(),
+                    security_group_id: group.id.clone(),
+                    direction: r.direction.clone(),
+                    ethertype: r.ethertype.clone(),
+                    protocol: protocol.clone(),
+                    port_range_min: *min,
+                    port_range_max: *max,
+                    // Kept as sent (`10.0.0.34/24`); `normalized_cidr` shows the network.
+                    remote_ip_prefix: r.remote_ip_prefix.map(|p| p.to_string()),
+                    remote_group_id: r.remote_group_id.clone(),
+                    remote_address_group_id: r.remote_address_group_id.clone(),
+                    belongs_to_default_sg: in_default,
+                    description: r.description.clone(),
+                    created_at: now.clone(),
+                    updated_at: now.clone(),
+                    revision_number: 0,
+                };
+                let same = |existing: &SecurityGroupRule| {
+                    existing.direction == new.direction
+                        && existing.ethertype == new.ethertype
+                        && existing.protocol == new.protocol
+                        && existing.port_range_min == new.port_range_min
+                        && existing.port_range_max == new.port_range_max
+                        && existing.remote_ip_prefix == new.remote_ip_prefix
+                        && existing.remote_group_id == new.remote_group_id
+                        && existing.remote_address_group_id == new.remote_address_group_id
+                };
+                if out.iter().any(same) {
+                    return Err(Error::conflict(
+                        "DuplicateSecurityGroupRuleInPost",
+                        "Duplicate Security Group Rule in POST.",
+                    ));
+                }
+                if let Some(existing) = group.rules.iter().find(|e| same(e)) {
                     return Err(Error::conflict(
                         "SecurityGroupRuleExists",
                         format!(
@@ -391,15 +453,28 @@ impl Plugin {
                         ),
                     ));
                 }
+                if !touched.contains(&group.id) {
+                    touched.push(group.id.clone());
+                }
+                out.push(new);
             }
-            // A remote group deleted since the checks above: run again, and the checks
-            // answer.
-            sg::insert_rule(tx, &new).await.map_err(|e| match e {
-                StoreError::ForeignKey(m) => StoreError::Retry(m),
-                other => other,
-            })?;
-            neutrino_store::revision::touch(tx, "security_groups", &group.id, &now).await?;
-            Ok::<_, Error>(new)
+            for (project, n) in crate::quotas::per_project(out.iter().map(|r| &r.project_id)) {
+                plugin
+                    .check_quota(tx, project, "security_group_rule", n)
+                    .await?;
+            }
+            for new in &out {
+                // A remote group deleted since the checks above: run again, and the checks
+                // answer.
+                sg::insert_rule(tx, new).await.map_err(|e| match e {
+                    StoreError::ForeignKey(m) => StoreError::Retry(m),
+                    other => other,
+                })?;
+            }
+            for g in &touched {
+                neutrino_store::revision::touch(tx, "security_groups", g, &now).await?;
+            }
+            Ok::<_, Error>(out)
         })
     }
 
@@ -410,10 +485,14 @@ impl Plugin {
         id: &str,
     ) -> Result<SecurityGroupRule> {
         let mut conn = self.read().await?;
-        sg::get_rule(&mut conn, id)
+        let r = sg::get_rule(&mut conn, id)
             .await?
-            .filter(|r| ctx.owns(&r.project_id))
-            .ok_or_else(|| rule_not_found(id))
+            .ok_or_else(|| rule_not_found(id))?;
+        if rule_visible(&mut conn, ctx, &r).await? {
+            Ok(r)
+        } else {
+            Err(rule_not_found(id))
+        }
     }
 
     /// List rules.
@@ -423,8 +502,12 @@ impl Plugin {
         mut q: ListQuery,
     ) -> Result<Vec<SecurityGroupRule>> {
         if !ctx.sees_all() {
-            q.conditions
-                .push(Condition::eq("project_id", ctx.project_id.clone()));
+            // The rule's owner, or its group's (an admin may add rules to a member's group).
+            q.conditions.push(Condition::raw(
+                "project_id = ? OR security_group_id IN \
+                 (SELECT id FROM security_groups WHERE project_id = ?)",
+                vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],
+            ));
         }
         let mut conn = self.read().await?;
         sg::list_rules(&mut conn, &q)
@@ -439,8 +522,10 @@ impl Plugin {
         crate::in_tx!(self.store(), |tx| {
             let r = sg::get_rule(tx, &id)
                 .await?
-                .filter(|r| ctx.owns(&r.project_id))
                 .ok_or_else(|| rule_not_found(&id))?;
+            if !rule_visible(tx, &ctx, &r).await? {
+                return Err(rule_not_found(&id));
+            }
             sg::delete_rule(tx, &id).await?;
             neutrino_store::revision::touch(
                 tx,
@@ -452,6 +537,20 @@ impl Plugin {
             Ok::<_, Error>(())
         })
     }
+}
+
+/// Whether the caller may see a rule: it owns the rule or the rule's group.
+async fn rule_visible(
+    conn: &mut Conn,
+    ctx: &RequestContext,
+    r: &SecurityGroupRule,
+) -> Result<bool> {
+    if ctx.owns(&r.project_id) {
+        return Ok(true);
+    }
+    Ok(sg::get(conn, &r.security_group_id)
+        .await?
+        .is_some_and(|g| ctx.owns(&g.project_id)))
 }
 
 pub(crate) fn normalize_protocol(
@@ -498,41 +597,124 @@ pub(crate) fn normalize_protocol(
     Ok(Some(lower))
 }
 
+/// The IP protocol number of a (normalised) protocol name or number.
+fn protocol_number(p: &str) -> Option<i64> {
+    if let Ok(n) = p.parse::<i64>() {
+        return Some(n);
+    }
+    Some(match p {
+        "icmp" => 1,
+        "igmp" => 2,
+        "ipip" | "ipencap" => 4,
+        "tcp" => 6,
+        "egp" => 8,
+        "udp" => 17,
+        "dccp" => 33,
+        "rsvp" => 46,
+        "gre" => 47,
+        "esp" => 50,
+        "ah" => 51,
+        "icmpv6" | "ipv6-icmp" => 58,
+        "ospf" => 89,
+        "vrrp" => 112,
+        "pgm" => 113,
+        "sctp" => 132,
+        "udplite" => 136,
+        _ => return None,
+    })
+}
+
+/// Protocol numbers whose rules take port ranges (Neutron's `SG_PORT_PROTO_NUMS`: DCCP,
+/// SCTP, TCP, UDP, UDP-Lite).
+const PORT_PROTOCOL_NUMBERS: [i64; 5] = [33, 132, 6, 17, 136];
+
+/// Neutron's `_make_canonical_port_range` and `_validate_port_range`: the whole range
+/// (1-65535) is no range; TCP-like protocols need `min <= max` and no port 0; ICMP takes a
+/// type (min) and code (max) of 0-255, a code only with a type; other protocols take none.
+/// Returns the range to store.
 pub(crate) fn check_ports(
     protocol: Option<&str>,
     min: Option<i64>,
     max: Option<i64>,
-) -> Result<()> {
-    match protocol {
-        None if min.is_some() || max.is_some() => Err(Error::neutron(
+) -> Result<(Option<i64>, Option<i64>)> {
+    let (min, max) = match (min, max) {
+        (Some(1), Some(65535)) => (None, None),
+        other => other,
+    };
+    if min.is_none() && max.is_none() {
+        return Ok((None, None));
+    }
+    let Some(p) = protocol else {
+        return Err(Error::neutron(
             "SecurityGroupProtocolRequiredWithPorts",
             400,
             "Must also specify protocol if port range is given.",
-        )),
-        Some(p) if PORT_PROTOCOLS.contains(&p) || p == "6" || p == "17" => {
-            if let (Some(a), Some(b)) = (min, max)
-                && (a > b || a < 1 || b > 65535)
-            {
-                return Err(Error::neutron(
+        ));
+    };
+    let number = protocol_number(p);
+    match number {
+        Some(n) if PORT_PROTOCOL_NUMBERS.contains(&n) => {
+            if min == Some(0) || max == Some(0) {
+                return Err(invalid_port(0));
+            }
+            match (min, max) {
+                (Some(a), Some(b)) if a <= b => Ok((min, max)),
+                _ => Err(Error::neutron(
                     "SecurityGroupInvalidPortRange",
                     400,
                     "For TCP/UDP protocols, port_range_min must be <= port_range_max",
-                ));
+                )),
             }
-            Ok(())
         }
-        Some("icmp") | Some("icmpv6") | Some("ipv6-icmp") | Some("1") | Some("58") => {
-            for v in [min, max].into_iter().flatten() {
-                if !(0..=255).contains(&v) {
+        Some(1 | 58) => {
+            for (v, field, attr) in [
+                (min, "type", "port_range_min"),
+                (max, "code", "port_range_max"),
+            ] {
+                if let Some(v) = v
+                    && !(0..=255).contains(&v)
+                {
                     return Err(Error::neutron(
                         "SecurityGroupInvalidIcmpValue",
                         400,
-                        format!("Invalid value for ICMP type or code: {v}. It must be 0 to 255."),
+                        format!(
+                            "Invalid value for ICMP {field} ({attr}) {v}. It must be 0 to 255."
+                        ),
                     ));
                 }
             }
-            Ok(())
+            if let (None, Some(code)) = (min, max) {
+                return Err(Error::neutron(
+                    "SecurityGroupMissingIcmpType",
+                    400,
+                    format!(
+                        "ICMP code (port-range-max) {code} is provided but ICMP type \
+                         (port-range-min) is missing."
+                    ),
+                ));
+            }
+            Ok((min, max))
         }
-        _ => Ok(()),
+        _ => Err(Error::neutron(
+            "SecurityGroupInvalidProtocolForPort",
+            400,
+            format!(
+                "Ports cannot be specified for protocol {}. Ports are only supported for DCCP, \
+                 SCTP, TCP, UDP, UDPLITE.",
+                number
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| p.to_string())
+            ),
+        )),
     }
+}
+
+/// `SecurityGroupInvalidPortValue` (400): a port outside 0-65535, or 0 where a port is
+/// needed.
+pub fn invalid_port(port: impl std::fmt::Display) -> Error {
+    Error::neutron(
+        "SecurityGroupInvalidPortValue",
+        400,
+        format!("Invalid value for port {port}"),
+    )
 }

@@ -132,7 +132,7 @@ impl Plugin {
     ) -> Result<DefaultRule> {
         admin_only(ctx, "create_default_security_group_rule")?;
         let protocol = normalize_protocol(r.protocol.as_deref(), &r.ethertype)?;
-        check_ports(protocol.as_deref(), r.port_range_min, r.port_range_max)?;
+        let _ = check_ports(protocol.as_deref(), r.port_range_min, r.port_range_max)?;
         if let Some(prefix) = r.remote_ip_prefix
             && prefix.addr().is_ipv6() != (r.ethertype == "IPv6")
         {

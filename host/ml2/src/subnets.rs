@@ -378,10 +378,11 @@ impl Plugin {
         ctx: &RequestContext,
         r: &SubnetCreate,
     ) -> Result<Subnet> {
-        networks::get_row(conn, &r.network_id)
+        let network = networks::get_row(conn, &r.network_id)
             .await?
             .filter(|n| visible(ctx, n))
             .ok_or_else(|| network_not_found(&r.network_id))?;
+        check_network_mtu(&network.id, network.mtu, [r.ip_version])?;
         let id = uuid::Uuid::new_v4().to_string();
         let (cidr, pool_id) = self.choose_cidr(conn, ctx, r).await?;
         check_cidr(cidr, r.ip_version, r.enable_dhcp)?;
@@ -467,8 +468,12 @@ impl Plugin {
             updated_at: now,
             revision_number: 0,
             tags: vec![],
+            router_external: network.router_external,
         };
         subnets::insert(conn, &subnet).await?;
+        // A subnet revises its network (Neutron's `revises_on_change`).
+        neutrino_store::revision::touch(conn, "networks", &subnet.network_id, &subnet.created_at)
+            .await?;
         rebuild_ranges(conn, &subnet, r.ip_version).await?;
         if is_auto_address(&subnet) {
             self.add_auto_addresses(conn, &subnet).await?;
@@ -707,6 +712,7 @@ impl Plugin {
             if !subnets::update(tx, &s, current.revision_number).await? {
                 return Err(StoreError::Retry("subnet changed".into()).into());
             }
+            neutrino_store::revision::touch(tx, "networks", &s.network_id, &s.updated_at).await?;
             if pools_changed {
                 rebuild_ranges(tx, &s, version).await?;
             }
@@ -799,6 +805,7 @@ impl Plugin {
                 host.flush(tx).await?;
             }
             subnets::delete(tx, &id).await?;
+            neutrino_store::revision::touch(tx, "networks", &s.network_id, &now).await?;
             Ok::<_, Error>((s, net))
         })?;
         if let Some(net) = &net {
@@ -824,4 +831,36 @@ pub async fn free_ranges(plugin: &Plugin, subnet_id: &str) -> Result<Vec<(String
             ))
         })
         .collect())
+}
+
+/// The smallest MTU an IPv4 subnet needs (RFC 791).
+pub const IPV4_MIN_MTU: i64 = 68;
+/// The smallest MTU an IPv6 subnet needs (RFC 8200).
+pub const IPV6_MIN_MTU: i64 = 1280;
+
+/// Neutron's `_validate_subnet_network_mtu`: a network's MTU must carry every subnet on it
+/// (409 `NetworkMTUSubnetConflict`).
+pub fn check_network_mtu(
+    network_id: &str,
+    mtu: i64,
+    versions: impl IntoIterator<Item = u8>,
+) -> Result<()> {
+    if mtu == 0 || mtu >= IPV6_MIN_MTU {
+        return Ok(());
+    }
+    let conflict = |min: i64| {
+        Error::conflict(
+            "NetworkMTUSubnetConflict",
+            format!("MTU of {network_id} is not valid, subnet requires a minimum of {min}"),
+        )
+    };
+    for v in versions {
+        if mtu < IPV4_MIN_MTU {
+            return Err(conflict(IPV4_MIN_MTU));
+        }
+        if v == 6 {
+            return Err(conflict(IPV6_MIN_MTU));
+        }
+    }
+    Ok(())
 }

@@ -35,6 +35,11 @@ pub struct Config {
     pub max_subnet_host_routes: usize,
     /// Maximum fixed IPs per port.
     pub max_fixed_ips_per_port: usize,
+    /// Longest request line or header line (`Name: value`) accepted, in bytes (Neutron's
+    /// `max_header_line`, 16384); a longer one is a 400.
+    pub max_header_line: usize,
+    /// `[oslo_middleware]`: the request body limit.
+    pub oslo_middleware: OsloMiddlewareSection,
     /// ML2 settings.
     pub ml2: Ml2Section,
     /// Mechanism driver machinery.
@@ -129,6 +134,23 @@ impl Default for KeystoneSection {
             service_token_roles: vec!["service".into()],
             service_token_roles_required: true,
             http_connect_timeout: 10,
+        }
+    }
+}
+
+/// `[oslo_middleware]`, as oslo.middleware names it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OsloMiddlewareSection {
+    /// Largest request body accepted, in bytes (oslo.middleware's default, 114688); a larger
+    /// one is a 413. Driver uploads have their own limit (64 MiB).
+    pub max_request_body_size: u64,
+}
+
+impl Default for OsloMiddlewareSection {
+    fn default() -> Self {
+        OsloMiddlewareSection {
+            max_request_body_size: 114_688,
         }
     }
 }
@@ -231,6 +253,8 @@ impl Default for Config {
             max_dns_nameservers: core.max_dns_nameservers,
             max_subnet_host_routes: core.max_subnet_host_routes,
             max_fixed_ips_per_port: core.max_fixed_ips_per_port,
+            max_header_line: 16_384,
+            oslo_middleware: OsloMiddlewareSection::default(),
             ml2: Ml2Section::default(),
             drivers: DriversSection::default(),
             oslo_policy: OsloPolicySection::default(),
@@ -524,7 +548,21 @@ impl Config {
             default_project_id: self.default_project_id.clone(),
             pagination_max_limit: (self.pagination_max_limit > 0)
                 .then_some(self.pagination_max_limit as u64),
+            edge: neutrino_api::edge::EdgeLimits {
+                max_request_body_size: self.oslo_middleware.max_request_body_size,
+                max_header_line: self.max_header_line,
+                ..neutrino_api::edge::EdgeLimits::default()
+            },
         };
+        if self.max_header_line < 1024 {
+            return Err(invalid(
+                "max_header_line",
+                format!(
+                    "'{}' is too small - must be at least '1024'",
+                    self.max_header_line
+                ),
+            ));
+        }
         for name in &m.mechanism_drivers {
             if name.is_empty()
                 || !name

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod malloc;
+pub mod serve;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -126,8 +127,7 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+        serve::serve(listener, app, shutdown)
             .await
             .context("serving HTTP")?;
         store.close().await;

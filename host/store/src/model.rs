@@ -147,6 +147,8 @@ pub struct Subnet {
     pub revision_number: i64,
     /// Tags (loaded).
     pub tags: Vec<String>,
+    /// Its network's `router:external` (read with the subnet; `subnet-external-network`).
+    pub router_external: bool,
 }
 
 /// A fixed IP of a port.

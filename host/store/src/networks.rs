@@ -251,9 +251,13 @@ pub async fn port_context(
         let own: Option<i64> = row.try_get(23).map_err(StoreError::classify)?;
         Some((used.unwrap_or(0), own))
     };
+    let mut subnets = crate::subnets::from_json_array(&text(&row, 19)?)?;
+    for s in &mut subnets {
+        s.router_external = network.router_external;
+    }
     Ok(Some(PortContext {
         network,
-        subnets: crate::subnets::from_json_array(&text(&row, 19)?)?,
+        subnets,
         default_security_group: opt_text(&row, 20)?,
         first_free,
         port_quota,

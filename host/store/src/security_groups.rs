@@ -272,17 +272,20 @@ pub async fn port_count(conn: &mut AnyConnection, group_id: &str) -> Result<i64>
     int(&row, 0)
 }
 
-/// Which of `ids` exist, with their project.
-pub async fn owners(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<(String, String)>> {
+/// Which of `ids` exist, with their project and whether they are stateful.
+pub async fn owners(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String, bool)>> {
     let rows = fetch_in(
         conn,
-        "SELECT id, project_id FROM security_groups WHERE id IN ",
+        "SELECT id, project_id, stateful FROM security_groups WHERE id IN ",
         &[] as &[SqlValue],
         ids,
         "",
     )
     .await?;
     rows.iter()
-        .map(|r| Ok((text(r, 0)?, text(r, 1)?)))
+        .map(|r| Ok((text(r, 0)?, text(r, 1)?, boolean(r, 2)?)))
         .collect()
 }

@@ -15,7 +15,8 @@ use crate::tags;
 pub const COLUMNS: &str = "id, project_id, network_id, name, description, ip_version, cidr, \
     gateway_ip, enable_dhcp, ipv6_ra_mode, ipv6_address_mode, subnetpool_id, segment_id, \
     dns_nameservers, host_routes, allocation_pools, service_types, created_at, updated_at, \
-    revision_number";
+    revision_number, \
+    COALESCE((SELECT n.router_external FROM networks n WHERE n.id = subnets.network_id), 0)";
 
 fn from_row(row: &AnyRow) -> Result<Subnet> {
     Ok(Subnet {
@@ -40,6 +41,7 @@ fn from_row(row: &AnyRow) -> Result<Subnet> {
         updated_at: text(row, 18)?,
         revision_number: int(row, 19)?,
         tags: Vec::new(),
+        router_external: boolean(row, 20)?,
     })
 }
 
@@ -196,6 +198,8 @@ impl From<SubnetJson> for Subnet {
             updated_at: s.updated_at,
             revision_number: s.revision_number,
             tags: Vec::new(),
+            // Set from the network by the caller that read both.
+            router_external: false,
         }
     }
 }

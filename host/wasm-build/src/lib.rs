@@ -15,8 +15,13 @@
 //! - [`build_in_tree_drivers`] for `host/server/build.rs`: builds `drivers/`
 //!   and prints `cargo:rerun-if-changed` lines for the guest sources, the SDK
 //!   and the WIT contract.
+//! - [`toolchain::ensure_target`], which a build script calls first: it installs the
+//!   `wasm32-wasip2` target with rustup when the toolchain lacks it, or says in one line what
+//!   to install.
 //! - [`build_guest_workspace`] for anything else (tests build the hostile
 //!   drivers lazily, once per test binary, with it).
+
+pub mod toolchain;
 
 use serde::Deserialize;
 use std::ffi::OsStr;

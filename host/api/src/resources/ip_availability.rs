@@ -147,6 +147,7 @@ async fn list(
         &ATTRS,
         "network-ip-availabilities",
         s.config.pagination_max_limit,
+        &ctx,
     )?;
     // The pagination links keep the ip_version filter.
     params.pairs = query::pairs(q.as_deref());

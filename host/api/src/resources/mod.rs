@@ -151,6 +151,7 @@ async fn list<R: Resource>(
         R::attrs(),
         R::COLLECTION,
         s.config.pagination_max_limit,
+        &ctx,
     )?;
     let mut items = R::list(&s, &ctx, params.query.clone()).await?;
     // Pagination links follow the rows the database returned, also when policy drops some.

@@ -51,17 +51,17 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
             .rw()
             .default(json!(false))
             .filter("router_external"),
-        attr("mtu", Kind::Int(68, 65535)).rw().column("mtu"),
+        attr("mtu", Kind::Int(0, i64::from(i32::MAX)))
+            .rw()
+            .column("mtu"),
         attr("port_security_enabled", Kind::Bool)
             .rw()
             .filter("port_security_enabled"),
         attr("availability_zone_hints", Kind::StrList).post(),
         attr("availability_zones", Kind::StrList),
-        attr("dns_domain", Kind::Str(255)).rw(),
         attr("subnets", Kind::StrList),
         attr("ipv4_address_scope", Kind::Uuid),
         attr("ipv6_address_scope", Kind::Uuid),
-        attr("l2_adjacency", Kind::Bool),
         attr("provider:network_type", Kind::Str(32))
             .rw()
             .nullable()
@@ -148,7 +148,8 @@ fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<NetworkC
         router_external: m.bool_of("router:external").unwrap_or(false),
         port_security_enabled: m.bool_of("port_security_enabled").unwrap_or(true),
         availability_zone_hints: super::availability_zones::hints(m)?,
-        dns_domain: m.str_of("dns_domain").unwrap_or_default(),
+        // `dns_domain` comes with DNS integration, which is not advertised.
+        dns_domain: String::new(),
         mtu: m.int_of("mtu"),
         segments: segments.or(provider.map(|p| vec![p])),
     })
@@ -213,7 +214,7 @@ impl Resource for Networks {
             shared: m.bool_of("shared"),
             router_external: m.bool_of("router:external"),
             port_security_enabled: m.bool_of("port_security_enabled"),
-            dns_domain: m.str_of("dns_domain"),
+            dns_domain: None,
             mtu: m.int_of("mtu"),
             provider: provider_of(&m)?,
         };

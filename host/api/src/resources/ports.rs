@@ -127,9 +127,6 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
             .nullable()
             .filter_with(security_groups_filter),
         attr("allowed_address_pairs", Kind::List).rw().nullable(),
-        attr("extra_dhcp_opts", Kind::List),
-        attr("ip_allocation", Kind::Str(16)),
-        attr("dns_name", Kind::Str(255)),
         attr("binding:host_id", Kind::Str(255))
             .rw()
             .default(json!(""))
@@ -247,6 +244,30 @@ fn address_pairs(v: Option<&Value>) -> ApiResult<Option<Vec<AddressPair>>> {
     Ok(Some(out))
 }
 
+/// `security_groups` of a body: `null` is none; a group listed twice is refused, as
+/// Neutron's `type:uuid_list` validator does.
+fn security_groups_of(m: &Map<String, Value>) -> ApiResult<Option<Vec<String>>> {
+    if m.is_null("security_groups") {
+        return Ok(Some(vec![]));
+    }
+    let Some(groups) = m.strs_of("security_groups") else {
+        return Ok(None);
+    };
+    let mut dups: Vec<&str> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        if groups[..i].contains(g) && !dups.contains(&g.as_str()) {
+            dups.push(g);
+        }
+    }
+    if !dups.is_empty() {
+        return Err(crate::error::bad_request(format!(
+            "Invalid input for security_groups. Reason: Duplicate items in the list: '{}'.",
+            dups.join(", ")
+        )));
+    }
+    Ok(Some(groups))
+}
+
 fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<PortCreate> {
     Ok(PortCreate {
         project_id: owner(m, ctx)?,
@@ -259,11 +280,7 @@ fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<PortCrea
         device_id: m.str_of("device_id").unwrap_or_default(),
         device_owner: m.str_of("device_owner").unwrap_or_default(),
         port_security_enabled: m.bool_of("port_security_enabled"),
-        security_groups: if m.is_null("security_groups") {
-            Some(vec![])
-        } else {
-            m.strs_of("security_groups")
-        },
+        security_groups: security_groups_of(m)?,
         allowed_address_pairs: address_pairs(m.get("allowed_address_pairs"))?.unwrap_or_default(),
         binding_host_id: m.str_of("binding:host_id").unwrap_or_default(),
         binding_vnic_type: m
@@ -334,11 +351,7 @@ impl Resource for Ports {
             device_id: m.str_of("device_id"),
             device_owner: m.str_of("device_owner"),
             port_security_enabled: m.bool_of("port_security_enabled"),
-            security_groups: if m.is_null("security_groups") {
-                Some(vec![])
-            } else {
-                m.strs_of("security_groups")
-            },
+            security_groups: security_groups_of(&m)?,
             allowed_address_pairs: address_pairs(m.get("allowed_address_pairs"))?,
             binding_host_id: m.str_of("binding:host_id"),
             binding_vnic_type: m.str_of("binding:vnic_type"),

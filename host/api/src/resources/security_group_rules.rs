@@ -37,7 +37,7 @@ fn belongs_filter(values: &[String]) -> ApiResult<Condition> {
 /// The attribute map of rules.
 pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
     let mut a = vec![
-        attr("security_group_id", Kind::Uuid)
+        attr("security_group_id", Kind::Str(36))
             .required()
             .column("security_group_id"),
         attr("direction", Kind::OneOf(&["ingress", "egress"]))
@@ -46,24 +46,25 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("ethertype", Kind::OneOf(&["IPv4", "IPv6"]))
             .post()
             .column("ethertype"),
-        attr("protocol", Kind::Str(40))
+        attr("protocol", Kind::StrOrInt(40))
             .post()
             .nullable()
             .column("protocol"),
-        attr("port_range_min", Kind::Int(0, 65535))
+        attr("port_range_min", Kind::Port)
             .post()
             .nullable()
             .column("port_range_min"),
-        attr("port_range_max", Kind::Int(0, 65535))
+        attr("port_range_max", Kind::Port)
             .post()
             .nullable()
             .column("port_range_max"),
-        attr("remote_ip_prefix", Kind::Cidr)
+        attr("remote_ip_prefix", Kind::IpPrefix)
             .post()
             .nullable()
             .column("remote_ip_prefix"),
         attr("normalized_cidr", Kind::Cidr),
-        attr("remote_group_id", Kind::Uuid)
+        // Not checked as a UUID: looked up like any other, so a bad one is not found.
+        attr("remote_group_id", Kind::Str(255))
             .post()
             .nullable()
             .column("remote_group_id"),
@@ -84,7 +85,6 @@ impl Resource for SecurityGroupRules {
     const MEMBER: &'static str = "security_group_rule";
     const COLLECTION: &'static str = "security-group-rules";
     const BODY_COLLECTION: &'static str = "security_group_rules";
-    const BULK: bool = false;
     type Item = SecurityGroupRule;
     type View<'a> = views::RuleView<'a>;
 
@@ -106,28 +106,23 @@ impl Resource for SecurityGroupRules {
         ctx: &RequestContext,
         bodies: Vec<Map<String, Value>>,
     ) -> ApiResult<Vec<SecurityGroupRule>> {
-        let mut out = Vec::new();
+        let mut reqs = Vec::with_capacity(bodies.len());
         for m in &bodies {
-            let protocol = match m.get("protocol") {
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => m.str_of("protocol"),
-            };
-            let r = RuleCreate {
+            reqs.push(RuleCreate {
                 project_id: owner(m, ctx)?,
                 security_group_id: m.str_of("security_group_id").unwrap_or_default(),
                 direction: m.str_of("direction").unwrap_or_default(),
                 ethertype: m.str_of("ethertype").unwrap_or_else(|| "IPv4".into()),
-                protocol,
+                protocol: m.str_of("protocol"),
                 port_range_min: m.int_of("port_range_min"),
                 port_range_max: m.int_of("port_range_max"),
                 remote_ip_prefix: m.str_of("remote_ip_prefix").and_then(|p| p.parse().ok()),
                 remote_group_id: m.str_of("remote_group_id"),
                 remote_address_group_id: m.str_of("remote_address_group_id"),
                 description: m.str_of("description").unwrap_or_default(),
-            };
-            out.push(s.plugin.create_security_group_rule(ctx, r).await?);
+            });
         }
-        Ok(out)
+        Ok(s.plugin.create_security_group_rules(ctx, reqs).await?)
     }
     async fn list(
         s: &AppState,

@@ -53,7 +53,6 @@ impl Resource for SecurityGroups {
     const MEMBER: &'static str = "security_group";
     const COLLECTION: &'static str = "security-groups";
     const BODY_COLLECTION: &'static str = "security_groups";
-    const BULK: bool = false;
     type Item = SecurityGroup;
     type View<'a> = views::SecurityGroupView<'a>;
 
@@ -75,14 +74,16 @@ impl Resource for SecurityGroups {
         ctx: &RequestContext,
         bodies: Vec<Map<String, Value>>,
     ) -> ApiResult<Vec<SecurityGroup>> {
-        let m = &bodies[0];
-        let r = SecurityGroupCreate {
-            project_id: owner(m, ctx)?,
-            name: m.str_of("name").unwrap_or_default(),
-            description: m.str_of("description").unwrap_or_default(),
-            stateful: m.bool_of("stateful"),
-        };
-        Ok(vec![s.plugin.create_security_group(ctx, r).await?])
+        let mut reqs = Vec::with_capacity(bodies.len());
+        for m in &bodies {
+            reqs.push(SecurityGroupCreate {
+                project_id: owner(m, ctx)?,
+                name: m.str_of("name").unwrap_or_default(),
+                description: m.str_of("description").unwrap_or_default(),
+                stateful: m.bool_of("stateful"),
+            });
+        }
+        Ok(s.plugin.create_security_groups(ctx, reqs).await?)
     }
     async fn list(
         s: &AppState,

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use ipnet::IpNet;
 use neutrino_ml2::RequestContext;
 use neutrino_ml2::store::model::Subnet;
-use neutrino_ml2::store::query::ListQuery;
+use neutrino_ml2::store::query::{Condition, ListQuery};
 use neutrino_ml2::subnets::{GatewaySpec, SubnetCreate, SubnetUpdate};
 use serde_json::{Map, Value};
 
@@ -16,6 +16,27 @@ use crate::error::{ApiResult, invalid_input};
 use crate::{AppState, views};
 
 const IPV6_MODES: &[&str] = &["slaac", "dhcpv6-stateful", "dhcpv6-stateless"];
+
+/// `shared=…` on subnets: whether the subnet's network is shared with every project or
+/// with the caller's (Neutron filters a subnet's `shared` through its network's RBAC
+/// entries).
+fn shared_filter(values: &[String], ctx: &RequestContext) -> ApiResult<Condition> {
+    let mut wanted = Vec::new();
+    for v in values {
+        wanted.push(
+            crate::attrs::to_bool(&Value::String(v.clone()))
+                .ok_or_else(|| invalid_input(format!("'{v}' cannot be converted to boolean.")))?,
+        );
+    }
+    let shared = "network_id IN (SELECT object_id FROM rbac_policies WHERE object_type = \
+                  'network' AND action = 'access_as_shared' AND target_project IN (?, '*'))";
+    let project = vec![ctx.project_id.clone().into()];
+    Ok(match (wanted.contains(&true), wanted.contains(&false)) {
+        (true, true) => Condition::raw("1 = 1", vec![]),
+        (true, false) => Condition::raw(shared, project),
+        _ => Condition::raw(format!("NOT ({shared})"), project),
+    })
+}
 
 /// The attribute map of subnets.
 pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
@@ -50,11 +71,11 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
             .post()
             .nullable()
             .column("ipv6_address_mode"),
-        attr("segment_id", Kind::Uuid)
-            .rw()
-            .nullable()
-            .column("segment_id"),
+        // `segment_id` comes with the segments extension, which is not advertised.
+        attr("router:external", Kind::Bool),
         attr("service_types", Kind::StrList).rw(),
+        // Not shown, but filterable: its network's `shared` as the caller sees it.
+        attr("shared", Kind::Bool).filter_for_caller(shared_filter),
     ];
     standard(&mut a);
     a
@@ -156,7 +177,7 @@ fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<SubnetCr
         enable_dhcp: m.bool_of("enable_dhcp").unwrap_or(true),
         ipv6_ra_mode: m.str_of("ipv6_ra_mode"),
         ipv6_address_mode: m.str_of("ipv6_address_mode"),
-        segment_id: m.str_of("segment_id"),
+        segment_id: None,
         service_types: m.strs_of("service_types").unwrap_or_default(),
     })
 }
@@ -216,7 +237,7 @@ impl Resource for Subnets {
             host_routes: routes_of(m.get("host_routes"))?,
             enable_dhcp: m.bool_of("enable_dhcp"),
             service_types: m.strs_of("service_types"),
-            segment_id: m.get("segment_id").map(|v| v.as_str().map(String::from)),
+            segment_id: None,
         };
         Ok(s.plugin.update_subnet(ctx, id, u, if_match).await?)
     }
