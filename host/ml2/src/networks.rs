@@ -117,7 +117,12 @@ impl Plugin {
             for r in &reqs {
                 let net = plugin.insert_network(tx, &ctx, r).await?;
                 plugin
-                    .network_hook(Phase::Pre(&host), Hook::CreatePrecommit, &net, None)
+                    .network_hook(
+                        Phase::Pre(&host, &mut *tx),
+                        Hook::CreatePrecommit,
+                        &net,
+                        None,
+                    )
                     .await?;
                 out.push(net);
             }
@@ -352,7 +357,7 @@ impl Plugin {
             let host = plugin.staged_host();
             plugin
                 .network_hook(
-                    Phase::Pre(&host),
+                    Phase::Pre(&host, &mut *tx),
                     Hook::UpdatePrecommit,
                     &net,
                     Some(&current),
@@ -367,6 +372,7 @@ impl Plugin {
                 .network_hook(Phase::Post, Hook::UpdatePostcommit, &net, Some(original))
                 .await;
         }
+        self.emit(crate::events::Event::NetworkUpdated(net.id.clone()));
         Ok(net)
     }
 
@@ -441,7 +447,12 @@ impl Plugin {
             neutrino_store::rbac::delete_of_object(tx, "network", &id).await?;
             let host = plugin.staged_host();
             plugin
-                .network_hook(Phase::Pre(&host), Hook::DeletePrecommit, &net, None)
+                .network_hook(
+                    Phase::Pre(&host, &mut *tx),
+                    Hook::DeletePrecommit,
+                    &net,
+                    None,
+                )
                 .await?;
             host.flush(tx).await?;
             networks::delete(tx, &id).await?;
@@ -451,6 +462,7 @@ impl Plugin {
         let _ = self
             .network_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None)
             .await;
+        self.emit(crate::events::Event::NetworkDeleted(deleted.id.clone()));
         Ok(())
     }
 }

@@ -212,7 +212,7 @@ impl Plugin {
                     .await
                     .map_err(retry_on_collision)?;
                 plugin
-                    .port_hook(Phase::Pre(&host), Hook::CreatePrecommit, &port, None, &net)
+                    .port_hook(Phase::Pre(&host, &mut *tx), Hook::CreatePrecommit, &port, None, &net)
                     .await?;
                 out.push((port, net));
             }
@@ -239,7 +239,9 @@ impl Plugin {
         }
         let mut out = Vec::with_capacity(created.len());
         for (port, _) in created {
-            out.push(self.bind_if_needed(port).await?);
+            let port = self.bind_if_needed(port).await?;
+            self.emit(crate::events::Event::PortCreated(Box::new(port.clone())));
+            out.push(port);
         }
         Ok(out)
     }
@@ -744,7 +746,9 @@ impl Plugin {
                 )
                 .await;
         }
-        self.bind_if_needed(port).await
+        let port = self.bind_if_needed(port).await?;
+        self.emit(crate::events::Event::PortUpdated(Box::new(port.clone())));
+        Ok(port)
     }
 
     async fn update_port_tx(
@@ -977,7 +981,7 @@ impl Plugin {
         }
         if let Some(net) = self.network_for_hooks(conn, &p.network_id).await? {
             self.port_hook(
-                Phase::Pre(host),
+                Phase::Pre(host, &mut *conn),
                 Hook::UpdatePrecommit,
                 &p,
                 Some(&current),
@@ -1017,7 +1021,13 @@ impl Plugin {
             if let Some(net) = &net {
                 let host = plugin.staged_host();
                 plugin
-                    .port_hook(Phase::Pre(&host), Hook::DeletePrecommit, &p, None, net)
+                    .port_hook(
+                        Phase::Pre(&host, &mut *tx),
+                        Hook::DeletePrecommit,
+                        &p,
+                        None,
+                        net,
+                    )
                     .await?;
                 host.flush(tx).await?;
             }
@@ -1033,6 +1043,7 @@ impl Plugin {
                 .port_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None, net)
                 .await;
         }
+        self.emit(crate::events::Event::PortDeleted(Box::new(deleted)));
         Ok(())
     }
 }

@@ -339,7 +339,7 @@ impl Plugin {
                 if let Some(net) = plugin.network_for_hooks(tx, &subnet.network_id).await? {
                     plugin
                         .subnet_hook(
-                            Phase::Pre(&host),
+                            Phase::Pre(&host, &mut *tx),
                             Hook::CreatePrecommit,
                             &subnet,
                             None,
@@ -368,6 +368,12 @@ impl Plugin {
                     return Err(create_undone(e));
                 }
             }
+        }
+        for s in &created {
+            self.emit(crate::events::Event::SubnetChanged(
+                s.network_id.clone(),
+                s.id.clone(),
+            ));
         }
         Ok(created)
     }
@@ -719,7 +725,7 @@ impl Plugin {
                 let host = plugin.staged_host();
                 plugin
                     .subnet_hook(
-                        Phase::Pre(&host),
+                        Phase::Pre(&host, &mut *tx),
                         Hook::UpdatePrecommit,
                         &s,
                         Some(&current),
@@ -743,6 +749,10 @@ impl Plugin {
                 )
                 .await;
         }
+        self.emit(crate::events::Event::SubnetChanged(
+            s.network_id.clone(),
+            s.id.clone(),
+        ));
         Ok(s)
     }
 
@@ -793,7 +803,13 @@ impl Plugin {
             if let Some(net) = &net {
                 let host = plugin.staged_host();
                 plugin
-                    .subnet_hook(Phase::Pre(&host), Hook::DeletePrecommit, &s, None, net)
+                    .subnet_hook(
+                        Phase::Pre(&host, &mut *tx),
+                        Hook::DeletePrecommit,
+                        &s,
+                        None,
+                        net,
+                    )
                     .await?;
                 host.flush(tx).await?;
             }
@@ -807,6 +823,10 @@ impl Plugin {
                 .subnet_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None, net)
                 .await;
         }
+        self.emit(crate::events::Event::SubnetChanged(
+            deleted.network_id.clone(),
+            deleted.id.clone(),
+        ));
         Ok(())
     }
 }
