@@ -8,6 +8,7 @@
 pub mod drivers;
 pub mod keystone;
 
+pub mod rabbit;
 use std::time::Duration;
 
 use neutrino_server::{Config, Running};
@@ -167,6 +168,11 @@ impl TestServer {
     /// The server's Keystone client (with `auth = "keystone"`).
     pub fn keystone(&self) -> Option<&std::sync::Arc<neutrino_server::KeystoneClient>> {
         self.running.as_ref().expect("running").keystone.as_ref()
+    }
+
+    /// The server's message bus (in-process unless `transport_url` names a broker).
+    pub fn bus(&self) -> &neutrino_bus::Bus {
+        &self.running.as_ref().expect("running").bus
     }
 
     /// The core plugin behind the server.

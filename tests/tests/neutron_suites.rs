@@ -210,7 +210,10 @@ async fn an_empty_last_page_links_back_to_the_end() {
 
 #[tokio::test]
 async fn pagination_links_name_the_proxy_the_client_reached() {
-    let server = TestServer::start().await;
+    let server = TestServer::with_config(|c| {
+        c.oslo_middleware.enable_proxy_headers_parsing = true;
+    })
+    .await;
     let c = server.admin();
     c.network("a").await;
     c.network("b").await;
@@ -273,6 +276,33 @@ async fn pagination_links_name_the_proxy_the_client_reached() {
         "{}",
         next(&prefixed)
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_proxy_header_parsing_only_the_forwarded_scheme_is_followed() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    c.network("a").await;
+    c.network("b").await;
+
+    let r = c
+        .send(
+            reqwest::Method::GET,
+            "/v2.0/networks?limit=1",
+            None,
+            &[
+                ("X-Forwarded-Host", "evil.example.org"),
+                ("X-Forwarded-Proto", "https"),
+                ("Forwarded", "host=evil.example.org"),
+            ],
+        )
+        .await;
+
+    let href = r.body["networks_links"][0]["href"].as_str().unwrap();
+    // Neutron's `get_path_url` always takes X-Forwarded-Proto; the host is the request's.
+    assert!(href.starts_with("https://127.0.0.1:"), "{href}");
+    assert!(!href.contains("evil"), "{href}");
     server.stop().await;
 }
 
@@ -828,13 +858,25 @@ async fn external_networks_are_visible_to_every_project() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let ext = r.body["network"].clone();
-    admin.subnet(s(&ext, "id"), "192.0.2.0/24").await;
+    let ext_sub = admin.subnet(s(&ext, "id"), "192.0.2.0/24").await;
 
     let listed = bob.get("/v2.0/networks").await;
     let filtered = bob.get("/v2.0/networks?router:external=True").await;
     let shown = bob.get(&format!("/v2.0/networks/{}", s(&ext, "id"))).await;
     let port = bob
         .post("/v2.0/ports", json!({"port": {"network_id": ext["id"]}}))
+        .await;
+    let subnets = bob
+        .get(&format!("/v2.0/subnets?network_id={}", s(&ext, "id")))
+        .await;
+    let subnet = bob
+        .get(&format!("/v2.0/subnets/{}", s(&ext_sub, "id")))
+        .await;
+    let subnet_update = bob
+        .put(
+            &format!("/v2.0/subnets/{}", s(&ext_sub, "id")),
+            json!({"subnet": {"name": "mine"}}),
+        )
         .await;
 
     assert_eq!(ids(&listed, "networks"), vec![s(&ext, "id").to_string()]);
@@ -844,6 +886,14 @@ async fn external_networks_are_visible_to_every_project() {
     assert_eq!(shown.body["network"]["shared"], false);
     // Visible is not usable: ports need the network shared too.
     port.expect_error(403, "PolicyNotAuthorized");
+    // Its subnets are visible too (subnet-external-network), and still not the caller's.
+    assert_eq!(
+        ids(&subnets, "subnets"),
+        vec![s(&ext_sub, "id").to_string()]
+    );
+    assert_eq!(subnet.status, 200, "{}", subnet.body);
+    assert_eq!(subnet.body["subnet"]["router:external"], true);
+    subnet_update.expect_error(403, "PolicyNotAuthorized");
     server.stop().await;
 }
 

@@ -196,8 +196,10 @@ async fn access_as_external_makes_the_network_external_and_visible() {
     assert_eq!(seen.body["network"]["router:external"], true);
     assert_eq!(seen.body["network"]["shared"], false);
     port.expect_error(403, "PolicyNotAuthorized");
-    // As in Neutron, an external network's subnets are not shown to other projects.
-    assert!(subnets.ids("subnets").is_empty(), "{}", subnets.body);
+    // With `subnet-external-network`, the subnets of an external network are shown to
+    // those it is external for (Tempest's `test_external_network_visibility`).
+    assert_eq!(subnets.ids("subnets").len(), 1, "{}", subnets.body);
+    assert_eq!(subnets.items("subnets")[0]["router:external"], true);
     assert_eq!(after.body["network"]["router:external"], false);
     server.stop().await;
 }

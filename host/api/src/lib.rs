@@ -33,6 +33,9 @@ pub struct ApiConfig {
     /// Limits on request lines, headers and bodies (`max_header_line`,
     /// `max_request_body_size`).
     pub edge: edge::EdgeLimits,
+    /// Whether pagination links follow the `Forwarded`, `X-Forwarded-Host` and
+    /// `X-Forwarded-Prefix` of a proxy (`[oslo_middleware] enable_proxy_headers_parsing`).
+    pub enable_proxy_headers_parsing: bool,
 }
 
 impl Default for ApiConfig {
@@ -41,6 +44,7 @@ impl Default for ApiConfig {
             default_project_id: "admin".into(),
             pagination_max_limit: None,
             edge: edge::EdgeLimits::default(),
+            enable_proxy_headers_parsing: false,
         }
     }
 }

@@ -89,6 +89,7 @@ pub fn list<T: Serialize>(
     params: &ListParams,
     path: &str,
     headers: &HeaderMap,
+    proxy: bool,
 ) -> ApiResult<Response> {
     let mut out = Vec::with_capacity(items.len() * 1500 + 64);
     out.extend_from_slice(b"{\"");
@@ -105,7 +106,7 @@ pub fn list<T: Serialize>(
         serde_json::to_writer(&mut out, &selected).map_err(internal)?;
     }
     if let Some(limit) = params.query.limit {
-        let links = links(items.len() as u64, limit, ids, params, path, headers);
+        let links = links(items.len() as u64, limit, ids, params, path, headers, proxy);
         out.extend_from_slice(b",\"");
         out.extend_from_slice(collection.as_bytes());
         out.extend_from_slice(b"_links\":");
@@ -115,11 +116,12 @@ pub fn list<T: Serialize>(
     Ok(json_response(StatusCode::OK, out))
 }
 
-/// The scheme and host a client reached us by: the first proxy's `Forwarded` (RFC 7239
-/// `proto=`/`host=`), else `X-Forwarded-Proto`/`X-Forwarded-Host`, else `Host` (as Neutron
-/// does behind oslo.middleware's proxy header parsing), and `X-Forwarded-Prefix` before the
+/// The scheme and host a client reached us by. `X-Forwarded-Proto` always names the scheme
+/// (Neutron's `get_path_url`); with `proxy` (oslo.middleware's
+/// `enable_proxy_headers_parsing`) the first proxy's `Forwarded` (RFC 7239 `proto=`/`host=`)
+/// wins, else `X-Forwarded-Host` replaces `Host`, and `X-Forwarded-Prefix` goes before the
 /// path.
-fn origin(headers: &HeaderMap) -> (String, String, String) {
+fn origin(headers: &HeaderMap, proxy: bool) -> (String, String, String) {
     let header = |name: &str| {
         headers
             .get(name)
@@ -128,8 +130,10 @@ fn origin(headers: &HeaderMap) -> (String, String, String) {
             .filter(|v| !v.is_empty())
     };
     let mut scheme = header("x-forwarded-proto").map(String::from);
-    let mut host = header("x-forwarded-host").map(String::from);
-    if let Some(fwd) = header("forwarded") {
+    let mut host = header("x-forwarded-host")
+        .filter(|_| proxy)
+        .map(String::from);
+    if let Some(fwd) = header("forwarded").filter(|_| proxy) {
         // The first proxy's element; pairs are `;`-separated, values may be quoted.
         let first = fwd.split(',').next().unwrap_or_default();
         let (mut p, mut h) = (None, None);
@@ -160,6 +164,7 @@ fn origin(headers: &HeaderMap) -> (String, String, String) {
         _ => "http",
     };
     let prefix = header("x-forwarded-prefix")
+        .filter(|_| proxy)
         .map(|p| format!("/{}", p.trim_matches('/')))
         .filter(|p| p != "/" && !p.contains(['?', '#', ' ']))
         .unwrap_or_default();
@@ -177,10 +182,11 @@ pub fn links(
     params: &ListParams,
     path: &str,
     headers: &HeaderMap,
+    proxy: bool,
 ) -> Vec<Link> {
     let mut links = Vec::new();
     let reverse = params.query.page_reverse;
-    let (scheme, host, prefix) = origin(headers);
+    let (scheme, host, prefix) = origin(headers, proxy);
     let href = |marker: Option<&str>, page_reverse: bool| {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         for (k, v) in &params.pairs {

@@ -11,6 +11,7 @@
 //!   subnets); anything else is "not found", never "forbidden".
 
 pub mod address_groups;
+pub mod agent_rpc;
 pub mod agents;
 pub mod availability_zones;
 pub mod binding;
@@ -18,6 +19,7 @@ pub mod checks;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod flavors;
 pub mod ip_availability;
 pub mod ipam;
@@ -55,6 +57,7 @@ struct Inner {
     core: CoreConfig,
     types: TypeManager,
     mech: Arc<MechanismManager>,
+    events: events::Events,
 }
 
 impl Plugin {
@@ -95,6 +98,7 @@ impl Plugin {
                 core,
                 types,
                 mech: Arc::new(manager),
+                events: events::Events::default(),
             }),
         }
     }
@@ -112,6 +116,15 @@ impl Plugin {
     /// Staged host services for precommit hooks (see [`mech::StagedHost`]).
     pub(crate) fn staged_host(&self) -> mech::StagedHost {
         mech::StagedHost::new(self.store().clone())
+    }
+
+    /// Committed changes from now on, for the agents' notifications.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<events::Event> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, e: events::Event) {
+        self.inner.events.emit(e);
     }
 
     /// The store.

@@ -79,10 +79,11 @@ pub fn visible(ctx: &RequestContext, n: &Network) -> bool {
             .any(|g| g.target == "*" || g.target == ctx.project_id)
 }
 
-/// Whether the caller may see a network's subnets: its own network, or one shared with it
-/// (an external network's subnets stay hidden, as in Neutron).
+/// Whether the caller may see a network's subnets: those of every network it sees, external
+/// ones included (Neutron with `subnet-external-network`, whose `get_subnet` rule lets
+/// everyone read the subnets of external networks).
 pub fn subnets_visible(ctx: &RequestContext, n: &Network) -> bool {
-    ctx.sees_all() || n.project_id == ctx.project_id || shared_for(ctx, n)
+    visible(ctx, n)
 }
 
 /// `shared` as the caller sees it: an `access_as_shared` entry for its project or for every
@@ -371,6 +372,7 @@ impl Plugin {
                 .network_hook(Phase::Post, Hook::UpdatePostcommit, &net, Some(original))
                 .await;
         }
+        self.emit(crate::events::Event::NetworkUpdated(net.id.clone()));
         Ok(net)
     }
 
@@ -460,6 +462,7 @@ impl Plugin {
         let _ = self
             .network_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None)
             .await;
+        self.emit(crate::events::Event::NetworkDeleted(deleted.id.clone()));
         Ok(())
     }
 }

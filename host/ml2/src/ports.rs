@@ -239,7 +239,9 @@ impl Plugin {
         }
         let mut out = Vec::with_capacity(created.len());
         for (port, _) in created {
-            out.push(self.bind_if_needed(port).await?);
+            let port = self.bind_if_needed(port).await?;
+            self.emit(crate::events::Event::PortCreated(Box::new(port.clone())));
+            out.push(port);
         }
         Ok(out)
     }
@@ -744,7 +746,9 @@ impl Plugin {
                 )
                 .await;
         }
-        self.bind_if_needed(port).await
+        let port = self.bind_if_needed(port).await?;
+        self.emit(crate::events::Event::PortUpdated(Box::new(port.clone())));
+        Ok(port)
     }
 
     async fn update_port_tx(
@@ -1039,6 +1043,7 @@ impl Plugin {
                 .port_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None, net)
                 .await;
         }
+        self.emit(crate::events::Event::PortDeleted(Box::new(deleted)));
         Ok(())
     }
 }

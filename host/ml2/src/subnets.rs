@@ -369,6 +369,12 @@ impl Plugin {
                 }
             }
         }
+        for s in &created {
+            self.emit(crate::events::Event::SubnetChanged(
+                s.network_id.clone(),
+                s.id.clone(),
+            ));
+        }
         Ok(created)
     }
 
@@ -589,8 +595,7 @@ impl Plugin {
         if !ctx.sees_all() {
             q.conditions.push(neutrino_store::query::Condition::raw(
                 "project_id = ? OR network_id IN (SELECT object_id FROM rbac_policies \
-                 WHERE object_type = 'network' AND action = 'access_as_shared' \
-                 AND target_project IN (?, '*'))",
+                 WHERE object_type = 'network' AND target_project IN (?, '*'))",
                 vec![ctx.project_id.clone().into(), ctx.project_id.clone().into()],
             ));
         }
@@ -744,6 +749,10 @@ impl Plugin {
                 )
                 .await;
         }
+        self.emit(crate::events::Event::SubnetChanged(
+            s.network_id.clone(),
+            s.id.clone(),
+        ));
         Ok(s)
     }
 
@@ -814,6 +823,10 @@ impl Plugin {
                 .subnet_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None, net)
                 .await;
         }
+        self.emit(crate::events::Event::SubnetChanged(
+            deleted.network_id.clone(),
+            deleted.id.clone(),
+        ));
         Ok(())
     }
 }

@@ -52,6 +52,11 @@ pub struct Config {
     pub keystone_authtoken: KeystoneSection,
     /// `[quotas]`: default limits per project (Neutron's `[QUOTAS]`).
     pub quotas: QuotasSection,
+    /// The agents' message bus: empty or `memory://` (in-process), or
+    /// `amqp://user:pass@host:port/vhost` (`NEUTRINO_TRANSPORT_URL`).
+    pub transport_url: String,
+    /// This server's host name on the bus (`NEUTRINO_HOST`; default: the machine's).
+    pub host: String,
 }
 
 /// `[quotas]`, with Neutron's `[QUOTAS]` option names and defaults; -1 is unlimited.
@@ -145,12 +150,16 @@ pub struct OsloMiddlewareSection {
     /// Largest request body accepted, in bytes (oslo.middleware's default, 114688); a larger
     /// one is a 413. Driver uploads have their own limit (64 MiB).
     pub max_request_body_size: u64,
+    /// Whether to trust a proxy's `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Prefix`
+    /// for the links the server writes (pagination).
+    pub enable_proxy_headers_parsing: bool,
 }
 
 impl Default for OsloMiddlewareSection {
     fn default() -> Self {
         OsloMiddlewareSection {
             max_request_body_size: 114_688,
+            enable_proxy_headers_parsing: false,
         }
     }
 }
@@ -261,8 +270,19 @@ impl Default for Config {
             keystone_authtoken: KeystoneSection::default(),
             quotas: QuotasSection::default(),
             service_providers: ServiceProvidersSection::default(),
+            transport_url: String::new(),
+            host: default_host(),
         }
     }
+}
+
+/// The machine's host name (Neutron's `host` default), `localhost` if unknown.
+pub fn default_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// A configuration error that names the key.
@@ -324,6 +344,10 @@ pub struct Settings {
     pub policy: std::sync::Arc<neutrino_policy::Policy>,
     /// Keystone, when `auth = "keystone"`.
     pub keystone: Option<neutrino_api::keystone::KeystoneConfig>,
+    /// The agents' message bus (`transport_url`).
+    pub transport_url: String,
+    /// This server's host name on the bus.
+    pub host: String,
 }
 
 impl Config {
@@ -350,6 +374,12 @@ impl Config {
         }
         if let Some(v) = env("NEUTRINO_DATABASE_URL") {
             config.database_url = v;
+        }
+        if let Some(v) = env("NEUTRINO_TRANSPORT_URL") {
+            config.transport_url = v;
+        }
+        if let Some(v) = env("NEUTRINO_HOST") {
+            config.host = v;
         }
         if let Some(v) = env("NEUTRINO_AUTH") {
             config.auth = v;
@@ -433,6 +463,20 @@ impl Config {
                 ));
             }
         };
+        let t = self.transport_url.trim();
+        if !(t.is_empty()
+            || t.starts_with("memory:")
+            || t.starts_with("amqp://")
+            || t.starts_with("rabbit://"))
+        {
+            return Err(invalid(
+                "transport_url",
+                "must be memory:// or amqp://user:pass@host:port/vhost",
+            ));
+        }
+        if self.host.is_empty() {
+            return Err(invalid("host", "must not be empty"));
+        }
         if self.default_project_id.is_empty() {
             return Err(invalid("default_project_id", "must not be empty"));
         }
@@ -553,6 +597,7 @@ impl Config {
                 max_header_line: self.max_header_line,
                 ..neutrino_api::edge::EdgeLimits::default()
             },
+            enable_proxy_headers_parsing: self.oslo_middleware.enable_proxy_headers_parsing,
         };
         if self.max_header_line < 1024 {
             return Err(invalid(
@@ -622,6 +667,8 @@ impl Config {
                 .then(|| std::time::Duration::from_millis(interval)),
             policy: std::sync::Arc::new(policy),
             keystone,
+            transport_url: self.transport_url.clone(),
+            host: self.host.clone(),
         })
     }
 

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod malloc;
+pub mod rpc;
 pub mod serve;
 pub mod watch;
 
@@ -27,6 +28,9 @@ pub struct Running {
     pub plugin: Plugin,
     /// The Keystone client, with `auth = "keystone"` (its counters are read by tests).
     pub keystone: Option<std::sync::Arc<neutrino_api::keystone::Keystone>>,
+    /// The agents' message bus (in-process unless `transport_url` names a broker).
+    pub bus: neutrino_bus::Bus,
+    rpc: Option<rpc::RpcServer>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -42,15 +46,23 @@ impl Running {
         for b in &self.background {
             b.abort();
         }
+        if let Some(rpc) = self.rpc.take() {
+            rpc.stop().await;
+        }
+        self.bus.close().await;
         self.task.await.context("server task panicked")?
     }
 
     /// Wait until the server stops on its own (after a signal).
-    pub async fn wait(self) -> anyhow::Result<()> {
-        let result = self.task.await.context("server task panicked")?;
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let result = (&mut self.task).await.context("server task panicked")?;
         for b in &self.background {
             b.abort();
         }
+        if let Some(rpc) = self.rpc.take() {
+            rpc.stop().await;
+        }
+        self.bus.close().await;
         result
     }
 }
@@ -109,6 +121,13 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         policy: settings.policy.clone(),
         auth,
     };
+    let bus = neutrino_bus::Bus::connect(&settings.transport_url)
+        .await
+        .context("opening the message bus (transport_url)")?;
+    let rpc = rpc::serve(&bus, plugin.clone(), &settings.host)
+        .await
+        .context("serving the agents' RPC")?;
+    tracing::info!(transport = ?bus, host = %settings.host, "agents' RPC served");
     let app = neutrino_api::app(state);
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -139,6 +158,8 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         addr,
         plugin,
         keystone,
+        bus,
+        rpc: Some(rpc),
         stop: Some(stop_tx),
         task,
         background,

@@ -6,7 +6,7 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -68,6 +68,7 @@ async fn creator(
     keep_alive: bool,
     started: Instant,
     stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
 ) -> Vec<Outcome> {
     let body = json!({"port": {"network_id": net_id}}).to_string();
     let request = format!(
@@ -99,6 +100,9 @@ async fn creator(
         let answer = read_answer(&mut sock).await;
         let go_on = matches!(answer, Ok((_, false))) && keep_alive;
         let failed = answer.is_err();
+        if !failed {
+            answered.fetch_add(1, Ordering::Relaxed);
+        }
         outcomes.push(Outcome { sent, answer });
         if failed {
             break;
@@ -142,6 +146,7 @@ async fn after_sigterm_every_request_sent_gets_its_whole_answer() {
 
         let addr = server.url.trim_start_matches("http://").to_string();
         let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let clients: Vec<_> = (0..32)
             .map(|i| {
@@ -151,10 +156,16 @@ async fn after_sigterm_every_request_sent_gets_its_whole_answer() {
                     i % 2 == 0,
                     started,
                     stop.clone(),
+                    answered.clone(),
                 ))
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(500 + 150 * round)).await;
+        // Under way: every client has been answered a few times.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while answered.load(Ordering::Relaxed) < 128 * (round + 1) {
+            assert!(Instant::now() < deadline, "round {round}: no load");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         // The server stalls (as a busy runtime or a long commit makes it), requests pile up
         // in its sockets and its accept queue, and SIGTERM arrives during the stall.
         server.signal("STOP");

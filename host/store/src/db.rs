@@ -57,12 +57,36 @@ enum Writes {
     Sqlite(Arc<SqliteWriter>),
 }
 
+/// How the store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// SQLite: the size, in bytes, past which the write-ahead log is restarted from its
+    /// beginning (and to which SQLite cuts the file back when it does).
+    pub wal_size_limit: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            wal_size_limit: WAL_SIZE_LIMIT,
+        }
+    }
+}
+
+/// The default [`StoreOptions::wal_size_limit`]: 64 MiB.
+pub const WAL_SIZE_LIMIT: u64 = 64 << 20;
+
 /// How many times a conflicting write transaction is run again before giving up.
 pub const MAX_ATTEMPTS: u32 = 20;
 
 impl Store {
     /// Connect to `url` (`sqlite:…` or `postgres://…`) and bring the schema up to date.
     pub async fn connect(url: &str) -> Result<Store> {
+        Store::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with options.
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -76,7 +100,8 @@ impl Store {
         let store = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url);
-                let write = Writes::Sqlite(Arc::new(SqliteWriter::connect(&url).await?));
+                let writer = Arc::new(SqliteWriter::connect(&url).await?);
+                let write = Writes::Sqlite(writer.clone());
                 // An embedded database's connections cannot go stale: no ping on every
                 // checkout.
                 let read = AnyPoolOptions::new()
@@ -85,7 +110,12 @@ impl Store {
                     .after_connect(|conn, _| Box::pin(async move { sqlite_pragmas(conn).await }))
                     .connect(&url)
                     .await?;
-                tokio::spawn(checkpoints(read.clone(), wal_path(&url)));
+                tokio::spawn(checkpoints(
+                    read.clone(),
+                    writer,
+                    wal_path(&url),
+                    options.wal_size_limit,
+                ));
                 Store {
                     backend,
                     read,
@@ -257,22 +287,43 @@ impl Store {
     }
 }
 
-/// How often the checkpoint task looks at SQLite's write-ahead log.
-const CHECKPOINT_TICK: Duration = Duration::from_millis(250);
+/// How often the checkpoint task looks at SQLite's write-ahead log (a `stat` of its file):
+/// under continuous writes the log grows past its limit by at most what is written in this
+/// time, plus what is written while a checkpoint runs.
+const CHECKPOINT_TICK: Duration = Duration::from_millis(50);
+
+/// Writes have paused when the log file has not changed for this long.
+const IDLE_AFTER: Duration = Duration::from_millis(250);
 
 /// The longest a busy server goes without a checkpoint.
 const CHECKPOINT_AT_LEAST_EVERY: Duration = Duration::from_secs(10);
 
-/// Checkpoint SQLite's write-ahead log from a reader connection, in the background, while
-/// the pool is open: as soon as writes pause (the log file stopped changing), and at least
-/// every [`CHECKPOINT_AT_LEAST_EVERY`] under sustained load.
+/// How long a restarting checkpoint on the writer waits for readers of older snapshots
+/// before giving up until the next tick (the writer, and the requests behind it, wait that
+/// long at most).
+const RESTART_WAIT: Duration = Duration::from_millis(50);
+
+/// Keep SQLite's write-ahead log bounded and small, from a background task, while the pool
+/// is open.
 ///
 /// The writer runs with `wal_autocheckpoint = 0`. SQLite's automatic checkpoint would run
 /// inside the commit that crosses 1000 pages and stall the one writer, and every request
-/// queued behind it, for milliseconds. A passive checkpoint never blocks the writer, but its
-/// `fsync` can slow the writer's own file writes on the same file system, so it is done
-/// when the server is idle where possible; SQLite restarts the log once it is copied back.
-async fn checkpoints(pool: AnyPool, wal: Option<std::path::PathBuf>) {
+/// queued behind it, for milliseconds. Instead, every [`CHECKPOINT_TICK`]:
+/// - when writes have paused (the log file has not changed for [`IDLE_AFTER`]): a `PASSIVE` checkpoint from a
+///   reader, then a `TRUNCATE` one on the writer, so an idle server's log is empty;
+/// - when the log file has grown past `limit` under continuous writes: a `PASSIVE`
+///   checkpoint (it copies the log back without blocking the writer), then a `RESTART` one
+///   on the writer, which copies only what was written meanwhile and makes the next write
+///   start the log from its beginning (a `PASSIVE` checkpoint alone never does while
+///   writes keep coming, so the log would grow without bound). SQLite then cuts the file
+///   back to `limit` (`journal_size_limit`);
+/// - otherwise, at least every [`CHECKPOINT_AT_LEAST_EVERY`] under load, a `PASSIVE` one.
+async fn checkpoints(
+    pool: AnyPool,
+    writer: Arc<SqliteWriter>,
+    wal: Option<std::path::PathBuf>,
+    limit: u64,
+) {
     let stamp = |wal: &Option<std::path::PathBuf>| {
         wal.as_ref()
             .and_then(|p| std::fs::metadata(p).ok())
@@ -281,6 +332,7 @@ async fn checkpoints(pool: AnyPool, wal: Option<std::path::PathBuf>) {
     let mut last = stamp(&wal);
     let mut dirty = false;
     let mut since = tokio::time::Instant::now();
+    let mut last_change = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(CHECKPOINT_TICK).await;
         if pool.is_closed() {
@@ -289,13 +341,38 @@ async fn checkpoints(pool: AnyPool, wal: Option<std::path::PathBuf>) {
         let now = stamp(&wal);
         let changed = wal.is_none() || now != last;
         last = now;
+        if changed {
+            last_change = tokio::time::Instant::now();
+        }
         dirty |= changed;
-        let idle = !changed && dirty;
-        if !(idle || (dirty && since.elapsed() >= CHECKPOINT_AT_LEAST_EVERY)) {
+        let idle = last_change.elapsed() >= IDLE_AFTER;
+        let over = now.is_some_and(|(len, _)| len > limit);
+        let restart = if idle && (dirty || over) {
+            Some("TRUNCATE")
+        } else if over && dirty {
+            Some("RESTART")
+        } else {
+            None
+        };
+        if restart.is_none() && !(dirty && since.elapsed() >= CHECKPOINT_AT_LEAST_EVERY) {
             continue;
         }
-        match pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
-            Ok(_) => {
+        let mut result = pool
+            .execute("PRAGMA wal_checkpoint(PASSIVE)")
+            .await
+            .map(drop);
+        if let (Ok(()), Some(mode)) = (&result, restart) {
+            if pool.is_closed() {
+                return;
+            }
+            result = writer.checkpoint(mode, RESTART_WAIT, limit).await.map(|r| {
+                if let Some((busy, log, done)) = r {
+                    tracing::debug!(mode, busy, log, done, "SQLite checkpoint");
+                }
+            });
+        }
+        match result {
+            Ok(()) => {
                 dirty = false;
                 since = tokio::time::Instant::now();
                 last = stamp(&wal);

@@ -38,7 +38,7 @@ pub mod tx;
 pub use sqlx::AnyConnection as Conn;
 /// A connection borrowed from a pool.
 pub type PoolConnection = sqlx::pool::PoolConnection<sqlx::Any>;
-pub use db::{Backend, RetryableError, Store, Tx};
+pub use db::{Backend, RetryableError, Store, StoreOptions, Tx, WAL_SIZE_LIMIT};
 pub use error::{Result, StoreError, UniqueKind};
 
 /// The current time with microseconds (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), for records whose

@@ -375,3 +375,31 @@ pub async fn owners_on_network(
         .map(|r| Ok((text(r, 0)?, text(r, 1)?)))
         .collect()
 }
+
+/// Ids of the ports whose id starts with `prefix` (at most two: enough to tell whether a
+/// device name such as `tap<first 11 chars of the id>` names one port).
+pub async fn ids_with_prefix(conn: &mut AnyConnection, prefix: &str) -> Result<Vec<String>> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT id FROM ports WHERE id LIKE $1 ORDER BY id LIMIT 2")
+        .bind(format!("{}%", prefix.replace(['%', '_'], "")))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+}
+
+/// Ports that use a device (`device_id`) on a network.
+pub async fn of_device(
+    conn: &mut AnyConnection,
+    network_id: &str,
+    device_id: &str,
+) -> Result<Vec<Port>> {
+    let q = ListQuery {
+        conditions: vec![
+            query::Condition::eq("network_id", network_id),
+            query::Condition::eq("device_id", device_id),
+        ],
+        ..Default::default()
+    };
+    list(conn, &q).await
+}

@@ -276,3 +276,15 @@ pub async fn list(conn: &mut AnyConnection, q: &ListQuery) -> Result<Vec<Subnet>
     }
     Ok(subnets)
 }
+
+/// Networks that have at least one subnet with DHCP enabled (what DHCP agents serve).
+pub async fn networks_with_dhcp(conn: &mut AnyConnection) -> Result<Vec<String>> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT DISTINCT network_id FROM subnets WHERE enable_dhcp = 1 ORDER BY network_id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+}

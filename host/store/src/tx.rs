@@ -252,6 +252,46 @@ impl SqliteWriter {
     }
 }
 
+impl SqliteWriter {
+    /// Checkpoint the write-ahead log on the writer connection itself, between transactions
+    /// (an open group is committed first), in `mode` (`RESTART` or `TRUNCATE`), waiting at
+    /// most `wait` for readers of older snapshots. Returns SQLite's (busy, log frames,
+    /// checkpointed frames), or `None` when the connection is closed (at shutdown, or after
+    /// an error: the next transaction reopens it, and a later checkpoint does the work).
+    /// `journal_size_limit` is what SQLite cuts the log file back to when it restarts it.
+    pub(crate) async fn checkpoint(
+        &self,
+        mode: &str,
+        wait: std::time::Duration,
+        journal_size_limit: u64,
+    ) -> Result<Option<(i64, i64, i64)>, sqlx::Error> {
+        let mut guard = {
+            let _waiting = WaitingFor::new(&self.waiting);
+            self.state.clone().lock_owned().await
+        };
+        if guard.conn.is_none() {
+            return Ok(None);
+        }
+        guard.ready().await?;
+        guard.end_group().await?;
+        let conn = guard.conn.as_mut().expect("ready connects");
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "PRAGMA journal_size_limit = {journal_size_limit}; PRAGMA busy_timeout = {}",
+            wait.as_millis()
+        )))
+        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA wal_checkpoint({mode})"
+        )))
+        .fetch_one(&mut *conn)
+        .await;
+        conn.execute("PRAGMA busy_timeout = 10000").await?;
+        let row = row?;
+        use sqlx::Row;
+        Ok(Some((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+    }
+}
+
 /// Take the writer, ready, with no group open.
 async fn lock_outside_transactions(
     state: &Arc<Mutex<WriterState>>,

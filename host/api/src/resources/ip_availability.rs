@@ -175,6 +175,7 @@ async fn list(
             &params,
             uri.path(),
             &headers,
+            s.config.enable_proxy_headers_parsing,
         );
         let _ = write!(
             out,

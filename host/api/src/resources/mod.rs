@@ -183,6 +183,7 @@ async fn list<R: Resource>(
         &params,
         uri.path(),
         &headers,
+        s.config.enable_proxy_headers_parsing,
     )
 }
 

@@ -1,0 +1,339 @@
+//! The server's RPC layer as an agent sees it, over the bus: state reports make an agent
+//! listed and alive, device details and device up/down drive a port's status, port changes
+//! reach the L2 agents' fanouts and the DHCP agents, and a DHCP agent gets its own port.
+//! Each test runs on the in-process bus and, when RabbitMQ is there, with the server and the
+//! "agent" on separate AMQP connections (SKIPPED line without a broker, unless
+//! `NEUTRINO_TEST_REQUIRE_RABBITMQ` is set).
+
+use std::time::Duration;
+
+use neutrino_bus::neutron::{self, AgentState, AgentStateWrapper};
+use neutrino_bus::{Bus, Dispatcher, Endpoint, Listener, RemoteError};
+use neutrino_tests::rabbit::{self, Vhost};
+use neutrino_tests::{TestServer, s};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// `(name, server, the agent's bus, the broker's virtual host)` for each available
+/// transport.
+async fn setups(test: &str) -> Vec<(&'static str, TestServer, Bus, Option<Vhost>)> {
+    let server = TestServer::start().await;
+    let bus = server.bus().clone();
+    let mut out = vec![("memory", server, bus, None)];
+    if let Some(vhost) = rabbit::vhost(test) {
+        let url = vhost.url.clone();
+        let server = TestServer::with_config(|c| c.transport_url = url.clone()).await;
+        let bus = Bus::connect(&url)
+            .await
+            .expect("agent connects to RabbitMQ");
+        out.push(("amqp", server, bus, Some(vhost)));
+    }
+    out
+}
+
+fn unique_host(name: &str) -> String {
+    format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+async fn report(bus: &Bus, host: &str, start: bool) -> String {
+    bus.client(neutron::REPORTS)
+        .call::<neutron::ReportState>(&neutron::ReportStateArgs {
+            agent_state: AgentStateWrapper {
+                agent_state: AgentState {
+                    binary: "neutron-openvswitch-agent".into(),
+                    host: host.into(),
+                    topic: "N/A".into(),
+                    agent_type: neutron::agent_type::OVS.into(),
+                    configurations: json!({
+                        "tunnel_types": ["vxlan"],
+                        "bridge_mappings": {"physnet1": "br-ex"},
+                        "integration_bridge": "br-int",
+                        "datapath_type": "netdev",
+                    }),
+                    start_flag: start.then_some(true),
+                    availability_zone: None,
+                },
+            },
+            time: "2026-01-01T00:00:00.000000".into(),
+        })
+        .await
+        .expect("report_state answered")
+}
+
+/// Records every notification a topic's listener gets: (method, args).
+async fn record(
+    bus: &Bus,
+    topic: &str,
+    host: &str,
+) -> (Box<dyn Listener>, mpsc::UnboundedReceiver<(String, Value)>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut ep = Endpoint::new("1.10");
+    macro_rules! rec {
+        ($($m:ty),*) => {$(
+            let t = tx.clone();
+            ep = ep.on::<$m, _, _>(move |_ctx, a| {
+                let t = t.clone();
+                async move {
+                    let _ = t.send((<$m as neutrino_bus::Method>::NAME.to_string(), serde_json::to_value(&a).unwrap()));
+                    Ok::<_, RemoteError>(())
+                }
+            });
+        )*};
+    }
+    rec!(
+        neutron::PortUpdate,
+        neutron::PortDelete,
+        neutron::PortCreateEnd,
+        neutron::PortUpdateEnd,
+        neutron::PortDeleteEnd,
+        neutron::NetworkDeleteEnd,
+        neutron::SubnetUpdateEnd
+    );
+    let l = bus
+        .serve(topic, host, Dispatcher::default().with(ep))
+        .await
+        .unwrap();
+    (l, rx)
+}
+
+/// The next notification of `method` whose arguments satisfy `pred`.
+async fn expect(
+    rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
+    method: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some((m, a))) if m == method && pred(&a) => return a,
+            Ok(Some(_)) => {}
+            _ => panic!("no {method} notification arrived"),
+        }
+    }
+}
+
+async fn status(c: &neutrino_tests::Client, port: &str) -> String {
+    let r = c.get(&format!("/v2.0/ports/{port}")).await;
+    r.get("port")["status"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reports_wires_a_port_and_the_port_goes_active_then_down() {
+    for (name, server, bus, _vhost) in setups("agent wiring").await {
+        let host = unique_host("compute");
+        assert_eq!(report(&bus, &host, true).await, "new", "{name}");
+        assert_eq!(report(&bus, &host, false).await, "alive", "{name}");
+        let c = server.admin();
+        let agents = c.get(&format!("/v2.0/agents?host={host}")).await;
+        let agents = agents.items("agents");
+        assert_eq!(agents.len(), 1, "{name}");
+        assert_eq!(agents[0]["agent_type"], "Open vSwitch agent", "{name}");
+        assert_eq!(agents[0]["alive"], true, "{name}");
+        assert_eq!(
+            agents[0]["configurations"]["datapath_type"], "netdev",
+            "{name}"
+        );
+
+        let (_l1, mut updates) = record(&bus, neutron::PORT_UPDATE, &host).await;
+        let (_l2, mut deletes) = record(&bus, neutron::PORT_DELETE, &host).await;
+        let (_l3, mut dhcp) = record(&bus, neutron::DHCP_AGENT, &host).await;
+
+        let net = c.network("n").await;
+        let subnet = c.subnet(s(&net, "id"), "10.9.0.0/24").await;
+        let port = c
+            .port(
+                s(&net, "id"),
+                json!({"binding:host_id": host, "device_owner": "compute:nova"}),
+            )
+            .await;
+        let port_id = s(&port, "id").to_string();
+        assert_eq!(
+            port["binding:vif_type"], "ovs",
+            "{name}: bound thanks to the report"
+        );
+        assert_eq!(port["status"], "DOWN", "{name}");
+        expect(&mut dhcp, "port_create_end", |a| {
+            a["payload"]["port"]["id"] == port_id.as_str()
+        })
+        .await;
+
+        let tap = format!("tap{}", &port_id[..11]);
+        let asked = bus
+            .client(neutron::PLUGIN)
+            .call::<neutron::GetDevicesDetailsListAndFailedDevices>(&neutron::DevicesArgs {
+                devices: vec![tap.clone(), port_id.clone(), "tapnothing000".into()],
+                agent_id: format!("ovs-agent-{host}"),
+                host: host.clone(),
+            })
+            .await
+            .unwrap();
+        assert!(asked.failed_devices.is_empty(), "{name}");
+        let d = &asked.devices[0];
+        assert_eq!(d.device, tap, "{name}");
+        assert_eq!(d.port_id.as_deref(), Some(port_id.as_str()), "{name}");
+        assert_eq!(d.network_id.as_deref(), Some(s(&net, "id")), "{name}");
+        assert_eq!(
+            d.mac_address.as_deref(),
+            Some(s(&port, "mac_address")),
+            "{name}"
+        );
+        assert_eq!(d.network_type.as_deref(), Some("vxlan"), "{name}");
+        assert_eq!(
+            d.segmentation_id,
+            net["provider:segmentation_id"].as_i64(),
+            "{name}"
+        );
+        assert_eq!(d.mtu, net["mtu"].as_i64(), "{name}");
+        assert_eq!(d.fixed_ips[0].subnet_id, s(&subnet, "id"), "{name}");
+        assert_eq!(
+            d.fixed_ips[0].ip_address,
+            s(&port["fixed_ips"][0], "ip_address"),
+            "{name}"
+        );
+        assert_eq!(
+            asked.devices[1].port_id.as_deref(),
+            Some(port_id.as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            asked.devices[2].port_id, None,
+            "{name}: an unknown device gets no details"
+        );
+        assert_eq!(status(&c, &port_id).await, "BUILD", "{name}");
+
+        let up = bus
+            .client(neutron::PLUGIN)
+            .call::<neutron::UpdateDeviceList>(&neutron::DeviceListArgs {
+                devices_up: vec![tap.clone()],
+                host: host.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(up.devices_up, vec![tap.clone()], "{name}");
+        assert_eq!(status(&c, &port_id).await, "ACTIVE", "{name}");
+
+        // Another host's agent can neither read nor activate the port.
+        let other = bus
+            .client(neutron::PLUGIN)
+            .call::<neutron::UpdateDeviceList>(&neutron::DeviceListArgs {
+                devices_up: vec![tap.clone()],
+                host: "elsewhere".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(other.failed_devices_up, vec![tap.clone()], "{name}");
+
+        // Admin state down: the L2 agents hear it.
+        c.put(
+            &format!("/v2.0/ports/{port_id}"),
+            json!({"port": {"admin_state_up": false}}),
+        )
+        .await;
+        let u = expect(&mut updates, "port_update", |a| {
+            a["port"]["id"] == port_id.as_str()
+        })
+        .await;
+        assert_eq!(u["port"]["admin_state_up"], false, "{name}");
+        assert_eq!(u["network_type"], "vxlan", "{name}");
+
+        let down = bus
+            .client(neutron::PLUGIN)
+            .call::<neutron::UpdateDeviceList>(&neutron::DeviceListArgs {
+                devices_down: vec![tap.clone()],
+                host: host.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(down.devices_down, vec![tap.clone()], "{name}");
+        assert_eq!(status(&c, &port_id).await, "DOWN", "{name}");
+
+        c.delete(&format!("/v2.0/ports/{port_id}")).await;
+        expect(&mut deletes, "port_delete", |a| {
+            a["port_id"] == port_id.as_str()
+        })
+        .await;
+        expect(&mut dhcp, "port_delete_end", |a| {
+            a["payload"]["port_id"] == port_id.as_str()
+        })
+        .await;
+        server.stop().await;
+        bus.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dhcp_agent_gets_one_port_per_network_and_the_network_with_its_ports() {
+    for (name, server, bus, _vhost) in setups("DHCP RPC").await {
+        let host = unique_host("network");
+        let c = server.admin();
+        let net = c.network("d").await;
+        let net_id = s(&net, "id").to_string();
+        let subnet = c.subnet(&net_id, "10.8.0.0/24").await;
+        let vm = c
+            .port(&net_id, json!({"device_owner": "compute:nova"}))
+            .await;
+        let device_id = format!("dhcp-{host}-{net_id}");
+        let dhcp = bus.client(neutron::PLUGIN);
+        let ask = neutron::DhcpPortArgs {
+            port: json!({"port": {"network_id": net_id, "device_id": device_id}}),
+            host: host.clone(),
+        };
+        let p = dhcp
+            .call::<neutron::CreateDhcpPort>(&ask)
+            .await
+            .unwrap()
+            .expect("a DHCP port");
+        assert_eq!(p["device_owner"], "network:dhcp", "{name}");
+        assert_eq!(p["binding:host_id"], host.as_str(), "{name}");
+        assert_eq!(p["fixed_ips"][0]["subnet_id"], s(&subnet, "id"), "{name}");
+        let again = dhcp
+            .call::<neutron::CreateDhcpPort>(&ask)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            again["id"], p["id"],
+            "{name}: asking twice gives the same port"
+        );
+
+        let info = dhcp
+            .call::<neutron::GetNetworkInfo>(&neutron::NetworkArgs {
+                network_id: net_id.clone(),
+                host: host.clone(),
+            })
+            .await
+            .unwrap()
+            .expect("network info");
+        assert_eq!(info["subnets"][0]["cidr"], "10.8.0.0/24", "{name}");
+        let ports: Vec<&str> = info["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            ports.contains(&s(&vm, "id")) && ports.contains(&p["id"].as_str().unwrap()),
+            "{name}: {ports:?}"
+        );
+        let active = dhcp
+            .call::<neutron::GetActiveNetworksInfo>(&neutron::HostArgs { host: host.clone() })
+            .await
+            .unwrap();
+        assert!(active.iter().any(|n| n["id"] == net_id.as_str()), "{name}");
+
+        dhcp.call::<neutron::ReleaseDhcpPort>(&neutron::ReleaseDhcpPortArgs {
+            network_id: net_id.clone(),
+            device_id: device_id.clone(),
+            host: host.clone(),
+        })
+        .await
+        .unwrap();
+        let left = c.get(&format!("/v2.0/ports?device_id={device_id}")).await;
+        assert!(left.items("ports").is_empty(), "{name}: released");
+        server.stop().await;
+        bus.close().await;
+    }
+}
