@@ -65,6 +65,8 @@ pub fn drivers(list: &Value, json: bool) {
                         text(&d["state"]),
                         text(&st["calls"]),
                         text(&st["errors"]),
+                        text(&st["refusals"]),
+                        text(&st["timeouts"]),
                         text(&st["traps"]),
                         text(&st["p50_ms"]),
                         text(&st["p99_ms"]),
@@ -75,8 +77,8 @@ pub fn drivers(list: &Value, json: bool) {
         .unwrap_or_default();
     table(
         &[
-            "NAME", "VERSION", "SHA256", "CONTRACT", "STATE", "CALLS", "ERRORS", "TRAPS", "P50 ms",
-            "P99 ms",
+            "NAME", "VERSION", "SHA256", "CONTRACT", "STATE", "CALLS", "ERRORS", "REFUSALS",
+            "TIMEOUTS", "TRAPS", "P50 ms", "P99 ms",
         ],
         &rows,
     );

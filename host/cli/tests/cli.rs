@@ -55,6 +55,11 @@ async fn the_driver_commands_manage_drivers_end_to_end() {
             ok && table.starts_with("NAME") && table.contains("openvswitch"),
             "{table}"
         );
+        let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+        assert!(
+            header.contains(&"REFUSALS") && header.contains(&"TIMEOUTS"),
+            "{table}"
+        );
 
         let loaded = json(&u, &["driver", "load", "versioned", &v1s]);
         assert_eq!(loaded["version"], "1.0.0");
