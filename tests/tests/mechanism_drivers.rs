@@ -389,3 +389,43 @@ async fn the_extension_is_listed() {
     assert_eq!(r.body["extension"]["alias"], "mechanism-drivers");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn secret_configuration_values_are_never_shown() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let config = json!({
+        "password": "hunter2",
+        "controller_password": "s3cr3t-pw",
+        "token": "tok-123",
+        "api_secret": "abc-secret",
+        "controller_url": "http://ctrl.example:8181",
+    });
+    let loaded = c
+        .load_driver(
+            "recorder",
+            "recorder",
+            json!({"grants": ["log", "config", "state"], "config": config}),
+        )
+        .await;
+    assert!(
+        loaded.status == 201 || loaded.status == 200,
+        "{:?}",
+        loaded.body
+    );
+
+    let shown = c.get("/v2.0/mechanism-drivers/recorder").await;
+    let listed = c.get("/v2.0/mechanism-drivers").await;
+    for body in [&loaded.body, &shown.body, &listed.body] {
+        let text = body.to_string();
+        for secret in ["hunter2", "s3cr3t-pw", "tok-123", "abc-secret"] {
+            assert!(!text.contains(secret), "`{secret}` shown: {text}");
+        }
+    }
+    let settings = &shown.body["mechanism_driver"]["settings"]["config"];
+    assert_eq!(settings["password"], "****");
+    assert_eq!(settings["controller_password"], "****");
+    assert_eq!(settings["token"], "****");
+    assert_eq!(settings["controller_url"], "http://ctrl.example:8181");
+    server.stop().await;
+}

@@ -65,6 +65,8 @@ pub fn drivers(list: &Value, json: bool) {
                         text(&d["state"]),
                         text(&st["calls"]),
                         text(&st["errors"]),
+                        text(&st["refusals"]),
+                        text(&st["timeouts"]),
                         text(&st["traps"]),
                         text(&st["p50_ms"]),
                         text(&st["p99_ms"]),
@@ -75,8 +77,8 @@ pub fn drivers(list: &Value, json: bool) {
         .unwrap_or_default();
     table(
         &[
-            "NAME", "VERSION", "SHA256", "CONTRACT", "STATE", "CALLS", "ERRORS", "TRAPS", "P50 ms",
-            "P99 ms",
+            "NAME", "VERSION", "SHA256", "CONTRACT", "STATE", "CALLS", "ERRORS", "REFUSALS",
+            "TIMEOUTS", "TRAPS", "P50 ms", "P99 ms",
         ],
         &rows,
     );
@@ -89,7 +91,7 @@ pub fn driver(d: &Value, json: bool) {
         return;
     }
     let st = &d["stats"];
-    let rows = vec![
+    let mut rows = vec![
         vec!["name".into(), text(&d["name"])],
         vec!["version".into(), text(&d["version"])],
         vec!["sha256".into(), text(&d["sha256"])],
@@ -109,7 +111,15 @@ pub fn driver(d: &Value, json: bool) {
             text(&d["compiled_from_cache"]),
         ],
         vec!["prepare_ms".into(), text(&d["prepare_ms"])],
+        vec!["last_fault".into(), text(&st["last_fault"])],
+        vec!["quarantined".into(), text(&d["quarantined"])],
     ];
+    // Configuration as the server shows it: secret values are already masked.
+    if let Some(config) = d["settings"]["config"].as_object() {
+        for (key, value) in config {
+            rows.push(vec![format!("config.{key}"), text(value)]);
+        }
+    }
     table(&["FIELD", "VALUE"], &rows);
 }
 

@@ -55,6 +55,11 @@ async fn the_driver_commands_manage_drivers_end_to_end() {
             ok && table.starts_with("NAME") && table.contains("openvswitch"),
             "{table}"
         );
+        let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+        assert!(
+            header.contains(&"REFUSALS") && header.contains(&"TIMEOUTS"),
+            "{table}"
+        );
 
         let loaded = json(&u, &["driver", "load", "versioned", &v1s]);
         assert_eq!(loaded["version"], "1.0.0");
@@ -167,5 +172,43 @@ async fn output_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
 
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(status.success(), "{status:?}: {stderr}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn driver_show_lists_the_configuration_with_secrets_masked() {
+    let server = TestServer::start().await;
+    let loaded = server
+        .admin()
+        .load_driver(
+            "recorder",
+            "recorder",
+            serde_json::json!({
+                "grants": ["log", "config", "state"],
+                "config": {"controller_password": "hunter2", "controller_url": "http://ctrl:8181"},
+            }),
+        )
+        .await;
+    assert!(
+        loaded.status == 201 || loaded.status == 200,
+        "{:?}",
+        loaded.body
+    );
+    let url = server.url.clone();
+
+    let (ok, table, err) =
+        tokio::task::spawn_blocking(move || neutrino(&url, &["driver", "show", "recorder"]))
+            .await
+            .unwrap();
+
+    assert!(ok, "{err}");
+    assert!(!table.contains("hunter2"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("config.controller_password") && l.ends_with("****")),
+        "{table}"
+    );
+    assert!(table.contains("http://ctrl:8181"), "{table}");
     server.stop().await;
 }

@@ -112,8 +112,23 @@ pub enum FailurePolicy {
     Skip,
 }
 
-/// The operator's settings for one driver.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the API, the CLI and the log show instead of a secret configuration value.
+pub const MASK: &str = "****";
+
+/// Whether configuration `key` holds a secret: declared so by the driver's manifest
+/// (`declared`), or named `password`, `*_password`, `secret`, `*_secret`, `token` or
+/// `*_token` (any case).
+pub fn is_secret_key(key: &str, declared: &[String]) -> bool {
+    let k = key.to_ascii_lowercase();
+    declared.iter().any(|d| d == key)
+        || ["password", "secret", "token"]
+            .iter()
+            .any(|s| k == *s || k.ends_with(&format!("_{s}")))
+}
+
+/// The operator's settings for one driver. Its `Debug` masks secret-named configuration
+/// values, so logging settings never logs a password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DriverSettings {
     /// The driver's configuration, readable through the `config` import.
@@ -141,7 +156,31 @@ impl Default for DriverSettings {
     }
 }
 
+impl std::fmt::Debug for DriverSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverSettings")
+            .field("config", &self.masked(&[]).config)
+            .field("grants", &self.grants)
+            .field("http", &self.http)
+            .field("limits", &self.limits)
+            .field("failure_policy", &self.failure_policy)
+            .finish()
+    }
+}
+
 impl DriverSettings {
+    /// These settings with secret configuration values (see [`is_secret_key`]) replaced by
+    /// [`MASK`]: what the API and the CLI show.
+    pub fn masked(&self, declared: &[String]) -> DriverSettings {
+        let mut shown = self.clone();
+        for (key, value) in shown.config.iter_mut() {
+            if is_secret_key(key, declared) {
+                *value = MASK.to_string();
+            }
+        }
+        shown
+    }
+
     /// Default settings with `config` set.
     pub fn with_config<K: Into<String>, V: Into<String>>(
         config: impl IntoIterator<Item = (K, V)>,
@@ -285,5 +324,28 @@ mod tests {
     fn unknown_settings_are_refused() {
         let err = toml::from_str::<DriverSettings>("[limits]\nmemory = 1").unwrap_err();
         assert!(err.to_string().contains("memory"), "{err}");
+    }
+
+    #[test]
+    fn secret_values_are_masked_by_name_or_declaration() {
+        let settings = DriverSettings::with_config([
+            ("password", "a"),
+            ("Controller_Password", "b"),
+            ("token", "c"),
+            ("community", "d"),
+            ("url", "http://x"),
+        ]);
+        let shown = settings.masked(&["community".to_string()]);
+        assert_eq!(shown.config["password"], MASK);
+        assert_eq!(shown.config["Controller_Password"], MASK);
+        assert_eq!(shown.config["token"], MASK);
+        assert_eq!(shown.config["community"], MASK);
+        assert_eq!(shown.config["url"], "http://x");
+        let logged = format!("{settings:?}");
+        assert!(
+            !logged.contains("\"a\"") && !logged.contains("\"c\""),
+            "{logged}"
+        );
+        assert!(logged.contains("http://x"), "{logged}");
     }
 }

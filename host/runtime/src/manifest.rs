@@ -38,6 +38,10 @@ pub struct Manifest {
     /// The capabilities it uses.
     #[serde(default)]
     pub capabilities: CapabilitySet,
+    /// Configuration keys that hold secrets (besides the ones secret by name, see
+    /// [`crate::config::is_secret_key`]): never shown by the API or the CLI, never logged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 impl Manifest {

@@ -76,6 +76,8 @@ pub struct DriverMeta {
     pub prepare_duration: Duration,
     /// What ML2 should do when a call faults.
     pub failure_policy: FailurePolicy,
+    /// Configuration keys its manifest declares secret.
+    pub secrets: Vec<String>,
 }
 
 impl DriverMeta {
@@ -268,6 +270,7 @@ impl Runtime {
             compile_duration,
             prepare_duration: Duration::ZERO,
             failure_policy: settings.failure_policy,
+            secrets: manifest.secrets.clone(),
         };
         let env = Arc::new(DriverEnv {
             name: name.clone(),

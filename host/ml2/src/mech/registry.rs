@@ -463,7 +463,7 @@ impl MechanismManager {
             compiled_from_cache: meta.compiled_from_cache,
             prepare_ms: meta.prepare_duration.as_secs_f64() * 1000.0,
             stats: e.slot.stats(),
-            settings: e.settings.clone(),
+            settings: e.settings.masked(&meta.secrets),
             quarantined: self.quarantined(&e.name, &meta.sha256),
         })
     }
