@@ -195,7 +195,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         DriverCommand::Remove { name } => {
             api.delete(&format!("{base}/{name}")).await?;
             if !json_out {
-                println!("removed {name}");
+                output::emit(&format!("removed {name}"));
             }
         }
         DriverCommand::History { name } => {

@@ -2,6 +2,20 @@
 
 use serde_json::Value;
 
+/// Write one line to standard output. A closed pipe (`neutrino driver list | head`) ends
+/// the program quietly, as other command-line tools do, instead of panicking.
+pub fn emit(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("neutrino: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
@@ -23,7 +37,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
             .enumerate()
             .map(|(i, c)| format!("{c:<width$}", width = widths[i]))
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        emit(parts.join("  ").trim_end());
     };
     line(headers.iter().map(|h| h.to_string()).collect());
     for r in rows {
@@ -34,7 +48,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
 /// The driver list.
 pub fn drivers(list: &Value, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(list).unwrap_or_default());
+        emit(&serde_json::to_string_pretty(list).unwrap_or_default());
         return;
     }
     let rows: Vec<Vec<String>> = list
@@ -71,7 +85,7 @@ pub fn drivers(list: &Value, json: bool) {
 /// One driver.
 pub fn driver(d: &Value, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(d).unwrap_or_default());
+        emit(&serde_json::to_string_pretty(d).unwrap_or_default());
         return;
     }
     let st = &d["stats"];
@@ -102,7 +116,7 @@ pub fn driver(d: &Value, json: bool) {
 /// A history.
 pub fn history(list: &Value, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(list).unwrap_or_default());
+        emit(&serde_json::to_string_pretty(list).unwrap_or_default());
         return;
     }
     let rows: Vec<Vec<String>> = list

@@ -141,3 +141,31 @@ async fn driver_load_takes_operator_settings_from_a_toml_file() {
     assert_eq!(refused.status, 409, "{:?}", refused.body);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_into_a_closed_pipe_ends_quietly_instead_of_panicking() {
+    let server = TestServer::start().await;
+    let url = server.url.clone();
+
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_neutrino"))
+            .args(["--url", &url, "--json", "driver", "list"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run neutrino");
+        // `neutrino driver list | head -0`: the reader is gone before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for neutrino");
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status:?}: {stderr}");
+    server.stop().await;
+}

@@ -280,13 +280,14 @@ impl Plugin {
             if plugin.mech().has_drivers() {
                 let ctx = plugin.port_hook_context(&p, Some(&current), network);
                 let host = plugin.staged_host();
-                plugin
-                    .mech()
-                    .precommit(
-                        Call::Port(rt::Hook::UpdatePrecommit, &ctx),
-                        &host.services(),
-                    )
-                    .await?;
+                let services = host.services();
+                host.with_tx(
+                    tx,
+                    plugin
+                        .mech()
+                        .precommit(Call::Port(rt::Hook::UpdatePrecommit, &ctx), &services),
+                )
+                .await??;
                 host.flush(tx).await?;
             }
             Ok::<_, Error>(Some((p, current)))

@@ -178,7 +178,9 @@ macro_rules! in_tx {
             let outcome = async {
                 let mut owned = store.$begin().await?;
                 let $tx = &mut owned;
-                let value = $crate::pin_result(async { $body }).await?;
+                // Deferred statements may also run inside the body (a flush before a direct
+                // read, e.g. a driver's state read): their errors get the same treatment.
+                let value = $crate::pin_result(async { $body }).await.map_err($commit_errors)?;
                 owned
                     .commit()
                     .await

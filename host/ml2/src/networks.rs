@@ -117,7 +117,12 @@ impl Plugin {
             for r in &reqs {
                 let net = plugin.insert_network(tx, &ctx, r).await?;
                 plugin
-                    .network_hook(Phase::Pre(&host), Hook::CreatePrecommit, &net, None)
+                    .network_hook(
+                        Phase::Pre(&host, &mut *tx),
+                        Hook::CreatePrecommit,
+                        &net,
+                        None,
+                    )
                     .await?;
                 out.push(net);
             }
@@ -352,7 +357,7 @@ impl Plugin {
             let host = plugin.staged_host();
             plugin
                 .network_hook(
-                    Phase::Pre(&host),
+                    Phase::Pre(&host, &mut *tx),
                     Hook::UpdatePrecommit,
                     &net,
                     Some(&current),
@@ -442,7 +447,12 @@ impl Plugin {
             neutrino_store::rbac::delete_of_object(tx, "network", &id).await?;
             let host = plugin.staged_host();
             plugin
-                .network_hook(Phase::Pre(&host), Hook::DeletePrecommit, &net, None)
+                .network_hook(
+                    Phase::Pre(&host, &mut *tx),
+                    Hook::DeletePrecommit,
+                    &net,
+                    None,
+                )
                 .await?;
             host.flush(tx).await?;
             networks::delete(tx, &id).await?;

@@ -212,7 +212,7 @@ impl Plugin {
                     .await
                     .map_err(retry_on_collision)?;
                 plugin
-                    .port_hook(Phase::Pre(&host), Hook::CreatePrecommit, &port, None, &net)
+                    .port_hook(Phase::Pre(&host, &mut *tx), Hook::CreatePrecommit, &port, None, &net)
                     .await?;
                 out.push((port, net));
             }
@@ -981,7 +981,7 @@ impl Plugin {
         }
         if let Some(net) = self.network_for_hooks(conn, &p.network_id).await? {
             self.port_hook(
-                Phase::Pre(host),
+                Phase::Pre(host, &mut *conn),
                 Hook::UpdatePrecommit,
                 &p,
                 Some(&current),
@@ -1021,7 +1021,13 @@ impl Plugin {
             if let Some(net) = &net {
                 let host = plugin.staged_host();
                 plugin
-                    .port_hook(Phase::Pre(&host), Hook::DeletePrecommit, &p, None, net)
+                    .port_hook(
+                        Phase::Pre(&host, &mut *tx),
+                        Hook::DeletePrecommit,
+                        &p,
+                        None,
+                        net,
+                    )
                     .await?;
                 host.flush(tx).await?;
             }

@@ -339,7 +339,7 @@ impl Plugin {
                 if let Some(net) = plugin.network_for_hooks(tx, &subnet.network_id).await? {
                     plugin
                         .subnet_hook(
-                            Phase::Pre(&host),
+                            Phase::Pre(&host, &mut *tx),
                             Hook::CreatePrecommit,
                             &subnet,
                             None,
@@ -725,7 +725,7 @@ impl Plugin {
                 let host = plugin.staged_host();
                 plugin
                     .subnet_hook(
-                        Phase::Pre(&host),
+                        Phase::Pre(&host, &mut *tx),
                         Hook::UpdatePrecommit,
                         &s,
                         Some(&current),
@@ -803,7 +803,13 @@ impl Plugin {
             if let Some(net) = &net {
                 let host = plugin.staged_host();
                 plugin
-                    .subnet_hook(Phase::Pre(&host), Hook::DeletePrecommit, &s, None, net)
+                    .subnet_hook(
+                        Phase::Pre(&host, &mut *tx),
+                        Hook::DeletePrecommit,
+                        &s,
+                        None,
+                        net,
+                    )
                     .await?;
                 host.flush(tx).await?;
             }

@@ -25,6 +25,7 @@ pub struct DriverStats {
     busy: AtomicU64,
     recent: Mutex<Ring>,
     by_version: Mutex<BTreeMap<String, u64>>,
+    last_fault: Mutex<Option<String>>,
 }
 
 #[derive(Debug)]
@@ -69,6 +70,9 @@ pub struct StatsSnapshot {
     pub p99: Option<Duration>,
     /// Calls per driver version (`version (sha256 prefix)`).
     pub by_version: BTreeMap<String, u64>,
+    /// The full message of the most recent fault (trap with its panic text, timeout,
+    /// limit, invalid result): shown to admins only, never in a user's error.
+    pub last_fault: Option<String>,
 }
 
 impl DriverStats {
@@ -85,6 +89,11 @@ impl DriverStats {
             Err(CallError::Busy { .. }) => &self.busy,
         };
         counter.fetch_add(1, Relaxed);
+        if let Err(e) = result
+            && e.is_fault()
+        {
+            *self.last_fault.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
         let micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
         {
             let mut ring = self.recent.lock().unwrap_or_else(|p| p.into_inner());
@@ -139,6 +148,11 @@ impl DriverStats {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            last_fault: self
+                .last_fault
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 }
@@ -165,6 +179,10 @@ mod tests {
         assert_eq!((s.calls, s.ok, s.errors, s.traps), (2, 1, 1, 1));
         assert_eq!(s.by_version["1.0.0"], 1);
         assert_eq!(s.by_version["2.0.0"], 1);
+        assert_eq!(
+            s.last_fault.as_deref(),
+            Some(trap().unwrap_err().to_string().as_str())
+        );
     }
 
     #[test]

@@ -301,6 +301,61 @@ pub async fn state_get(
     .transpose()
 }
 
+/// A value of a driver's state, read for a change in the caller's transaction: on
+/// PostgreSQL the row is locked (`FOR UPDATE`) until the transaction ends, so concurrent
+/// read-modify-writes of one key take turns; SQLite's single writer already serializes them.
+pub async fn state_get_for_update(
+    conn: &mut AnyConnection,
+    lock: bool,
+    driver: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>> {
+    use sqlx::Row;
+    let sql = if lock {
+        "SELECT value FROM driver_state WHERE driver = $1 AND key = $2 FOR UPDATE"
+    } else {
+        "SELECT value FROM driver_state WHERE driver = $1 AND key = $2"
+    };
+    let row = sqlx::query(sql)
+        .bind(driver.to_string())
+        .bind(key.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    row.map(|r| {
+        r.try_get::<Vec<u8>, _>(0)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    })
+    .transpose()
+}
+
+/// Create a key of a driver's state that the transaction saw absent. If another
+/// transaction created it meanwhile, the write would overwrite a value this one never saw:
+/// that is a [`StoreError::Retry`], and the whole transaction runs again.
+pub async fn state_insert_new(
+    conn: &mut AnyConnection,
+    driver: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<()> {
+    let done = sqlx::query(
+        "INSERT INTO driver_state (driver, key, value) VALUES ($1, $2, $3) \
+         ON CONFLICT (driver, key) DO NOTHING",
+    )
+    .bind(driver.to_string())
+    .bind(key.to_string())
+    .bind(value.to_vec())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Retry(format!(
+            "driver `{driver}` state key `{key}` was created by a concurrent transaction"
+        )));
+    }
+    Ok(())
+}
+
 /// Set a value of a driver's state.
 pub async fn state_set(
     conn: &mut AnyConnection,

@@ -73,6 +73,7 @@ pub fn view(d: &DriverInfo) -> Value {
         "compiled_from_cache": d.compiled_from_cache,
         "prepare_ms": (d.prepare_ms * 1000.0).round() / 1000.0,
         "settings": serde_json::to_value(&d.settings).unwrap_or(Value::Null),
+        "quarantined": d.quarantined,
         "stats": {
             "calls": d.stats.calls,
             "ok": d.stats.ok,
@@ -86,6 +87,7 @@ pub fn view(d: &DriverInfo) -> Value {
             "p50_ms": ms(d.stats.p50),
             "p99_ms": ms(d.stats.p99),
             "calls_by_version": d.stats.by_version,
+            "last_fault": d.stats.last_fault,
         },
     })
 }

@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 
 /// Where a hook runs.
 pub enum Phase<'a> {
-    /// Inside the transaction; state writes are staged in this host.
-    Pre(&'a StagedHost),
+    /// Inside the transaction `1`; state reads go through it and writes are staged in
+    /// the host.
+    Pre(&'a StagedHost, &'a mut neutrino_store::Tx),
     /// After the commit.
     Post,
 }
@@ -90,7 +91,11 @@ impl Plugin {
 
     async fn run_hook(&self, phase: Phase<'_>, call: Call<'_>) -> Result<()> {
         match phase {
-            Phase::Pre(host) => self.mech().precommit(call, &host.services()).await,
+            Phase::Pre(host, tx) => {
+                let services = host.services();
+                host.with_tx(tx, self.mech().precommit(call, &services))
+                    .await?
+            }
             Phase::Post => self.mech().postcommit(call).await,
         }
     }

@@ -1,14 +1,17 @@
 //! What drivers' `state` and `agents` imports read and write: the database.
 //!
 //! [`DbHost`] reads and writes state directly (postcommit, bind-port, initialize).
-//! [`StagedHost`] is for precommit hooks: writes are held back and written by the caller
-//! inside the request's transaction ([`StagedHost::flush`]), so a rollback discards them too.
+//! [`StagedHost`] is for precommit hooks: reads go through the request's transaction
+//! ([`StagedHost::with_tx`]), writes are held back and written by the caller inside it
+//! ([`StagedHost::flush`]), so a rollback discards them too and concurrent read-modify-writes
+//! of one key never lose an update.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use neutrino_runtime::{self as rt, HostError, HostServices, async_trait};
-use neutrino_store::{Store, StoreError, Tx, agents, drivers};
+use neutrino_store::{Backend, Store, StoreError, Tx, agents, drivers};
+use tokio::sync::{mpsc, oneshot};
 
 /// Seconds after its last report an agent counts as dead (Neutron's `agent_down_time`).
 pub const AGENT_DOWN_TIME_SECS: i64 = 75;
@@ -122,25 +125,65 @@ impl HostServices for DbHost {
 /// State writes held back until the transaction: `None` deletes the key.
 type Staged = BTreeMap<(String, String), Option<Vec<u8>>>;
 
-/// Host services for precommit hooks: reads see committed state plus this request's own
-/// writes; writes wait for [`StagedHost::flush`] inside the transaction.
-#[derive(Debug, Clone)]
+/// A read a precommit hook asks of the request's transaction.
+enum TxRead {
+    Get {
+        driver: String,
+        key: String,
+        reply: oneshot::Sender<Result<Option<Vec<u8>>, StoreError>>,
+    },
+    Keys {
+        driver: String,
+        prefix: String,
+        reply: oneshot::Sender<Result<Vec<String>, StoreError>>,
+    },
+}
+
+/// What the hooks of one transaction share.
+#[derive(Default)]
+struct Shared {
+    /// Writes waiting for [`StagedHost::flush`].
+    staged: Staged,
+    /// Keys read from the transaction, and whether they existed then.
+    seen: BTreeMap<(String, String), bool>,
+    /// The first store error a hook's read ran into (the driver saw `unavailable`): the
+    /// transaction's outcome, whatever the driver made of it.
+    failure: Option<StoreError>,
+    /// Where reads go while a hook runs inside [`StagedHost::with_tx`].
+    reads: Option<mpsc::UnboundedSender<TxRead>>,
+}
+
+/// Host services for precommit hooks: state reads go through the request's transaction
+/// (on PostgreSQL locking the key's row until it ends) and see this request's own writes;
+/// writes wait for [`StagedHost::flush`] inside the transaction. Per key this is
+/// serializable: a read-modify-write holds the row (PostgreSQL) or the writer (SQLite),
+/// and a key read as absent is created only if nobody created it meanwhile, otherwise the
+/// transaction is retried from the start.
+#[derive(Clone)]
 pub struct StagedHost {
     db: DbHost,
-    staged: Arc<Mutex<Staged>>,
+    lock_rows: bool,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl std::fmt::Debug for StagedHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedHost").finish_non_exhaustive()
+    }
 }
 
 impl StagedHost {
     /// Staged services on `store`.
     pub fn new(store: Store) -> StagedHost {
         StagedHost {
+            lock_rows: store.backend() == Backend::Postgres,
             db: DbHost::new(store),
-            staged: Arc::default(),
+            shared: Arc::default(),
         }
     }
 
-    fn staged(&self) -> std::sync::MutexGuard<'_, Staged> {
-        self.staged.lock().unwrap_or_else(|p| p.into_inner())
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// These services as the runtime takes them (sharing the staged writes).
@@ -148,14 +191,75 @@ impl StagedHost {
         Arc::new(self.clone())
     }
 
+    /// Run `hooks` (precommit calls using [`StagedHost::services`]) with their state reads
+    /// answered by `tx`. A store error met by a read (a conflict, a deferred statement's
+    /// unique collision) is returned instead of the hooks' outcome, so the transaction is
+    /// retried or fails as the store says, whatever the driver made of it.
+    pub async fn with_tx<T>(
+        &self,
+        tx: &mut Tx,
+        hooks: impl std::future::Future<Output = T>,
+    ) -> Result<T, StoreError> {
+        let (send, mut recv) = mpsc::unbounded_channel();
+        self.shared().reads = Some(send);
+        let lock = self.lock_rows;
+        let mut hooks = std::pin::pin!(hooks);
+        let out = loop {
+            tokio::select! {
+                biased;
+                out = &mut hooks => break out,
+                Some(read) = recv.recv() => serve(tx, lock, read).await,
+            }
+        };
+        let mut shared = self.shared();
+        shared.reads = None;
+        match shared.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> TxRead,
+    ) -> Result<T, HostError> {
+        let (reply, answer) = oneshot::channel();
+        let sent = match &self.shared().reads {
+            Some(reads) => reads.send(make(reply)).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(HostError(
+                "state is only available while the hook runs".into(),
+            ));
+        }
+        match answer.await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                let seen = HostError(e.to_string());
+                self.shared().failure.get_or_insert(e);
+                Err(seen)
+            }
+            Err(_) => Err(HostError("the transaction ended".into())),
+        }
+    }
+
     /// Write the staged state changes in the caller's transaction.
     pub async fn flush(&self, conn: &mut Tx) -> Result<(), StoreError> {
-        let changes: Vec<_> = std::mem::take(&mut *self.staged()).into_iter().collect();
+        let (changes, seen) = {
+            let mut shared = self.shared();
+            let changes: Vec<_> = std::mem::take(&mut shared.staged).into_iter().collect();
+            (changes, shared.seen.clone())
+        };
         if !changes.is_empty() {
             conn.flush().await.map_err(StoreError::classify)?;
         }
         for ((driver, key), value) in changes {
+            let seen_absent = seen.get(&(driver.clone(), key.clone())) == Some(&false);
             match value {
+                Some(v) if seen_absent => {
+                    drivers::state_insert_new(conn, &driver, &key, &v).await?
+                }
                 Some(v) => drivers::state_set(conn, &driver, &key, &v).await?,
                 None => drivers::state_delete(conn, &driver, &key).await?,
             }
@@ -164,8 +268,113 @@ impl StagedHost {
     }
 }
 
+/// Answer one read from the transaction.
+async fn serve(tx: &mut Tx, lock: bool, read: TxRead) {
+    match read {
+        TxRead::Get { driver, key, reply } => {
+            let value = match tx.flush().await {
+                Ok(()) => drivers::state_get_for_update(tx, lock, &driver, &key).await,
+                Err(e) => Err(StoreError::classify(e)),
+            };
+            let _ = reply.send(value);
+        }
+        TxRead::Keys {
+            driver,
+            prefix,
+            reply,
+        } => {
+            let keys = match tx.flush().await {
+                Ok(()) => drivers::state_keys(tx, &driver, &prefix).await,
+                Err(e) => Err(StoreError::classify(e)),
+            };
+            let _ = reply.send(keys);
+        }
+    }
+}
+
 #[async_trait]
 impl HostServices for StagedHost {
+    async fn state_get(&self, driver: &str, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        let id = (driver.to_string(), key.to_string());
+        if let Some(v) = self.shared().staged.get(&id) {
+            return Ok(v.clone());
+        }
+        let value = self
+            .ask(|reply| TxRead::Get {
+                driver: driver.to_string(),
+                key: key.to_string(),
+                reply,
+            })
+            .await?;
+        self.shared().seen.entry(id).or_insert(value.is_some());
+        Ok(value)
+    }
+    async fn state_set(&self, driver: &str, key: &str, value: Vec<u8>) -> Result<(), HostError> {
+        self.shared()
+            .staged
+            .insert((driver.to_string(), key.to_string()), Some(value));
+        Ok(())
+    }
+    async fn state_delete(&self, driver: &str, key: &str) -> Result<(), HostError> {
+        self.shared()
+            .staged
+            .insert((driver.to_string(), key.to_string()), None);
+        Ok(())
+    }
+    async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError> {
+        let mut keys: std::collections::BTreeSet<String> = self
+            .ask(|reply| TxRead::Keys {
+                driver: driver.to_string(),
+                prefix: prefix.to_string(),
+                reply,
+            })
+            .await?
+            .into_iter()
+            .collect();
+        for ((d, k), v) in self.shared().staged.iter() {
+            if d == driver && k.starts_with(prefix) {
+                if v.is_some() {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+    async fn agents(
+        &self,
+        agent_type: Option<&str>,
+        host: Option<&str>,
+    ) -> Result<Vec<rt::Agent>, HostError> {
+        self.db.agents(agent_type, host).await
+    }
+}
+
+/// Host services for probing a quarantined driver outside any transaction: reads go to the
+/// read pool, writes are kept for the probe's own reads and then discarded.
+#[derive(Debug)]
+pub struct ProbeHost {
+    db: DbHost,
+    staged: Mutex<Staged>,
+}
+
+impl ProbeHost {
+    /// Probe services on `store`.
+    pub fn new(store: Store) -> ProbeHost {
+        ProbeHost {
+            db: DbHost::new(store),
+            staged: Mutex::default(),
+        }
+    }
+
+    fn staged(&self) -> std::sync::MutexGuard<'_, Staged> {
+        self.staged.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl HostServices for ProbeHost {
     async fn state_get(&self, driver: &str, key: &str) -> Result<Option<Vec<u8>>, HostError> {
         if let Some(v) = self.staged().get(&(driver.to_string(), key.to_string())) {
             return Ok(v.clone());
@@ -183,22 +392,7 @@ impl HostServices for StagedHost {
         Ok(())
     }
     async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError> {
-        let mut keys: std::collections::BTreeSet<String> = self
-            .db
-            .state_list_keys(driver, prefix)
-            .await?
-            .into_iter()
-            .collect();
-        for ((d, k), v) in self.staged().iter() {
-            if d == driver && k.starts_with(prefix) {
-                if v.is_some() {
-                    keys.insert(k.clone());
-                } else {
-                    keys.remove(k);
-                }
-            }
-        }
-        Ok(keys.into_iter().collect())
+        self.db.state_list_keys(driver, prefix).await
     }
     async fn agents(
         &self,

@@ -15,6 +15,7 @@
 pub mod contexts;
 pub mod hooks;
 pub mod host;
+pub mod quarantine;
 pub mod registry;
 
 use std::collections::BTreeMap;
@@ -29,7 +30,8 @@ use neutrino_store::Store;
 use tokio::sync::OnceCell;
 
 pub use contexts::{Contexts, NoRenderer, Renderer};
-pub use host::{DbHost, StagedHost};
+pub use host::{DbHost, ProbeHost, StagedHost};
+pub use quarantine::Quarantine;
 
 use crate::error::Error;
 
@@ -77,6 +79,7 @@ pub struct MechanismManager {
     config: MechConfig,
     ops: tokio::sync::Mutex<()>,
     fingerprint: std::sync::Mutex<String>,
+    quarantines: std::sync::Mutex<BTreeMap<(String, String), Arc<Quarantine>>>,
 }
 
 impl std::fmt::Debug for MechanismManager {
@@ -108,6 +111,21 @@ pub fn driver_error(e: &CallError) -> Error {
         CallError::Busy { .. } => 503,
         _ => 500,
     };
+    if e.is_fault() {
+        // A fault's message carries the driver's panic text (with file and line), a trap's
+        // backtrace or a limit's figures: for the log and the driver's stats (admins read
+        // them as `stats.last_fault`), never for the caller.
+        return Error::neutron(
+            "MechanismDriverError",
+            status,
+            format!(
+                "Mechanism driver `{}` failed in {}. The server log and the driver's statistics \
+                 have the details.",
+                e.driver(),
+                e.hook()
+            ),
+        );
+    }
     Error::neutron("MechanismDriverError", status, e.to_string())
 }
 
@@ -126,6 +144,15 @@ impl Call<'_> {
     fn hook(&self) -> Hook {
         match self {
             Call::Network(h, _) | Call::Subnet(h, _) | Call::Port(h, _) => *h,
+        }
+    }
+
+    /// The driver function called, e.g. `create_port_precommit`.
+    pub fn name(&self) -> &'static str {
+        match *self {
+            Call::Network(h, c) => rt::call::Op::Network(h, c).name(),
+            Call::Subnet(h, c) => rt::call::Op::Subnet(h, c).name(),
+            Call::Port(h, c) => rt::call::Op::Port(h, c).name(),
         }
     }
 }
@@ -147,6 +174,7 @@ impl MechanismManager {
             config,
             ops: tokio::sync::Mutex::new(()),
             fingerprint: std::sync::Mutex::new(String::new()),
+            quarantines: std::sync::Mutex::default(),
         }
     }
 
@@ -189,7 +217,33 @@ impl MechanismManager {
         Arc::new(DbHost::new(self.store.clone()))
     }
 
-    async fn call_one(
+    /// The quarantine state of driver `name`'s hook `hook` (`create_port_precommit`; see
+    /// [`quarantine`]).
+    pub fn quarantine(&self, name: &str, hook: &str) -> Arc<Quarantine> {
+        self.quarantines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((name.to_string(), hook.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    /// The hooks of driver `name` (version `sha256`) in quarantine, with why.
+    pub fn quarantined(&self, name: &str, sha256: &str) -> BTreeMap<String, String> {
+        let all: Vec<(String, Arc<Quarantine>)> = self
+            .quarantines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|((_, hook), q)| (hook.clone(), q.clone()))
+            .collect();
+        all.into_iter()
+            .filter_map(|(hook, q)| Some((hook, q.holding(sha256)?.reason)))
+            .collect()
+    }
+
+    pub(crate) async fn call_one(
         entry: &Entry,
         call: Call<'_>,
         host: &Arc<dyn HostServices>,
@@ -210,7 +264,35 @@ impl MechanismManager {
     ) -> Result<(), Error> {
         let reverse = matches!(call.hook(), Hook::DeletePrecommit);
         for entry in self.enabled(reverse) {
+            let quarantine = self.quarantine(&entry.name, call.name());
+            let current = entry.slot.current();
+            let sha = &current.meta().sha256;
+            if quarantine.holding(sha).is_some() {
+                if current.meta().failure_policy == FailurePolicy::Skip {
+                    tracing::debug!(driver = %entry.name, "quarantined driver skipped by its failure policy");
+                    continue;
+                }
+                return Err(Error::neutron(
+                    "MechanismDriverError",
+                    503,
+                    format!(
+                        "Mechanism driver `{}` is quarantined for {}: it ran out of time. \
+                         It serves again once a background probe succeeds.",
+                        entry.name,
+                        call.name()
+                    ),
+                ));
+            }
             if let Err(e) = Self::call_one(&entry, call, host).await {
+                if quarantine::quarantines(&e) && quarantine.enter(sha, e.to_string()) {
+                    tracing::error!(driver = %entry.name, error = %e, "precommit ran out of time: driver quarantined, probing it in the background");
+                    quarantine::spawn_probe(
+                        entry.clone(),
+                        quarantine.clone(),
+                        quarantine::OwnedCall::of(call),
+                        Arc::new(ProbeHost::new(self.store.clone())),
+                    );
+                }
                 if e.is_fault() && entry.slot.current().meta().failure_policy == FailurePolicy::Skip
                 {
                     tracing::warn!(driver = %entry.name, error = %e, "driver fault skipped by its failure policy");

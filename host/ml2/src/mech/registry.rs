@@ -8,6 +8,7 @@
 //! comes back with the same drivers, and other servers sharing it follow within seconds
 //! ([`MechanismManager::reconcile`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use neutrino_runtime::{
@@ -68,6 +69,9 @@ pub struct DriverInfo {
     pub stats: StatsSnapshot,
     /// Operator settings in force.
     pub settings: DriverSettings,
+    /// Its hooks in quarantine, with the fault that put them there (see
+    /// [`super::quarantine`]).
+    pub quarantined: BTreeMap<String, String>,
 }
 
 /// One line of a driver's history.
@@ -460,6 +464,7 @@ impl MechanismManager {
             prepare_ms: meta.prepare_duration.as_secs_f64() * 1000.0,
             stats: e.slot.stats(),
             settings: e.settings.clone(),
+            quarantined: self.quarantined(&e.name, &meta.sha256),
         })
     }
 

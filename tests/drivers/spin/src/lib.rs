@@ -1,5 +1,6 @@
-//! Hostile test driver: `bind_port` and `create_port_postcommit` loop forever.
-//! Every other hook succeeds, so the next call on the driver shows whether the
+//! Hostile test driver: `bind_port` and `create_port_postcommit` loop forever,
+//! and so does `create_port_precommit` for a port named `spin`. Every other
+//! hook succeeds, so the next call on the driver shows whether the
 //! host recovered.
 
 use neutrino_driver::{BindResult, DriverError, MechanismDriver, PortContext};
@@ -15,6 +16,13 @@ fn spin() -> ! {
 }
 
 impl MechanismDriver for Spin {
+    fn create_port_precommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
+        if ctx.current.name == "spin" {
+            spin()
+        }
+        Ok(())
+    }
+
     fn bind_port(&self, _ctx: &PortContext) -> Result<BindResult, DriverError> {
         spin()
     }

@@ -1,0 +1,500 @@
+//! The data plane, for real: a server, the Linux bridge and DHCP agents in this process on
+//! the in-process bus, VMs played by network namespaces whose veth's host end is the port's
+//! `tap…` device. Two VMs on one network get exactly their Neutron addresses from dnsmasq
+//! and ping each other; a VM on another network reaches neither; a port set
+//! `admin_state_up=false` stops passing traffic and passes again when set true.
+//!
+//! Needs root, `ip`, `dnsmasq` and `busybox` (udhcpc): without them the test prints a
+//! SKIPPED line, unless `NEUTRINO_TEST_REQUIRE_DATAPLANE` is set (CI sets it). Everything it
+//! creates (namespaces, bridges, veths, dnsmasq) is removed when it ends, also on failure.
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use neutrino_agent::{AgentConfig, Agents};
+use neutrino_tests::{Client, TestServer, s};
+use serde_json::{Value, json};
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn runnable() -> bool {
+    #[allow(unsafe_code)]
+    let root = unsafe { libc::geteuid() } == 0;
+    let ok = root && have("ip") && have("dnsmasq") && have("busybox");
+    if !ok {
+        assert!(
+            std::env::var_os("NEUTRINO_TEST_REQUIRE_DATAPLANE").is_none(),
+            "the data-plane test is required but needs root, ip, dnsmasq and busybox"
+        );
+        println!("SKIPPED: data plane: needs root, ip, dnsmasq and busybox");
+    }
+    ok
+}
+
+/// Removes what the test made, whatever happens.
+#[derive(Default)]
+struct Cleanup {
+    namespaces: Mutex<Vec<String>>,
+    links: Mutex<Vec<String>>,
+    /// An agent running as its own process.
+    child: Mutex<Option<std::process::Child>>,
+    /// The DHCP agent's state directory, removed last (its pid files name the dnsmasqs).
+    state: Mutex<Option<tempfile::TempDir>>,
+}
+
+impl Cleanup {
+    fn namespace(&self, n: &str) {
+        self.namespaces.lock().unwrap().push(n.to_string());
+    }
+    fn link(&self, n: &str) {
+        self.links.lock().unwrap().push(n.to_string());
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // dnsmasq processes of the DHCP agent, by their pid files.
+        if let Some(state) = self.state.lock().unwrap().as_ref()
+            && let Ok(dirs) = std::fs::read_dir(state.path().join("dhcp"))
+        {
+            for d in dirs.flatten() {
+                if let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) {
+                    let _ = Command::new("kill").arg(pid.trim()).output();
+                }
+            }
+        }
+        for n in self.namespaces.lock().unwrap().iter() {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+        }
+        for l in self.links.lock().unwrap().iter() {
+            let _ = Command::new("ip").args(["link", "del", l]).output();
+        }
+    }
+}
+
+fn sh(args: &[&str]) -> std::process::Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("command runs")
+}
+
+fn ok(args: &[&str]) {
+    let o = sh(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A VM: a namespace with `eth0` (the port's MAC), whose peer is `tap<port id[..11]>`.
+fn boot_vm(clean: &Cleanup, port: &Value) -> String {
+    let id = s(port, "id");
+    let ns = format!("vm-{}", &id[..8]);
+    let tap = format!("tap{}", &id[..11]);
+    clean.namespace(&ns);
+    clean.link(&tap);
+    ok(&["ip", "netns", "add", &ns]);
+    ok(&[
+        "ip", "link", "add", &tap, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+    ]);
+    ok(&[
+        "ip",
+        "-n",
+        &ns,
+        "link",
+        "set",
+        "eth0",
+        "address",
+        s(port, "mac_address"),
+    ]);
+    ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+    ok(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+    ok(&["ip", "link", "set", &tap, "up"]);
+    ns
+}
+
+/// Run udhcpc in the VM until it binds; the address it got.
+fn dhcp(vm: &str, script: &std::path::Path) -> Option<String> {
+    for _ in 0..20 {
+        let o = sh(&[
+            "ip",
+            "netns",
+            "exec",
+            vm,
+            "busybox",
+            "udhcpc",
+            "-i",
+            "eth0",
+            "-n",
+            "-q",
+            "-f",
+            "-t",
+            "3",
+            "-T",
+            "1",
+            "-s",
+            script.to_str().unwrap(),
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        if let Some(line) = out.lines().find_map(|l| l.strip_prefix("BOUND ")) {
+            return Some(line.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    None
+}
+
+fn ping(vm: &str, ip: &str) -> bool {
+    sh(&["ip", "netns", "exec", vm, "ping", "-c", "1", "-W", "1", ip])
+        .status
+        .success()
+}
+
+/// Ping until it works (or until it fails, with `want = false`), for up to 15 s.
+fn ping_becomes(vm: &str, ip: &str, want: bool) -> bool {
+    for _ in 0..15 {
+        if ping(vm, ip) == want {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    false
+}
+
+async fn wait_status(c: &Client, port: &str, want: &str) {
+    for _ in 0..150 {
+        let r = c.get(&format!("/v2.0/ports/{port}")).await;
+        if r.get("port")["status"] == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("port {port} never became {want}");
+}
+
+async fn vm_port(c: &Client, net: &str, host: &str, extra: Value) -> Value {
+    let mut body = json!({"binding:host_id": host, "device_owner": "compute:nova", "device_id": uuid::Uuid::new_v4().to_string()});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    c.port(net, body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
+    if !runnable() {
+        return;
+    }
+    let clean = Cleanup::default();
+    let state_path = {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        *clean.state.lock().unwrap() = Some(dir);
+        path
+    };
+    let script = state_path.join("udhcpc.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
+         ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
+         echo \"BOUND $ip\"\n",
+    )
+    .unwrap();
+    ok(&["chmod", "+x", script.to_str().unwrap()]);
+
+    let server = TestServer::start().await;
+    let host = format!("dp-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let config = AgentConfig {
+        roles: vec!["linuxbridge".into(), "dhcp".into()],
+        host: host.clone(),
+        state_path: state_path.clone(),
+        transport_url: String::new(),
+    };
+    let agents = Agents::start(server.bus().clone(), &config).await.unwrap();
+    let c = server.admin();
+    for _ in 0..50 {
+        if c.get(&format!("/v2.0/agents?host={host}"))
+            .await
+            .items("agents")
+            .len()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let agents_listed = c.get(&format!("/v2.0/agents?host={host}")).await;
+    let mut types: Vec<&str> = agents_listed
+        .items("agents")
+        .iter()
+        .map(|a| a["agent_type"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["DHCP agent", "Linux bridge agent"]);
+
+    let net = c.network("blue").await;
+    let net_id = s(&net, "id").to_string();
+    clean.link(&format!("brq{}", &net_id[..11]));
+    clean.namespace(&format!("qdhcp-{net_id}"));
+    let subnet = c.subnet(&net_id, "10.231.0.0/24").await;
+    // Addresses the other network (same range) never hands out: .101 and .102 here, .200
+    // there, its DHCP port the lowest free one.
+    let fixed =
+        |ip: &str| json!({"fixed_ips": [{"subnet_id": s(&subnet, "id"), "ip_address": ip}]});
+    let p1 = vm_port(&c, &net_id, &host, fixed("10.231.0.101")).await;
+    let p2 = vm_port(&c, &net_id, &host, fixed("10.231.0.102")).await;
+    assert_eq!(
+        p1["binding:vif_type"], "bridge",
+        "bound by the Linux bridge driver"
+    );
+
+    let vm1 = boot_vm(&clean, &p1);
+    let vm2 = boot_vm(&clean, &p2);
+    wait_status(&c, s(&p1, "id"), "ACTIVE").await;
+    wait_status(&c, s(&p2, "id"), "ACTIVE").await;
+
+    let (script2, vm1c, vm2c) = (script.clone(), vm1.clone(), vm2.clone());
+    let (a1, a2) =
+        tokio::task::spawn_blocking(move || (dhcp(&vm1c, &script2), dhcp(&vm2c, &script2)))
+            .await
+            .unwrap();
+    assert_eq!(
+        a1.as_deref(),
+        Some(s(&p1["fixed_ips"][0], "ip_address")),
+        "VM 1 got its Neutron address"
+    );
+    assert_eq!(
+        a2.as_deref(),
+        Some(s(&p2["fixed_ips"][0], "ip_address")),
+        "VM 2 got its Neutron address"
+    );
+    let (ip1, ip2) = (a1.unwrap(), a2.unwrap());
+
+    // A second network with an address from the same range: on its own bridge, it reaches nobody.
+    let other = c.network("red").await;
+    let other_id = s(&other, "id").to_string();
+    clean.link(&format!("brq{}", &other_id[..11]));
+    clean.namespace(&format!("qdhcp-{other_id}"));
+    let other_subnet = c.subnet(&other_id, "10.231.0.0/24").await;
+    let p3 = vm_port(
+        &c,
+        &other_id,
+        &host,
+        json!({"fixed_ips": [{"subnet_id": s(&other_subnet, "id"), "ip_address": "10.231.0.200"}]}),
+    )
+    .await;
+    let vm3 = boot_vm(&clean, &p3);
+    wait_status(&c, s(&p3, "id"), "ACTIVE").await;
+
+    let (vm1c, vm2c, vm3c, ip1c, ip2c) = (
+        vm1.clone(),
+        vm2.clone(),
+        vm3.clone(),
+        ip1.clone(),
+        ip2.clone(),
+    );
+    let script3 = script.clone();
+    let verdicts = tokio::task::spawn_blocking(move || {
+        let a3 = dhcp(&vm3c, &script3);
+        (
+            ping_becomes(&vm1c, &ip2c, true),
+            ping_becomes(&vm2c, &ip1c, true),
+            a3,
+            ping(&vm3c, &ip1c),
+            ping(&vm3c, &ip2c),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(verdicts.0, "VM 1 pings VM 2");
+    assert!(verdicts.1, "VM 2 pings VM 1");
+    assert_eq!(
+        verdicts.2.as_deref(),
+        Some("10.231.0.200"),
+        "VM 3 got its address on its own network"
+    );
+    assert!(
+        !verdicts.3 && !verdicts.4,
+        "a VM on another network reaches neither"
+    );
+
+    // Admin state down: VM 2's port stops passing traffic; up again: it passes.
+    c.put(
+        &format!("/v2.0/ports/{}", s(&p2, "id")),
+        json!({"port": {"admin_state_up": false}}),
+    )
+    .await;
+    wait_status(&c, s(&p2, "id"), "DOWN").await;
+    let (vm1c, ip2c) = (vm1.clone(), ip2.clone());
+    assert!(
+        tokio::task::spawn_blocking(move || ping_becomes(&vm1c, &ip2c, false))
+            .await
+            .unwrap(),
+        "no traffic through a port that is down"
+    );
+    c.put(
+        &format!("/v2.0/ports/{}", s(&p2, "id")),
+        json!({"port": {"admin_state_up": true}}),
+    )
+    .await;
+    wait_status(&c, s(&p2, "id"), "ACTIVE").await;
+    let (vm1c, ip2c) = (vm1.clone(), ip2.clone());
+    assert!(
+        tokio::task::spawn_blocking(move || ping_becomes(&vm1c, &ip2c, true))
+            .await
+            .unwrap(),
+        "traffic again once the port is up"
+    );
+
+    agents.stop().await;
+    assert!(
+        !std::path::Path::new(&format!("/run/netns/qdhcp-{net_id}")).exists(),
+        "the DHCP agent took its namespace down"
+    );
+    server.stop().await;
+    drop(clean);
+}
+
+/// Starts RabbitMQ's application again when dropped, so a failing test leaves it running.
+struct BrokerDown;
+
+impl BrokerDown {
+    fn now() -> BrokerDown {
+        ok(&["rabbitmqctl", "-q", "stop_app"]);
+        BrokerDown
+    }
+}
+
+impl Drop for BrokerDown {
+    fn drop(&mut self) {
+        let _ = sh(&["rabbitmqctl", "-q", "start_app"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_rabbitmq_an_agent_process_wires_vms_booted_across_a_broker_restart() {
+    if !runnable() {
+        return;
+    }
+    let Some(vhost) = neutrino_tests::rabbit::vhost("data plane over RabbitMQ") else {
+        return;
+    };
+    let clean = Cleanup::default();
+    let state_path = {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        *clean.state.lock().unwrap() = Some(dir);
+        path
+    };
+    let script = state_path.join("udhcpc.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
+         ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
+         echo \"BOUND $ip\"\n",
+    )
+    .unwrap();
+    ok(&["chmod", "+x", script.to_str().unwrap()]);
+
+    let url = vhost.url.clone();
+    let server = TestServer::with_config(|c| c.transport_url = url.clone()).await;
+    let host = format!("mq-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let config = state_path.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "roles = [\"linuxbridge\", \"dhcp\"]\nhost = \"{host}\"\nstate_path = \"{}\"\ntransport_url = \"{}\"\n",
+            state_path.display(),
+            vhost.url
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_neutrino-agent"))
+        .args(["--config", config.to_str().unwrap()])
+        .env_remove("NEUTRINO_TRANSPORT_URL")
+        .spawn()
+        .expect("neutrino-agent starts");
+    let pid = child.id();
+    *clean.child.lock().unwrap() = Some(child);
+
+    let c = server.admin();
+    let mut listed = 0;
+    for _ in 0..100 {
+        listed = c
+            .get(&format!("/v2.0/agents?host={host}"))
+            .await
+            .items("agents")
+            .len();
+        if listed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        listed, 2,
+        "both agents of the process reported over RabbitMQ"
+    );
+
+    let net = c.network("green").await;
+    let net_id = s(&net, "id").to_string();
+    clean.link(&format!("brq{}", &net_id[..11]));
+    clean.namespace(&format!("qdhcp-{net_id}"));
+    c.subnet(&net_id, "10.233.0.0/24").await;
+    let p1 = vm_port(&c, &net_id, &host, json!({})).await;
+    let vm1 = boot_vm(&clean, &p1);
+    wait_status(&c, s(&p1, "id"), "ACTIVE").await;
+
+    // The broker goes away while the second VM boots, and comes back.
+    let down = BrokerDown::now();
+    let p2 = vm_port(&c, &net_id, &host, json!({})).await;
+    let vm2 = boot_vm(&clean, &p2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(down);
+
+    wait_status(&c, s(&p2, "id"), "ACTIVE").await;
+    wait_status(&c, s(&p1, "id"), "ACTIVE").await;
+    let (script2, vm1c, vm2c) = (script.clone(), vm1.clone(), vm2.clone());
+    let (a1, a2, pinged) = tokio::task::spawn_blocking(move || {
+        let a1 = dhcp(&vm1c, &script2);
+        let a2 = dhcp(&vm2c, &script2);
+        let pinged = a2
+            .as_deref()
+            .is_some_and(|ip| ping_becomes(&vm1c, ip, true));
+        (a1, a2, pinged)
+    })
+    .await
+    .unwrap();
+    assert_eq!(a1.as_deref(), Some(s(&p1["fixed_ips"][0], "ip_address")));
+    assert_eq!(
+        a2.as_deref(),
+        Some(s(&p2["fixed_ips"][0], "ip_address")),
+        "the VM booted during the restart got its address"
+    );
+    assert!(pinged, "the VMs reach each other");
+
+    // SIGTERM: the agent takes its DHCP namespace down and exits.
+    ok(&["kill", "-TERM", &pid.to_string()]);
+    let mut child = clean.child.lock().unwrap().take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "the agent exits cleanly: {status}");
+    assert!(!std::path::Path::new(&format!("/run/netns/qdhcp-{net_id}")).exists());
+    server.stop().await;
+    drop(clean);
+    drop(vhost);
+}
