@@ -337,3 +337,37 @@ async fn a_dhcp_agent_gets_one_port_per_network_and_the_network_with_its_ports()
         bus.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_table_runs_the_roles_inside_the_server_on_its_bus() {
+    let host = unique_host("allinone");
+    let h = host.clone();
+    let server = TestServer::with_config(move |c| {
+        c.agent.roles = vec!["linuxbridge".into()];
+        c.agent.host = Some(h);
+    })
+    .await;
+    let c = server.admin();
+    let listed = c.get(&format!("/v2.0/agents?host={host}")).await;
+    let agents = listed.items("agents");
+    assert_eq!(
+        agents.len(),
+        1,
+        "the role reported before the server answered"
+    );
+    assert_eq!(agents[0]["agent_type"], "Linux bridge agent");
+    assert_eq!(agents[0]["binary"], "neutron-linuxbridge-agent");
+    assert_eq!(agents[0]["alive"], true);
+    server.stop().await;
+}
+
+#[test]
+fn an_unknown_agent_role_stops_the_configuration() {
+    let mut c = neutrino_server::Config::default();
+    c.agent.roles = vec!["openvswitch".into()];
+    let e = c.settings().unwrap_err().to_string();
+    assert!(
+        e.contains("agent.roles") && e.contains("openvswitch"),
+        "{e}"
+    );
+}

@@ -576,6 +576,13 @@ async fn resources_carry_the_keys_of_advertised_extensions_only() {
         ))
         .await;
     assert_eq!(shown["subnet"]["router:external"], true);
+    // …and filterable, as Neutron's suites filter every subnet list.
+    let external = c.get_ok("/v2.0/subnets?router:external=True").await;
+    let internal = c.get_ok("/v2.0/subnets?router%3Aexternal=False").await;
+    assert_eq!(external["subnets"].as_array().unwrap().len(), 1);
+    assert_eq!(external["subnets"][0]["id"], ext_sub["id"]);
+    assert_eq!(internal["subnets"].as_array().unwrap().len(), 1);
+    assert_eq!(internal["subnets"][0]["id"], sub["id"]);
     // A key of an extension that is not advertised is not accepted either.
     let r = c
         .post(

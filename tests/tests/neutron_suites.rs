@@ -378,7 +378,9 @@ async fn a_networks_mtu_must_carry_its_subnets() {
 #[tokio::test]
 async fn subnet_service_types_steer_which_subnet_a_port_takes_addresses_from() {
     let server = TestServer::start().await;
-    let c = server.admin();
+    // A member sets service types on its own subnets (Neutron does not enforce
+    // `create_subnet:service_types`).
+    let c = server.project("alice");
     let net = c.network("n").await;
     let typed = |cidr: &str, types: Value| json!({"network_id": net["id"], "cidr": cidr, "ip_version": 4, "service_types": types});
     let one = c

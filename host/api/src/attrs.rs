@@ -86,6 +86,10 @@ pub struct Attr {
     pub filter: Filter,
     /// Column to sort on, if sortable.
     pub sort: Option<&'static str>,
+    /// Whether its `<action>_<resource>:<attr>` rule is checked when a request sets it
+    /// (Neutron's `enforce_policy`; a few attributes have a registered rule Neutron never
+    /// checks).
+    pub enforce_policy: bool,
 }
 
 /// Start describing an attribute (read-only until told otherwise).
@@ -100,6 +104,7 @@ pub fn attr(name: &'static str, kind: Kind) -> Attr {
         default: None,
         filter: Filter::No,
         sort: None,
+        enforce_policy: true,
     }
 }
 
@@ -119,6 +124,12 @@ impl Attr {
     pub fn required(mut self) -> Self {
         self.post = true;
         self.required = true;
+        self
+    }
+    /// Its attribute rules are registered but not checked (no `enforce_policy` in Neutron's
+    /// attribute map).
+    pub fn unpoliced(mut self) -> Self {
+        self.enforce_policy = false;
         self
     }
     /// Accepts `null`.

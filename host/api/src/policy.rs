@@ -400,7 +400,7 @@ impl MatchRule {
         };
         for a in attrs {
             let Some(v) = body.get(a.name) else { continue };
-            if create && a.default.as_ref() == Some(v) {
+            if !a.enforce_policy || (create && a.default.as_ref() == Some(v)) {
                 continue;
             }
             let name = format!("{action}:{}", a.name);

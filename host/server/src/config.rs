@@ -57,6 +57,21 @@ pub struct Config {
     pub transport_url: String,
     /// This server's host name on the bus (`NEUTRINO_HOST`; default: the machine's).
     pub host: String,
+    /// `[agent]`: agent roles to run inside the server, on its bus (the quick start).
+    pub agent: AgentSection,
+}
+
+/// `[agent]`: agent roles run inside `neutrino-server` (none by default), with the same
+/// settings as `neutrino-agent`'s.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    /// `linuxbridge`, `dhcp`.
+    pub roles: Vec<String>,
+    /// The agents' host (default: the server's `host`).
+    pub host: Option<String>,
+    /// Where the DHCP agent keeps its files (default `/var/lib/neutrino`).
+    pub state_path: Option<String>,
 }
 
 /// `[quotas]`, with Neutron's `[QUOTAS]` option names and defaults; -1 is unlimited.
@@ -272,6 +287,7 @@ impl Default for Config {
             service_providers: ServiceProvidersSection::default(),
             transport_url: String::new(),
             host: default_host(),
+            agent: AgentSection::default(),
         }
     }
 }
@@ -348,6 +364,8 @@ pub struct Settings {
     pub transport_url: String,
     /// This server's host name on the bus.
     pub host: String,
+    /// Agent roles to run in this process, if any.
+    pub agent: Option<neutrino_agent::AgentConfig>,
 }
 
 impl Config {
@@ -669,7 +687,28 @@ impl Config {
             keystone,
             transport_url: self.transport_url.clone(),
             host: self.host.clone(),
+            agent: self.agent_config()?,
         })
+    }
+
+    fn agent_config(&self) -> Result<Option<neutrino_agent::AgentConfig>, ConfigError> {
+        let a = &self.agent;
+        if a.roles.is_empty() {
+            return Ok(None);
+        }
+        let mut config = neutrino_agent::AgentConfig {
+            roles: a.roles.clone(),
+            host: a.host.clone().unwrap_or_else(|| self.host.clone()),
+            transport_url: self.transport_url.clone(),
+            ..neutrino_agent::AgentConfig::default()
+        };
+        if let Some(p) = &a.state_path {
+            config.state_path = p.into();
+        }
+        config
+            .check()
+            .map_err(|e| invalid("agent.roles", e.to_string()))?;
+        Ok(Some(config))
     }
 
     fn keystone(&self) -> Result<neutrino_api::keystone::KeystoneConfig, ConfigError> {

@@ -31,6 +31,7 @@ pub struct Running {
     /// The agents' message bus (in-process unless `transport_url` names a broker).
     pub bus: neutrino_bus::Bus,
     rpc: Option<rpc::RpcServer>,
+    agents: Option<neutrino_agent::Agents>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -46,6 +47,9 @@ impl Running {
         for b in &self.background {
             b.abort();
         }
+        if let Some(agents) = self.agents.take() {
+            agents.stop().await;
+        }
         if let Some(rpc) = self.rpc.take() {
             rpc.stop().await;
         }
@@ -58,6 +62,9 @@ impl Running {
         let result = (&mut self.task).await.context("server task panicked")?;
         for b in &self.background {
             b.abort();
+        }
+        if let Some(agents) = self.agents.take() {
+            agents.stop().await;
         }
         if let Some(rpc) = self.rpc.take() {
             rpc.stop().await;
@@ -128,6 +135,14 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         .await
         .context("serving the agents' RPC")?;
     tracing::info!(transport = ?bus, host = %settings.host, "agents' RPC served");
+    let agents = match &settings.agent {
+        Some(config) => Some(
+            neutrino_agent::Agents::start(bus.clone(), config)
+                .await
+                .context("starting the [agent] roles")?,
+        ),
+        None => None,
+    };
     let app = neutrino_api::app(state);
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -160,6 +175,7 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         keystone,
         bus,
         rpc: Some(rpc),
+        agents,
         stop: Some(stop_tx),
         task,
         background,

@@ -38,6 +38,24 @@ fn shared_filter(values: &[String], ctx: &RequestContext) -> ApiResult<Condition
     })
 }
 
+/// `router:external=…` on subnets: its network's (subnet-external-network).
+fn external_filter(values: &[String]) -> ApiResult<Condition> {
+    let mut wanted = Vec::new();
+    for v in values {
+        wanted.push(
+            crate::attrs::to_bool(&Value::String(v.clone()))
+                .ok_or_else(|| invalid_input(format!("'{v}' cannot be converted to boolean.")))?,
+        );
+    }
+    Ok(match (wanted.contains(&true), wanted.contains(&false)) {
+        (true, true) => Condition::raw("1 = 1", vec![]),
+        (want, _) => Condition::raw(
+            "network_id IN (SELECT id FROM networks WHERE router_external = ?)",
+            vec![i64::from(want).into()],
+        ),
+    })
+}
+
 /// The attribute map of subnets.
 pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
     let mut a = vec![
@@ -72,8 +90,10 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
             .nullable()
             .column("ipv6_address_mode"),
         // `segment_id` comes with the segments extension, which is not advertised.
-        attr("router:external", Kind::Bool),
-        attr("service_types", Kind::StrList).rw(),
+        attr("router:external", Kind::Bool).filter_with(external_filter),
+        // Neutron registers `create_subnet:service_types` (admin) but its attribute map
+        // does not enforce it: members set service types on their subnets.
+        attr("service_types", Kind::StrList).rw().unpoliced(),
         // Not shown, but filterable: its network's `shared` as the caller sees it.
         attr("shared", Kind::Bool).filter_for_caller(shared_filter),
     ];

@@ -1,0 +1,139 @@
+//! Port create to `ACTIVE` (not a test): a server and the Linux bridge agent in one process
+//! on the in-process bus; each "VM" is a veth whose host end is the port's `tap…` device,
+//! made right after the port is created (Nova's order). The time runs from sending the
+//! create request until `GET` shows the port `ACTIVE` (polled every 5 ms): 100 ports one
+//! after another, then 20 at once. Needs root and `ip`; removes every veth and bridge it
+//! made.
+//!
+//! Run with `cargo bench -p neutrino-agent --bench port_active` (settings:
+//! `NEUTRINO_BENCH_SERIAL`, default 100; `NEUTRINO_BENCH_PARALLEL`, default 20).
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use neutrino_agent::{AgentConfig, Agents};
+use neutrino_tests::{Client, TestServer, s};
+use serde_json::json;
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Veths and bridges to delete at the end, whatever happens.
+#[derive(Default)]
+struct Made(Mutex<Vec<String>>);
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        for l in self.0.lock().unwrap().iter() {
+            let _ = Command::new("ip").args(["link", "del", l]).output();
+        }
+    }
+}
+
+async fn one(c: &Client, net: &str, host: &str, made: &Made) -> Duration {
+    let start = Instant::now();
+    let port = c
+        .port(
+            net,
+            json!({"binding:host_id": host, "device_owner": "compute:nova"}),
+        )
+        .await;
+    let id = s(&port, "id").to_string();
+    let tap = format!("tap{}", &id[..11]);
+    made.0.lock().unwrap().push(tap.clone());
+    let peer = format!("vm{}", &id[..11]);
+    let out = tokio::process::Command::new("ip")
+        .args(["link", "add", &tap, "type", "veth", "peer", "name", &peer])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = tokio::process::Command::new("ip")
+        .args(["link", "set", &peer, "up"])
+        .output()
+        .await;
+    loop {
+        let r = c.get(&format!("/v2.0/ports/{id}")).await;
+        if r.get("port")["status"] == "ACTIVE" {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "port {id} never became ACTIVE"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn summary(what: &str, mut d: Vec<Duration>) {
+    d.sort();
+    let ms = |x: Duration| x.as_secs_f64() * 1000.0;
+    let q = |p: f64| d[((d.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "{what}: n={} p50={:.0} ms p90={:.0} ms max={:.0} ms",
+        d.len(),
+        ms(q(0.5)),
+        ms(q(0.9)),
+        ms(d[d.len() - 1])
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    #[allow(unsafe_code)]
+    if unsafe { libc::geteuid() } != 0 {
+        println!("SKIPPED: port_active needs root");
+        return;
+    }
+    let made = Arc::new(Made::default());
+    let server = TestServer::with_config(|c| c.quotas.quota_port = -1).await;
+    let host = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let config = AgentConfig {
+        roles: vec!["linuxbridge".into()],
+        host: host.clone(),
+        ..AgentConfig::default()
+    };
+    let agents = Agents::start(server.bus().clone(), &config).await.unwrap();
+    let c = server.admin();
+    let net = c.network("bench").await;
+    let net_id = s(&net, "id").to_string();
+    made.0.lock().unwrap().push(format!("brq{}", &net_id[..11]));
+    c.subnet(&net_id, "10.240.0.0/16").await;
+
+    let serial = env_usize("NEUTRINO_BENCH_SERIAL", 100);
+    let mut times = Vec::new();
+    for _ in 0..serial {
+        times.push(one(&c, &net_id, &host, &made).await);
+    }
+    summary("one after another", times);
+
+    let parallel = env_usize("NEUTRINO_BENCH_PARALLEL", 20);
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..parallel {
+        let (c, net_id, host, made) = (c.clone(), net_id.clone(), host.clone(), made.clone());
+        tasks.push(tokio::spawn(
+            async move { one(&c, &net_id, &host, &made).await },
+        ));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.push(t.await.unwrap());
+    }
+    summary(&format!("{parallel} at once"), times);
+    println!(
+        "{parallel} at once, all ACTIVE after {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    agents.stop().await;
+    server.stop().await;
+}
