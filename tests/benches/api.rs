@@ -9,6 +9,7 @@
 //! core API alone, and with the default configuration's in-tree drivers),
 //! `NEUTRINO_BENCH_LIST_ROUNDS` (lists timed, default 21), `NEUTRINO_BENCH_MALLOC_DEFAULTS`
 //! (set: keep glibc's allocator defaults instead of `neutrino_server::malloc::tune`).
+//! On SQLite it also reports the write-ahead log file's size during and after the run.
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,23 @@ struct Figures {
     max: Duration,
     list_median: Duration,
     list_min: Duration,
+    /// SQLite: the write-ahead log file's largest size during the timed run, its size at
+    /// the end of it, and 1 s later (bytes).
+    wal: Option<(u64, u64, u64)>,
+}
+
+/// The write-ahead log of a `sqlite:FILE[?…]` URL.
+fn wal_file(url: &str) -> Option<std::path::PathBuf> {
+    let file = url.strip_prefix("sqlite:")?.split('?').next()?;
+    Some(format!("{file}-wal").into())
+}
+
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
 async fn network_with_subnet(c: &Client, cidr: &str) -> String {
@@ -136,6 +154,21 @@ async fn run(
         w.await.unwrap();
     }
 
+    // The write-ahead log's size is sampled while the timed run goes on.
+    let wal = wal_file(&server.db.url);
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = wal.clone().map(|path| {
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            let mut largest = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                largest = largest.max(file_len(&path));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            largest
+        })
+    });
+
     // Timed: `clients` workers, each creating its share of ports one after another.
     let per_client = ports / clients;
     let started = Instant::now();
@@ -163,6 +196,16 @@ async fn run(
     }
     let elapsed = started.elapsed();
     latencies.sort();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let wal_figures = match (&wal, sampler) {
+        (Some(path), Some(sampler)) => {
+            let at_end = file_len(path);
+            let largest = sampler.await.unwrap().max(at_end);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some((largest, at_end, file_len(path)))
+        }
+        _ => None,
+    };
 
     // Listing: a network with exactly 2000 ports, listed by network_id.
     let list_net = network_with_subnet(&admin, "10.1.0.0/20").await;
@@ -212,6 +255,7 @@ async fn run(
         max: latencies.last().copied().unwrap_or_default(),
         list_median: percentile(&lists, 50.0),
         list_min: lists[0],
+        wal: wal_figures,
     }
 }
 
@@ -284,5 +328,24 @@ fn main() {
             ms(f.list_median),
             ms(f.list_min)
         );
+    }
+    if all.iter().any(|f| f.wal.is_some()) {
+        println!();
+        println!(
+            "| SQLite write-ahead log: auth | mechanism drivers | largest during the run | at its end | 1 s later |"
+        );
+        println!("|---|---|---|---|---|");
+        for f in &all {
+            if let Some((largest, at_end, later)) = f.wal {
+                println!(
+                    "| {} | {} | {} | {} | {} |",
+                    f.auth,
+                    f.drivers,
+                    mib(largest),
+                    mib(at_end),
+                    mib(later)
+                );
+            }
+        }
     }
 }

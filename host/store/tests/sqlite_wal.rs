@@ -15,9 +15,21 @@ fn wal_len(db: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Removes the database files, also when the test fails.
+struct Files(std::path::PathBuf);
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_log_stays_bounded_under_32_writers_and_is_emptied_when_writes_pause() {
     let path = std::env::temp_dir().join(format!("neutrino-wal-{}.sqlite", uuid::Uuid::new_v4()));
+    let _files = Files(path.clone());
     let store = Store::connect_with(
         &format!("sqlite:{}", path.display()),
         StoreOptions {
@@ -90,7 +102,4 @@ async fn the_log_stays_bounded_under_32_writers_and_is_emptied_when_writes_pause
     assert_eq!(len, 0, "the log after writes paused");
 
     store.close().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }
