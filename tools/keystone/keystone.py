@@ -136,8 +136,12 @@ def main():
     env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=conf, PYTHONPATH=state)
     server = subprocess.Popen(
         [os.path.join(a.venv, "bin", "gunicorn"), "--bind", f"127.0.0.1:{a.port}",
-         # One process: SQLite takes one writer at a time, and waits (timeout above) for it.
-         "--workers", "1", "--threads", "8", "--worker-class", "gthread",
+         # One process and one thread: every password authentication reads the user, then
+         # writes its last_active_at; on SQLite a read transaction that then writes while
+         # another one writes fails at once with "database is locked" (the busy timeout
+         # does not cover that upgrade), which Tempest saw as a 500 from POST
+         # /v3/auth/tokens. One request at a time is plenty for tests (bcrypt cost 4).
+         "--workers", "1", "--threads", "1", "--worker-class", "gthread",
          "--chdir", state, "keystone_wsgi:application"],
         env=env, stdout=log, stderr=log, start_new_session=True)
 
