@@ -218,7 +218,7 @@ async fn a_header_line_past_max_header_line_is_a_400_with_neutrons_body() {
     let server = TestServer::start().await;
     let admin = server.admin();
 
-    for size in [64 << 10, 256 << 10] {
+    for size in [64 << 10, 256 << 10, 512 << 10, 1 << 20] {
         let value = "v".repeat(size);
         let r = admin
             .send(

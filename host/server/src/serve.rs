@@ -48,6 +48,10 @@ pub const GRACE: Duration = Duration::from_secs(60);
 /// How often a stopping connection looks whether it may close.
 const POLL: Duration = Duration::from_millis(5);
 
+/// The largest request head (request line and headers) read before the edge checks run;
+/// past it hyper answers a bodiless 431.
+const MAX_HEADER_SECTION: usize = 2 << 20;
+
 /// Serve `app` on `listener` until `shutdown` completes, then stop as the module says.
 pub async fn serve(
     listener: TcpListener,
@@ -245,6 +249,10 @@ async fn connection(stream: TcpStream, app: Router, mut stop: watch::Receiver<bo
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        // Header sections up to this size reach the edge checks, so an overlong header line
+        // gets Neutron's 400 (max_header_line) rather than hyper's bodiless 431 (its default
+        // buffer is about 400 KB). The buffer grows only as a request needs it.
+        .max_buf_size(MAX_HEADER_SECTION)
         .serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {
