@@ -662,6 +662,47 @@ async fn a_protocol_number_may_be_a_json_integer() {
 }
 
 #[tokio::test]
+async fn an_ipv6_only_protocol_in_an_ipv4_rule_is_refused_by_name_or_number() {
+    let server = TestServer::start().await;
+    let c = server.project("alice");
+    let g = group(&c, json!({"name": "g"})).await;
+
+    for protocol in [
+        json!(41),
+        json!(43),
+        json!(44),
+        json!(58),
+        json!(59),
+        json!(60),
+        json!("58"),
+        json!("ipv6-icmp"),
+        json!("icmpv6"),
+    ] {
+        let r = rule(
+            &c,
+            json!({"security_group_id": g["id"], "direction": "ingress", "protocol": protocol, "ethertype": "IPv4"}),
+        )
+        .await;
+        let shown = protocol
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or(protocol.to_string());
+        assert_eq!(
+            r.expect_error(400, "SecurityGroupEthertypeConflictWithProtocol"),
+            format!("Invalid ethertype IPv4 for protocol {shown}."),
+        );
+    }
+    let v6 = rule(
+        &c,
+        json!({"security_group_id": g["id"], "direction": "ingress", "protocol": 58, "ethertype": "IPv6"}),
+    )
+    .await;
+    assert_eq!(v6.status, 201, "{}", v6.body);
+    assert_eq!(v6.body["security_group_rule"]["protocol"], "58");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn port_ranges_and_icmp_values_are_checked_with_neutrons_messages() {
     let server = TestServer::start().await;
     let c = server.project("alice");

@@ -573,6 +573,7 @@ pub(crate) fn normalize_protocol(
                 ),
             ));
         }
+        check_ethertype_fits(p, &lower, ethertype)?;
         return Ok(Some(lower));
     }
     let known = PORT_PROTOCOLS.contains(&lower.as_str())
@@ -585,16 +586,39 @@ pub(crate) fn normalize_protocol(
             format!("Security group rule protocol {p} not supported."),
         ));
     }
-    if (lower == "icmpv6" || lower == "ipv6-icmp") && ethertype == "IPv4" {
+    check_ethertype_fits(p, &lower, ethertype)?;
+    Ok(Some(lower))
+}
+
+/// IPv6-only protocols, by name and number (Neutron's list: ipv6-encap 41, ipv6-route 43,
+/// ipv6-frag 44, ipv6-icmp / icmpv6 58, ipv6-nonxt 59, ipv6-opts 60).
+const IPV6_ONLY_PROTOCOLS: [&str; 13] = [
+    "ipv6-encap",
+    "ipv6-frag",
+    "ipv6-icmp",
+    "icmpv6",
+    "ipv6-nonxt",
+    "ipv6-opts",
+    "ipv6-route",
+    "41",
+    "43",
+    "44",
+    "58",
+    "59",
+    "60",
+];
+
+/// An IPv6-only protocol in an IPv4 rule is Neutron's 400
+/// `SecurityGroupEthertypeConflictWithProtocol`.
+fn check_ethertype_fits(given: &str, lower: &str, ethertype: &str) -> Result<()> {
+    if ethertype == "IPv4" && IPV6_ONLY_PROTOCOLS.contains(&lower) {
         return Err(Error::neutron(
-            "SecurityGroupRuleInvalidEtherType",
+            "SecurityGroupEthertypeConflictWithProtocol",
             400,
-            format!(
-                "Security group rule for ethertype '{ethertype}' not supported. Allowed values are ('IPv4', 'IPv6')."
-            ),
+            format!("Invalid ethertype {ethertype} for protocol {given}."),
         ));
     }
-    Ok(Some(lower))
+    Ok(())
 }
 
 /// The IP protocol number of a (normalised) protocol name or number.
