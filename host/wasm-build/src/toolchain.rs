@@ -174,10 +174,18 @@ mod tests {
         dir: PathBuf,
         sysroot: PathBuf,
         bin: PathBuf,
+        /// One fake at a time: a script written while another test forks can be inherited
+        /// open for writing by that child, and running it then fails with "Text file busy".
+        _serial: std::sync::MutexGuard<'static, ()>,
     }
+
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     impl Fake {
         fn new(test: &str, toolchain: &str) -> Fake {
+            let serial = SERIAL
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let dir = std::env::temp_dir()
                 .join(format!("neutrino-wasm-build-{test}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
@@ -186,7 +194,12 @@ mod tests {
             std::fs::create_dir_all(sysroot.join("lib/rustlib/x86_64-unknown-linux-gnu/lib"))
                 .unwrap();
             std::fs::create_dir_all(&bin).unwrap();
-            let fake = Fake { dir, sysroot, bin };
+            let fake = Fake {
+                dir,
+                sysroot,
+                bin,
+                _serial: serial,
+            };
             fake.script("rustc", &format!("echo '{}'", fake.sysroot.display()));
             fake
         }
