@@ -287,18 +287,7 @@ pub async fn state_get(
     driver: &str,
     key: &str,
 ) -> Result<Option<Vec<u8>>> {
-    use sqlx::Row;
-    let row = sqlx::query("SELECT value FROM driver_state WHERE driver = $1 AND key = $2")
-        .bind(driver.to_string())
-        .bind(key.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(StoreError::classify)?;
-    row.map(|r| {
-        r.try_get::<Vec<u8>, _>(0)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
-    })
-    .transpose()
+    state_get_for_update(conn, false, driver, key).await
 }
 
 /// A value of a driver's state, read for a change in the caller's transaction: on
