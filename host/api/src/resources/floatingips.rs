@@ -100,7 +100,7 @@ impl Resource for FloatingIps {
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(f: &'a FloatingIp, _ctx: &RequestContext, _shown: Shown) -> Value {
+    fn view(f: &FloatingIp, _ctx: &RequestContext, _shown: Shown) -> Value {
         view(f)
     }
     fn id(f: &FloatingIp) -> &str {

@@ -199,7 +199,7 @@ impl Resource for Routers {
     fn attrs() -> &'static [Attr] {
         &ATTRS
     }
-    fn view<'a>(r: &'a Router, _ctx: &RequestContext, shown: Shown) -> Value {
+    fn view(r: &Router, _ctx: &RequestContext, shown: Shown) -> Value {
         view(r, shown)
     }
     fn id(r: &Router) -> &str {
