@@ -778,3 +778,25 @@ async fn distributed_changes_need_the_router_down() {
     back.expect_error(400, "BadRequest");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn routers_carry_tags() {
+    let server = TestServer::start().await;
+    let alice = server.project(ALICE);
+    let r = router(&alice, json!({"name": "t", "tags": ["blue"]})).await;
+    let id = s(&r, "id");
+    let added = alice
+        .put(&format!("/v2.0/routers/{id}/tags/red"), Value::Null)
+        .await;
+    let shown = alice.get_ok(&format!("/v2.0/routers/{id}")).await;
+    let red = alice.get("/v2.0/routers?tags=red").await;
+    let green = alice.get("/v2.0/routers?tags=green").await;
+
+    assert_eq!(r["tags"], json!(["blue"]));
+    assert_eq!(added.status, 201, "{}", added.body);
+    assert_eq!(shown["router"]["tags"], json!(["blue", "red"]));
+    assert_eq!(shown["router"]["revision_number"], 1);
+    assert_eq!(red.ids("routers"), vec![id.to_string()]);
+    assert!(green.items("routers").is_empty());
+    server.stop().await;
+}

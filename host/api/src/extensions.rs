@@ -312,6 +312,8 @@ const RESOURCES: &[(&str, &str)] = &[
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
     ("rbac_policy", "rbac-policies"),
+    ("router", "routers"),
+    ("floatingip", "floatingips"),
 ];
 
 /// Routes for versions and extensions.
