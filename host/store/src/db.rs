@@ -172,6 +172,7 @@ impl Store {
                     "extensions",
                     include_str!("../migrations/sqlite/0010_extensions.sql"),
                 ),
+                (12, "l3", include_str!("../migrations/sqlite/0012_l3.sql")),
             ],
             Backend::Postgres => &[
                 (
@@ -204,6 +205,7 @@ impl Store {
                     "extensions",
                     include_str!("../migrations/postgres/0010_extensions.sql"),
                 ),
+                (12, "l3", include_str!("../migrations/postgres/0012_l3.sql")),
             ],
         };
         let migrations = files
