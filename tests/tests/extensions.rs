@@ -49,7 +49,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "qos",
     "segment",
     "dns-integration",
-    "address-scope",
     "auto-allocated-topology",
     "floating-ip-port-forwarding",
     "metering",
@@ -353,6 +352,10 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
         "rbac-policies" => answers(c, "/v2.0/rbac-policies").await,
         "service-type" => answers(c, "/v2.0/service-providers").await,
         "address-group" => answers(c, "/v2.0/address-groups").await,
+        "address-scope" => {
+            answers(c, "/v2.0/address-scopes").await?;
+            has(&f.net, "ipv4_address_scope")
+        }
         "security-groups-remote-address-group" => {
             let rules = f.group["security_group_rules"].as_array().cloned();
             has(&rules.unwrap_or_default()[0], "remote_address_group_id")?;
@@ -485,6 +488,11 @@ const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
         "Support filtering security groups on the shared field",
     ),
     ("address-group", "Address group", "Support address group"),
+    (
+        "address-scope",
+        "Address scope",
+        "Address scopes extension.",
+    ),
     (
         "security-groups-remote-address-group",
         "Remote address group id field for security group rules",

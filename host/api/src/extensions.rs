@@ -16,6 +16,11 @@ pub type Extension = (&'static str, &'static str, &'static str);
 /// The extensions this server implements.
 pub const EXTENSIONS: &[Extension] = &[
     ("address-group", "Address group", "Support address group"),
+    (
+        "address-scope",
+        "Address scope",
+        "Address scopes extension.",
+    ),
     ("agent", "agent", "The agent management extension."),
     (
         "availability_zone",
@@ -261,6 +266,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
     ("rbac_policy", "rbac-policies"),
+    ("address_scope", "address-scopes"),
 ];
 
 /// Routes for versions and extensions.

@@ -172,6 +172,11 @@ impl Store {
                     "extensions",
                     include_str!("../migrations/sqlite/0010_extensions.sql"),
                 ),
+                (
+                    13,
+                    "scopes",
+                    include_str!("../migrations/sqlite/0013_scopes.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -203,6 +208,11 @@ impl Store {
                     10,
                     "extensions",
                     include_str!("../migrations/postgres/0010_extensions.sql"),
+                ),
+                (
+                    13,
+                    "scopes",
+                    include_str!("../migrations/postgres/0013_scopes.sql"),
                 ),
             ],
         };

@@ -44,6 +44,8 @@ pub struct Network {
     pub tags: Vec<String>,
     /// Segments in index order (loaded, not a column).
     pub segments: Vec<Segment>,
+    /// The address scopes of its subnets' pools, IPv4 and IPv6 (loaded, not a column).
+    pub address_scopes: [Option<String>; 2],
 }
 
 /// One RBAC entry of an object, as its readers need it.
