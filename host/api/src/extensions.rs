@@ -239,9 +239,29 @@ pub const EXTENSIONS: &[Extension] = &[
         "Lowering a quota below what is in use is refused unless forced",
     ),
     (
+        "rbac-address-group",
+        "Add address_group type to RBAC",
+        "Add address_group type to network RBAC",
+    ),
+    (
+        "rbac-address-scope",
+        "Add address_scope type to RBAC",
+        "Add address_scope type to RBAC",
+    ),
+    (
         "rbac-policies",
         "RBAC Policies",
         "Allows creation and modification of policies that control tenant access to resources.",
+    ),
+    (
+        "rbac-security-groups",
+        "Add security_group type to network RBAC",
+        "Add security_group type to network RBAC",
+    ),
+    (
+        "rbac-subnetpool",
+        "Add subnetpool type to RBAC",
+        "Add subnetpool type to RBAC",
     ),
     (
         "tag-creation",

@@ -427,7 +427,7 @@ pub fn security_group(g: &SecurityGroup) -> SecurityGroupView<'_> {
         tenant_id: &g.project_id,
         project_id: &g.project_id,
         stateful: g.stateful,
-        shared: false,
+        shared: g.shared,
         security_group_rules: g.rules.iter().map(rule).collect(),
         tags: &g.tags,
         created_at: &g.created_at,

@@ -39,10 +39,12 @@ pub enum ObjectType {
 
 impl ObjectType {
     /// Every type served.
-    pub const ALL: [ObjectType; 3] = [
+    pub const ALL: [ObjectType; 5] = [
         ObjectType::Network,
+        ObjectType::SecurityGroup,
         ObjectType::SubnetPool,
         ObjectType::AddressScope,
+        ObjectType::AddressGroup,
     ];
 
     /// The `object_type` value.

@@ -288,6 +288,10 @@ pub struct SecurityGroup {
     pub rules: Vec<SecurityGroupRule>,
     /// Tags (loaded).
     pub tags: Vec<String>,
+    /// Its RBAC entries, read with the row.
+    pub rbac: Vec<RbacGrant>,
+    /// Shared with the reader's project or every project (set by the plugin per reader).
+    pub shared: bool,
 }
 
 /// A security group rule.

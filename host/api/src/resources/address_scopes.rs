@@ -30,13 +30,17 @@ fn shared_filter(values: &[String], ctx: &RequestContext) -> ApiResult<Condition
             })?,
         );
     }
-    Ok(match (wanted.contains(&true), wanted.contains(&false)) {
+    Ok(shared_condition("address_scope", &wanted, &ctx.project_id))
+}
+
+/// The condition of `shared=<wanted…>` on objects of an RBAC object type: shared with
+/// `project_id` or every project (`true`), or not (`false`), or either.
+pub fn shared_condition(object_type: &'static str, wanted: &[bool], project_id: &str) -> Condition {
+    match (wanted.contains(&true), wanted.contains(&false)) {
         (true, true) => Condition::raw("1 = 1", vec![]),
-        (true, false) => {
-            neutrino_ml2::store::rbac::shared_with("address_scope", &ctx.project_id, false)
-        }
-        _ => neutrino_ml2::store::rbac::shared_with("address_scope", &ctx.project_id, true),
-    })
+        (true, false) => neutrino_ml2::store::rbac::shared_with(object_type, project_id, false),
+        _ => neutrino_ml2::store::rbac::shared_with(object_type, project_id, true),
+    }
 }
 
 /// The attribute map of address scopes.
