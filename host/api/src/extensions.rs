@@ -16,6 +16,11 @@ pub type Extension = (&'static str, &'static str, &'static str);
 /// The extensions this server implements.
 pub const EXTENSIONS: &[Extension] = &[
     ("address-group", "Address group", "Support address group"),
+    (
+        "address-scope",
+        "Address scope",
+        "Address scopes extension.",
+    ),
     ("agent", "agent", "The agent management extension."),
     (
         "availability_zone",
@@ -285,9 +290,29 @@ pub const EXTENSIONS: &[Extension] = &[
         "Lowering a quota below what is in use is refused unless forced",
     ),
     (
+        "rbac-address-group",
+        "Add address_group type to RBAC",
+        "Add address_group type to network RBAC",
+    ),
+    (
+        "rbac-address-scope",
+        "Add address_scope type to RBAC",
+        "Add address_scope type to RBAC",
+    ),
+    (
         "rbac-policies",
         "RBAC Policies",
         "Allows creation and modification of policies that control tenant access to resources.",
+    ),
+    (
+        "rbac-security-groups",
+        "Add security_group type to network RBAC",
+        "Add security_group type to network RBAC",
+    ),
+    (
+        "rbac-subnetpool",
+        "Add subnetpool type to RBAC",
+        "Add subnetpool type to RBAC",
     ),
     (
         "tag-creation",
@@ -314,6 +339,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("rbac_policy", "rbac-policies"),
     ("router", "routers"),
     ("floatingip", "floatingips"),
+    ("address_scope", "address-scopes"),
 ];
 
 /// Routes for versions and extensions.

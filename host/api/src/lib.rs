@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(flavors::routes())
         .merge(routes::<address_groups::AddressGroups>())
         .merge(address_groups::routes())
+        .merge(routes::<address_scopes::AddressScopes>())
         .merge(ip_availability::routes())
         .merge(availability_zones::routes())
         .merge(routes::<sg_defaults::DefaultSecurityGroupRules>())

@@ -113,7 +113,7 @@ impl Fields for SecurityGroup {
             "id" => s(&self.id),
             "project_id" | "tenant_id" => s(&self.project_id),
             "name" => s(&self.name),
-            "shared" => Lookup::Bool(false),
+            "shared" => Lookup::Bool(self.shared),
             _ => Lookup::Absent,
         }
     }
@@ -147,8 +147,7 @@ impl Fields for neutrino_ml2::store::address_groups::AddressGroup {
             "id" => s(&self.id),
             "project_id" | "tenant_id" => s(&self.project_id),
             "name" => s(&self.name),
-            // Shared through RBAC once `rbac-address-group` exists.
-            "shared" => Lookup::Bool(false),
+            "shared" => Lookup::Bool(self.shared),
             _ => Lookup::Absent,
         }
     }

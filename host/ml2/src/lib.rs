@@ -11,6 +11,7 @@
 //!   subnets); anything else is "not found", never "forbidden".
 
 pub mod address_groups;
+pub mod address_scopes;
 pub mod agent_rpc;
 pub mod agents;
 pub mod availability_zones;

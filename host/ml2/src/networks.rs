@@ -176,6 +176,7 @@ impl Plugin {
             subnets: vec![],
             tags: vec![],
             segments: vec![],
+            address_scopes: [None, None],
         };
         networks::insert(conn, &net).await?;
         let mut allocated = Vec::new();

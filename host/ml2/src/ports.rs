@@ -388,12 +388,23 @@ impl Plugin {
                 tx.flush().await.map_err(StoreError::classify)?;
                 let owners = neutrino_store::security_groups::owners(tx, &unique).await?;
                 for g in &unique {
-                    let ok = owners.iter().any(|(id, project, _)| {
+                    let owned = owners.iter().any(|(id, project, _)| {
                         id == g
                             && (ctx.sees_all()
                                 || project == &ctx.project_id
                                 || project == &port.project_id)
                     });
+                    // Another project's group shared with the port's project: its entry is
+                    // share-locked until the port is committed (`rbac::usable_through_entry`).
+                    let ok = owned
+                        || (owners.iter().any(|(id, _, _)| id == g)
+                            && crate::rbac::usable_through_entry(
+                                tx,
+                                crate::rbac::ObjectType::SecurityGroup,
+                                g,
+                                &port.project_id,
+                            )
+                            .await?);
                     if !ok {
                         return Err(Error::not_found(
                             "SecurityGroupNotFound",

@@ -109,6 +109,8 @@ impl Plugin {
             revision_number: 1,
             rules: vec![],
             tags: vec![],
+            rbac: vec![],
+            shared: false,
         };
         sg::insert(conn, &g).await?;
         let rules = crate::sg_defaults::rules_for_new_group(conn, &g, default).await?;
@@ -203,10 +205,12 @@ impl Plugin {
         id: &str,
     ) -> Result<SecurityGroup> {
         let mut conn = self.read().await?;
-        sg::get(&mut conn, id)
+        let mut g = sg::get(&mut conn, id)
             .await?
-            .filter(|g| ctx.owns(&g.project_id))
-            .ok_or_else(|| group_not_found(id))
+            .filter(|g| ctx.owns(&g.project_id) || crate::rbac::reaches(&g.rbac, ctx))
+            .ok_or_else(|| group_not_found(id))?;
+        g.shared = crate::rbac::shared_with(&g.rbac, &ctx.project_id);
+        Ok(g)
     }
 
     /// List groups (creating the caller's default group first, as Neutron does).
@@ -221,13 +225,19 @@ impl Plugin {
             .ensure_default_security_group(tx, &project)
             .await)?;
         if !ctx.sees_all() {
-            q.conditions
-                .push(Condition::eq("project_id", ctx.project_id.clone()));
+            q.conditions.push(neutrino_store::rbac::visible_to(
+                "security_group",
+                &ctx.project_id,
+            ));
         }
         let mut conn = self.read().await?;
-        sg::list(&mut conn, &q)
+        let mut groups = sg::list(&mut conn, &q)
             .await
-            .map_err(|e| marker_error(e, "Security group"))
+            .map_err(|e| marker_error(e, "Security group"))?;
+        for g in &mut groups {
+            g.shared = crate::rbac::shared_with(&g.rbac, &ctx.project_id);
+        }
+        Ok(groups)
     }
 
     /// Update a group (the default group cannot be renamed).
@@ -313,6 +323,7 @@ impl Plugin {
                     format!("Security Group {id} in use."),
                 ));
             }
+            neutrino_store::rbac::delete_of_object(tx, "security_group", &id).await?;
             sg::delete(tx, &id).await?;
             Ok::<_, Error>(())
         })

@@ -173,6 +173,11 @@ impl Store {
                     include_str!("../migrations/sqlite/0010_extensions.sql"),
                 ),
                 (12, "l3", include_str!("../migrations/sqlite/0012_l3.sql")),
+                (
+                    13,
+                    "scopes",
+                    include_str!("../migrations/sqlite/0013_scopes.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -206,6 +211,11 @@ impl Store {
                     include_str!("../migrations/postgres/0010_extensions.sql"),
                 ),
                 (12, "l3", include_str!("../migrations/postgres/0012_l3.sql")),
+                (
+                    13,
+                    "scopes",
+                    include_str!("../migrations/postgres/0013_scopes.sql"),
+                ),
             ],
         };
         let migrations = files

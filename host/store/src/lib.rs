@@ -10,6 +10,7 @@
 //! - Updates are compare-and-swap on `revision_number`, so a stale writer changes nothing.
 
 pub mod address_groups;
+pub mod address_scopes;
 pub mod agents;
 pub mod bindings;
 pub mod db;

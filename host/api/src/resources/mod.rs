@@ -3,6 +3,7 @@
 //! for every resource (envelopes, bulk, fields, pagination, If-Match, status codes).
 
 pub mod address_groups;
+pub mod address_scopes;
 pub mod agents;
 pub mod availability_zones;
 pub mod flavors;
