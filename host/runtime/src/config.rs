@@ -126,13 +126,36 @@ pub fn is_secret_key(key: &str, declared: &[String]) -> bool {
             .any(|s| k == *s || k.ends_with(&format!("_{s}")))
 }
 
+/// Replace `value` by [`MASK`] if `key` names a secret, else mask the secrets
+/// of the tables inside it (a list of switches, each with a `password`).
+fn mask_value(key: &str, value: &mut serde_json::Value, declared: &[String]) {
+    if is_secret_key(key, declared) {
+        *value = serde_json::Value::String(MASK.to_string());
+        return;
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                mask_value(k, v, declared);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items.iter_mut() {
+                mask_value("", v, declared);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The operator's settings for one driver. Its `Debug` masks secret-named configuration
 /// values, so logging settings never logs a password.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DriverSettings {
-    /// The driver's configuration, readable through the `config` import.
-    pub config: BTreeMap<String, String>,
+    /// The driver's configuration, readable through the `config` import:
+    /// strings, numbers, booleans, arrays and nested tables.
+    pub config: BTreeMap<String, serde_json::Value>,
     /// Capabilities the operator grants; the driver gets these ∩ its
     /// manifest's. Default: everything but `http`.
     pub grants: CapabilitySet,
@@ -174,15 +197,13 @@ impl DriverSettings {
     pub fn masked(&self, declared: &[String]) -> DriverSettings {
         let mut shown = self.clone();
         for (key, value) in shown.config.iter_mut() {
-            if is_secret_key(key, declared) {
-                *value = MASK.to_string();
-            }
+            mask_value(key, value, declared);
         }
         shown
     }
 
     /// Default settings with `config` set.
-    pub fn with_config<K: Into<String>, V: Into<String>>(
+    pub fn with_config<K: Into<String>, V: Into<serde_json::Value>>(
         config: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         DriverSettings {
@@ -318,6 +339,32 @@ mod tests {
         let settings: DriverSettings = toml::from_str("").unwrap();
         assert_eq!(settings.grants, CapabilitySet::default_grants());
         assert!(!settings.grants.contains(Capability::Http));
+    }
+
+    #[test]
+    fn configuration_holds_numbers_booleans_arrays_and_nested_tables() {
+        let settings: DriverSettings = toml::from_str(
+            r#"
+            [config]
+            retries = 3
+            verify_tls = false
+            [[config.switches]]
+            name = "tor-1"
+            password = "s3cret"
+            host_interfaces = { compute-1 = ["eth1", "eth2"] }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(settings.config["retries"], 3);
+        assert_eq!(settings.config["verify_tls"], false);
+        assert_eq!(
+            settings.config["switches"][0]["host_interfaces"]["compute-1"][1],
+            "eth2"
+        );
+        let shown = settings.masked(&[]);
+        assert_eq!(shown.config["switches"][0]["password"], MASK);
+        assert_eq!(shown.config["switches"][0]["name"], "tor-1");
+        assert_eq!(shown.config["retries"], 3);
     }
 
     #[test]

@@ -195,6 +195,6 @@ async fn http_needs_the_operators_grant() {
 
     assert_eq!(
         err.to_string(),
-        "driver `http-forbidden` imports `neutrino:ml2/http@0.1.0` but the operator did not grant `http`"
+        "driver `http-forbidden` imports `neutrino:ml2/http@0.2.0` but the operator did not grant `http`"
     );
 }

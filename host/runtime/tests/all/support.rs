@@ -197,6 +197,15 @@ impl HostServices for SlowHost {
     async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError> {
         self.inner.state_list_keys(driver, prefix).await
     }
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: neutrino_runtime::StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.state_modify(driver, key, change).await
+    }
     async fn agents(&self, t: Option<&str>, h: Option<&str>) -> Result<Vec<Agent>, HostError> {
         self.inner.agents(t, h).await
     }
@@ -287,9 +296,9 @@ pub fn http_settings(config: &[(&str, &str)], allow: &[String]) -> DriverSetting
 
 /// The config map of `pairs` (for building settings by hand).
 #[allow(dead_code)]
-pub fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, serde_json::Value> {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
         .collect()
 }
