@@ -148,6 +148,29 @@ fn mask_value(key: &str, value: &mut serde_json::Value, declared: &[String]) {
     }
 }
 
+fn restore_masked(new: &mut serde_json::Value, old: &serde_json::Value) {
+    use serde_json::Value;
+    if new.as_str() == Some(MASK) {
+        *new = old.clone();
+        return;
+    }
+    match (new, old) {
+        (Value::Object(n), Value::Object(o)) => {
+            for (k, v) in n.iter_mut() {
+                if let Some(ov) = o.get(k) {
+                    restore_masked(v, ov);
+                }
+            }
+        }
+        (Value::Array(n), Value::Array(o)) => {
+            for (v, ov) in n.iter_mut().zip(o) {
+                restore_masked(v, ov);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The operator's settings for one driver. Its `Debug` masks secret-named configuration
 /// values, so logging settings never logs a password.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +223,17 @@ impl DriverSettings {
             mask_value(key, value, declared);
         }
         shown
+    }
+
+    /// Put back the secrets a client sent as [`MASK`]: a configuration value (at any depth)
+    /// that is exactly `****` where `previous` has a value means "unchanged", so sending back
+    /// what `GET` showed never overwrites a password with the mask.
+    pub fn keep_masked_from(&mut self, previous: &DriverSettings) {
+        for (key, value) in self.config.iter_mut() {
+            if let Some(old) = previous.config.get(key) {
+                restore_masked(value, old);
+            }
+        }
     }
 
     /// Default settings with `config` set.
@@ -365,6 +399,27 @@ mod tests {
         assert_eq!(shown.config["switches"][0]["password"], MASK);
         assert_eq!(shown.config["switches"][0]["name"], "tor-1");
         assert_eq!(shown.config["retries"], 3);
+    }
+
+    #[test]
+    fn a_masked_secret_sent_back_keeps_the_stored_one() {
+        let stored = DriverSettings::with_config([
+            ("password", serde_json::json!("s3cret")),
+            ("url", serde_json::json!("http://x")),
+            (
+                "switches",
+                serde_json::json!([{"name": "tor-1", "password": "p1"}]),
+            ),
+        ]);
+        let mut sent = stored.masked(&[]);
+        sent.config
+            .insert("url".into(), serde_json::json!("http://y"));
+
+        sent.keep_masked_from(&stored);
+
+        assert_eq!(sent.config["password"], "s3cret");
+        assert_eq!(sent.config["switches"][0]["password"], "p1");
+        assert_eq!(sent.config["url"], "http://y");
     }
 
     #[test]

@@ -200,7 +200,15 @@ impl MechanismManager {
             }
         };
         let settings = match (&req.settings, &current_version) {
-            (Some(s), _) => s.clone(),
+            (Some(s), Some(v)) => {
+                // `****` sent back (what `GET` shows for a secret) keeps the stored value.
+                let mut s = s.clone();
+                if let Ok(previous) = serde_json::from_str::<DriverSettings>(&v.settings) {
+                    s.keep_masked_from(&previous);
+                }
+                s
+            }
+            (Some(s), None) => s.clone(),
             (None, Some(v)) => serde_json::from_str(&v.settings)
                 .unwrap_or_else(|_| self.configured_settings(&req.name)),
             (None, None) => self.configured_settings(&req.name),

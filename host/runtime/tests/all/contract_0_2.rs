@@ -205,7 +205,7 @@ async fn a_driver_deserializes_numbers_booleans_and_nested_tables_from_its_confi
     match bound {
         BindResult::Bound(b) => assert_eq!(
             serde_json::Value::Object(b.vif_details),
-            json!({"retries": 3, "verify_tls": true, "switches": ["tor-1", "tor-2"], "interfaces": 3})
+            json!({"retries": 3, "verify_tls": true, "switches": ["tor-1", "tor-2"], "interfaces": 3, "password_chars": null})
         ),
         other => panic!("{other:?}"),
     }

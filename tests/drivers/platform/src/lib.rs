@@ -9,7 +9,8 @@
 //!   call that fills it "logs in" (counts `logins`, sleeps `login_ms` on the
 //!   monotonic clock); every call counts `postcommits`;
 //! - `bind_port` binds the first segment with vif type `platform` and
-//!   `vif_details` `{"retries": .., "switches": [names], "verify_tls": ..}`;
+//!   `vif_details` `{"retries": .., "switches": [names], "verify_tls": ..,
+//!   "interfaces": n, "password_chars": n}` (the secret's length, never its value);
 //! - every security group hook counts `sg/<hook>` (and refuses when config
 //!   `refuse` names it).
 
@@ -36,6 +37,9 @@ struct Settings {
     refuse: Option<String>,
     #[serde(default)]
     switches: Vec<Switch>,
+    /// A secret (masked by the API): `bind_port` reports only its length.
+    #[serde(default)]
+    password: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +116,7 @@ impl MechanismDriver for Platform {
                     "verify_tls": settings.verify_tls,
                     "switches": switches,
                     "interfaces": interfaces,
+                    "password_chars": settings.password.as_deref().map(str::len),
                 }),
             ),
             None => BindResult::NotBound,
