@@ -214,3 +214,74 @@ async fn a_configuration_value_of_the_wrong_type_refuses_the_load_naming_the_key
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn secrets_are_stored_once_not_with_each_version_and_survive_restart_and_rollback() {
+    let server = start().await;
+    let c = server.admin();
+    let config = json!({"password": "hunter2", "switches": [{"name": "t", "password": "p2-xyz"}]});
+    load(&c, "platform", platform_settings(config)).await;
+    let mut settings =
+        c.get("/v2.0/mechanism-drivers/platform").await.body["mechanism_driver"]["settings"]
+            .clone();
+    settings["config"]["retries"] = json!(5);
+    let r = c
+        .put(
+            "/v2.0/mechanism-drivers/platform",
+            json!({"mechanism_driver": {"settings": settings}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    {
+        let mut conn = server.plugin().store().reader().acquire().await.unwrap();
+        let versions = neutrino_ml2::store::drivers::versions_of(&mut conn, "platform")
+            .await
+            .unwrap();
+        assert_eq!(versions.len(), 2);
+        for v in &versions {
+            assert!(!v.settings.contains("hunter2"), "{}", v.settings);
+            assert!(!v.settings.contains("p2-xyz"), "{}", v.settings);
+            assert!(v.settings.contains("****"), "{}", v.settings);
+        }
+        let secrets = neutrino_ml2::store::drivers::secrets_get(&mut conn, "platform")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&secrets).unwrap(),
+            json!({"password": "hunter2", "switches": [{"password": "p2-xyz"}]})
+        );
+    }
+
+    let db = server.stop().await;
+    let server = TestServer::on_db(db, |c| c.ml2.mechanism_drivers.clear()).await;
+    let c = server.admin();
+    let net = c.network("n").await;
+    c.subnet(s(&net, "id"), "10.1.0.0/24").await;
+    let port = c
+        .port(s(&net, "id"), json!({"binding:host_id": "compute-1"}))
+        .await;
+    assert_eq!(port["binding:vif_details"]["retries"], 5);
+    assert_eq!(
+        port["binding:vif_details"]["password_chars"], 7,
+        "after a restart"
+    );
+
+    let r = c
+        .put("/v2.0/mechanism-drivers/platform/rollback", json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let port = c
+        .port(s(&net, "id"), json!({"binding:host_id": "compute-1"}))
+        .await;
+    assert_eq!(
+        port["binding:vif_details"]["retries"], 0,
+        "the first version's settings"
+    );
+    assert_eq!(
+        port["binding:vif_details"]["password_chars"], 7,
+        "after a rollback"
+    );
+    server.stop().await;
+}

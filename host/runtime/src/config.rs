@@ -148,6 +148,38 @@ fn mask_value(key: &str, value: &mut serde_json::Value, declared: &[String]) {
     }
 }
 
+/// The secret values inside `value` (all of it if `key` names a secret), or `None`.
+fn secret_part(
+    key: &str,
+    value: &serde_json::Value,
+    declared: &[String],
+) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    if is_secret_key(key, declared) {
+        return Some(value.clone());
+    }
+    match value {
+        Value::Object(map) => {
+            let inner: serde_json::Map<String, Value> = map
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), secret_part(k, v, declared)?)))
+                .collect();
+            (!inner.is_empty()).then_some(Value::Object(inner))
+        }
+        Value::Array(items) => {
+            let inner: Vec<Value> = items
+                .iter()
+                .map(|v| secret_part("", v, declared).unwrap_or(Value::Null))
+                .collect();
+            inner
+                .iter()
+                .any(|v| !v.is_null())
+                .then_some(Value::Array(inner))
+        }
+        _ => None,
+    }
+}
+
 fn restore_masked(new: &mut serde_json::Value, old: &serde_json::Value) {
     use serde_json::Value;
     if new.as_str() == Some(MASK) {
@@ -225,6 +257,23 @@ impl DriverSettings {
         shown
     }
 
+    /// Only the secret configuration values (see [`is_secret_key`]), at their paths: what is
+    /// stored once per driver instead of in every stored version (which keeps
+    /// [`masked`](Self::masked) settings). [`keep_masked_from`](Self::keep_masked_from) with
+    /// these puts them back.
+    pub fn secret_values(&self, declared: &[String]) -> DriverSettings {
+        let mut secrets = DriverSettings {
+            config: BTreeMap::new(),
+            ..self.clone()
+        };
+        for (key, value) in &self.config {
+            if let Some(v) = secret_part(key, value, declared) {
+                secrets.config.insert(key.clone(), v);
+            }
+        }
+        secrets
+    }
+
     /// Put back the secrets a client sent as [`MASK`]: a configuration value (at any depth)
     /// that is exactly `****` where `previous` has a value means "unchanged", so sending back
     /// what `GET` showed never overwrites a password with the mask.
@@ -262,6 +311,9 @@ pub struct HttpSettings {
     pub timeout: Duration,
     /// Largest response body accepted.
     pub max_response_bytes: usize,
+    /// Keep connections alive and reuse them per destination (default);
+    /// `false` opens a connection per request.
+    pub keep_alive: bool,
 }
 
 impl Default for HttpSettings {
@@ -270,6 +322,7 @@ impl Default for HttpSettings {
             allow: Vec::new(),
             timeout: Duration::from_secs(10),
             max_response_bytes: 1 << 20,
+            keep_alive: true,
         }
     }
 }
@@ -420,6 +473,27 @@ mod tests {
         assert_eq!(sent.config["password"], "s3cret");
         assert_eq!(sent.config["switches"][0]["password"], "p1");
         assert_eq!(sent.config["url"], "http://y");
+    }
+
+    #[test]
+    fn secret_values_hold_only_the_secrets_and_restore_a_masked_copy() {
+        let stored = DriverSettings::with_config([
+            ("password", serde_json::json!("s3cret")),
+            ("url", serde_json::json!("http://x")),
+            (
+                "switches",
+                serde_json::json!([{"name": "tor-1"}, {"name": "tor-2", "password": "p2"}]),
+            ),
+        ]);
+        let secrets = stored.secret_values(&[]);
+        assert_eq!(
+            serde_json::to_value(&secrets.config).unwrap(),
+            serde_json::json!({"password": "s3cret", "switches": [null, {"password": "p2"}]})
+        );
+        let mut version = stored.masked(&[]);
+        assert!(!serde_json::to_string(&version).unwrap().contains("s3cret"));
+        version.keep_masked_from(&secrets);
+        assert_eq!(version, stored);
     }
 
     #[test]

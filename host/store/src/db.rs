@@ -172,6 +172,11 @@ impl Store {
                     "extensions",
                     include_str!("../migrations/sqlite/0010_extensions.sql"),
                 ),
+                (
+                    11,
+                    "driver_secrets",
+                    include_str!("../migrations/sqlite/0011_driver_secrets.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -203,6 +208,11 @@ impl Store {
                     10,
                     "extensions",
                     include_str!("../migrations/postgres/0010_extensions.sql"),
+                ),
+                (
+                    11,
+                    "driver_secrets",
+                    include_str!("../migrations/postgres/0011_driver_secrets.sql"),
                 ),
             ],
         };

@@ -218,6 +218,11 @@ pub enum Answer {
     With(u16, Vec<u8>),
     /// Accept the connection, read the request, never answer.
     Never,
+    /// Status and body, keeping the connection open for the next request
+    /// (HTTP/1.1 keep-alive).
+    KeepAlive(u16, Vec<u8>),
+    /// Status and body, then close the connection without announcing it.
+    CloseQuietly(u16, Vec<u8>),
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that records connections and
@@ -240,28 +245,48 @@ impl TestServer {
                 c.fetch_add(1, Ordering::SeqCst);
                 let (r, answer) = (r.clone(), answer.clone());
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    loop {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
                         }
-                    }
-                    let head = String::from_utf8_lossy(&buf).to_string();
-                    r.lock()
-                        .unwrap()
-                        .push(head.lines().next().unwrap_or_default().to_string());
-                    match answer {
-                        Answer::Never => tokio::time::sleep(Duration::from_secs(60)).await,
-                        Answer::With(status, body) => {
-                            let head = format!(
-                                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                                body.len()
-                            );
-                            let _ = socket.write_all(head.as_bytes()).await;
-                            let _ = socket.write_all(&body).await;
+                        let head = String::from_utf8_lossy(&buf).to_string();
+                        r.lock()
+                            .unwrap()
+                            .push(head.lines().next().unwrap_or_default().to_string());
+                        match &answer {
+                            Answer::KeepAlive(status, body) => {
+                                let head = format!(
+                                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n",
+                                    body.len()
+                                );
+                                let _ = socket.write_all(head.as_bytes()).await;
+                                let _ = socket.write_all(body).await;
+                                continue;
+                            }
+                            Answer::CloseQuietly(status, body) => {
+                                let head = format!(
+                                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n",
+                                    body.len()
+                                );
+                                let _ = socket.write_all(head.as_bytes()).await;
+                                let _ = socket.write_all(body).await;
+                            }
+                            Answer::Never => tokio::time::sleep(Duration::from_secs(60)).await,
+                            Answer::With(status, body) => {
+                                let head = format!(
+                                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                                    body.len()
+                                );
+                                let _ = socket.write_all(head.as_bytes()).await;
+                                let _ = socket.write_all(body).await;
+                            }
                         }
+                        return;
                     }
                 });
             }

@@ -48,6 +48,9 @@ struct Switch {
     name: String,
     #[serde(default)]
     host_interfaces: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    password: Option<String>,
 }
 
 #[derive(Default)]
