@@ -66,12 +66,16 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentSection {
-    /// `linuxbridge`, `dhcp`.
+    /// `linuxbridge` or `openvswitch`, `dhcp`.
     pub roles: Vec<String>,
     /// The agents' host (default: the server's `host`).
     pub host: Option<String>,
     /// Where the DHCP agent keeps its files (default `/var/lib/neutrino`).
     pub state_path: Option<String>,
+    /// How the DHCP agent plugs its ports (`interface_driver`; default: follows the L2 role).
+    pub interface_driver: Option<neutrino_agent::plug::InterfaceDriver>,
+    /// `[agent.ovs]`: `integration_bridge`, `datapath_type`, for the `openvswitch` role.
+    pub ovs: neutrino_agent::plug::OvsConfig,
 }
 
 /// `[quotas]`, with Neutron's `[QUOTAS]` option names and defaults; -1 is unlimited.
@@ -700,6 +704,8 @@ impl Config {
             roles: a.roles.clone(),
             host: a.host.clone().unwrap_or_else(|| self.host.clone()),
             transport_url: self.transport_url.clone(),
+            interface_driver: a.interface_driver.clone(),
+            ovs: a.ovs.clone(),
             ..neutrino_agent::AgentConfig::default()
         };
         if let Some(p) = &a.state_path {
