@@ -141,7 +141,7 @@ async fn run(mode: &str, ports: usize, clients: usize) -> Figures {
     let ctrl = controller().await;
     let settings = match mode {
         "none" => None,
-        "driver" => Some(json!({"grants": ["log", "config", "state"]})),
+        "driver" => Some(json!({"grants": ["log", "config", "state", "http"]})),
         "keepalive" | "per-request" => Some(json!({
             "grants": ["log", "config", "state", "http"],
             "config": {"controller_url": ctrl.url},
