@@ -172,6 +172,11 @@ impl Store {
                     "extensions",
                     include_str!("../migrations/sqlite/0010_extensions.sql"),
                 ),
+                (
+                    11,
+                    "driver_secrets",
+                    include_str!("../migrations/sqlite/0011_driver_secrets.sql"),
+                ),
                 (12, "l3", include_str!("../migrations/sqlite/0012_l3.sql")),
                 (
                     13,
@@ -209,6 +214,11 @@ impl Store {
                     10,
                     "extensions",
                     include_str!("../migrations/postgres/0010_extensions.sql"),
+                ),
+                (
+                    11,
+                    "driver_secrets",
+                    include_str!("../migrations/postgres/0011_driver_secrets.sql"),
                 ),
                 (12, "l3", include_str!("../migrations/postgres/0012_l3.sql")),
                 (
