@@ -60,6 +60,27 @@ async fn report(bus: &Bus, host: &str, start: bool) -> String {
         .expect("report_state answered")
 }
 
+/// A DHCP agent's state report from `host` (networks are scheduled to DHCP agents).
+async fn report_dhcp(bus: &Bus, host: &str) {
+    bus.client(neutron::REPORTS)
+        .call::<neutron::ReportState>(&neutron::ReportStateArgs {
+            agent_state: AgentStateWrapper {
+                agent_state: AgentState {
+                    binary: "neutron-dhcp-agent".into(),
+                    host: host.into(),
+                    topic: neutron::DHCP_AGENT.into(),
+                    agent_type: neutron::agent_type::DHCP.into(),
+                    configurations: json!({}),
+                    start_flag: Some(true),
+                    availability_zone: None,
+                },
+            },
+            time: "2026-01-01T00:00:00.000000".into(),
+        })
+        .await
+        .expect("report_state answered");
+}
+
 /// Records every notification a topic's listener gets: (method, args).
 async fn record(
     bus: &Bus,
@@ -137,6 +158,7 @@ async fn an_agent_reports_wires_a_port_and_the_port_goes_active_then_down() {
         let (_l1, mut updates) = record(&bus, neutron::PORT_UPDATE, &host).await;
         let (_l2, mut deletes) = record(&bus, neutron::PORT_DELETE, &host).await;
         let (_l3, mut dhcp) = record(&bus, neutron::DHCP_AGENT, &host).await;
+        report_dhcp(&bus, &host).await;
 
         let net = c.network("n").await;
         let subnet = c.subnet(s(&net, "id"), "10.9.0.0/24").await;
@@ -268,6 +290,7 @@ async fn an_agent_reports_wires_a_port_and_the_port_goes_active_then_down() {
 async fn a_dhcp_agent_gets_one_port_per_network_and_the_network_with_its_ports() {
     for (name, server, bus, _vhost) in setups("DHCP RPC").await {
         let host = unique_host("network");
+        report_dhcp(&bus, &host).await;
         let c = server.admin();
         let net = c.network("d").await;
         let net_id = s(&net, "id").to_string();
@@ -364,10 +387,11 @@ async fn an_agent_table_runs_the_roles_inside_the_server_on_its_bus() {
 #[test]
 fn an_unknown_agent_role_stops_the_configuration() {
     let mut c = neutrino_server::Config::default();
-    c.agent.roles = vec!["openvswitch".into()];
+    c.agent.roles = vec!["sriov".into()];
     let e = c.settings().unwrap_err().to_string();
-    assert!(
-        e.contains("agent.roles") && e.contains("openvswitch"),
-        "{e}"
-    );
+    assert!(e.contains("agent.roles") && e.contains("sriov"), "{e}");
+    // One L2 agent per host.
+    c.agent.roles = vec!["linuxbridge".into(), "openvswitch".into()];
+    let e = c.settings().unwrap_err().to_string();
+    assert!(e.contains("one L2 agent per host"), "{e}");
 }

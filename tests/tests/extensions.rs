@@ -259,6 +259,7 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
     let port_id = f.port["id"].as_str().unwrap_or_default();
     match alias {
         "agent" => answers(c, "/v2.0/agents").await,
+        "dhcp_agent_scheduler" => answers(c, &format!("/v2.0/networks/{net_id}/dhcp-agents")).await,
         "mechanism-drivers" => answers(c, "/v2.0/mechanism-drivers").await,
         "allowed-address-pairs" => has(&f.port, "allowed_address_pairs"),
         "binding" => has(&f.port, "binding:vif_type"),

@@ -43,6 +43,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "Expose port bindings of a virtual port to external application",
     ),
     (
+        "dhcp_agent_scheduler",
+        "DHCP Agent Scheduler",
+        "Schedule networks among dhcp agents",
+    ),
+    (
         "default-subnetpools",
         "Default Subnetpools",
         "Provides ability to mark and use a subnetpool as the default.",

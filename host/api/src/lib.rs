@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(quotas::routes())
         .merge(routes::<rbac_policies::RbacPolicies>())
         .merge(routes::<agents::Agents>())
+        .merge(agents::dhcp_scheduler::routes())
         .merge(mechanism_drivers::routes())
         .merge(routes::<flavors::Flavors>())
         .merge(routes::<flavors::ServiceProfiles>())

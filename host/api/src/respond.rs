@@ -24,7 +24,8 @@ fn select(v: Value, fields: &[String]) -> Value {
     }
 }
 
-fn json_response(status: StatusCode, bytes: Vec<u8>) -> Response {
+/// A JSON body with a status.
+pub fn json_response(status: StatusCode, bytes: Vec<u8>) -> Response {
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],

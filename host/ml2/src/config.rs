@@ -15,6 +15,8 @@ pub struct CoreConfig {
     pub max_subnet_host_routes: usize,
     /// Maximum fixed IPs per port.
     pub max_fixed_ips_per_port: usize,
+    /// `dhcp_agents_per_network`: DHCP agents scheduled to serve each network.
+    pub dhcp_agents_per_network: usize,
     /// Default quota limits.
     pub quotas: crate::quotas::QuotaConfig,
     /// `[service_providers] service_provider`, parsed.
@@ -32,6 +34,7 @@ impl Default for CoreConfig {
             max_dns_nameservers: 5,
             max_subnet_host_routes: 20,
             max_fixed_ips_per_port: 5,
+            dhcp_agents_per_network: 1,
             quotas: crate::quotas::QuotaConfig::default(),
             service_providers: Vec::new(),
             l3: crate::l3::L3Config::default(),

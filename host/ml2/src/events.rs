@@ -23,6 +23,9 @@ pub enum Event {
     NetworkDeleted(String),
     /// A subnet of a network was created, changed or deleted: `(network_id, subnet_id)`.
     SubnetChanged(String, String),
+    /// An admin bound a network to the DHCP agent of a host (`true`) or unbound it:
+    /// `(host, network_id, bound)`.
+    DhcpBindingChanged(String, String, bool),
 }
 
 /// The subscribers.

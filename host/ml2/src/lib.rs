@@ -19,6 +19,7 @@ pub mod binding;
 pub mod checks;
 pub mod config;
 pub mod context;
+pub mod dhcp_scheduler;
 pub mod error;
 pub mod events;
 pub mod flavors;

@@ -503,6 +503,11 @@ pub const RULES: &[(&str, &str)] = &[
     ("get_agent", admin!()),
     ("update_agent", admin!()),
     ("delete_agent", admin!()),
+    // DHCP agent scheduler (dhcp_agent_scheduler).
+    ("get_dhcp-networks", admin!()),
+    ("create_dhcp-network", admin!()),
+    ("delete_dhcp-network", admin!()),
+    ("get_dhcp-agents", admin!()),
     // Neutrino's mechanism driver management.
     ("get_mechanism_driver", admin!()),
     ("update_mechanism_driver", admin!()),

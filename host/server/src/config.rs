@@ -35,6 +35,8 @@ pub struct Config {
     pub max_subnet_host_routes: usize,
     /// Maximum fixed IPs per port.
     pub max_fixed_ips_per_port: usize,
+    /// `dhcp_agents_per_network`: DHCP agents scheduled to serve each network.
+    pub dhcp_agents_per_network: usize,
     /// `enable_snat_by_default`: SNAT of a router gateway that does not say.
     pub enable_snat_by_default: bool,
     /// `router_distributed`: `distributed` of a router that does not say.
@@ -295,6 +297,7 @@ impl Default for Config {
             max_dns_nameservers: core.max_dns_nameservers,
             max_subnet_host_routes: core.max_subnet_host_routes,
             max_fixed_ips_per_port: core.max_fixed_ips_per_port,
+            dhcp_agents_per_network: core.dhcp_agents_per_network,
             enable_snat_by_default: core.l3.enable_snat_by_default,
             router_distributed: core.l3.router_distributed,
             l3_ha: core.l3.l3_ha,
@@ -529,6 +532,9 @@ impl Config {
         if base_mac[0] & 1 == 1 {
             return Err(invalid("base_mac", "must be a unicast address"));
         }
+        if self.dhcp_agents_per_network == 0 {
+            return Err(invalid("dhcp_agents_per_network", "must be at least 1"));
+        }
         if !(68..=65535).contains(&self.global_physnet_mtu) {
             return Err(invalid(
                 "global_physnet_mtu",
@@ -578,6 +584,7 @@ impl Config {
             max_dns_nameservers: self.max_dns_nameservers,
             max_subnet_host_routes: self.max_subnet_host_routes,
             max_fixed_ips_per_port: self.max_fixed_ips_per_port,
+            dhcp_agents_per_network: self.dhcp_agents_per_network,
             l3: neutrino_ml2::l3::L3Config {
                 enable_snat_by_default: self.enable_snat_by_default,
                 router_distributed: self.router_distributed,

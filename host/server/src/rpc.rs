@@ -1,8 +1,8 @@
 //! The server's RPC layer (the third server module, beside REST and the plugin): serves the
 //! agents' calls on `q-plugin` and their state reports on `q-reports-plugin`, and tells them
 //! what changed: `port_update`/`port_delete`/`network_update`/`network_delete` fanouts to L2
-//! agents, and the `*_end` notifications to DHCP agents (a fanout on `dhcp_agent`: every DHCP
-//! agent serves every network with a DHCP-enabled subnet).
+//! agents, and the `*_end` notifications to the DHCP agents scheduled to the network
+//! (`dhcp_agent.<host>`; [`neutrino_ml2::dhcp_scheduler`]).
 
 use neutrino_bus::neutron::{self, DeviceDetails, FixedIp};
 use neutrino_bus::{Bus, Dispatcher, Endpoint, Listener, RemoteError};
@@ -160,11 +160,22 @@ fn calls(plugin: Plugin) -> Dispatcher {
         plugin.clone(),
     );
     let dhcp = Endpoint::new("1.10")
-        .on::<neutron::GetActiveNetworksInfo, _, _>(move |_ctx, _args| {
+        .on::<neutron::GetActiveNetworksInfo, _, _>(move |_ctx, args| {
             let plugin = p3.clone();
             async move {
-                let nets = plugin.dhcp_networks().await.map_err(failed)?;
-                Ok(nets.iter().map(dhcp_network).collect())
+                // The networks scheduled to this host's DHCP agent (unserved ones are
+                // scheduled first: `network_auto_schedule`).
+                let ids = plugin
+                    .dhcp_network_ids_for_host(&args.host)
+                    .await
+                    .map_err(failed)?;
+                let mut nets = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(n) = plugin.dhcp_network(&id).await.map_err(failed)? {
+                        nets.push(dhcp_network(&n));
+                    }
+                }
+                Ok(nets)
             }
         })
         .on::<neutron::GetNetworkInfo, _, _>(move |_ctx, args| {
@@ -267,11 +278,45 @@ async fn notify(bus: Bus, plugin: Plugin) {
     }
 }
 
+/// Casts to the DHCP agents serving one network (`dhcp_agent.<host>`), scheduling it first
+/// when it lacks agents; a deleted network's bindings are gone, so its end goes to all.
+struct DhcpAgents {
+    hosts: Vec<String>,
+    bus: Bus,
+}
+
+impl DhcpAgents {
+    async fn of(bus: &Bus, plugin: &Plugin, network_id: &str) -> DhcpAgents {
+        let hosts = match plugin.schedule_network(network_id).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(network = %network_id, error = %e, "DHCP scheduling failed");
+                Vec::new()
+            }
+        };
+        DhcpAgents {
+            hosts,
+            bus: bus.clone(),
+        }
+    }
+
+    async fn cast<M: neutrino_bus::Method>(&self, args: &M::Args) -> neutrino_bus::Result<()> {
+        for h in &self.hosts {
+            self.bus
+                .client(neutron::DHCP_AGENT)
+                .to_server(h)
+                .cast::<M>(args)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 async fn notify_one(bus: &Bus, plugin: &Plugin, e: Event) -> neutrino_bus::Result<()> {
-    let dhcp = bus.client(neutron::DHCP_AGENT).to_all();
     let payload = |v: Value| neutron::DhcpPayload { payload: v };
     match e {
         Event::PortCreated(p) => {
+            let dhcp = DhcpAgents::of(bus, plugin, &p.network_id).await;
             dhcp.cast::<neutron::PortCreateEnd>(&payload(json!({"port": port_dict(&p)})))
                 .await
         }
@@ -287,6 +332,7 @@ async fn notify_one(bus: &Bus, plugin: &Plugin, e: Event) -> neutrino_bus::Resul
                 .to_all()
                 .cast::<neutron::PortUpdate>(&args)
                 .await?;
+            let dhcp = DhcpAgents::of(bus, plugin, &p.network_id).await;
             dhcp.cast::<neutron::PortUpdateEnd>(&payload(json!({"port": port_dict(&p)})))
                 .await
         }
@@ -302,6 +348,7 @@ async fn notify_one(bus: &Bus, plugin: &Plugin, e: Event) -> neutrino_bus::Resul
                 .iter()
                 .map(|f| json!({"subnet_id": f.subnet_id, "ip_address": f.ip_address}))
                 .collect();
+            let dhcp = DhcpAgents::of(bus, plugin, &p.network_id).await;
             dhcp.cast::<neutron::PortDeleteEnd>(&payload(
                 json!({"port_id": p.id, "network_id": p.network_id, "fixed_ips": fixed}),
             ))
@@ -314,6 +361,7 @@ async fn notify_one(bus: &Bus, plugin: &Plugin, e: Event) -> neutrino_bus::Resul
                     network: json!({"id": id}),
                 })
                 .await?;
+            let dhcp = DhcpAgents::of(bus, plugin, &id).await;
             dhcp.cast::<neutron::NetworkUpdateEnd>(&payload(json!({"network": {"id": id}})))
                 .await
         }
@@ -324,10 +372,25 @@ async fn notify_one(bus: &Bus, plugin: &Plugin, e: Event) -> neutrino_bus::Resul
                     network_id: id.clone(),
                 })
                 .await?;
-            dhcp.cast::<neutron::NetworkDeleteEnd>(&payload(json!({"network_id": id})))
+            bus.client(neutron::DHCP_AGENT)
+                .to_all()
+                .cast::<neutron::NetworkDeleteEnd>(&payload(json!({"network_id": id})))
                 .await
         }
+        Event::DhcpBindingChanged(host, network_id, bound) => {
+            let dhcp = bus.client(neutron::DHCP_AGENT).to_server(&host);
+            if bound {
+                dhcp.cast::<neutron::NetworkCreateEnd>(&payload(
+                    json!({"network": {"id": network_id}}),
+                ))
+                .await
+            } else {
+                dhcp.cast::<neutron::NetworkDeleteEnd>(&payload(json!({"network_id": network_id})))
+                    .await
+            }
+        }
         Event::SubnetChanged(network_id, subnet_id) => {
+            let dhcp = DhcpAgents::of(bus, plugin, &network_id).await;
             dhcp.cast::<neutron::SubnetUpdateEnd>(&payload(
                 json!({"subnet": {"id": subnet_id, "network_id": network_id}}),
             ))

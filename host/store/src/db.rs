@@ -183,6 +183,11 @@ impl Store {
                     "scopes",
                     include_str!("../migrations/sqlite/0013_scopes.sql"),
                 ),
+                (
+                    14,
+                    "dhcp_scheduling",
+                    include_str!("../migrations/sqlite/0014_dhcp_scheduling.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -225,6 +230,11 @@ impl Store {
                     13,
                     "scopes",
                     include_str!("../migrations/postgres/0013_scopes.sql"),
+                ),
+                (
+                    14,
+                    "dhcp_scheduling",
+                    include_str!("../migrations/postgres/0014_dhcp_scheduling.sql"),
                 ),
             ],
         };

@@ -14,6 +14,7 @@ pub mod address_scopes;
 pub mod agents;
 pub mod bindings;
 pub mod db;
+pub mod dhcp_bindings;
 pub mod drivers;
 pub mod error;
 pub mod flavors;

@@ -141,3 +141,124 @@ impl Resource for Agents {
         Ok(s.plugin.delete_agent(ctx, id).await?)
     }
 }
+
+/// The DHCP scheduler's sub-resources (`dhcp_agent_scheduler`, admins only):
+/// `/v2.0/agents/{id}/dhcp-networks` (list, `POST {"network_id"}`, `DELETE …/{network_id}`)
+/// and `/v2.0/networks/{id}/dhcp-agents`. Adding or removing a binding tells the agent's
+/// host at once (`network_create_end` / `network_delete_end` on `dhcp_agent.<host>`).
+pub mod dhcp_scheduler {
+    use axum::Router;
+    use axum::extract::{Extension, Path, State};
+    use axum::http::StatusCode;
+    use axum::response::Response;
+    use axum::routing::{delete, get};
+    use neutrino_ml2::RequestContext;
+    use serde_json::Value;
+
+    use super::{Agents, Resource};
+    use crate::error::{ApiError, ApiResult};
+    use crate::{AppState, respond, views};
+
+    fn admin(s: &AppState, ctx: &RequestContext, rule: &str) -> ApiResult<()> {
+        if s.policy
+            .check(rule, &crate::policy::creds(ctx), &neutrino_policy::NoTarget)
+            .allowed()
+        {
+            Ok(())
+        } else {
+            Err(ApiError(neutrino_ml2::Error::neutron(
+                "PolicyNotAuthorized",
+                403,
+                format!("rule:{rule} is disallowed by policy"),
+            )))
+        }
+    }
+
+    /// The routes.
+    pub fn routes() -> Router<AppState> {
+        Router::new()
+            .route(
+                "/v2.0/agents/{id}/dhcp-networks",
+                get(list_networks).post(add_network),
+            )
+            .route(
+                "/v2.0/agents/{id}/dhcp-networks/{network_id}",
+                delete(remove_network),
+            )
+            .route("/v2.0/networks/{id}/dhcp-agents", get(list_agents))
+    }
+
+    async fn list_networks(
+        State(s): State<AppState>,
+        Extension(ctx): Extension<RequestContext>,
+        Path(id): Path<String>,
+    ) -> ApiResult<Response> {
+        admin(&s, &ctx, "get_dhcp-networks")?;
+        let nets = s.plugin.networks_on_dhcp_agent(&ctx, &id).await?;
+        let views: Vec<_> = nets
+            .iter()
+            .map(|n| views::network(n, crate::policy::Shown::ALL))
+            .collect();
+        respond::many(StatusCode::OK, "networks", &views)
+    }
+
+    async fn add_network(
+        State(s): State<AppState>,
+        Extension(ctx): Extension<RequestContext>,
+        Path(id): Path<String>,
+        body: axum::body::Bytes,
+    ) -> ApiResult<Response> {
+        admin(&s, &ctx, "create_dhcp-network")?;
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError(neutrino_ml2::Error::neutron(
+                "MalformedRequestBody",
+                400,
+                format!("Malformed request body: {e}"),
+            ))
+        })?;
+        let Some(network_id) = v.get("network_id").and_then(Value::as_str) else {
+            return Err(ApiError(neutrino_ml2::Error::bad_request(
+                "Invalid input: the body must be {\"network_id\": \"<network id>\"}.",
+            )));
+        };
+        let host = s
+            .plugin
+            .add_network_to_dhcp_agent(&ctx, &id, network_id)
+            .await?;
+        s.plugin.notify_dhcp_binding(&host, network_id, true).await;
+        Ok(respond::json_response(
+            StatusCode::CREATED,
+            b"null".to_vec(),
+        ))
+    }
+
+    async fn remove_network(
+        State(s): State<AppState>,
+        Extension(ctx): Extension<RequestContext>,
+        Path((id, network_id)): Path<(String, String)>,
+    ) -> ApiResult<Response> {
+        admin(&s, &ctx, "delete_dhcp-network")?;
+        let host = s
+            .plugin
+            .remove_network_from_dhcp_agent(&ctx, &id, &network_id)
+            .await?;
+        s.plugin
+            .notify_dhcp_binding(&host, &network_id, false)
+            .await;
+        Ok(respond::no_content())
+    }
+
+    async fn list_agents(
+        State(s): State<AppState>,
+        Extension(ctx): Extension<RequestContext>,
+        Path(id): Path<String>,
+    ) -> ApiResult<Response> {
+        admin(&s, &ctx, "get_dhcp-agents")?;
+        let agents = s.plugin.dhcp_agents_hosting_network(&ctx, &id).await?;
+        let views: Vec<_> = agents
+            .iter()
+            .map(|a| Agents::view(a, &ctx, crate::policy::Shown::ALL))
+            .collect();
+        respond::many(StatusCode::OK, "agents", &views)
+    }
+}
