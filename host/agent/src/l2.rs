@@ -55,7 +55,12 @@ struct State {
     wired: HashMap<String, Option<String>>,
     /// Devices to look at again (port updates).
     again: BTreeSet<String>,
+    /// Devices whose wiring failed, and when: tried again after [`RETRY_FAILED`].
+    failed: HashMap<String, std::time::Instant>,
 }
+
+/// How long a device whose wiring failed waits before the next try.
+const RETRY_FAILED: Duration = Duration::from_secs(5);
 
 /// A running L2 agent.
 pub struct L2Agent {
@@ -203,9 +208,10 @@ async fn scan<W: Wiring>(
     let present = wiring.present().await?;
     let (todo, gone) = {
         let mut st = state.lock().await;
+        st.failed.retain(|_, at| at.elapsed() < RETRY_FAILED);
         let mut todo: Vec<String> = present
             .iter()
-            .filter(|d| !st.wired.contains_key(*d))
+            .filter(|d| !st.wired.contains_key(*d) && !st.failed.contains_key(*d))
             .cloned()
             .collect();
         let again: Vec<String> = std::mem::take(&mut st.again).into_iter().collect();
@@ -250,7 +256,11 @@ async fn scan<W: Wiring>(
                         down.push(d.device.clone());
                     }
                 }
-                Err(e) => tracing::warn!(device = %d.device, error = %e, "wiring failed"),
+                Err(e) => {
+                    tracing::warn!(device = %d.device, error = %e, "wiring failed; trying again in 5 s");
+                    st.failed
+                        .insert(d.device.clone(), std::time::Instant::now());
+                }
             }
         }
     }

@@ -57,6 +57,10 @@ pub struct AgentConfig {
     pub interface_driver: Option<plug::InterfaceDriver>,
     /// `[ovs]`: the integration bridge and its datapath.
     pub ovs: plug::OvsConfig,
+    /// `[linux_bridge]`: `physical_interface_mappings`.
+    pub linux_bridge: linuxbridge::LinuxBridgeConfig,
+    /// `[vxlan]`: `enable_vxlan`, `local_ip`, `vxlan_group`, `udp_dstport`, `ttl`.
+    pub vxlan: linuxbridge::VxlanConfig,
 }
 
 impl Default for AgentConfig {
@@ -70,6 +74,8 @@ impl Default for AgentConfig {
             transport_url: String::new(),
             interface_driver: None,
             ovs: plug::OvsConfig::default(),
+            linux_bridge: linuxbridge::LinuxBridgeConfig::default(),
+            vxlan: linuxbridge::VxlanConfig::default(),
         }
     }
 }
@@ -133,9 +139,8 @@ impl Agents {
         };
         let host = config.host.clone();
         if config.has("linuxbridge") {
-            agents.l2 = Some(
-                l2::L2Agent::start(bus.clone(), host.clone(), linuxbridge::LinuxBridge).await?,
-            );
+            let wiring = linuxbridge::LinuxBridge::new(&config.linux_bridge, &config.vxlan)?;
+            agents.l2 = Some(l2::L2Agent::start(bus.clone(), host.clone(), wiring).await?);
         }
         if config.has("openvswitch") {
             let wiring = ovs::Ovs::new(config.ovs.clone()).await?;

@@ -16,6 +16,11 @@ pub type Extension = (&'static str, &'static str, &'static str);
 /// The extensions this server implements.
 pub const EXTENSIONS: &[Extension] = &[
     ("address-group", "Address group", "Support address group"),
+    (
+        "address-scope",
+        "Address scope",
+        "Address scopes extension.",
+    ),
     ("agent", "agent", "The agent management extension."),
     (
         "availability_zone",
@@ -128,6 +133,57 @@ pub const EXTENSIONS: &[Extension] = &[
         "If-Match constraints based on revision_number",
         "Extension indicating that If-Match based on revision_number is supported.",
     ),
+    // The L3 API (issue 16).
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+    ),
+    (
+        "extraroute",
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+    ),
+    (
+        "extraroute-atomic",
+        "Atomically add/remove extra routes",
+        "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+    ),
+    (
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+    ),
+    (
+        "floatingip-pools",
+        "Floating IP Pools Extension",
+        "Provides a floating IP pools API.",
+    ),
+    (
+        "router_availability_zone",
+        "Router Availability Zone",
+        "Availability zone support for router.",
+    ),
+    (
+        "dvr",
+        "Distributed Virtual Router",
+        "Enables configuration of Distributed Virtual Routers.",
+    ),
+    (
+        "l3-ha",
+        "HA Router extension",
+        "Adds HA capability to routers.",
+    ),
+    (
+        "router-admin-state-down-before-update",
+        "Enforce Router's Admin State Down Before Update Extension",
+        "Ensure that the admin state of a router is DOWN (admin_state_up=False) before updating the distributed attribute",
+    ),
     (
         "security-group",
         "security-group",
@@ -234,9 +290,29 @@ pub const EXTENSIONS: &[Extension] = &[
         "Lowering a quota below what is in use is refused unless forced",
     ),
     (
+        "rbac-address-group",
+        "Add address_group type to RBAC",
+        "Add address_group type to network RBAC",
+    ),
+    (
+        "rbac-address-scope",
+        "Add address_scope type to RBAC",
+        "Add address_scope type to RBAC",
+    ),
+    (
         "rbac-policies",
         "RBAC Policies",
         "Allows creation and modification of policies that control tenant access to resources.",
+    ),
+    (
+        "rbac-security-groups",
+        "Add security_group type to network RBAC",
+        "Add security_group type to network RBAC",
+    ),
+    (
+        "rbac-subnetpool",
+        "Add subnetpool type to RBAC",
+        "Add subnetpool type to RBAC",
     ),
     (
         "tag-creation",
@@ -261,6 +337,9 @@ const RESOURCES: &[(&str, &str)] = &[
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
     ("rbac_policy", "rbac-policies"),
+    ("router", "routers"),
+    ("floatingip", "floatingips"),
+    ("address_scope", "address-scopes"),
 ];
 
 /// Routes for versions and extensions.

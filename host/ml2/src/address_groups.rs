@@ -7,7 +7,7 @@
 
 use ipnet::IpNet;
 use neutrino_store::address_groups::{self as store, AddressGroup};
-use neutrino_store::query::{Condition, ListQuery};
+use neutrino_store::query::ListQuery;
 use neutrino_store::{Conn, StoreError, revision};
 
 use crate::checks::{admin_or_project, has_role};
@@ -63,14 +63,22 @@ impl Plugin {
         ctx: &RequestContext,
         id: &str,
     ) -> Result<AddressGroup> {
-        store::get(conn, id)
+        let mut g = store::get(conn, id)
             .await?
-            .filter(|g| ctx.is_admin || (g.project_id == ctx.project_id && has_role(ctx, "reader")))
-            .ok_or_else(|| not_found(id))
+            .filter(|g| {
+                ctx.is_admin
+                    || (has_role(ctx, "reader")
+                        && (g.project_id == ctx.project_id || crate::rbac::reaches(&g.rbac, ctx)))
+            })
+            .ok_or_else(|| not_found(id))?;
+        g.shared = crate::rbac::shared_with(&g.rbac, &ctx.project_id);
+        Ok(g)
     }
 
     /// Check that rules of `project_id` may name group `id` as their remote (Neutron's
-    /// `check_address_group`): it exists and belongs to that project (any, for admins).
+    /// `check_address_group`): it exists and belongs to that project (any, for admins), or
+    /// an RBAC entry shares it with that project (the entry share-locked until the rule is
+    /// committed, so that removing the entry sees the rule).
     pub(crate) async fn check_address_group_for(
         &self,
         conn: &mut Conn,
@@ -80,6 +88,17 @@ impl Plugin {
     ) -> Result<()> {
         match store::get(conn, id).await? {
             Some(g) if ctx.is_admin || g.project_id == project_id => Ok(()),
+            Some(g)
+                if crate::rbac::usable_through_entry(
+                    conn,
+                    crate::rbac::ObjectType::AddressGroup,
+                    &g.id,
+                    project_id,
+                )
+                .await? =>
+            {
+                Ok(())
+            }
             _ => Err(not_found(id)),
         }
     }
@@ -105,6 +124,8 @@ impl Plugin {
                 updated_at: now.clone(),
                 revision_number: 1,
                 addresses: canonical(&r.addresses),
+                rbac: vec![],
+                shared: false,
             })
             .collect();
         crate::in_tx!(self.store(), |tx| {
@@ -135,13 +156,19 @@ impl Plugin {
             if !has_role(ctx, "reader") {
                 return Ok(Vec::new());
             }
-            q.conditions
-                .push(Condition::eq("project_id", ctx.project_id.clone()));
+            q.conditions.push(neutrino_store::rbac::visible_to(
+                "address_group",
+                &ctx.project_id,
+            ));
         }
         let mut conn = self.read().await?;
-        store::list(&mut conn, &q)
+        let mut groups = store::list(&mut conn, &q)
             .await
-            .map_err(|e| marker_error(e, "Address group"))
+            .map_err(|e| marker_error(e, "Address group"))?;
+        for g in &mut groups {
+            g.shared = crate::rbac::shared_with(&g.rbac, &ctx.project_id);
+        }
+        Ok(groups)
     }
 
     /// Rename or describe a group.
@@ -199,6 +226,7 @@ impl Plugin {
             if store::in_use(tx, &id).await? {
                 return Err(in_use(&id));
             }
+            neutrino_store::rbac::delete_of_object(tx, "address_group", &id).await?;
             store::delete(tx, &id).await.map_err(|e| match e {
                 StoreError::ForeignKey(_) => in_use(&id),
                 other => other.into(),

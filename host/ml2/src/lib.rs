@@ -11,6 +11,7 @@
 //!   subnets); anything else is "not found", never "forbidden".
 
 pub mod address_groups;
+pub mod address_scopes;
 pub mod agent_rpc;
 pub mod agents;
 pub mod availability_zones;
@@ -23,6 +24,7 @@ pub mod events;
 pub mod flavors;
 pub mod ip_availability;
 pub mod ipam;
+pub mod l3;
 pub mod mech;
 pub mod networks;
 pub mod ports;

@@ -111,6 +111,8 @@ impl Plugin {
             revision_number: 1,
             rules: vec![],
             tags: vec![],
+            rbac: vec![],
+            shared: false,
         };
         sg::insert(conn, &g).await?;
         let rules = crate::sg_defaults::rules_for_new_group(conn, &g, default).await?;
@@ -231,10 +233,12 @@ impl Plugin {
         id: &str,
     ) -> Result<SecurityGroup> {
         let mut conn = self.read().await?;
-        sg::get(&mut conn, id)
+        let mut g = sg::get(&mut conn, id)
             .await?
-            .filter(|g| ctx.owns(&g.project_id))
-            .ok_or_else(|| group_not_found(id))
+            .filter(|g| ctx.owns(&g.project_id) || crate::rbac::reaches(&g.rbac, ctx))
+            .ok_or_else(|| group_not_found(id))?;
+        g.shared = crate::rbac::shared_with(&g.rbac, &ctx.project_id);
+        Ok(g)
     }
 
     /// List groups (creating the caller's default group first, as Neutron does).
@@ -249,13 +253,19 @@ impl Plugin {
             .ensure_default_security_group(tx, &project)
             .await)?;
         if !ctx.sees_all() {
-            q.conditions
-                .push(Condition::eq("project_id", ctx.project_id.clone()));
+            q.conditions.push(neutrino_store::rbac::visible_to(
+                "security_group",
+                &ctx.project_id,
+            ));
         }
         let mut conn = self.read().await?;
-        sg::list(&mut conn, &q)
+        let mut groups = sg::list(&mut conn, &q)
             .await
-            .map_err(|e| marker_error(e, "Security group"))
+            .map_err(|e| marker_error(e, "Security group"))?;
+        for g in &mut groups {
+            g.shared = crate::rbac::shared_with(&g.rbac, &ctx.project_id);
+        }
+        Ok(groups)
     }
 
     /// Update a group (the default group cannot be renamed).
@@ -304,7 +314,7 @@ impl Plugin {
                 g.stateful = v;
             }
             if g == current {
-                return Ok(None);
+                return Ok((g, None));
             }
             g.revision_number += 1;
             g.updated_at = neutrino_store::now();
@@ -321,18 +331,15 @@ impl Plugin {
                 )
                 .await?;
             host.flush(tx).await?;
-            Ok(Some((g, current)))
+            Ok((g, Some(current)))
         })?;
-        match changed {
-            Some((g, original)) => {
-                // Neutron: an update postcommit failure is logged, the update stands.
-                let _ = self
-                    .security_group_hook(Phase::Post, Hook::UpdatePostcommit, &g, Some(&original))
-                    .await;
-                Ok(g)
-            }
-            None => self.get_security_group(&ctx, &id).await,
+        if let (g, Some(original)) = &changed {
+            // Neutron: an update postcommit failure is logged, the update stands.
+            let _ = self
+                .security_group_hook(Phase::Post, Hook::UpdatePostcommit, g, Some(original))
+                .await;
         }
+        Ok(changed.0)
     }
 
     /// Delete a group that no port uses (never the default group, unless admin).
@@ -367,6 +374,7 @@ impl Plugin {
             plugin
                 .security_group_hook(Phase::Pre(&host, &mut *tx), Hook::DeletePrecommit, &g, None)
                 .await?;
+            neutrino_store::rbac::delete_of_object(tx, "security_group", &id).await?;
             sg::delete(tx, &id).await?;
             host.flush(tx).await?;
             Ok::<_, Error>(g)

@@ -3,12 +3,13 @@
 
 use ipnet::IpNet;
 use neutrino_store::model::SubnetPool;
-use neutrino_store::query::{Condition, ListQuery};
+use neutrino_store::query::ListQuery;
 use neutrino_store::{Conn, StoreError, subnetpools, subnets};
 
 use crate::error::{Error, Result};
 use crate::ipam::prefix;
 use crate::networks::marker_error;
+use crate::rbac::ObjectType;
 use crate::subnets::SubnetCreate;
 use crate::{Plugin, RequestContext, check_revision};
 
@@ -58,14 +59,40 @@ pub struct SubnetPoolUpdate {
     pub default_quota: Option<Option<i64>>,
     /// Default pool.
     pub is_default: Option<bool>,
+    /// Address scope (`Some(None)`: leave the scope).
+    pub address_scope_id: Option<Option<String>>,
 }
 
 pub(crate) fn pool_not_found(id: &str) -> Error {
     Error::not_found("SubnetPoolNotFound", "Subnet pool", id)
 }
 
-fn visible(ctx: &RequestContext, p: &SubnetPool) -> bool {
-    ctx.sees_all() || p.shared || p.project_id == ctx.project_id
+/// Whether the caller may see (and allocate from) a pool: its own, shared with every project
+/// (`shared`), or shared with its project by an RBAC entry, which stays share-locked until
+/// the caller's transaction ends (`rbac::usable_through_entry`).
+pub(crate) async fn visible(conn: &mut Conn, ctx: &RequestContext, p: &SubnetPool) -> Result<bool> {
+    if ctx.sees_all() || p.project_id == ctx.project_id {
+        return Ok(true);
+    }
+    crate::rbac::usable_through_entry(conn, ObjectType::SubnetPool, &p.id, &ctx.project_id).await
+}
+
+/// A pool the caller may see, `shared` as the caller reads it (an entry reaches it).
+pub(crate) async fn visible_pool(
+    conn: &mut Conn,
+    ctx: &RequestContext,
+    id: &str,
+) -> Result<SubnetPool> {
+    let mut p = subnetpools::get(conn, id)
+        .await?
+        .ok_or_else(|| pool_not_found(id))?;
+    if !visible(conn, ctx, &p).await? {
+        return Err(pool_not_found(id));
+    }
+    if !ctx.sees_all() && p.project_id != ctx.project_id {
+        p.shared = true;
+    }
+    Ok(p)
 }
 
 /// Merge overlapping or adjacent prefixes into canonical networks (Neutron compacts pool
@@ -95,7 +122,7 @@ impl Plugin {
     /// Create a pool.
     pub async fn create_subnetpool(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         r: SubnetPoolCreate,
     ) -> Result<SubnetPool> {
         if r.prefixes.is_empty() {
@@ -157,7 +184,19 @@ impl Plugin {
                      default may exist per IP family",
                 ));
             }
+            if let Some(scope) = &pool.address_scope_id {
+                plugin.check_address_scope(tx, ctx, &pool, scope).await?;
+            }
             subnetpools::insert(tx, &pool).await?;
+            if pool.shared {
+                crate::rbac::insert_wildcard(
+                    tx,
+                    ObjectType::SubnetPool,
+                    &pool.id,
+                    &pool.project_id,
+                )
+                .await?;
+            }
             Ok::<_, Error>(())
         })?;
         Ok(pool)
@@ -166,10 +205,7 @@ impl Plugin {
     /// Show a pool.
     pub async fn get_subnetpool(&self, ctx: &RequestContext, id: &str) -> Result<SubnetPool> {
         let mut conn = self.read().await?;
-        subnetpools::get(&mut conn, id)
-            .await?
-            .filter(|p| visible(ctx, p))
-            .ok_or_else(|| pool_not_found(id))
+        visible_pool(&mut conn, ctx, id).await
     }
 
     /// List pools.
@@ -179,15 +215,22 @@ impl Plugin {
         mut q: ListQuery,
     ) -> Result<Vec<SubnetPool>> {
         if !ctx.sees_all() {
-            q.conditions.push(Condition::raw(
-                "project_id = ? OR shared = 1",
-                vec![ctx.project_id.clone().into()],
+            q.conditions.push(neutrino_store::rbac::visible_to(
+                "subnetpool",
+                &ctx.project_id,
             ));
         }
         let mut conn = self.read().await?;
-        subnetpools::list(&mut conn, &q)
+        let mut pools = subnetpools::list(&mut conn, &q)
             .await
-            .map_err(|e| marker_error(e, "Subnet pool"))
+            .map_err(|e| marker_error(e, "Subnet pool"))?;
+        for p in &mut pools {
+            // Listed for a project that does not own it: an entry shares it with that project.
+            if !ctx.sees_all() && p.project_id != ctx.project_id {
+                p.shared = true;
+            }
+        }
+        Ok(pools)
     }
 
     /// Update a pool: prefixes may only be added or grown.
@@ -198,13 +241,11 @@ impl Plugin {
         u: SubnetPoolUpdate,
         if_match: Option<i64>,
     ) -> Result<SubnetPool> {
+        let plugin = self.clone();
         let ctx = ctx.clone();
         let id = id.to_string();
         crate::in_tx!(self.store(), |tx| {
-            let current = subnetpools::get(tx, &id)
-                .await?
-                .filter(|p| visible(&ctx, p))
-                .ok_or_else(|| pool_not_found(&id))?;
+            let current = visible_pool(tx, &ctx, &id).await?;
             check_revision(if_match, current.revision_number)?;
             let mut p = current.clone();
             if let Some(v) = &u.name {
@@ -267,6 +308,24 @@ impl Plugin {
                 }
                 p.is_default = v;
             }
+            if let Some(scope) = &current.address_scope_id
+                && !plugin.owns_address_scope(tx, &ctx, scope).await?
+            {
+                return Err(Error::neutron(
+                    "IllegalSubnetPoolUpdate",
+                    400,
+                    format!(
+                        "Illegal subnetpool update : subnetpool {id} cannot be updated when \
+                         associated with shared address scope {scope}."
+                    ),
+                ));
+            }
+            if let Some(v) = &u.address_scope_id {
+                p.address_scope_id = v.clone();
+            }
+            if let Some(scope) = &p.address_scope_id {
+                plugin.check_address_scope(tx, &ctx, &p, scope).await?;
+            }
             if p == current {
                 return Ok(p);
             }
@@ -290,10 +349,7 @@ impl Plugin {
         let ctx = ctx.clone();
         let id = id.to_string();
         crate::in_tx!(self.store(), |tx| {
-            let p = subnetpools::get(tx, &id)
-                .await?
-                .filter(|p| visible(&ctx, p))
-                .ok_or_else(|| pool_not_found(&id))?;
+            let p = visible_pool(tx, &ctx, &id).await?;
             check_revision(if_match, p.revision_number)?;
             if !subnets::of_subnetpool(tx, &id).await?.is_empty() {
                 return Err(Error::conflict(
@@ -303,9 +359,103 @@ impl Plugin {
                     ),
                 ));
             }
+            neutrino_store::rbac::delete_of_object(tx, "subnetpool", &id).await?;
             subnetpools::delete(tx, &id).await?;
             Ok::<_, Error>(())
         })
+    }
+
+    /// Whether the caller owns an address scope (or is an admin); a scope it cannot see is
+    /// `AddressScopeNotFound`.
+    async fn owns_address_scope(
+        &self,
+        conn: &mut Conn,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<bool> {
+        let scope = self.visible_address_scope(conn, ctx, id).await?;
+        Ok(ctx.owns(&scope.project_id))
+    }
+
+    /// Neutron's `_validate_address_scope_id`: pool `p` may join scope `scope_id` if the
+    /// caller can use the scope (its own, or shared with it; else `AddressScopeNotFound`),
+    /// the families match, no network
+    /// would have subnets of one family in two scopes, and no other pool of the scope
+    /// overlaps `p`'s prefixes. The scope's row is locked (PostgreSQL) so that deleting it
+    /// waits, and the entries that share it are share-locked.
+    pub(crate) async fn check_address_scope(
+        &self,
+        conn: &mut Conn,
+        ctx: &RequestContext,
+        p: &SubnetPool,
+        scope_id: &str,
+    ) -> Result<()> {
+        let scope = neutrino_store::address_scopes::get_locked(conn, scope_id)
+            .await?
+            .ok_or_else(|| crate::address_scopes::not_found(scope_id))?;
+        let usable = ctx.sees_all()
+            || scope.project_id == ctx.project_id
+            || crate::rbac::usable_through_entry(
+                conn,
+                ObjectType::AddressScope,
+                scope_id,
+                &ctx.project_id,
+            )
+            .await?;
+        // Neutron reads the scope as the caller: one it may not use is not found.
+        if !usable {
+            return Err(crate::address_scopes::not_found(scope_id));
+        }
+        if scope.ip_version != p.ip_version {
+            return Err(Error::neutron(
+                "IllegalSubnetPoolIpVersionAssociationToAddressScope",
+                400,
+                format!(
+                    "Illegal subnetpool association: subnetpool {} cannot associate with \
+                     address scope {scope_id} because subnetpool ip_version is not {}.",
+                    p.id, scope.ip_version
+                ),
+            ));
+        }
+        // Re-scoping a pool must not leave a network with subnets of the family in two scopes.
+        let rescoped = subnets::of_subnetpool(conn, &p.id).await?;
+        let mut nets: Vec<&str> = rescoped.iter().map(|s| s.network_id.as_str()).collect();
+        nets.sort();
+        nets.dedup();
+        for net in nets {
+            let others =
+                neutrino_store::address_scopes::network_subnet_pools(conn, net, p.ip_version)
+                    .await?;
+            if others
+                .iter()
+                .any(|(pool, _)| pool.as_deref() != Some(p.id.as_str()))
+            {
+                return Err(Error::neutron(
+                    "NetworkAddressScopeAffinityError",
+                    400,
+                    "Subnets of the same address family hosted on the same network must all \
+                     participate in the same address scope.",
+                ));
+            }
+        }
+        let mine: Vec<IpNet> = p.prefixes.iter().filter_map(|x| x.parse().ok()).collect();
+        for (other, _, prefixes) in neutrino_store::address_scopes::pools(conn, scope_id).await? {
+            if other == p.id {
+                continue;
+            }
+            let theirs: Vec<IpNet> = prefixes.iter().filter_map(|x| x.parse().ok()).collect();
+            if mine
+                .iter()
+                .any(|a| theirs.iter().any(|b| prefix::overlaps(*a, *b)))
+            {
+                return Err(Error::conflict(
+                    "AddressScopePrefixConflict",
+                    "Failed to associate address scope: subnetpools within an address scope \
+                     must have unique prefixes.",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Take a CIDR for `r` from `pool` inside the caller's transaction, holding the pool's

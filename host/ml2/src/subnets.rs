@@ -391,6 +391,8 @@ impl Plugin {
         check_network_mtu(&network.id, network.mtu, [r.ip_version])?;
         let id = uuid::Uuid::new_v4().to_string();
         let (cidr, pool_id) = self.choose_cidr(conn, ctx, r).await?;
+        self.check_network_pools(conn, &network.id, r.ip_version, pool_id.as_deref())
+            .await?;
         check_cidr(cidr, r.ip_version, r.enable_dhcp)?;
         check_ipv6_modes(
             r.ip_version,
@@ -535,12 +537,7 @@ impl Plugin {
                     "subnetpool_id and use_default_subnetpool cannot both be specified".into(),
                 ));
             }
-            (Some(id), false, _) => Some(
-                subnetpools::get(conn, id)
-                    .await?
-                    .filter(|p| ctx.sees_all() || p.shared || p.project_id == ctx.project_id)
-                    .ok_or_else(|| crate::subnetpools::pool_not_found(id))?,
-            ),
+            (Some(id), false, _) => Some(crate::subnetpools::visible_pool(conn, ctx, id).await?),
             (None, true, _) => Some(
                 subnetpools::default_for(conn, i64::from(r.ip_version))
                     .await?
@@ -569,6 +566,54 @@ impl Plugin {
         }
         let cidr = self.allocate_from_pool(conn, &pool, r).await?;
         Ok((cidr, Some(pool.id)))
+    }
+
+    /// Neutron's `_validate_network_subnetpools`: the subnets of one family on a network come
+    /// from one pool, or, with address scopes, from pools of one scope.
+    async fn check_network_pools(
+        &self,
+        conn: &mut Conn,
+        network_id: &str,
+        ip_version: u8,
+        pool_id: Option<&str>,
+    ) -> Result<()> {
+        let existing = neutrino_store::address_scopes::network_subnet_pools(
+            conn,
+            network_id,
+            i64::from(ip_version),
+        )
+        .await?;
+        if existing.is_empty() {
+            return Ok(());
+        }
+        let network_scope = existing.iter().find_map(|(_, scope)| scope.clone());
+        let new_scope = match pool_id {
+            Some(id) => subnetpools::get(conn, id)
+                .await?
+                .and_then(|p| p.address_scope_id),
+            None => None,
+        };
+        if network_scope.is_some() && new_scope != network_scope {
+            return Err(Error::neutron(
+                "NetworkAddressScopeAffinityError",
+                400,
+                "Subnets of the same address family hosted on the same network must all \
+                 participate in the same address scope.",
+            ));
+        }
+        let mixed = existing.iter().any(|(pool, _)| match pool_id {
+            Some(new) => pool.as_deref() != Some(new) && network_scope.is_none(),
+            None => pool.is_some(),
+        });
+        if mixed {
+            return Err(Error::neutron(
+                "NetworkSubnetPoolAffinityError",
+                400,
+                "Subnets hosted on the same network must be allocated from the same subnet \
+                 pool.",
+            ));
+        }
+        Ok(())
     }
 
     /// Show a subnet the caller may see.

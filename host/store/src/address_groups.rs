@@ -28,11 +28,18 @@ pub struct AddressGroup {
     pub revision_number: i64,
     /// Canonical CIDRs, sorted (loaded).
     pub addresses: Vec<String>,
+    /// Its RBAC entries, read with the row.
+    pub rbac: Vec<crate::model::RbacGrant>,
+    /// Shared with the reader's project or every project (set by the plugin per reader).
+    pub shared: bool,
 }
 
 /// Columns selected for a group.
-pub const COLUMNS: &str =
-    "id, project_id, name, description, created_at, updated_at, revision_number";
+/// The last one is the group's RBAC entries (`action:target,…`).
+pub const COLUMNS: &str = "id, project_id, name, description, created_at, updated_at, \
+    revision_number, (SELECT string_agg(r.action || ':' || r.target_project, ',') \
+    FROM rbac_policies r WHERE r.object_id = address_groups.id \
+    AND r.object_type = 'address_group') AS rbac";
 
 fn from_row(row: &AnyRow) -> Result<AddressGroup> {
     Ok(AddressGroup {
@@ -44,6 +51,8 @@ fn from_row(row: &AnyRow) -> Result<AddressGroup> {
         updated_at: text(row, 5)?,
         revision_number: int(row, 6)?,
         addresses: Vec::new(),
+        rbac: crate::rbac::parse_grants(crate::row::opt_text(row, 7)?),
+        shared: false,
     })
 }
 

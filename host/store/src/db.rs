@@ -177,6 +177,12 @@ impl Store {
                     "driver_secrets",
                     include_str!("../migrations/sqlite/0011_driver_secrets.sql"),
                 ),
+                (12, "l3", include_str!("../migrations/sqlite/0012_l3.sql")),
+                (
+                    13,
+                    "scopes",
+                    include_str!("../migrations/sqlite/0013_scopes.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -213,6 +219,12 @@ impl Store {
                     11,
                     "driver_secrets",
                     include_str!("../migrations/postgres/0011_driver_secrets.sql"),
+                ),
+                (12, "l3", include_str!("../migrations/postgres/0012_l3.sql")),
+                (
+                    13,
+                    "scopes",
+                    include_str!("../migrations/postgres/0013_scopes.sql"),
                 ),
             ],
         };

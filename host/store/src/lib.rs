@@ -10,6 +10,7 @@
 //! - Updates are compare-and-swap on `revision_number`, so a stale writer changes nothing.
 
 pub mod address_groups;
+pub mod address_scopes;
 pub mod agents;
 pub mod bindings;
 pub mod db;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod flavors;
 pub mod ip_availability;
 pub mod ipam;
+pub mod l3;
 pub mod model;
 pub mod networks;
 pub mod ports;

@@ -44,6 +44,8 @@ pub struct Network {
     pub tags: Vec<String>,
     /// Segments in index order (loaded, not a column).
     pub segments: Vec<Segment>,
+    /// The address scopes of its subnets' pools, IPv4 and IPv6 (loaded, not a column).
+    pub address_scopes: [Option<String>; 2],
 }
 
 /// One RBAC entry of an object, as its readers need it.
@@ -286,6 +288,10 @@ pub struct SecurityGroup {
     pub rules: Vec<SecurityGroupRule>,
     /// Tags (loaded).
     pub tags: Vec<String>,
+    /// Its RBAC entries, read with the row.
+    pub rbac: Vec<RbacGrant>,
+    /// Shared with the reader's project or every project (set by the plugin per reader).
+    pub shared: bool,
 }
 
 /// A security group rule.

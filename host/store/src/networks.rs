@@ -52,6 +52,7 @@ fn from_row(row: &AnyRow) -> Result<Network> {
         subnets: Vec::new(),
         tags: Vec::new(),
         segments: Vec::new(),
+        address_scopes: [None, None],
     })
 }
 
@@ -173,6 +174,7 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Network>> 
             n.subnets = json(&row, 16)?;
             n.tags = json(&row, 17)?;
             n.segments = json(&row, 18)?;
+            load_address_scopes(conn, std::slice::from_mut(&mut n)).await?;
             Ok(Some(n))
         }
     }
@@ -344,6 +346,32 @@ async fn load_children(conn: &mut AnyConnection, nets: &mut [Network]) -> Result
         n.subnets = subnets.remove(&n.id).unwrap_or_default();
         n.tags = tag_map.remove(&n.id).unwrap_or_default();
         n.segments = segs.remove(&n.id).unwrap_or_default();
+    }
+    load_address_scopes(conn, nets).await?;
+    Ok(())
+}
+
+/// Fill `address_scopes`: a network's IPv4 (IPv6) scope is the scope of the pool of its IPv4
+/// (IPv6) subnets, which Neutron keeps to one per family.
+async fn load_address_scopes(conn: &mut AnyConnection, nets: &mut [Network]) -> Result<()> {
+    let ids: Vec<String> = nets.iter().map(|n| n.id.clone()).collect();
+    let rows = fetch_in(
+        conn,
+        "SELECT DISTINCT s.network_id, p.ip_version, p.address_scope_id FROM subnets s \
+         JOIN subnetpools p ON p.id = s.subnetpool_id \
+         WHERE p.address_scope_id IS NOT NULL AND s.network_id IN ",
+        &[],
+        &ids,
+        "",
+    )
+    .await?;
+    let mut scopes: HashMap<String, [Option<String>; 2]> = HashMap::new();
+    for row in &rows {
+        let slot = usize::from(int(row, 1)? == 6);
+        scopes.entry(text(row, 0)?).or_default()[slot] = opt_text(row, 2)?;
+    }
+    for n in nets.iter_mut() {
+        n.address_scopes = scopes.remove(&n.id).unwrap_or_default();
     }
     Ok(())
 }

@@ -12,8 +12,11 @@ use crate::row::{boolean, fetch_in, int, opt_int, opt_text, text};
 use crate::tags;
 
 /// Columns selected for a group.
-pub const COLUMNS: &str =
-    "id, project_id, name, description, stateful, created_at, updated_at, revision_number";
+/// The last one is the group's RBAC entries (`action:target,…`).
+pub const COLUMNS: &str = "id, project_id, name, description, stateful, created_at, \
+    updated_at, revision_number, (SELECT string_agg(r.action || ':' || r.target_project, ',') \
+    FROM rbac_policies r WHERE r.object_id = security_groups.id \
+    AND r.object_type = 'security_group') AS rbac";
 
 /// Columns selected for a rule.
 pub const RULE_COLUMNS: &str = "id, project_id, security_group_id, direction, ethertype, \
@@ -35,6 +38,8 @@ fn from_row(row: &AnyRow) -> Result<SecurityGroup> {
         revision_number: int(row, 7)?,
         rules: Vec::new(),
         tags: Vec::new(),
+        rbac: crate::rbac::parse_grants(opt_text(row, 8)?),
+        shared: false,
     })
 }
 

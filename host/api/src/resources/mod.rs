@@ -3,15 +3,18 @@
 //! for every resource (envelopes, bulk, fields, pagination, If-Match, status codes).
 
 pub mod address_groups;
+pub mod address_scopes;
 pub mod agents;
 pub mod availability_zones;
 pub mod flavors;
+pub mod floatingips;
 pub mod ip_availability;
 pub mod mechanism_drivers;
 pub mod networks;
 pub mod ports;
 pub mod quotas;
 pub mod rbac_policies;
+pub mod routers;
 pub mod security_group_rules;
 pub mod security_groups;
 pub mod sg_defaults;

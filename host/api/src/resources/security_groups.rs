@@ -14,9 +14,8 @@ use crate::error::ApiResult;
 use crate::{AppState, views};
 
 /// `shared` (`security-groups-shared-filtering`): a group is shared with the caller through
-/// an RBAC policy; this server keeps none yet, so no group is shared and `shared=true`
-/// matches nothing.
-fn shared_filter(values: &[String]) -> ApiResult<Condition> {
+/// an RBAC entry (for its project or every project), Neutron's RBAC predicate.
+fn shared_filter(values: &[String], ctx: &RequestContext) -> ApiResult<Condition> {
     let mut wanted = Vec::new();
     for v in values {
         wanted.push(
@@ -27,11 +26,11 @@ fn shared_filter(values: &[String]) -> ApiResult<Condition> {
             })?,
         );
     }
-    Ok(if wanted.contains(&false) {
-        Condition::raw("1 = 1", vec![])
-    } else {
-        Condition::raw("1 = 0", vec![])
-    })
+    Ok(crate::resources::address_scopes::shared_condition(
+        "security_group",
+        &wanted,
+        &ctx.project_id,
+    ))
 }
 
 /// The attribute map of security groups.
@@ -39,7 +38,7 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
     let mut a = vec![
         attr("name", Kind::Str(255)).rw().column("name"),
         attr("stateful", Kind::Bool).rw().column("stateful"),
-        attr("shared", Kind::Bool).filter_with(shared_filter),
+        attr("shared", Kind::Bool).filter_for_caller(shared_filter),
         attr("security_group_rules", Kind::List),
     ];
     standard(&mut a);

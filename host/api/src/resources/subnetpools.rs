@@ -137,6 +137,9 @@ impl Resource for SubnetPools {
             max_prefixlen: len_of(&m, "max_prefixlen"),
             default_quota: m.get("default_quota").map(Value::as_i64),
             is_default: m.bool_of("is_default"),
+            address_scope_id: m
+                .get("address_scope_id")
+                .map(|v| v.as_str().map(str::to_string)),
         };
         Ok(s.plugin.update_subnetpool(ctx, id, u, if_match).await?)
     }
