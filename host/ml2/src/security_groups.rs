@@ -314,7 +314,7 @@ impl Plugin {
                 g.stateful = v;
             }
             if g == current {
-                return Ok(None);
+                return Ok((g, None));
             }
             g.revision_number += 1;
             g.updated_at = neutrino_store::now();
@@ -331,18 +331,15 @@ impl Plugin {
                 )
                 .await?;
             host.flush(tx).await?;
-            Ok(Some((g, current)))
+            Ok((g, Some(current)))
         })?;
-        match changed {
-            Some((g, original)) => {
-                // Neutron: an update postcommit failure is logged, the update stands.
-                let _ = self
-                    .security_group_hook(Phase::Post, Hook::UpdatePostcommit, &g, Some(&original))
-                    .await;
-                Ok(g)
-            }
-            None => self.get_security_group(&ctx, &id).await,
+        if let (g, Some(original)) = &changed {
+            // Neutron: an update postcommit failure is logged, the update stands.
+            let _ = self
+                .security_group_hook(Phase::Post, Hook::UpdatePostcommit, g, Some(original))
+                .await;
         }
+        Ok(changed.0)
     }
 
     /// Delete a group that no port uses (never the default group, unless admin).
@@ -373,11 +370,11 @@ impl Plugin {
                     format!("Security Group {id} in use."),
                 ));
             }
-            neutrino_store::rbac::delete_of_object(tx, "security_group", &id).await?;
             let host = plugin.staged_host();
             plugin
                 .security_group_hook(Phase::Pre(&host, &mut *tx), Hook::DeletePrecommit, &g, None)
                 .await?;
+            neutrino_store::rbac::delete_of_object(tx, "security_group", &id).await?;
             sg::delete(tx, &id).await?;
             host.flush(tx).await?;
             Ok::<_, Error>(g)

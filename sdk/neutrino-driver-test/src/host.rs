@@ -110,3 +110,101 @@ impl HostServices for MockHost {
         });
     }
 }
+
+/// Host services for one precommit call, as the server gives them: state reads see the
+/// call's own writes, writes are held back and reach the mock host only if the hook succeeds
+/// ([`StagedMock::commit`]); a refused or faulting precommit leaves no state behind.
+pub(crate) struct StagedMock {
+    host: std::sync::Arc<MockHost>,
+    staged: Mutex<Staged>,
+}
+
+/// Writes held back: `None` deletes the key.
+type Staged = std::collections::BTreeMap<(String, String), Option<Vec<u8>>>;
+
+impl StagedMock {
+    pub(crate) fn new(host: std::sync::Arc<MockHost>) -> Self {
+        StagedMock {
+            host,
+            staged: Mutex::default(),
+        }
+    }
+
+    /// Apply the held-back writes to the mock host (the transaction committed).
+    pub(crate) async fn commit(&self) {
+        let staged = std::mem::take(&mut *lock(&self.staged));
+        for ((driver, key), value) in staged {
+            let _ = match value {
+                Some(v) => self.host.state_set(&driver, &key, v).await,
+                None => self.host.state_delete(&driver, &key).await,
+            };
+        }
+    }
+}
+
+#[async_trait]
+impl HostServices for StagedMock {
+    async fn state_get(&self, driver: &str, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        if let Some(v) = lock(&self.staged).get(&(driver.to_string(), key.to_string())) {
+            return Ok(v.clone());
+        }
+        self.host.state_get(driver, key).await
+    }
+
+    async fn state_set(&self, driver: &str, key: &str, value: Vec<u8>) -> Result<(), HostError> {
+        lock(&self.staged).insert((driver.to_string(), key.to_string()), Some(value));
+        Ok(())
+    }
+
+    async fn state_delete(&self, driver: &str, key: &str) -> Result<(), HostError> {
+        lock(&self.staged).insert((driver.to_string(), key.to_string()), None);
+        Ok(())
+    }
+
+    async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError> {
+        let mut keys: std::collections::BTreeSet<String> = self
+            .host
+            .state_list_keys(driver, prefix)
+            .await?
+            .into_iter()
+            .collect();
+        for ((d, k), v) in lock(&self.staged).iter() {
+            if d == driver && k.starts_with(prefix) {
+                if v.is_some() {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
+        let read = self.state_get(driver, key).await?;
+        let staged = match change(read.as_deref()) {
+            StateChange::Keep => return Ok(read),
+            StateChange::Set(v) => Some(v),
+            StateChange::Delete => None,
+        };
+        lock(&self.staged).insert((driver.to_string(), key.to_string()), staged);
+        Ok(read)
+    }
+
+    async fn agents(
+        &self,
+        agent_type: Option<&str>,
+        host: Option<&str>,
+    ) -> Result<Vec<Agent>, HostError> {
+        self.host.agents(agent_type, host).await
+    }
+
+    fn log(&self, driver: &str, level: LogLevel, message: &str) {
+        self.host.log(driver, level, message);
+    }
+}

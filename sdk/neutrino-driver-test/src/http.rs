@@ -1,10 +1,12 @@
-//! Scripted HTTP: answers per method and URL, and a record of every request
-//! that reached the transport (that is, passed the phase and allow-list
-//! checks).
+//! Scripted HTTP: answers per method and URL (with headers, e.g. a login's
+//! `set-cookie`, and sequences such as "fail twice, then succeed"), and a
+//! record of every request that reached the transport (that is, passed the
+//! phase and allow-list checks).
 
 use neutrino_runtime::{
     HttpTransport, InboundResponse, OutboundRequest, TransportError, async_trait,
 };
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 /// A request a driver sent.
@@ -29,10 +31,46 @@ impl RecordedRequest {
 
 type Answer = Result<(u16, Vec<u8>), TransportError>;
 
+/// One scripted answer: a response (status, headers, body) or a transport error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// A response.
+    Response {
+        /// The status.
+        status: u16,
+        /// The headers (`content-type: application/json` is added when absent).
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// The request fails (the controller is down: `TransportError::Connect`).
+    Error(TransportError),
+}
+
+impl From<Answer> for Reply {
+    fn from(a: Answer) -> Reply {
+        match a {
+            Ok((status, body)) => Reply::Response {
+                status,
+                headers: Vec::new(),
+                body,
+            },
+            Err(e) => Reply::Error(e),
+        }
+    }
+}
+
+/// The answers of one method and URL: taken in order, the last one repeats.
+struct Script {
+    method: String,
+    url: String,
+    replies: VecDeque<Reply>,
+}
+
 /// An [`HttpTransport`] answering from a script.
 #[derive(Default)]
 pub struct ScriptedHttp {
-    answers: Mutex<Vec<(String, String, Answer)>>,
+    answers: Mutex<Vec<Script>>,
     requests: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -46,9 +84,23 @@ impl ScriptedHttp {
         Self::default()
     }
 
-    /// Answer `method url` (exact match; the latest answer wins).
+    /// Answer `method url` (exact match; the latest script wins).
     pub fn answer(&self, method: &str, url: &str, answer: Answer) {
-        lock(&self.answers).push((method.to_ascii_uppercase(), url.to_string(), answer));
+        self.answer_sequence(method, url, vec![answer.into()]);
+    }
+
+    /// Answer `method url` with `replies` in order; the last one repeats
+    /// (`[Error(Connect), Error(Connect), Response 200]`: fail twice, then
+    /// succeed).
+    pub fn answer_sequence(&self, method: &str, url: &str, replies: Vec<Reply>) {
+        if replies.is_empty() {
+            return;
+        }
+        lock(&self.answers).push(Script {
+            method: method.to_ascii_uppercase(),
+            url: url.to_string(),
+            replies: replies.into(),
+        });
     }
 
     /// The requests so far.
@@ -74,25 +126,99 @@ impl HttpTransport for ScriptedHttp {
             body: request.body,
         });
         let answer = lock(&self.answers)
-            .iter()
+            .iter_mut()
             .rev()
-            .find(|(m, u, _)| *m == method && *u == url)
-            .map(|(_, _, a)| a.clone());
+            .find(|s| s.method == method && s.url == url)
+            .map(|s| {
+                if s.replies.len() > 1 {
+                    s.replies.pop_front().expect("not empty")
+                } else {
+                    s.replies[0].clone()
+                }
+            });
         match answer {
-            Some(Ok((status, body))) => {
+            Some(Reply::Response {
+                status,
+                mut headers,
+                body,
+            }) => {
                 if body.len() > request.max_response_bytes {
                     return Err(TransportError::TooLarge);
                 }
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
                 Ok(InboundResponse {
                     status,
-                    headers: vec![("content-type".into(), "application/json".into())],
+                    headers,
                     body,
                 })
             }
-            Some(Err(e)) => Err(e),
+            Some(Reply::Error(e)) => Err(e),
             None => Err(TransportError::Connect(format!(
                 "no scripted answer for {method} {url}"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neutrino_runtime::net::{Allowlist, allowlist::parse_target};
+
+    fn request(method: &str, url: &str) -> OutboundRequest {
+        let allow = Allowlist::parse(&["http://ctrl"]).unwrap();
+        let (uri, target) = parse_target(url).unwrap();
+        OutboundRequest {
+            driver: "d".into(),
+            method: method.parse().unwrap(),
+            destination: allow.find(&target).unwrap().clone(),
+            url: uri,
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+            max_response_bytes: 1 << 20,
+            keep_alive: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sequence_fails_twice_then_answers_with_headers_for_good() {
+        let http = ScriptedHttp::new();
+        let down = Reply::Error(TransportError::Connect("refused".into()));
+        http.answer_sequence(
+            "post",
+            "http://ctrl/login",
+            vec![
+                down.clone(),
+                down,
+                Reply::Response {
+                    status: 200,
+                    headers: vec![("set-cookie".into(), "session=abc".into())],
+                    body: b"{}".to_vec(),
+                },
+            ],
+        );
+
+        let mut outcomes = Vec::new();
+        for _ in 0..4 {
+            outcomes.push(http.send(request("POST", "http://ctrl/login")).await);
+        }
+
+        assert!(matches!(outcomes[0], Err(TransportError::Connect(_))));
+        assert!(matches!(outcomes[1], Err(TransportError::Connect(_))));
+        for ok in &outcomes[2..] {
+            let r = ok.as_ref().unwrap();
+            assert_eq!(r.status, 200);
+            assert!(
+                r.headers
+                    .contains(&("set-cookie".into(), "session=abc".into()))
+            );
+        }
+        assert_eq!(http.requests().len(), 4);
     }
 }

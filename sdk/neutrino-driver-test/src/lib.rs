@@ -29,7 +29,7 @@ mod host;
 mod http;
 
 pub use host::{LogLine, StateWrite};
-pub use http::{RecordedRequest, ScriptedHttp};
+pub use http::{RecordedRequest, Reply, ScriptedHttp};
 pub use neutrino_runtime::{
     Agent, BindResult, Binding, CallError, Capability, Continuation, DriverMeta, DriverSettings,
     ErrorKind, FixedIp, Hook, Limits, LoadError, LogLevel, Network, NetworkContext, Port,
@@ -109,6 +109,9 @@ fn build_uncached(crate_dir: &Path) -> Result<PathBuf, String> {
 pub struct Harness {
     driver: Arc<PreparedDriver>,
     host: Arc<host::MockHost>,
+    // Precommit hooks run one at a time, as transactions that touch the same state keys do
+    // on the server.
+    precommit: tokio::sync::Mutex<()>,
     services: Arc<dyn HostServices>,
     http: Arc<ScriptedHttp>,
     // Keeps the engine (and its epoch ticker) alive.
@@ -150,19 +153,47 @@ impl Harness {
         self.driver.meta()
     }
 
-    /// Call a network hook.
+    /// Run `call` as the server runs `hook`: a precommit's state writes are held back and
+    /// kept only if it succeeds (one precommit at a time); other hooks write at once.
+    async fn run<F, Fut>(&self, hook: Hook, call: F) -> Result<(), CallError>
+    where
+        F: FnOnce(Arc<dyn HostServices>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), CallError>>,
+    {
+        if !hook.is_precommit() {
+            return call(self.services.clone()).await;
+        }
+        let _turn = self.precommit.lock().await;
+        let staged = Arc::new(host::StagedMock::new(self.host.clone()));
+        let result = call(staged.clone()).await;
+        if result.is_ok() {
+            staged.commit().await;
+        }
+        result
+    }
+
+    /// Call a network hook (a failed precommit leaves no state behind).
     pub async fn call_network(&self, hook: Hook, ctx: &NetworkContext) -> Result<(), CallError> {
-        self.driver.call_network(hook, ctx, &self.services).await
+        self.run(hook, |s| async move {
+            self.driver.call_network(hook, ctx, &s).await
+        })
+        .await
     }
 
-    /// Call a subnet hook.
+    /// Call a subnet hook (a failed precommit leaves no state behind).
     pub async fn call_subnet(&self, hook: Hook, ctx: &SubnetContext) -> Result<(), CallError> {
-        self.driver.call_subnet(hook, ctx, &self.services).await
+        self.run(hook, |s| async move {
+            self.driver.call_subnet(hook, ctx, &s).await
+        })
+        .await
     }
 
-    /// Call a port hook.
+    /// Call a port hook (a failed precommit leaves no state behind).
     pub async fn call_port(&self, hook: Hook, ctx: &PortContext) -> Result<(), CallError> {
-        self.driver.call_port(hook, ctx, &self.services).await
+        self.run(hook, |s| async move {
+            self.driver.call_port(hook, ctx, &s).await
+        })
+        .await
     }
 
     /// Call a security group hook (contract 0.2; 0.1 drivers have none and
@@ -172,9 +203,10 @@ impl Harness {
         hook: Hook,
         ctx: &SecurityGroupContext,
     ) -> Result<(), CallError> {
-        self.driver
-            .call_security_group(hook, ctx, &self.services)
-            .await
+        self.run(hook, |s| async move {
+            self.driver.call_security_group(hook, ctx, &s).await
+        })
+        .await
     }
 
     /// Call a security group rule hook (create and delete; contract 0.2).
@@ -183,9 +215,10 @@ impl Harness {
         hook: Hook,
         ctx: &SecurityGroupRuleContext,
     ) -> Result<(), CallError> {
-        self.driver
-            .call_security_group_rule(hook, ctx, &self.services)
-            .await
+        self.run(hook, |s| async move {
+            self.driver.call_security_group_rule(hook, ctx, &s).await
+        })
+        .await
     }
 
     /// Call `bind_port` (the result is validated as the server does).
@@ -328,6 +361,38 @@ impl HarnessBuilder {
         self.http_response(method, url, status, body.to_string())
     }
 
+    /// Answer `method url` with `status`, `headers` (a login's `set-cookie`)
+    /// and `body`.
+    pub fn http_response_with_headers(
+        self,
+        method: &str,
+        url: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.http.answer_sequence(
+            method,
+            url,
+            vec![Reply::Response {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body: body.into(),
+            }],
+        );
+        self
+    }
+
+    /// Answer `method url` with `replies` in order, the last one repeating:
+    /// "the controller is down twice, then answers".
+    pub fn http_sequence(self, method: &str, url: &str, replies: Vec<Reply>) -> Self {
+        self.http.answer_sequence(method, url, replies);
+        self
+    }
+
     /// Fail `method url` with `error` (e.g. the controller is down:
     /// `TransportError::Connect`).
     pub fn http_error(self, method: &str, url: &str, error: TransportError) -> Self {
@@ -372,6 +437,7 @@ impl HarnessBuilder {
         Ok(Harness {
             driver,
             host,
+            precommit: tokio::sync::Mutex::new(()),
             services,
             http,
             _runtime: runtime,

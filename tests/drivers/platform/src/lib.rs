@@ -4,7 +4,8 @@
 //!   load with the key named;
 //! - `create_port_precommit` counts with the host's atomic `increment`
 //!   (`ports`), claims `first` with `compare-and-set` (the first port wins)
-//!   and stores the wall-clock second it ran at (`time/created`);
+//!   and stores the wall-clock second it ran at (`time/created`); then refuses
+//!   if config `fail_after_write` is true;
 //! - `create_port_postcommit` gets a session token through single flight: the
 //!   call that fills it "logs in" (counts `logins`, sleeps `login_ms` on the
 //!   monotonic clock); every call counts `postcommits`;
@@ -35,6 +36,9 @@ struct Settings {
     login_ms: u64,
     #[serde(default)]
     refuse: Option<String>,
+    /// Refuse `create_port_precommit` after its state writes.
+    #[serde(default)]
+    fail_after_write: bool,
     #[serde(default)]
     switches: Vec<Switch>,
     /// A secret (masked by the API): `bind_port` reports only its length.
@@ -75,6 +79,9 @@ impl MechanismDriver for Platform {
         state::increment("ports", 1)?;
         state::compare_and_set("first", None, Some(ctx.current.id.as_bytes()))?;
         state::set("time/created", time::unix_seconds().to_string().as_bytes())?;
+        if config::load::<Settings>()?.fail_after_write {
+            return Err(DriverError::conflict("platform refuses after writing"));
+        }
         Ok(())
     }
 
