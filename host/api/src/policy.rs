@@ -455,6 +455,33 @@ impl MatchRule {
     }
 }
 
+/// The scope of a token that is not scoped to a project (`system`, `domain`): every rule of
+/// Neutron's has `scope_types=['project']`, so oslo.policy refuses such a token
+/// (`InvalidScope`) for every action, and reads filter out everything.
+fn foreign_scope(ctx: &RequestContext) -> Option<&'static str> {
+    if !ctx.system_scope.is_empty() {
+        Some("system")
+    } else if ctx.project_id.is_empty() && !ctx.domain_id.is_empty() {
+        Some("domain")
+    } else {
+        None
+    }
+}
+
+/// 403 `InvalidScope` for `action` when the token is not project-scoped.
+fn check_scope(ctx: &RequestContext, action: &str) -> ApiResult<()> {
+    match foreign_scope(ctx) {
+        None => Ok(()),
+        Some(scope) => Err(ApiError(neutrino_ml2::Error::neutron(
+            "InvalidScope",
+            403,
+            format!(
+                "{action} requires a scope of ['project'], request was made with {scope} scope."
+            ),
+        ))),
+    }
+}
+
 fn denied(rule: &MatchRule) -> ApiError {
     ApiError(neutrino_ml2::Error::neutron(
         "PolicyNotAuthorized",
@@ -527,6 +554,7 @@ pub async fn authorize_create(
     owner: &str,
 ) -> ApiResult<()> {
     let action = format!("create_{member}");
+    check_scope(ctx, &action)?;
     let m = MatchRule::new(&state.policy, &action, attrs, Some(body), true);
     let mut parents = Parents::default();
     let about = About {
@@ -554,6 +582,10 @@ pub async fn authorize_change(
     body: Option<&Map<String, Value>>,
 ) -> ApiResult<()> {
     let action = format!("{verb}_{member}");
+    if foreign_scope(ctx).is_some() {
+        // Neutron reads the record first, as the same token: nothing is readable.
+        return Err(crate::error::not_found_url());
+    }
     let m = MatchRule::new(&state.policy, &action, attrs, body, false);
     let mut parents = Parents::default();
     let about = About {
@@ -605,7 +637,11 @@ impl<'s> Reader<'s> {
             Decision::Needs(_) => None,
         };
         let get = format!("get_{member}");
-        let get_fixed = fixed(&get);
+        let get_fixed = if foreign_scope(ctx).is_some() {
+            Some(false)
+        } else {
+            fixed(&get)
+        };
         let guarded = guarded
             .iter()
             .map(|a| {
