@@ -3,6 +3,11 @@
 //! never lose an increment, on SQLite, on PostgreSQL, and with two servers on one
 //! PostgreSQL database; and a driver's state writes never turn a retryable conflict (a MAC
 //! collision) into an error.
+//!
+//! Two drivers count side by side: `recorder` (contract 0.2) with the host's atomic
+//! `state.increment`, in precommit (the request's transaction) and in postcommit (a
+//! transaction of its own), and `legacy-v01` (contract 0.1, built from the frozen WIT) with
+//! a plain get-then-set in precommit.
 
 use neutrino_tests::{Backend, Client, TestDb, TestServer, s};
 use serde_json::json;
@@ -11,16 +16,15 @@ use serde_json::json;
 const PORTS: usize = 1000;
 const CLIENTS: usize = 32;
 
-/// The recorder driver increments `count/<hook>` in every hook.
+/// The recorder driver increments `count/<hook>` in every hook; the 0.1 driver
+/// `legacy-v01` counts `count/create_port_precommit` with get and set.
 async fn load_recorder(c: &Client) {
-    let r = c
-        .load_driver(
-            "recorder",
-            "recorder",
-            json!({"grants": ["log", "config", "state"]}),
-        )
-        .await;
-    assert!(r.status == 201 || r.status == 200, "{:?}", r.body);
+    for name in ["recorder", "legacy-v01"] {
+        let r = c
+            .load_driver(name, name, json!({"grants": ["log", "config", "state"]}))
+            .await;
+        assert!(r.status == 201 || r.status == 200, "{name}: {:?}", r.body);
+    }
 }
 
 async fn start(db: TestDb, base_mac: &str) -> TestServer {
@@ -67,8 +71,12 @@ async fn create_ports(servers: &[&TestServer], network: &str) -> Vec<String> {
 }
 
 async fn counted(server: &TestServer, key: &str) -> i64 {
+    counted_by(server, "recorder", key).await
+}
+
+async fn counted_by(server: &TestServer, driver: &str, key: &str) -> i64 {
     let mut conn = server.plugin().store().reader().acquire().await.unwrap();
-    let raw = neutrino_ml2::store::drivers::state_get(&mut conn, "recorder", key)
+    let raw = neutrino_ml2::store::drivers::state_get(&mut conn, driver, key)
         .await
         .unwrap()
         .expect("the counter exists");
@@ -98,6 +106,16 @@ async fn one_server(backend: Backend, base_mac: &str) {
         counted(&server, "count/create_port_precommit").await,
         PORTS as i64,
         "every precommit increment is kept"
+    );
+    assert_eq!(
+        counted(&server, "count/create_port_postcommit").await,
+        PORTS as i64,
+        "every postcommit increment is kept"
+    );
+    assert_eq!(
+        counted_by(&server, "legacy-v01", "count/create_port_precommit").await,
+        PORTS as i64,
+        "the 0.1 driver's get-then-set in precommit is kept too"
     );
     server.stop().await;
 }
@@ -129,7 +147,9 @@ async fn two_servers_on_one_postgresql_never_lose_an_increment() {
     load_recorder(&a).await;
     // The second server picks the driver up from the database (background sync).
     let mut waited = 0;
-    while b.get("/v2.0/mechanism-drivers/recorder").await.status != 200 {
+    while b.get("/v2.0/mechanism-drivers/recorder").await.status != 200
+        || b.get("/v2.0/mechanism-drivers/legacy-v01").await.status != 200
+    {
         waited += 1;
         assert!(waited < 100, "the second server never loaded the driver");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -146,6 +166,14 @@ async fn two_servers_on_one_postgresql_never_lose_an_increment() {
     assert_eq!(port_count(&a).await, PORTS);
     assert_eq!(
         counted(&first, "count/create_port_precommit").await,
+        PORTS as i64
+    );
+    assert_eq!(
+        counted(&first, "count/create_port_postcommit").await,
+        PORTS as i64
+    );
+    assert_eq!(
+        counted_by(&first, "legacy-v01", "count/create_port_precommit").await,
         PORTS as i64
     );
     second.stop().await;

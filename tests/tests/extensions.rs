@@ -40,11 +40,9 @@ const CORE: &[&str] = &[
 /// Neutron extensions this server does not implement; advertising one would make clients
 /// call APIs that are not there.
 const NOT_IMPLEMENTED: &[&str] = &[
-    "router",
-    "ext-gw-mode",
-    "extraroute",
-    "l3-ha",
-    "dvr",
+    "l3-flavors",
+    "l3-port-ip-change-not-allowed",
+    "external-gateway-multihoming",
     "trunk",
     "qos",
     "segment",
@@ -155,7 +153,7 @@ async fn one_extension_is_shown_by_alias() {
     let c = server.admin();
 
     let r = c.get_ok("/v2.0/extensions/standard-attr-tag").await;
-    let missing = c.get("/v2.0/extensions/router").await;
+    let missing = c.get("/v2.0/extensions/trunk").await;
 
     assert_eq!(r["extension"]["alias"], "standard-attr-tag");
     assert_eq!(missing.status, 404, "{}", missing.body);
@@ -423,6 +421,58 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             has(&f.net, "availability_zone_hints")?;
             has(&f.net, "availability_zones")
         }
+        "router" => {
+            answers(c, "/v2.0/routers").await?;
+            answers(c, "/v2.0/floatingips").await
+        }
+        "ext-gw-mode"
+        | "extraroute"
+        | "router_availability_zone"
+        | "dvr"
+        | "l3-ha"
+        | "router-admin-state-down-before-update"
+        | "extraroute-atomic" => {
+            let r = c
+                .post(
+                    "/v2.0/routers",
+                    serde_json::json!({"router": {"name": "probe"}}),
+                )
+                .await;
+            let router = r.body["router"].clone();
+            let id = router["id"].as_str().unwrap_or_default().to_string();
+            let out = match alias {
+                "extraroute" => has(&router, "routes"),
+                "router_availability_zone" => has(&router, "availability_zone_hints"),
+                "dvr" => has(&router, "distributed"),
+                "l3-ha" => has(&router, "ha"),
+                "extraroute-atomic" => {
+                    let r = c
+                        .put(
+                            &format!("/v2.0/routers/{id}/add_extraroutes"),
+                            serde_json::json!({"router": {"routes": []}}),
+                        )
+                        .await;
+                    (r.status == 200)
+                        .then_some(())
+                        .ok_or_else(|| format!("add_extraroutes: {} {}", r.status, r.body))
+                }
+                "router-admin-state-down-before-update" => {
+                    let r = c
+                        .put(
+                            &format!("/v2.0/routers/{id}"),
+                            serde_json::json!({"router": {"distributed": true}}),
+                        )
+                        .await;
+                    (r.status == 400)
+                        .then_some(())
+                        .ok_or_else(|| format!("active router converted: {}", r.status))
+                }
+                _ => has(&router, "external_gateway_info"),
+            };
+            c.delete(&format!("/v2.0/routers/{id}")).await;
+            out
+        }
+        "fip-port-details" | "floatingip-pools" => answers(c, "/v2.0/floatingip_pools").await,
         other => Err(format!(
             "`{other}` is advertised but this test has no probe showing it is served"
         )),
@@ -551,6 +601,46 @@ const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
         "tag-creation",
         "Tag creation extension",
         "Allow to create multiple tags for a resource",
+    ),
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+    ),
+    (
+        "extraroute",
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+    ),
+    (
+        "extraroute-atomic",
+        "Atomically add/remove extra routes",
+        "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+    ),
+    (
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+    ),
+    (
+        "floatingip-pools",
+        "Floating IP Pools Extension",
+        "Provides a floating IP pools API.",
+    ),
+    (
+        "router_availability_zone",
+        "Router Availability Zone",
+        "Availability zone support for router.",
+    ),
+    (
+        "router-admin-state-down-before-update",
+        "Enforce Router's Admin State Down Before Update Extension",
+        "Ensure that the admin state of a router is DOWN (admin_state_up=False) before updating the distributed attribute",
     ),
     (
         "flavors",

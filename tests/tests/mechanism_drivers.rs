@@ -35,7 +35,7 @@ async fn the_configured_in_tree_drivers_are_loaded_at_start_up() {
         .collect();
     assert_eq!(names, vec!["openvswitch", "linuxbridge"]);
     let ovs = &r.body["mechanism_drivers"][0];
-    assert_eq!(ovs["contract"], "neutrino:ml2@0.1.0");
+    assert_eq!(ovs["contract"], "neutrino:ml2@0.2.0");
     assert_eq!(ovs["state"], "enabled");
     assert_eq!(ovs["sha256"].as_str().unwrap().len(), 64);
     server.stop().await;

@@ -214,6 +214,42 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
         ]);
         assert_eq!(rule["port_range_min"], 22);
 
+        // Routers and floating IPs.
+        let public = cli.json(&["network", "create", "--external", "public"]);
+        assert_eq!(public["router:external"], true);
+        cli.run(&[
+            "subnet",
+            "create",
+            "--network",
+            "public",
+            "--subnet-range",
+            "172.24.4.0/24",
+            "public-sub",
+        ]);
+        let router = cli.json(&["router", "create", "router1"]);
+        assert_eq!(router["status"], "ACTIVE");
+        cli.run(&["router", "add", "subnet", "router1", "sub1"]);
+        cli.run(&["router", "set", "--external-gateway", "public", "router1"]);
+        let router = cli.json(&["router", "show", "router1"]);
+        assert_eq!(
+            router["external_gateway_info"]["network_id"], public["id"],
+            "{router}"
+        );
+        let fip = cli.json(&["floating", "ip", "create", "public"]);
+        let address = fip["floating_ip_address"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(address.starts_with("172.24.4."), "{fip}");
+        cli.run(&["floating", "ip", "set", "--port", "port1b", &address]);
+        let fip = cli.json(&["floating", "ip", "show", &address]);
+        assert_eq!(fip["router_id"], router["id"], "{fip}");
+        assert_eq!(fip["fixed_ip_address"], serde_json::json!(left[0]));
+        cli.run(&["floating", "ip", "delete", &address]);
+        cli.run(&["router", "remove", "subnet", "router1", "sub1"]);
+        cli.run(&["router", "delete", "router1"]);
+        cli.run(&["network", "delete", "public"]);
+
         // Clean up through the CLI too.
         cli.run(&["port", "delete", "port1b"]);
         cli.run(&["subnet", "delete", "sub1", "sub2"]);

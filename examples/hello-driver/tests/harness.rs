@@ -190,6 +190,6 @@ async fn without_the_http_grant_the_driver_does_not_load() {
 
     assert_eq!(
         err.to_string(),
-        "driver `hello-driver` imports `neutrino:ml2/http@0.1.0` but the operator did not grant `http`"
+        "driver `hello-driver` imports `neutrino:ml2/http@0.2.0` but the operator did not grant `http`"
     );
 }

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify};
 
 use crate::ip;
+use crate::plug::{self, InterfaceDriver, OvsConfig};
 
 /// How often the agent resynchronises without being told.
 const RESYNC: Duration = Duration::from_secs(5);
@@ -31,22 +32,33 @@ const NO_HOST_ENTRY: [&str; 4] = [
     "network:distributed",
 ];
 
+/// Where the DHCP agent keeps its files and how it plugs its ports.
+#[derive(Debug, Clone)]
+pub struct DhcpSettings {
+    /// `state_path`: files under `<state_path>/dhcp/<network id>/`.
+    pub state_path: PathBuf,
+    /// `interface_driver`: how the DHCP port's `tap…` device joins the L2 agent's switch.
+    pub interface_driver: InterfaceDriver,
+    /// `[ovs]`, for the `openvswitch` interface driver.
+    pub ovs: OvsConfig,
+}
+
 /// A running DHCP agent.
 pub struct DhcpAgent {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     listener: Option<Box<dyn Listener>>,
     state: Arc<Mutex<BTreeSet<String>>>,
-    state_path: PathBuf,
+    settings: DhcpSettings,
     bus: Bus,
     host: String,
 }
 
 impl DhcpAgent {
-    /// Start on `bus` as `host`, keeping files under `state_path/dhcp/<network id>/`.
+    /// Start on `bus` as `host`.
     pub async fn start(
         bus: Bus,
         host: String,
-        state_path: PathBuf,
+        settings: DhcpSettings,
     ) -> neutrino_bus::Result<DhcpAgent> {
         let wake = Arc::new(Notify::new());
         let mut ep = Endpoint::new("1.0");
@@ -81,7 +93,7 @@ impl DhcpAgent {
         let worker = tokio::spawn(work_loop(
             bus.clone(),
             host.clone(),
-            state_path.clone(),
+            settings.clone(),
             state.clone(),
             wake,
         ));
@@ -89,7 +101,7 @@ impl DhcpAgent {
             tasks: vec![reporter, worker],
             listener: Some(listener),
             state,
-            state_path,
+            settings,
             bus,
             host,
         })
@@ -105,7 +117,7 @@ impl DhcpAgent {
         }
         let nets: Vec<String> = self.state.lock().await.iter().cloned().collect();
         for n in nets {
-            disable(&self.bus, &self.host, &self.state_path, &n, true).await;
+            disable(&self.bus, &self.host, &self.settings, &n, true).await;
         }
     }
 }
@@ -125,7 +137,7 @@ async fn report_loop(bus: Bus, host: String) {
                     availability_zone: None,
                 },
             },
-            time: crate::linuxbridge::now(),
+            time: crate::l2::now(),
         };
         match bus
             .client(neutron::REPORTS)
@@ -136,19 +148,19 @@ async fn report_loop(bus: Bus, host: String) {
             Ok(_) => first = false,
             Err(e) => tracing::warn!(error = %e, "state report failed"),
         }
-        tokio::time::sleep(crate::linuxbridge::REPORT_INTERVAL).await;
+        tokio::time::sleep(crate::l2::REPORT_INTERVAL).await;
     }
 }
 
 async fn work_loop(
     bus: Bus,
     host: String,
-    state_path: PathBuf,
+    settings: DhcpSettings,
     served: Arc<Mutex<BTreeSet<String>>>,
     wake: Arc<Notify>,
 ) {
     loop {
-        if let Err(e) = sync(&bus, &host, &state_path, &served).await {
+        if let Err(e) = sync(&bus, &host, &settings, &served).await {
             tracing::warn!(error = %e, "DHCP resync failed; retrying");
         }
         tokio::select! {
@@ -172,7 +184,7 @@ pub fn namespace(network_id: &str) -> String {
 async fn sync(
     bus: &Bus,
     host: &str,
-    state_path: &Path,
+    settings: &DhcpSettings,
     served: &Mutex<BTreeSet<String>>,
 ) -> Result<(), crate::Error> {
     let nets = bus
@@ -190,7 +202,7 @@ async fn sync(
         }
         wanted.insert(id.to_string());
         served.lock().await.insert(id.to_string());
-        if let Err(e) = enable(bus, host, state_path, n).await {
+        if let Err(e) = enable(bus, host, settings, n).await {
             tracing::warn!(network = %id, error = %e, "DHCP for a network failed");
         }
     }
@@ -202,7 +214,7 @@ async fn sync(
         .cloned()
         .collect();
     for n in gone {
-        disable(bus, host, state_path, &n, true).await;
+        disable(bus, host, settings, &n, true).await;
         served.lock().await.remove(&n);
     }
     Ok(())
@@ -306,7 +318,12 @@ fn pid_of(dir: &Path) -> Option<i32> {
     Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }
 
-async fn enable(bus: &Bus, host: &str, state_path: &Path, n: &Value) -> Result<(), crate::Error> {
+async fn enable(
+    bus: &Bus,
+    host: &str,
+    settings: &DhcpSettings,
+    n: &Value,
+) -> Result<(), crate::Error> {
     let id = n["id"].as_str().unwrap_or_default();
     let port = bus
         .client(neutron::PLUGIN)
@@ -322,6 +339,31 @@ async fn enable(bus: &Bus, host: &str, state_path: &Path, n: &Value) -> Result<(
     if !ip::netns_exists(&ns) {
         ip::ip(&["netns", "add", &ns]).await?;
         ip::ip_in(&ns, &["link", "set", "lo", "up"]).await?;
+        // Neutron's DHCP checksum rule: replies leave with checksums the kernel left to
+        // the NIC, which a veth into a userspace switch (Open vSwitch's netdev datapath)
+        // never fills, and DHCP clients drop them.
+        let fill = [
+            "netns",
+            "exec",
+            &ns,
+            "iptables",
+            "-t",
+            "mangle",
+            "-A",
+            "POSTROUTING",
+            "-p",
+            "udp",
+            "-m",
+            "udp",
+            "--dport",
+            "68",
+            "-j",
+            "CHECKSUM",
+            "--checksum-fill",
+        ];
+        if let Err(e) = ip::ip(&fill).await {
+            tracing::warn!(namespace = %ns, error = %e, "no DHCP checksum rule");
+        }
     }
     let tap = ip::tap_name(port_id);
     let inner = format!("ns-{}", &port_id[..11.min(port_id.len())]);
@@ -357,9 +399,21 @@ async fn enable(bus: &Bus, host: &str, state_path: &Path, n: &Value) -> Result<(
         }
         ip::ip_in(&ns, &["link", "set", "dev", &inner, "up"]).await?;
         ip::ip(&["link", "set", "dev", &tap, "up"]).await?;
+        let mac = port["mac_address"].as_str().unwrap_or_default();
+        plug::plug(
+            &settings.interface_driver,
+            &settings.ovs,
+            &tap,
+            port_id,
+            mac,
+        )
+        .await?;
     }
-    let d = dir(state_path, id);
+    let d = dir(&settings.state_path, id);
     std::fs::create_dir_all(&d).map_err(|e| crate::Error::Io(d.display().to_string(), e))?;
+    // The device to unplug when the network goes.
+    std::fs::write(d.join("interface"), &tap)
+        .map_err(|e| crate::Error::Io(d.display().to_string(), e))?;
     let (hosts, opts) = render(n);
     let host_file = d.join("host");
     let opts_file = d.join("opts");
@@ -434,8 +488,8 @@ async fn spawn_dnsmasq(ns: &str, d: &Path, n: &Value) -> Result<(), crate::Error
 
 /// Take a network down: dnsmasq, the veth, the namespace, the files, and (if `release`) the
 /// DHCP port.
-async fn disable(bus: &Bus, host: &str, state_path: &Path, network_id: &str, release: bool) {
-    let d = dir(state_path, network_id);
+async fn disable(bus: &Bus, host: &str, settings: &DhcpSettings, network_id: &str, release: bool) {
+    let d = dir(&settings.state_path, network_id);
     if let Some(pid) = pid_of(&d) {
         let _ = ip::run("kill", &[&pid.to_string()]).await;
         for _ in 0..50 {
@@ -448,6 +502,9 @@ async fn disable(bus: &Bus, host: &str, state_path: &Path, network_id: &str, rel
     let ns = namespace(network_id);
     if ip::netns_exists(&ns) {
         let _ = ip::ip(&["netns", "del", &ns]).await;
+    }
+    if let Ok(tap) = std::fs::read_to_string(d.join("interface")) {
+        plug::unplug(&settings.interface_driver, &settings.ovs, tap.trim()).await;
     }
     let _ = std::fs::remove_dir_all(&d);
     if release {

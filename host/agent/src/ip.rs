@@ -79,3 +79,19 @@ pub fn tap_name(port_id: &str) -> String {
 pub fn bridge_name(network_id: &str) -> String {
     format!("brq{}", &network_id[..network_id.len().min(11)])
 }
+
+/// The device that holds `address` (`ip -o addr show`), e.g. a tunnel's `local_ip`.
+pub async fn device_with_address(address: &str) -> Result<String, CommandError> {
+    let out = ip(&["-o", "addr", "show"]).await?;
+    out.lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            let dev = f.nth(1)?;
+            let addr = f.nth(1)?;
+            (addr.split('/').next() == Some(address)).then(|| dev.trim_end_matches(':').to_string())
+        })
+        .ok_or_else(|| CommandError {
+            command: "ip -o addr show".into(),
+            stderr: format!("no device has the address {address}"),
+        })
+}

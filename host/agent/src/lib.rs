@@ -3,6 +3,10 @@
 //!
 //! * `linuxbridge` ([`linuxbridge`]): the L2 agent that plugs `tap…` devices into a bridge
 //!   per network and reports them up or down;
+//! * `openvswitch` ([`ovs`]): the L2 agent that tags the integration bridge's ports with
+//!   their network's local VLAN;
+//!
+//! both on the same agent loop ([`l2`]);
 //! * `dhcp` ([`dhcp`]): dnsmasq per network in a `qdhcp-…` namespace.
 //!
 //! Roles run as their own process (`neutrino-agent --config FILE`) or inside any other
@@ -10,7 +14,10 @@
 
 pub mod dhcp;
 pub mod ip;
+pub mod l2;
 pub mod linuxbridge;
+pub mod ovs;
+pub mod plug;
 
 use std::path::PathBuf;
 
@@ -37,7 +44,7 @@ pub enum Error {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
-    /// `linuxbridge`, `dhcp` (`openvswitch` is not there yet).
+    /// `linuxbridge` or `openvswitch` (one L2 agent per host), `dhcp`.
     pub roles: Vec<String>,
     /// This host's name, as ports' `binding:host_id` name it.
     pub host: String,
@@ -45,6 +52,15 @@ pub struct AgentConfig {
     pub state_path: PathBuf,
     /// The bus (`transport_url`; `NEUTRINO_TRANSPORT_URL`).
     pub transport_url: String,
+    /// How the DHCP agent plugs its ports (`interface_driver`): by default `openvswitch`
+    /// when this host runs the `openvswitch` role, else `linuxbridge`.
+    pub interface_driver: Option<plug::InterfaceDriver>,
+    /// `[ovs]`: the integration bridge and its datapath.
+    pub ovs: plug::OvsConfig,
+    /// `[linux_bridge]`: `physical_interface_mappings`.
+    pub linux_bridge: linuxbridge::LinuxBridgeConfig,
+    /// `[vxlan]`: `enable_vxlan`, `local_ip`, `vxlan_group`, `udp_dstport`, `ttl`.
+    pub vxlan: linuxbridge::VxlanConfig,
 }
 
 impl Default for AgentConfig {
@@ -56,6 +72,10 @@ impl Default for AgentConfig {
                 .unwrap_or_else(|_| "localhost".into()),
             state_path: PathBuf::from("/var/lib/neutrino"),
             transport_url: String::new(),
+            interface_driver: None,
+            ovs: plug::OvsConfig::default(),
+            linux_bridge: linuxbridge::LinuxBridgeConfig::default(),
+            vxlan: linuxbridge::VxlanConfig::default(),
         }
     }
 }
@@ -64,22 +84,48 @@ impl AgentConfig {
     /// Refuse unknown roles and an empty host.
     pub fn check(&self) -> Result<(), Error> {
         for r in &self.roles {
-            if !["linuxbridge", "dhcp"].contains(&r.as_str()) {
+            if !["linuxbridge", "openvswitch", "dhcp"].contains(&r.as_str()) {
                 return Err(Error::Config(format!(
-                    "unknown role '{r}' (known: linuxbridge, dhcp)"
+                    "unknown role '{r}' (known: linuxbridge, openvswitch, dhcp)"
                 )));
             }
+        }
+        if self.has("linuxbridge") && self.has("openvswitch") {
+            return Err(Error::Config(
+                "roles: one L2 agent per host (linuxbridge or openvswitch, not both)".into(),
+            ));
+        }
+        if !["system", "netdev"].contains(&self.ovs.datapath_type.as_str()) {
+            return Err(Error::Config(format!(
+                "[ovs] datapath_type '{}' (known: system, netdev)",
+                self.ovs.datapath_type
+            )));
         }
         if self.host.is_empty() {
             return Err(Error::Config("host must not be empty".into()));
         }
         Ok(())
     }
+
+    fn has(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// The DHCP agent's `interface_driver`, configured or implied by the L2 role.
+    pub fn interface_driver(&self) -> plug::InterfaceDriver {
+        self.interface_driver
+            .clone()
+            .unwrap_or(if self.has("openvswitch") {
+                plug::InterfaceDriver::Openvswitch
+            } else {
+                plug::InterfaceDriver::Linuxbridge
+            })
+    }
 }
 
 /// The roles running in this process.
 pub struct Agents {
-    l2: Option<linuxbridge::LinuxBridgeAgent>,
+    l2: Option<l2::L2Agent>,
     dhcp: Option<dhcp::DhcpAgent>,
 }
 
@@ -91,14 +137,22 @@ impl Agents {
             l2: None,
             dhcp: None,
         };
-        if config.roles.iter().any(|r| r == "linuxbridge") {
-            agents.l2 =
-                Some(linuxbridge::LinuxBridgeAgent::start(bus.clone(), config.host.clone()).await?);
+        let host = config.host.clone();
+        if config.has("linuxbridge") {
+            let wiring = linuxbridge::LinuxBridge::new(&config.linux_bridge, &config.vxlan)?;
+            agents.l2 = Some(l2::L2Agent::start(bus.clone(), host.clone(), wiring).await?);
         }
-        if config.roles.iter().any(|r| r == "dhcp") {
-            agents.dhcp = Some(
-                dhcp::DhcpAgent::start(bus, config.host.clone(), config.state_path.clone()).await?,
-            );
+        if config.has("openvswitch") {
+            let wiring = ovs::Ovs::new(config.ovs.clone()).await?;
+            agents.l2 = Some(l2::L2Agent::start(bus.clone(), host.clone(), wiring).await?);
+        }
+        if config.has("dhcp") {
+            let settings = dhcp::DhcpSettings {
+                state_path: config.state_path.clone(),
+                interface_driver: config.interface_driver(),
+                ovs: config.ovs.clone(),
+            };
+            agents.dhcp = Some(dhcp::DhcpAgent::start(bus, host, settings).await?);
         }
         tracing::info!(roles = ?config.roles, host = %config.host, "agents started");
         Ok(agents)

@@ -1,262 +1,220 @@
-//! The Linux bridge L2 agent (Neutron's `neutron-linuxbridge-agent`): it watches this host's
-//! `tap…` devices, asks the server for each new one's details, plugs it into its network's
-//! bridge (`brq<first 11 chars of the network id>`, created on demand) and reports it up;
-//! a device whose port is administratively down is unplugged and reported down, a vanished
-//! device is reported down. Port updates from the server make it look at the device again.
-//! The wiring is local to the host: ports of one network on this host share a bridge, and
-//! ports of different networks never share one.
+//! The Linux bridge L2 agent (Neutron's `neutron-linuxbridge-agent`): its devices are this
+//! host's `tap…` devices (Nova's naming, `tap<first 11 chars of the port id>`); a device is
+//! plugged into its network's bridge (`brq<first 11 chars of the network id>`, created on
+//! demand), and unplugged and set down while its port is administratively down. The bridge
+//! reaches the network's other hosts through its segment's uplink, as Neutron's agent
+//! wires it: a VXLAN device `vxlan-<vni>` (multicast `vxlan_group` from `local_ip`) for
+//! `vxlan` segments, a VLAN sub-interface `<interface>.<vlan id>` of the physical network's
+//! mapped interface for `vlan`, the interface itself for `flat`; `local` segments stay on the
+//! host. Ports of different networks never share a bridge. The agent loop is [`crate::l2`].
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
 
-use neutrino_bus::neutron::{self, AgentState, AgentStateWrapper, DeviceDetails};
-use neutrino_bus::{Bus, Dispatcher, Endpoint, Listener, RemoteError};
-use serde_json::json;
-use tokio::sync::{Mutex, Notify};
+use neutrino_bus::neutron::{self, DeviceDetails};
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::ip;
+use crate::l2::Wiring;
 
-/// How often the agent looks for new and vanished devices.
-const POLL: Duration = Duration::from_millis(250);
-/// How often it reports its state (Neutron's `report_interval` is 30 s; agents are dead
-/// after `agent_down_time`, 75 s).
-pub const REPORT_INTERVAL: Duration = Duration::from_secs(10);
-
-#[derive(Default)]
-struct State {
-    /// Device → network it is plugged into (or `None` when known but unplugged).
-    wired: HashMap<String, Option<String>>,
-    /// Devices to look at again (port updates).
-    again: BTreeSet<String>,
+/// `[linux_bridge]` (Neutron's option names).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinuxBridgeConfig {
+    /// `physical_interface_mappings`: `physnet:interface` entries.
+    pub physical_interface_mappings: Vec<String>,
 }
 
-/// A running Linux bridge agent.
-pub struct LinuxBridgeAgent {
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    listeners: Vec<Box<dyn Listener>>,
+/// `[vxlan]` (Neutron's option names).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VxlanConfig {
+    /// `enable_vxlan`: wire `vxlan` segments (needs `local_ip`).
+    pub enable_vxlan: bool,
+    /// `local_ip`: this host's tunnel endpoint address.
+    pub local_ip: Option<String>,
+    /// `vxlan_group`: the multicast group of VXLAN traffic (Neutron's default 224.0.0.1).
+    pub vxlan_group: String,
+    /// `udp_dstport`: the VXLAN UDP port (default: the kernel's).
+    pub udp_dstport: Option<u16>,
+    /// `ttl`.
+    pub ttl: Option<u8>,
 }
 
-impl LinuxBridgeAgent {
-    /// Start on `bus` as `host`.
-    pub async fn start(bus: Bus, host: String) -> neutrino_bus::Result<LinuxBridgeAgent> {
-        let state = Arc::new(Mutex::new(State::default()));
-        let wake = Arc::new(Notify::new());
-        let (s1, w1) = (state.clone(), wake.clone());
-        let (s2, w2) = (state.clone(), wake.clone());
-        let endpoint = Endpoint::new("1.4")
-            .on::<neutron::PortUpdate, _, _>(move |_ctx, a| {
-                let (state, wake) = (s1.clone(), w1.clone());
-                async move {
-                    if let Some(id) = a.port["id"].as_str() {
-                        state.lock().await.again.insert(ip::tap_name(id));
-                        wake.notify_one();
-                    }
-                    Ok::<_, RemoteError>(())
-                }
-            })
-            .on::<neutron::PortDelete, _, _>(move |_ctx, a| {
-                let (state, wake) = (s2.clone(), w2.clone());
-                async move {
-                    state.lock().await.again.insert(ip::tap_name(&a.port_id));
-                    wake.notify_one();
-                    Ok::<_, RemoteError>(())
-                }
-            });
-        let d = Dispatcher::default().with(endpoint);
-        let listeners = vec![
-            bus.serve(neutron::PORT_UPDATE, &host, d.clone()).await?,
-            bus.serve(neutron::PORT_DELETE, &host, d).await?,
-        ];
-        // The first report before anything else: ports are bound by it.
-        let first = !report(&bus, &host, true).await;
-        let reporter = tokio::spawn(report_loop(bus.clone(), host.clone(), first));
-        let worker = tokio::spawn(work_loop(bus, host, state, wake));
-        Ok(LinuxBridgeAgent {
-            tasks: vec![reporter, worker],
-            listeners,
+impl Default for VxlanConfig {
+    fn default() -> Self {
+        VxlanConfig {
+            enable_vxlan: true,
+            local_ip: None,
+            vxlan_group: "224.0.0.1".into(),
+            udp_dstport: None,
+            ttl: None,
+        }
+    }
+}
+
+/// Wiring with kernel bridges, one per network.
+#[derive(Debug, Clone, Default)]
+pub struct LinuxBridge {
+    /// Physical network → interface.
+    mappings: BTreeMap<String, String>,
+    vxlan: VxlanConfig,
+}
+
+impl LinuxBridge {
+    /// Wiring with these settings; an ill-formed mapping is refused.
+    pub fn new(lb: &LinuxBridgeConfig, vxlan: &VxlanConfig) -> Result<LinuxBridge, crate::Error> {
+        let mut mappings = BTreeMap::new();
+        for m in &lb.physical_interface_mappings {
+            let Some((net, dev)) = m
+                .split_once(':')
+                .filter(|(n, d)| !n.is_empty() && !d.is_empty())
+            else {
+                return Err(crate::Error::Config(format!(
+                    "[linux_bridge] physical_interface_mappings: '{m}' is not physnet:interface"
+                )));
+            };
+            mappings.insert(net.to_string(), dev.to_string());
+        }
+        if let Some(ip) = &vxlan.local_ip
+            && ip.parse::<std::net::IpAddr>().is_err()
+        {
+            return Err(crate::Error::Config(format!(
+                "[vxlan] local_ip: '{ip}' is not an IP address"
+            )));
+        }
+        Ok(LinuxBridge {
+            mappings,
+            vxlan: vxlan.clone(),
         })
     }
 
-    /// Stop (devices stay as they are wired).
-    pub async fn stop(self) {
-        for t in self.tasks {
-            t.abort();
-        }
-        for l in self.listeners {
-            l.stop().await;
-        }
+    fn vxlan_ready(&self) -> Option<&str> {
+        self.vxlan
+            .enable_vxlan
+            .then_some(self.vxlan.local_ip.as_deref())
+            .flatten()
     }
-}
 
-async fn report_loop(bus: Bus, host: String, mut first: bool) {
-    loop {
-        tokio::time::sleep(REPORT_INTERVAL).await;
-        first = !report(&bus, &host, first).await && first;
-    }
-}
-
-/// One state report; whether the server took it.
-async fn report(bus: &Bus, host: &str, first: bool) -> bool {
-    {
-        let args = neutron::ReportStateArgs {
-            agent_state: AgentStateWrapper {
-                agent_state: AgentState {
-                    binary: "neutron-linuxbridge-agent".into(),
-                    host: host.to_string(),
-                    topic: "N/A".into(),
-                    agent_type: neutron::agent_type::LINUXBRIDGE.into(),
-                    configurations: json!({
-                        "interface_mappings": {},
-                        "bridge_mappings": {},
-                        "tunnel_types": ["vxlan"],
-                        "devices": 0,
-                    }),
-                    start_flag: first.then_some(true),
-                    availability_zone: None,
-                },
-            },
-            time: now(),
-        };
-        match bus
-            .client(neutron::REPORTS)
-            .with_timeout(Duration::from_secs(10))
-            .call::<neutron::ReportState>(&args)
-            .await
-        {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "state report failed");
-                false
-            }
-        }
-    }
-}
-
-/// The report's `time`: seconds since the epoch (the server does not read it).
-pub(crate) fn now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
-}
-
-async fn work_loop(bus: Bus, host: String, state: Arc<Mutex<State>>, wake: Arc<Notify>) {
-    let agent_id = format!("lb-{host}");
-    loop {
-        if let Err(e) = scan(&bus, &host, &agent_id, &state).await {
-            tracing::warn!(error = %e, "device scan failed; retrying");
-        }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
-        }
-    }
-}
-
-async fn scan(
-    bus: &Bus,
-    host: &str,
-    agent_id: &str,
-    state: &Mutex<State>,
-) -> Result<(), crate::Error> {
-    let present: BTreeSet<String> = ip::devices_with_prefix("tap").into_iter().collect();
-    let (todo, gone) = {
-        let mut st = state.lock().await;
-        let mut todo: Vec<String> = present
-            .iter()
-            .filter(|d| !st.wired.contains_key(*d))
-            .cloned()
-            .collect();
-        let again: Vec<String> = std::mem::take(&mut st.again).into_iter().collect();
-        for d in again {
-            if present.contains(&d) && !todo.contains(&d) {
-                todo.push(d);
-            }
-        }
-        let gone: Vec<String> = st
-            .wired
-            .keys()
-            .filter(|d| !present.contains(*d))
-            .cloned()
-            .collect();
-        (todo, gone)
-    };
-    let plugin = bus
-        .client(neutron::PLUGIN)
-        .with_timeout(Duration::from_secs(30));
-    let mut up = Vec::new();
-    let mut down = Vec::new();
-    if !todo.is_empty() {
-        let details = plugin
-            .call::<neutron::GetDevicesDetailsListAndFailedDevices>(&neutron::DevicesArgs {
-                devices: todo.clone(),
-                agent_id: agent_id.to_string(),
-                host: host.to_string(),
-            })
-            .await?;
-        let mut st = state.lock().await;
-        for d in details.devices {
-            match wire(&d).await {
-                Ok(Some(network)) => {
-                    st.wired.insert(d.device.clone(), Some(network));
-                    up.push(d.device.clone());
-                }
-                Ok(None) => {
-                    // Unknown or bound elsewhere (looked at again when a port update names
-                    // it), or administratively down (reported down).
-                    st.wired.insert(d.device.clone(), None);
-                    if d.network_id.is_some() {
-                        down.push(d.device.clone());
+    /// The device that carries the segment off the host, made on demand; `None` for a
+    /// segment that stays local (or that this host cannot carry).
+    async fn uplink(&self, d: &DeviceDetails) -> Result<Option<String>, crate::Error> {
+        let seg = d.segmentation_id;
+        let physical = d
+            .physical_network
+            .as_ref()
+            .and_then(|p| self.mappings.get(p));
+        match (d.network_type.as_deref(), seg, physical) {
+            (Some("vxlan"), Some(vni), _) => {
+                let Some(local) = self.vxlan_ready() else {
+                    return Ok(None);
+                };
+                let name = format!("vxlan-{vni}");
+                if !ip::device_exists(&name) {
+                    let dev = ip::device_with_address(local).await?;
+                    let (vni, group) = (vni.to_string(), self.vxlan.vxlan_group.clone());
+                    let mut args = vec![
+                        "link", "add", &name, "type", "vxlan", "id", &vni, "group", &group,
+                        "local", local, "dev", &dev,
+                    ];
+                    let port = self.vxlan.udp_dstport.map(|p| p.to_string());
+                    if let Some(p) = &port {
+                        args.extend(["dstport", p.as_str()]);
                     }
+                    let ttl = self.vxlan.ttl.map(|t| t.to_string());
+                    if let Some(t) = &ttl {
+                        args.extend(["ttl", t.as_str()]);
+                    }
+                    make(&name, &args).await?;
                 }
-                Err(e) => tracing::warn!(device = %d.device, error = %e, "wiring failed"),
+                Ok(Some(name))
             }
+            (Some("vlan"), Some(vid), Some(dev)) => {
+                let name = format!("{dev}.{vid}");
+                if !ip::device_exists(&name) {
+                    let vid = vid.to_string();
+                    make(
+                        &name,
+                        &[
+                            "link", "add", "link", dev, "name", &name, "type", "vlan", "id", &vid,
+                        ],
+                    )
+                    .await?;
+                }
+                ip::ip(&["link", "set", "dev", dev, "up"]).await?;
+                Ok(Some(name))
+            }
+            (Some("flat"), _, Some(dev)) => Ok(Some(dev.clone())),
+            _ => Ok(None),
         }
     }
-    if !gone.is_empty() {
-        let mut st = state.lock().await;
-        for d in &gone {
-            st.wired.remove(d);
-        }
-        down.extend(gone);
-    }
-    if !up.is_empty() || !down.is_empty() {
-        tracing::info!(?up, ?down, "devices changed");
-        plugin
-            .call::<neutron::UpdateDeviceList>(&neutron::DeviceListArgs {
-                devices_up: up,
-                devices_down: down,
-                agent_id: agent_id.to_string(),
-                host: host.to_string(),
-                refresh_tunnels: false,
-            })
-            .await?;
-    }
-    Ok(())
 }
 
-/// Plug a device into its network's bridge (`Some(network)`), or unplug it when its port is
-/// administratively down or unknown (`None`).
-async fn wire(d: &DeviceDetails) -> Result<Option<String>, ip::CommandError> {
-    let Some(network) = &d.network_id else {
-        return Ok(None);
-    };
-    if d.admin_state_up != Some(true) {
-        ip::ip(&["link", "set", "dev", &d.device, "nomaster"]).await?;
-        ip::ip(&["link", "set", "dev", &d.device, "down"]).await?;
-        return Ok(None);
+/// `ip ARGS` that makes device `name`, unless it appeared meanwhile.
+async fn make(name: &str, args: &[&str]) -> Result<(), crate::Error> {
+    match ip::ip(args).await {
+        Ok(_) => Ok(()),
+        Err(_) if ip::device_exists(name) => Ok(()),
+        Err(e) => Err(e.into()),
     }
-    let bridge = ip::bridge_name(network);
-    if !ip::device_exists(&bridge) {
-        match ip::ip(&["link", "add", &bridge, "type", "bridge"]).await {
-            Ok(_) => {}
-            Err(_) if ip::device_exists(&bridge) => {}
-            Err(e) => return Err(e),
+}
+
+impl Wiring for LinuxBridge {
+    const BINARY: &'static str = "neutron-linuxbridge-agent";
+    const AGENT_TYPE: &'static str = neutron::agent_type::LINUXBRIDGE;
+    const ID_PREFIX: &'static str = "lb";
+
+    fn configurations(&self) -> Value {
+        // Without `local_ip`, VXLAN networks stay on this host (the one-machine setup).
+        let tunnels: Vec<&str> = self
+            .vxlan
+            .enable_vxlan
+            .then_some("vxlan")
+            .into_iter()
+            .collect();
+        json!({
+            "interface_mappings": self.mappings,
+            "bridge_mappings": {},
+            "tunnel_types": tunnels,
+            "tunneling_ip": self.vxlan_ready(),
+            "devices": 0,
+        })
+    }
+
+    fn device_of_port(&self, port_id: &str) -> String {
+        ip::tap_name(port_id)
+    }
+
+    async fn present(&self) -> Result<BTreeSet<String>, crate::Error> {
+        Ok(ip::devices_with_prefix("tap").into_iter().collect())
+    }
+
+    async fn wire(&self, d: &DeviceDetails) -> Result<Option<String>, crate::Error> {
+        let Some(network) = &d.network_id else {
+            return Ok(None);
+        };
+        if d.admin_state_up != Some(true) {
+            ip::ip(&["link", "set", "dev", &d.device, "nomaster"]).await?;
+            ip::ip(&["link", "set", "dev", &d.device, "down"]).await?;
+            return Ok(None);
         }
-        ip::ip(&["link", "set", "dev", &bridge, "up"]).await?;
+        let bridge = ip::bridge_name(network);
+        if !ip::device_exists(&bridge) {
+            match ip::ip(&["link", "add", &bridge, "type", "bridge"]).await {
+                Ok(_) => {}
+                Err(_) if ip::device_exists(&bridge) => {}
+                Err(e) => return Err(e.into()),
+            }
+            ip::ip(&["link", "set", "dev", &bridge, "up"]).await?;
+        }
+        if let Some(up) = self.uplink(d).await? {
+            ip::ip(&["link", "set", "dev", &up, "master", &bridge]).await?;
+            ip::ip(&["link", "set", "dev", &up, "up"]).await?;
+        }
+        ip::ip(&["link", "set", "dev", &d.device, "master", &bridge]).await?;
+        ip::ip(&["link", "set", "dev", &d.device, "up"]).await?;
+        Ok(Some(network.clone()))
     }
-    ip::ip(&["link", "set", "dev", &d.device, "master", &bridge]).await?;
-    ip::ip(&["link", "set", "dev", &d.device, "up"]).await?;
-    Ok(Some(network.clone()))
+
+    async fn forget(&self, _device: &str) {}
 }

@@ -4,11 +4,11 @@ use anyhow::Context;
 use clap::Parser;
 use neutrino_agent::{AgentConfig, Agents};
 
-/// Neutrino's agents (Linux bridge, DHCP).
+/// Neutrino's agents (Linux bridge, Open vSwitch, DHCP).
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
-    /// TOML file with `roles`, `host`, `state_path`, `transport_url`.
+    /// TOML file with `roles`, `host`, `state_path`, `transport_url`, `interface_driver`, `[ovs]`.
     #[arg(long)]
     config: Option<std::path::PathBuf>,
 }

@@ -1,17 +1,21 @@
-//! The data plane, for real: a server, the Linux bridge and DHCP agents in this process on
-//! the in-process bus, VMs played by network namespaces whose veth's host end is the port's
-//! `tap…` device. Two VMs on one network get exactly their Neutron addresses from dnsmasq
-//! and ping each other; a VM on another network reaches neither; a port set
-//! `admin_state_up=false` stops passing traffic and passes again when set true.
+//! The data plane, for real: a server, an L2 agent (Linux bridge, or Open vSwitch) and the
+//! DHCP agent in this process on the in-process bus, VMs played by network namespaces whose
+//! veth's host end is the port's `tap…` device (plugged into the integration bridge as
+//! os-vif does, for Open vSwitch). Two VMs on one network get exactly their Neutron
+//! addresses from dnsmasq and ping each other; a VM on another network reaches neither; a
+//! port set `admin_state_up=false` stops passing traffic and passes again when set true.
 //!
-//! Needs root, `ip`, `dnsmasq` and `busybox` (udhcpc): without them the test prints a
+//! Needs root, `ip`, `dnsmasq` and `busybox` (udhcpc), and a running Open vSwitch
+//! (`ovs-vsctl show` answers) for the Open vSwitch case: without them a test prints a
 //! SKIPPED line, unless `NEUTRINO_TEST_REQUIRE_DATAPLANE` is set (CI sets it). Everything it
-//! creates (namespaces, bridges, veths, dnsmasq) is removed when it ends, also on failure.
+//! creates (namespaces, bridges, OVS bridges and ports, veths, dnsmasq) is removed when it
+//! ends, also on failure.
 
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use neutrino_agent::plug::{self, InterfaceDriver, OvsConfig};
 use neutrino_agent::{AgentConfig, Agents};
 use neutrino_tests::{Client, TestServer, s};
 use serde_json::{Value, json};
@@ -38,6 +42,31 @@ fn runnable() -> bool {
     ok
 }
 
+/// Open vSwitch is installed and running (`ovs-vsctl show` answers).
+fn ovs_runnable() -> bool {
+    let ok = runnable()
+        && Command::new("ovs-vsctl")
+            .args(["--timeout=5", "show"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var_os("NEUTRINO_TEST_REQUIRE_DATAPLANE").is_none(),
+            "the Open vSwitch data-plane test is required but Open vSwitch is not running"
+        );
+        println!("SKIPPED: Open vSwitch data plane: ovs-vsctl show does not answer");
+    }
+    ok
+}
+
+/// Which L2 agent wires the VMs.
+#[derive(Clone, Copy, PartialEq)]
+enum L2 {
+    LinuxBridge,
+    OpenVswitch,
+}
+
 /// Removes what the test made, whatever happens.
 #[derive(Default)]
 struct Cleanup {
@@ -47,6 +76,8 @@ struct Cleanup {
     child: Mutex<Option<std::process::Child>>,
     /// The DHCP agent's state directory, removed last (its pid files name the dnsmasqs).
     state: Mutex<Option<tempfile::TempDir>>,
+    /// An Open vSwitch bridge (with its ports).
+    ovs_bridge: Mutex<Option<String>>,
 }
 
 impl Cleanup {
@@ -80,6 +111,11 @@ impl Drop for Cleanup {
         for l in self.links.lock().unwrap().iter() {
             let _ = Command::new("ip").args(["link", "del", l]).output();
         }
+        if let Some(br) = self.ovs_bridge.lock().unwrap().take() {
+            let _ = Command::new("ovs-vsctl")
+                .args(["--timeout=10", "--if-exists", "del-br", &br])
+                .output();
+        }
     }
 }
 
@@ -99,8 +135,26 @@ fn ok(args: &[&str]) {
     );
 }
 
-/// A VM: a namespace with `eth0` (the port's MAC), whose peer is `tap<port id[..11]>`.
-fn boot_vm(clean: &Cleanup, port: &Value) -> String {
+/// A VM: a namespace with `eth0` (the port's MAC), whose peer is `tap<port id[..11]>`,
+/// plugged into the switch as Nova's os-vif does.
+async fn boot_vm(clean: &Cleanup, port: &Value, ovs: Option<&OvsConfig>) -> String {
+    let ns = make_vm(clean, port);
+    if let Some(ovs) = ovs {
+        let tap = format!("tap{}", &s(port, "id")[..11]);
+        plug::plug(
+            &InterfaceDriver::Openvswitch,
+            ovs,
+            &tap,
+            s(port, "id"),
+            s(port, "mac_address"),
+        )
+        .await
+        .unwrap();
+    }
+    ns
+}
+
+fn make_vm(clean: &Cleanup, port: &Value) -> String {
     let id = s(port, "id");
     let ns = format!("vm-{}", &id[..8]);
     let tap = format!("tap{}", &id[..11]);
@@ -194,10 +248,20 @@ async fn vm_port(c: &Client, net: &str, host: &str, extra: Value) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
-    if !runnable() {
-        return;
+async fn over_linux_bridges_vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
+    if runnable() {
+        vms_get_their_addresses_and_reach_exactly_their_network(L2::LinuxBridge).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_open_vswitch_vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
+    if ovs_runnable() {
+        vms_get_their_addresses_and_reach_exactly_their_network(L2::OpenVswitch).await;
+    }
+}
+
+async fn vms_get_their_addresses_and_reach_exactly_their_network(l2: L2) {
     let clean = Cleanup::default();
     let state_path = {
         let dir = tempfile::tempdir().unwrap();
@@ -217,11 +281,25 @@ async fn vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
 
     let server = TestServer::start().await;
     let host = format!("dp-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let ovs = OvsConfig {
+        integration_bridge: format!("bi-{}", &host[3..]),
+        // The userspace datapath: no kernel module needed.
+        datapath_type: "netdev".into(),
+    };
+    let (role, agent_type, vif_type) = match l2 {
+        L2::LinuxBridge => ("linuxbridge", "Linux bridge agent", "bridge"),
+        L2::OpenVswitch => {
+            *clean.ovs_bridge.lock().unwrap() = Some(ovs.integration_bridge.clone());
+            ("openvswitch", "Open vSwitch agent", "ovs")
+        }
+    };
+    let vm_ovs = (l2 == L2::OpenVswitch).then_some(&ovs);
     let config = AgentConfig {
-        roles: vec!["linuxbridge".into(), "dhcp".into()],
+        roles: vec![role.into(), "dhcp".into()],
         host: host.clone(),
         state_path: state_path.clone(),
-        transport_url: String::new(),
+        ovs: ovs.clone(),
+        ..AgentConfig::default()
     };
     let agents = Agents::start(server.bus().clone(), &config).await.unwrap();
     let c = server.admin();
@@ -243,7 +321,7 @@ async fn vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
         .map(|a| a["agent_type"].as_str().unwrap())
         .collect();
     types.sort();
-    assert_eq!(types, ["DHCP agent", "Linux bridge agent"]);
+    assert_eq!(types, ["DHCP agent", agent_type]);
 
     let net = c.network("blue").await;
     let net_id = s(&net, "id").to_string();
@@ -257,12 +335,12 @@ async fn vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
     let p1 = vm_port(&c, &net_id, &host, fixed("10.231.0.101")).await;
     let p2 = vm_port(&c, &net_id, &host, fixed("10.231.0.102")).await;
     assert_eq!(
-        p1["binding:vif_type"], "bridge",
-        "bound by the Linux bridge driver"
+        p1["binding:vif_type"], vif_type,
+        "bound by the agent's mechanism driver"
     );
 
-    let vm1 = boot_vm(&clean, &p1);
-    let vm2 = boot_vm(&clean, &p2);
+    let vm1 = boot_vm(&clean, &p1, vm_ovs).await;
+    let vm2 = boot_vm(&clean, &p2, vm_ovs).await;
     wait_status(&c, s(&p1, "id"), "ACTIVE").await;
     wait_status(&c, s(&p2, "id"), "ACTIVE").await;
 
@@ -296,7 +374,7 @@ async fn vms_get_their_addresses_by_dhcp_and_reach_exactly_their_network() {
         json!({"fixed_ips": [{"subnet_id": s(&other_subnet, "id"), "ip_address": "10.231.0.200"}]}),
     )
     .await;
-    let vm3 = boot_vm(&clean, &p3);
+    let vm3 = boot_vm(&clean, &p3, vm_ovs).await;
     wait_status(&c, s(&p3, "id"), "ACTIVE").await;
 
     let (vm1c, vm2c, vm3c, ip1c, ip2c) = (
@@ -454,13 +532,13 @@ async fn over_rabbitmq_an_agent_process_wires_vms_booted_across_a_broker_restart
     clean.namespace(&format!("qdhcp-{net_id}"));
     c.subnet(&net_id, "10.233.0.0/24").await;
     let p1 = vm_port(&c, &net_id, &host, json!({})).await;
-    let vm1 = boot_vm(&clean, &p1);
+    let vm1 = boot_vm(&clean, &p1, None).await;
     wait_status(&c, s(&p1, "id"), "ACTIVE").await;
 
     // The broker goes away while the second VM boots, and comes back.
     let down = BrokerDown::now();
     let p2 = vm_port(&c, &net_id, &host, json!({})).await;
-    let vm2 = boot_vm(&clean, &p2);
+    let vm2 = boot_vm(&clean, &p2, None).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     drop(down);
 

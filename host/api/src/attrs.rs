@@ -48,6 +48,9 @@ pub enum Kind {
     /// An IP prefix kept as sent (`10.0.0.34/24`); a bare address gets its full mask
     /// (Neutron's `convert_ip_prefix_to_cidr`: `InvalidCIDR` otherwise).
     IpPrefix,
+    /// A value the resource checks with its own validator (Neutron's dictionary
+    /// validators, e.g. a router's `external_gateway_info`), before policy as Neutron does.
+    Checked(fn(&Value) -> ApiResult<()>),
 }
 
 /// How an attribute is filtered in list queries.
@@ -353,6 +356,7 @@ pub fn check_value(name: &str, kind: Kind, v: &Value) -> ApiResult<Value> {
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Value::String(n.to_string())),
             _ => check_value(name, Kind::Str(max), v),
         },
+        Kind::Checked(check) => check(v).map(|()| v.clone()),
         Kind::IpPrefix => {
             let text = v.as_str().unwrap_or_default();
             let parsed = text

@@ -133,6 +133,57 @@ pub const EXTENSIONS: &[Extension] = &[
         "If-Match constraints based on revision_number",
         "Extension indicating that If-Match based on revision_number is supported.",
     ),
+    // The L3 API (issue 16).
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+    ),
+    (
+        "extraroute",
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+    ),
+    (
+        "extraroute-atomic",
+        "Atomically add/remove extra routes",
+        "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+    ),
+    (
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+    ),
+    (
+        "floatingip-pools",
+        "Floating IP Pools Extension",
+        "Provides a floating IP pools API.",
+    ),
+    (
+        "router_availability_zone",
+        "Router Availability Zone",
+        "Availability zone support for router.",
+    ),
+    (
+        "dvr",
+        "Distributed Virtual Router",
+        "Enables configuration of Distributed Virtual Routers.",
+    ),
+    (
+        "l3-ha",
+        "HA Router extension",
+        "Adds HA capability to routers.",
+    ),
+    (
+        "router-admin-state-down-before-update",
+        "Enforce Router's Admin State Down Before Update Extension",
+        "Ensure that the admin state of a router is DOWN (admin_state_up=False) before updating the distributed attribute",
+    ),
     (
         "security-group",
         "security-group",
@@ -286,6 +337,8 @@ const RESOURCES: &[(&str, &str)] = &[
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
     ("rbac_policy", "rbac-policies"),
+    ("router", "routers"),
+    ("floatingip", "floatingips"),
     ("address_scope", "address-scopes"),
 ];
 

@@ -92,6 +92,10 @@ pub fn router(state: AppState) -> Router {
         .merge(availability_zones::routes())
         .merge(routes::<sg_defaults::DefaultSecurityGroupRules>())
         .merge(routes::<sg_defaults::SgDefaultStatefulness>())
+        .merge(routes::<routers::Routers>())
+        .merge(routers::routes())
+        .merge(routes::<floatingips::FloatingIps>())
+        .merge(floatingips::routes())
         .fallback(|| async { error::not_found_url() })
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -199,6 +199,34 @@ impl Fields for neutrino_ml2::store::sg_defaults::Statefulness {
     }
 }
 
+impl Fields for neutrino_ml2::store::l3::Router {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        match key {
+            "id" => s(&self.id),
+            "project_id" | "tenant_id" => s(&self.project_id),
+            "name" => s(&self.name),
+            "status" => s(&self.status),
+            "admin_state_up" => Lookup::Bool(self.admin_state_up),
+            "distributed" => Lookup::Bool(self.distributed),
+            "ha" => Lookup::Bool(self.ha),
+            _ => Lookup::Absent,
+        }
+    }
+}
+
+impl Fields for neutrino_ml2::store::l3::FloatingIp {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        match key {
+            "id" => s(&self.id),
+            "project_id" | "tenant_id" => s(&self.project_id),
+            "floating_network_id" => s(&self.floating_network_id),
+            "floating_ip_address" => s(&self.floating_ip_address),
+            "status" => s(&self.status),
+            _ => Lookup::Absent,
+        }
+    }
+}
+
 impl Fields for Map<String, Value> {
     fn field(&self, key: &str) -> Lookup<'_> {
         match self.get(key) {

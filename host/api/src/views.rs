@@ -450,4 +450,10 @@ impl neutrino_ml2::mech::Renderer for DriverRenderer {
     fn port(&self, p: &Port) -> String {
         serde_json::to_string(&port(p, Shown::ALL)).unwrap_or_else(|_| "{}".into())
     }
+    fn security_group(&self, g: &SecurityGroup) -> String {
+        serde_json::to_string(&security_group(g)).unwrap_or_else(|_| "{}".into())
+    }
+    fn security_group_rule(&self, r: &SecurityGroupRule) -> String {
+        serde_json::to_string(&rule(r)).unwrap_or_else(|_| "{}".into())
+    }
 }

@@ -65,6 +65,12 @@ impl Api {
             .await
     }
 
+    /// POST a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.finish(self.request(reqwest::Method::POST, path).json(body))
+            .await
+    }
+
     /// DELETE.
     pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.finish(self.request(reqwest::Method::DELETE, path))

@@ -1,9 +1,11 @@
-//! `neutrino`: the operator's command line. Today it manages mechanism drivers through the
+//! `neutrino`: the operator's command line. It manages mechanism drivers through the
 //! server's admin API (`/v2.0/mechanism-drivers`): list, show, load or upgrade, roll back,
-//! enable, disable, remove, history.
+//! enable, disable, remove, history; and it plays Nova's part of the boot flow for demos and
+//! tests (`neutrino vm`, [`vm`]).
 
 mod client;
 mod output;
+mod vm;
 
 use std::path::PathBuf;
 
@@ -39,6 +41,40 @@ enum Command {
     /// Mechanism drivers.
     #[command(subcommand)]
     Driver(DriverCommand),
+    /// Demo VMs (network namespaces) booted as Nova boots them (root).
+    #[command(subcommand)]
+    Vm(VmCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum VmCommand {
+    /// Create a port as Nova does, a namespace as the VM with its tap device, wait until the
+    /// port is ACTIVE, and get the VM's address by DHCP.
+    Boot {
+        /// Network (name or id).
+        #[arg(long)]
+        network: String,
+        /// Host (`binding:host_id`; default: this machine's host name, as the agents').
+        #[arg(long)]
+        host: Option<String>,
+        /// The VM's name (1-11 letters, digits or '-').
+        name: String,
+    },
+    /// Run a command inside a VM: `neutrino vm exec vm1 -- ping -c 1 10.0.0.3`.
+    Exec {
+        /// The VM.
+        name: String,
+        /// The command and its arguments.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// The VMs booted here.
+    List,
+    /// Delete a VM: its namespace, device and port.
+    Delete {
+        /// The VM.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,7 +150,20 @@ async fn main() {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let api = Api::new(&cli.url, &cli.project, &cli.roles)?;
     let json_out = cli.json;
-    let Command::Driver(cmd) = cli.command;
+    let cmd = match cli.command {
+        Command::Driver(cmd) => cmd,
+        Command::Vm(VmCommand::Boot {
+            network,
+            host,
+            name,
+        }) => return vm::boot(&api, &network, host, &name).await,
+        Command::Vm(VmCommand::Exec { name, command }) => {
+            let code = vm::exec(&name, &command)?;
+            std::process::exit(code);
+        }
+        Command::Vm(VmCommand::List) => return vm::list(json_out),
+        Command::Vm(VmCommand::Delete { name }) => return vm::delete(&api, &name).await,
+    };
     let base = "/v2.0/mechanism-drivers";
     match cmd {
         DriverCommand::List => {

@@ -72,7 +72,7 @@ async fn the_driver_commands_manage_drivers_end_to_end() {
         let on = json(&u, &["driver", "enable", "versioned"]);
         assert_eq!(on["state"], "enabled");
         let shown = json(&u, &["driver", "show", "versioned"]);
-        assert_eq!(shown["contract"], "neutrino:ml2@0.1.0");
+        assert_eq!(shown["contract"], "neutrino:ml2@0.2.0");
         let history = json(&u, &["driver", "history", "versioned"]);
         let actions: Vec<&str> = history
             .as_array()

@@ -19,6 +19,8 @@ pub struct CoreConfig {
     pub quotas: crate::quotas::QuotaConfig,
     /// `[service_providers] service_provider`, parsed.
     pub service_providers: Vec<crate::flavors::ServiceProvider>,
+    /// L3 settings.
+    pub l3: crate::l3::L3Config,
 }
 
 impl Default for CoreConfig {
@@ -32,6 +34,7 @@ impl Default for CoreConfig {
             max_fixed_ips_per_port: 5,
             quotas: crate::quotas::QuotaConfig::default(),
             service_providers: Vec::new(),
+            l3: crate::l3::L3Config::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod events;
 pub mod flavors;
 pub mod ip_availability;
 pub mod ipam;
+pub mod l3;
 pub mod mech;
 pub mod networks;
 pub mod ports;

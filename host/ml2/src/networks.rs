@@ -311,6 +311,15 @@ impl Plugin {
                     crate::rbac::grant(tx, &current, crate::rbac::EXTERNAL).await?;
                 }
                 if !v && current.router_external {
+                    if neutrino_store::l3::gateways_on(tx, &id).await? {
+                        return Err(Error::conflict(
+                            "ExternalNetworkInUse",
+                            format!(
+                                "External network {id} cannot be updated to be made \
+                                 non-external, since it has existing gateway ports."
+                            ),
+                        ));
+                    }
                     crate::rbac::revoke_all(tx, &current, crate::rbac::EXTERNAL).await?;
                 }
                 net.router_external = v;
@@ -422,6 +431,7 @@ impl Plugin {
                 .filter(|n| visible(&ctx, n))
                 .ok_or_else(|| network_not_found(&id))?;
             check_revision(if_match, net.revision_number)?;
+            plugin.drop_disassociated_fips(tx, &id).await?;
             let owners = ports::owners_on_network(tx, &id).await?;
             if owners
                 .iter()

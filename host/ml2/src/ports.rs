@@ -274,10 +274,13 @@ impl Plugin {
             .filter(|c| visible(ctx, &c.network))
             .ok_or_else(|| network_not_found(&r.network_id))?;
         let default_limit = self.quota_default("port");
-        tally.add(&r.project_id, || {
-            let (used, own) = locked.or(port_quota).unwrap_or((0, None));
-            (used, own.unwrap_or(default_limit))
-        })?;
+        // Ports of no project (router gateways, floating IPs) count against no quota.
+        if !r.project_id.is_empty() {
+            tally.add(&r.project_id, || {
+                let (used, own) = locked.or(port_quota).unwrap_or((0, None));
+                (used, own.unwrap_or(default_limit))
+            })?;
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let mac_address = match &r.mac_address {
             Some(m) => {
@@ -1042,6 +1045,9 @@ impl Plugin {
                     .await?;
                 host.flush(tx).await?;
             }
+            // Floating IPs of the port lose their association (`fixed_port_id` would too,
+            // by its foreign key, but not the fixed IP and router).
+            neutrino_store::l3::disassociate_port(tx, &id, &neutrino_store::now()).await?;
             ports::delete(tx, &id).await?;
             plugin
                 .release_unused_dynamic(tx, &p.network_id, &p.binding_levels)

@@ -21,6 +21,8 @@ pub const RESOURCES: &[(&str, i64)] = &[
     ("security_group_rule", 100),
     ("subnetpool", -1),
     ("rbac_policy", 10),
+    ("router", 10),
+    ("floatingip", 50),
 ];
 
 /// Whether a resource has a `quota_<resource>` option of its own (others take

@@ -7,8 +7,10 @@ use neutrino_store::query::{Condition, ListQuery};
 use neutrino_store::{Conn, StoreError, security_groups as sg};
 
 use crate::error::{Error, Result};
+use crate::mech::hooks::{Phase, create_undone};
 use crate::networks::marker_error;
 use crate::{Plugin, RequestContext, check_revision};
+use neutrino_runtime::Hook;
 
 /// A validated group create request.
 #[derive(Debug, Clone, Default)]
@@ -171,7 +173,7 @@ impl Plugin {
         }
         let plugin = self.clone();
         let _ = ctx;
-        crate::in_tx!(self.store(), |tx| {
+        let created = crate::in_tx!(self.store(), |tx| {
             let counts = crate::quotas::per_project(reqs.iter().map(|r| &r.project_id));
             for (project, n) in &counts {
                 plugin.ensure_default_security_group(tx, project).await?;
@@ -185,6 +187,7 @@ impl Plugin {
                     .await?;
             }
             let mut out = Vec::with_capacity(reqs.len());
+            let host = plugin.staged_host();
             for r in &reqs {
                 let mut r = r.clone();
                 if r.stateful.is_none() {
@@ -192,10 +195,35 @@ impl Plugin {
                         neutrino_store::sg_defaults::effective_stateful(tx, &r.project_id).await?,
                     );
                 }
-                out.push(plugin.insert_group(tx, &r, false).await?);
+                let g = plugin.insert_group(tx, &r, false).await?;
+                plugin
+                    .security_group_hook(
+                        Phase::Pre(&host, &mut *tx),
+                        Hook::CreatePrecommit,
+                        &g,
+                        None,
+                    )
+                    .await?;
+                out.push(g);
             }
+            host.flush(tx).await?;
             Ok::<_, Error>(out)
-        })
+        })?;
+        for g in &created {
+            if let Err(e) = self
+                .security_group_hook(Phase::Post, Hook::CreatePostcommit, g, None)
+                .await
+            {
+                let admin = RequestContext::admin(&g.project_id);
+                for g in &created {
+                    if let Err(undo) = self.delete_security_group(&admin, &g.id, None).await {
+                        tracing::error!(security_group = %g.id, error = %undo, "could not delete a security group after its create postcommit failed");
+                    }
+                }
+                return Err(create_undone(e));
+            }
+        }
+        Ok(created)
     }
 
     /// Show a group.
@@ -264,7 +292,8 @@ impl Plugin {
     ) -> Result<SecurityGroup> {
         let ctx = ctx.clone();
         let id = id.to_string();
-        crate::in_tx!(self.store(), |tx| {
+        let plugin = self.clone();
+        let changed = crate::in_tx!(self.store(), |tx| {
             let current = sg::get(tx, &id)
                 .await?
                 .filter(|g| ctx.owns(&g.project_id))
@@ -299,15 +328,35 @@ impl Plugin {
                 g.stateful = v;
             }
             if g == current {
-                return Ok(g);
+                return Ok(None);
             }
             g.revision_number += 1;
             g.updated_at = neutrino_store::now();
             if !sg::update(tx, &g, current.revision_number).await? {
                 return Err(StoreError::Retry("security group changed".into()).into());
             }
-            Ok(g)
-        })
+            let host = plugin.staged_host();
+            plugin
+                .security_group_hook(
+                    Phase::Pre(&host, &mut *tx),
+                    Hook::UpdatePrecommit,
+                    &g,
+                    Some(&current),
+                )
+                .await?;
+            host.flush(tx).await?;
+            Ok(Some((g, current)))
+        })?;
+        match changed {
+            Some((g, original)) => {
+                // Neutron: an update postcommit failure is logged, the update stands.
+                let _ = self
+                    .security_group_hook(Phase::Post, Hook::UpdatePostcommit, &g, Some(&original))
+                    .await;
+                Ok(g)
+            }
+            None => self.get_security_group(&ctx, &id).await,
+        }
     }
 
     /// Delete a group that no port uses (never the default group, unless admin).
@@ -319,7 +368,8 @@ impl Plugin {
     ) -> Result<()> {
         let ctx = ctx.clone();
         let id = id.to_string();
-        crate::in_tx!(self.store(), |tx| {
+        let plugin = self.clone();
+        let deleted = crate::in_tx!(self.store(), |tx| {
             let g = sg::get(tx, &id)
                 .await?
                 .filter(|g| ctx.owns(&g.project_id))
@@ -338,9 +388,18 @@ impl Plugin {
                 ));
             }
             neutrino_store::rbac::delete_of_object(tx, "security_group", &id).await?;
+            let host = plugin.staged_host();
+            plugin
+                .security_group_hook(Phase::Pre(&host, &mut *tx), Hook::DeletePrecommit, &g, None)
+                .await?;
             sg::delete(tx, &id).await?;
-            Ok::<_, Error>(())
-        })
+            host.flush(tx).await?;
+            Ok::<_, Error>(g)
+        })?;
+        let _ = self
+            .security_group_hook(Phase::Post, Hook::DeletePostcommit, &deleted, None)
+            .await;
+        Ok(())
     }
 
     /// Create a rule.
@@ -410,7 +469,7 @@ impl Plugin {
         }
         let ctx = ctx.clone();
         let plugin = self.clone();
-        crate::in_tx!(self.store(), |tx| {
+        let created = crate::in_tx!(self.store(), |tx| {
             let mut out: Vec<SecurityGroupRule> = Vec::with_capacity(checked.len());
             let now = neutrino_store::now();
             let mut touched: Vec<String> = Vec::new();
@@ -499,8 +558,34 @@ impl Plugin {
             for g in &touched {
                 neutrino_store::revision::touch(tx, "security_groups", g, &now).await?;
             }
+            let host = plugin.staged_host();
+            for new in &out {
+                plugin
+                    .security_group_rule_hook(
+                        Phase::Pre(&host, &mut *tx),
+                        Hook::CreatePrecommit,
+                        new,
+                    )
+                    .await?;
+            }
+            host.flush(tx).await?;
             Ok::<_, Error>(out)
-        })
+        })?;
+        for r in &created {
+            if let Err(e) = self
+                .security_group_rule_hook(Phase::Post, Hook::CreatePostcommit, r)
+                .await
+            {
+                let admin = RequestContext::admin(&r.project_id);
+                for r in &created {
+                    if let Err(undo) = self.delete_security_group_rule(&admin, &r.id).await {
+                        tracing::error!(rule = %r.id, error = %undo, "could not delete a security group rule after its create postcommit failed");
+                    }
+                }
+                return Err(create_undone(e));
+            }
+        }
+        Ok(created)
     }
 
     /// Show a rule.
@@ -544,13 +629,18 @@ impl Plugin {
     pub async fn delete_security_group_rule(&self, ctx: &RequestContext, id: &str) -> Result<()> {
         let ctx = ctx.clone();
         let id = id.to_string();
-        crate::in_tx!(self.store(), |tx| {
+        let plugin = self.clone();
+        let deleted = crate::in_tx!(self.store(), |tx| {
             let r = sg::get_rule(tx, &id)
                 .await?
                 .ok_or_else(|| rule_not_found(&id))?;
             if !rule_visible(tx, &ctx, &r).await? {
                 return Err(rule_not_found(&id));
             }
+            let host = plugin.staged_host();
+            plugin
+                .security_group_rule_hook(Phase::Pre(&host, &mut *tx), Hook::DeletePrecommit, &r)
+                .await?;
             sg::delete_rule(tx, &id).await?;
             neutrino_store::revision::touch(
                 tx,
@@ -559,8 +649,13 @@ impl Plugin {
                 &neutrino_store::now(),
             )
             .await?;
-            Ok::<_, Error>(())
-        })
+            host.flush(tx).await?;
+            Ok::<_, Error>(r)
+        })?;
+        let _ = self
+            .security_group_rule_hook(Phase::Post, Hook::DeletePostcommit, &deleted)
+            .await;
+        Ok(())
     }
 }
 

@@ -16,6 +16,8 @@ pub fn taggable(collection: &str) -> Option<(&'static str, &'static str, &'stati
         "ports" => ("ports", "PortNotFound", "Port"),
         "subnetpools" => ("subnetpools", "SubnetPoolNotFound", "Subnet pool"),
         "security-groups" => ("security_groups", "SecurityGroupNotFound", "Security group"),
+        "routers" => ("routers", "RouterNotFound", "Router"),
+        "floatingips" => ("floatingips", "FloatingIPNotFound", "Floating IP"),
         _ => return None,
     })
 }
@@ -42,6 +44,12 @@ impl Plugin {
                 .await?
                 .filter(|p| ctx.sees_all() || p.project_id == ctx.project_id || p.shared)
                 .map(|p| p.project_id),
+            "routers" => neutrino_store::l3::get_router(conn, id)
+                .await?
+                .map(|r| r.project_id),
+            "floatingips" => neutrino_store::l3::get_fip(conn, id)
+                .await?
+                .map(|f| f.project_id),
             _ => neutrino_store::security_groups::get(conn, id)
                 .await?
                 .map(|g| g.project_id),

@@ -507,6 +507,47 @@ pub const RULES: &[(&str, &str)] = &[
     ("get_mechanism_driver", admin!()),
     ("update_mechanism_driver", admin!()),
     ("delete_mechanism_driver", admin!()),
+    // Routers (router.py).
+    ("create_router", admin_or_pm!()),
+    ("create_router:external_gateway_info", admin_or_pm!()),
+    (
+        "create_router:external_gateway_info:network_id",
+        admin_or_pm!(),
+    ),
+    ("create_router:external_gateway_info:enable_snat", admin!()),
+    (
+        "create_router:external_gateway_info:external_fixed_ips",
+        admin!(),
+    ),
+    ("create_router:distributed", admin!()),
+    ("create_router:ha", admin!()),
+    ("get_router", admin_or_pr!()),
+    ("get_router:distributed", admin!()),
+    ("get_router:ha", admin!()),
+    ("update_router", admin_or_pm!()),
+    ("update_router:external_gateway_info", admin_or_pm!()),
+    (
+        "update_router:external_gateway_info:network_id",
+        admin_or_pm!(),
+    ),
+    ("update_router:external_gateway_info:enable_snat", admin!()),
+    (
+        "update_router:external_gateway_info:external_fixed_ips",
+        admin!(),
+    ),
+    ("update_router:distributed", admin!()),
+    ("update_router:ha", admin!()),
+    ("delete_router", admin_or_pm!()),
+    ("add_router_interface", admin_or_pm!()),
+    ("remove_router_interface", admin_or_pm!()),
+    ("add_extraroutes", admin_or_pm!()),
+    ("remove_extraroutes", admin_or_pm!()),
+    // Floating IPs (floatingip.py).
+    ("create_floatingip", admin_or_pm!()),
+    ("create_floatingip:floating_ip_address", admin_or_pmgr!()),
+    ("get_floatingip", admin_or_pr!()),
+    ("update_floatingip", admin_or_pm!()),
+    ("delete_floatingip", admin_or_pm!()),
 ];
 
 /// Every default rule.

@@ -19,7 +19,10 @@ use crate::imports::{HostContext, stderr::Capture};
 use crate::limits::{CallLimiter, RawBindResult, Refusal};
 use crate::runtime::PreparedDriver;
 use crate::services::HostServices;
-use crate::types::{Hook, NetworkContext, Phase, PortContext, SubnetContext};
+use crate::types::{
+    Hook, NetworkContext, Phase, PortContext, SecurityGroupContext, SecurityGroupRuleContext,
+    SubnetContext,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
@@ -60,6 +63,10 @@ pub enum Op<'a> {
     Port(Hook, &'a PortContext),
     /// `bind_port`.
     BindPort(&'a PortContext),
+    /// A security group hook (contract 0.2).
+    SecurityGroup(Hook, &'a SecurityGroupContext),
+    /// A security group rule hook (contract 0.2; no update hooks).
+    SecurityGroupRule(Hook, &'a SecurityGroupRuleContext),
 }
 
 impl Op<'_> {
@@ -68,7 +75,11 @@ impl Op<'_> {
         match self {
             Op::Initialize => Phase::Initialize,
             Op::BindPort(_) => Phase::BindPort,
-            Op::Network(h, _) | Op::Subnet(h, _) | Op::Port(h, _) => {
+            Op::Network(h, _)
+            | Op::Subnet(h, _)
+            | Op::Port(h, _)
+            | Op::SecurityGroup(h, _)
+            | Op::SecurityGroupRule(h, _) => {
                 if h.is_precommit() {
                     Phase::Precommit
                 } else {
@@ -104,8 +115,26 @@ impl Op<'_> {
             "delete_port_precommit",
             "delete_port_postcommit",
         ];
+        const SECURITY_GROUP: [&str; 6] = [
+            "create_security_group_precommit",
+            "create_security_group_postcommit",
+            "update_security_group_precommit",
+            "update_security_group_postcommit",
+            "delete_security_group_precommit",
+            "delete_security_group_postcommit",
+        ];
+        const SECURITY_GROUP_RULE: [&str; 6] = [
+            "create_security_group_rule_precommit",
+            "create_security_group_rule_postcommit",
+            "update_security_group_rule_precommit",
+            "update_security_group_rule_postcommit",
+            "delete_security_group_rule_precommit",
+            "delete_security_group_rule_postcommit",
+        ];
         match self {
             Op::Initialize => "initialize",
+            Op::SecurityGroup(h, _) => SECURITY_GROUP[*h as usize],
+            Op::SecurityGroupRule(h, _) => SECURITY_GROUP_RULE[*h as usize],
             Op::BindPort(_) => "bind_port",
             Op::Network(h, _) => NETWORK[*h as usize],
             Op::Subnet(h, _) => SUBNET[*h as usize],
@@ -199,6 +228,8 @@ fn new_store(
             services,
             deadline: Instant::now() + wall,
             log_lines: 0,
+            call_id: crate::imports::session::next_call_id(),
+            took_session_lock: Default::default(),
         },
         cpu_ticks: 0,
         cpu_budget_ticks: ticks(cpu, driver.epoch_tick),

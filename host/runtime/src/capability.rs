@@ -9,9 +9,12 @@
 //! Rust's standard library imports and which the host gives empty (no args,
 //! no env, stdin closed, stderr captured); and `wasi:random/insecure-seed`,
 //! which `std::collections::HashMap::new` reads and the host answers with a
-//! fixed seed (no entropy reaches a driver). Any other import (filesystem,
-//! sockets, clocks, random numbers, `wasi:http`) is refused.
+//! fixed seed (no entropy reaches a driver). Drivers of contract 0.2 may
+//! also read the clocks (`wasi:clocks/monotonic-clock` and
+//! `wasi:clocks/wall-clock`). Any other import (filesystem, sockets, clocks
+//! for 0.1 drivers, random numbers, `wasi:http`) is refused.
 
+use crate::contract::Family;
 use crate::error::{DenialReason, LoadError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -31,16 +34,19 @@ pub enum Capability {
     /// `neutrino:ml2/http`: outbound HTTP to allowed destinations, in
     /// postcommit only.
     Http,
+    /// `neutrino:ml2/session`: the per-driver in-memory cache (0.2).
+    Session,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::Log,
         Capability::Config,
         Capability::State,
         Capability::Agents,
         Capability::Http,
+        Capability::Session,
     ];
 
     /// The name used in manifests and settings (`"http"`).
@@ -51,6 +57,7 @@ impl Capability {
             Capability::State => "state",
             Capability::Agents => "agents",
             Capability::Http => "http",
+            Capability::Session => "session",
         }
     }
 
@@ -93,6 +100,7 @@ impl CapabilitySet {
             Capability::Config,
             Capability::State,
             Capability::Agents,
+            Capability::Session,
         ]
         .into_iter()
         .collect()
@@ -168,7 +176,7 @@ enum Import<'a> {
     Forbidden(&'a str),
 }
 
-fn classify(name: &str) -> Import<'_> {
+fn classify(name: &str, family: Family) -> Import<'_> {
     let unversioned = name.split('@').next().unwrap_or(name);
     if let Some(interface) = unversioned.strip_prefix(crate::contract::PACKAGE_PREFIX) {
         return match interface {
@@ -184,20 +192,27 @@ fn classify(name: &str) -> Import<'_> {
     {
         return Import::Always;
     }
+    if family != Family::V0_1
+        && (unversioned == "wasi:clocks/monotonic-clock" || unversioned == "wasi:clocks/wall-clock")
+    {
+        return Import::Always;
+    }
     Import::Forbidden(name)
 }
 
 /// The capabilities a component's imports use, after checking each import
-/// against the manifest's declared capabilities and the operator's grants.
+/// against the manifest's declared capabilities and the operator's grants
+/// (and, for WASI, what the driver's contract `family` allows).
 pub fn check_imports<'a>(
     driver: &str,
+    family: Family,
     imports: impl IntoIterator<Item = &'a str>,
     declared: CapabilitySet,
     granted: CapabilitySet,
 ) -> Result<CapabilitySet, LoadError> {
     let mut used = CapabilitySet::empty();
     for name in imports {
-        match classify(name) {
+        match classify(name, family) {
             Import::Always => {}
             Import::Forbidden(interface) => {
                 return Err(LoadError::ForbiddenImport {
@@ -240,6 +255,7 @@ mod tests {
     fn an_import_the_operator_did_not_grant_is_refused_naming_interface_and_capability() {
         let err = check_imports(
             "x",
+            Family::V0_1,
             ["neutrino:ml2/log@0.1.0", "neutrino:ml2/http@0.1.0"],
             CapabilitySet::all(),
             set(&[Capability::Log]),
@@ -255,6 +271,7 @@ mod tests {
     fn an_import_the_manifest_does_not_declare_is_refused() {
         let err = check_imports(
             "x",
+            Family::V0_1,
             ["neutrino:ml2/state@0.1.0"],
             set(&[Capability::Log]),
             CapabilitySet::all(),
@@ -275,8 +292,49 @@ mod tests {
             "wasi:clocks/wall-clock@0.2.6",
             "wasi:random/random@0.2.6",
         ] {
-            let err = check_imports("x", [import], CapabilitySet::all(), CapabilitySet::all())
-                .unwrap_err();
+            let err = check_imports(
+                "x",
+                Family::V0_1,
+                [import],
+                CapabilitySet::all(),
+                CapabilitySet::all(),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, LoadError::ForbiddenImport { .. }),
+                "{import}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn contract_0_2_drivers_may_read_the_clocks_and_nothing_more() {
+        for import in [
+            "wasi:clocks/wall-clock@0.2.6",
+            "wasi:clocks/monotonic-clock@0.2.6",
+        ] {
+            check_imports(
+                "x",
+                Family::V0_2,
+                [import],
+                CapabilitySet::all(),
+                CapabilitySet::all(),
+            )
+            .unwrap();
+        }
+        for import in [
+            "wasi:clocks/timezone@0.2.6",
+            "wasi:filesystem/types@0.2.6",
+            "wasi:random/random@0.2.6",
+        ] {
+            let err = check_imports(
+                "x",
+                Family::V0_2,
+                [import],
+                CapabilitySet::all(),
+                CapabilitySet::all(),
+            )
+            .unwrap_err();
             assert!(
                 matches!(err, LoadError::ForbiddenImport { .. }),
                 "{import}: {err}"
@@ -288,6 +346,7 @@ mod tests {
     fn types_io_and_cli_are_always_allowed_and_used_capabilities_are_reported() {
         let used = check_imports(
             "x",
+            Family::V0_1,
             [
                 "neutrino:ml2/types@0.1.0",
                 "wasi:io/streams@0.2.6",

@@ -126,13 +126,91 @@ pub fn is_secret_key(key: &str, declared: &[String]) -> bool {
             .any(|s| k == *s || k.ends_with(&format!("_{s}")))
 }
 
+/// Replace `value` by [`MASK`] if `key` names a secret, else mask the secrets
+/// of the tables inside it (a list of switches, each with a `password`).
+fn mask_value(key: &str, value: &mut serde_json::Value, declared: &[String]) {
+    if is_secret_key(key, declared) {
+        *value = serde_json::Value::String(MASK.to_string());
+        return;
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                mask_value(k, v, declared);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items.iter_mut() {
+                mask_value("", v, declared);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The secret values inside `value` (all of it if `key` names a secret), or `None`.
+fn secret_part(
+    key: &str,
+    value: &serde_json::Value,
+    declared: &[String],
+) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    if is_secret_key(key, declared) {
+        return Some(value.clone());
+    }
+    match value {
+        Value::Object(map) => {
+            let inner: serde_json::Map<String, Value> = map
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), secret_part(k, v, declared)?)))
+                .collect();
+            (!inner.is_empty()).then_some(Value::Object(inner))
+        }
+        Value::Array(items) => {
+            let inner: Vec<Value> = items
+                .iter()
+                .map(|v| secret_part("", v, declared).unwrap_or(Value::Null))
+                .collect();
+            inner
+                .iter()
+                .any(|v| !v.is_null())
+                .then_some(Value::Array(inner))
+        }
+        _ => None,
+    }
+}
+
+fn restore_masked(new: &mut serde_json::Value, old: &serde_json::Value) {
+    use serde_json::Value;
+    if new.as_str() == Some(MASK) {
+        *new = old.clone();
+        return;
+    }
+    match (new, old) {
+        (Value::Object(n), Value::Object(o)) => {
+            for (k, v) in n.iter_mut() {
+                if let Some(ov) = o.get(k) {
+                    restore_masked(v, ov);
+                }
+            }
+        }
+        (Value::Array(n), Value::Array(o)) => {
+            for (v, ov) in n.iter_mut().zip(o) {
+                restore_masked(v, ov);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The operator's settings for one driver. Its `Debug` masks secret-named configuration
 /// values, so logging settings never logs a password.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DriverSettings {
-    /// The driver's configuration, readable through the `config` import.
-    pub config: BTreeMap<String, String>,
+    /// The driver's configuration, readable through the `config` import:
+    /// strings, numbers, booleans, arrays and nested tables.
+    pub config: BTreeMap<String, serde_json::Value>,
     /// Capabilities the operator grants; the driver gets these ∩ its
     /// manifest's. Default: everything but `http`.
     pub grants: CapabilitySet,
@@ -174,15 +252,41 @@ impl DriverSettings {
     pub fn masked(&self, declared: &[String]) -> DriverSettings {
         let mut shown = self.clone();
         for (key, value) in shown.config.iter_mut() {
-            if is_secret_key(key, declared) {
-                *value = MASK.to_string();
-            }
+            mask_value(key, value, declared);
         }
         shown
     }
 
+    /// Only the secret configuration values (see [`is_secret_key`]), at their paths: what is
+    /// stored once per driver instead of in every stored version (which keeps
+    /// [`masked`](Self::masked) settings). [`keep_masked_from`](Self::keep_masked_from) with
+    /// these puts them back.
+    pub fn secret_values(&self, declared: &[String]) -> DriverSettings {
+        let mut secrets = DriverSettings {
+            config: BTreeMap::new(),
+            ..self.clone()
+        };
+        for (key, value) in &self.config {
+            if let Some(v) = secret_part(key, value, declared) {
+                secrets.config.insert(key.clone(), v);
+            }
+        }
+        secrets
+    }
+
+    /// Put back the secrets a client sent as [`MASK`]: a configuration value (at any depth)
+    /// that is exactly `****` where `previous` has a value means "unchanged", so sending back
+    /// what `GET` showed never overwrites a password with the mask.
+    pub fn keep_masked_from(&mut self, previous: &DriverSettings) {
+        for (key, value) in self.config.iter_mut() {
+            if let Some(old) = previous.config.get(key) {
+                restore_masked(value, old);
+            }
+        }
+    }
+
     /// Default settings with `config` set.
-    pub fn with_config<K: Into<String>, V: Into<String>>(
+    pub fn with_config<K: Into<String>, V: Into<serde_json::Value>>(
         config: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         DriverSettings {
@@ -207,6 +311,9 @@ pub struct HttpSettings {
     pub timeout: Duration,
     /// Largest response body accepted.
     pub max_response_bytes: usize,
+    /// Keep connections alive and reuse them per destination (default);
+    /// `false` opens a connection per request.
+    pub keep_alive: bool,
 }
 
 impl Default for HttpSettings {
@@ -215,6 +322,7 @@ impl Default for HttpSettings {
             allow: Vec::new(),
             timeout: Duration::from_secs(10),
             max_response_bytes: 1 << 20,
+            keep_alive: true,
         }
     }
 }
@@ -318,6 +426,74 @@ mod tests {
         let settings: DriverSettings = toml::from_str("").unwrap();
         assert_eq!(settings.grants, CapabilitySet::default_grants());
         assert!(!settings.grants.contains(Capability::Http));
+    }
+
+    #[test]
+    fn configuration_holds_numbers_booleans_arrays_and_nested_tables() {
+        let settings: DriverSettings = toml::from_str(
+            r#"
+            [config]
+            retries = 3
+            verify_tls = false
+            [[config.switches]]
+            name = "tor-1"
+            password = "s3cret"
+            host_interfaces = { compute-1 = ["eth1", "eth2"] }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(settings.config["retries"], 3);
+        assert_eq!(settings.config["verify_tls"], false);
+        assert_eq!(
+            settings.config["switches"][0]["host_interfaces"]["compute-1"][1],
+            "eth2"
+        );
+        let shown = settings.masked(&[]);
+        assert_eq!(shown.config["switches"][0]["password"], MASK);
+        assert_eq!(shown.config["switches"][0]["name"], "tor-1");
+        assert_eq!(shown.config["retries"], 3);
+    }
+
+    #[test]
+    fn a_masked_secret_sent_back_keeps_the_stored_one() {
+        let stored = DriverSettings::with_config([
+            ("password", serde_json::json!("s3cret")),
+            ("url", serde_json::json!("http://x")),
+            (
+                "switches",
+                serde_json::json!([{"name": "tor-1", "password": "p1"}]),
+            ),
+        ]);
+        let mut sent = stored.masked(&[]);
+        sent.config
+            .insert("url".into(), serde_json::json!("http://y"));
+
+        sent.keep_masked_from(&stored);
+
+        assert_eq!(sent.config["password"], "s3cret");
+        assert_eq!(sent.config["switches"][0]["password"], "p1");
+        assert_eq!(sent.config["url"], "http://y");
+    }
+
+    #[test]
+    fn secret_values_hold_only_the_secrets_and_restore_a_masked_copy() {
+        let stored = DriverSettings::with_config([
+            ("password", serde_json::json!("s3cret")),
+            ("url", serde_json::json!("http://x")),
+            (
+                "switches",
+                serde_json::json!([{"name": "tor-1"}, {"name": "tor-2", "password": "p2"}]),
+            ),
+        ]);
+        let secrets = stored.secret_values(&[]);
+        assert_eq!(
+            serde_json::to_value(&secrets.config).unwrap(),
+            serde_json::json!({"password": "s3cret", "switches": [null, {"password": "p2"}]})
+        );
+        let mut version = stored.masked(&[]);
+        assert!(!serde_json::to_string(&version).unwrap().contains("s3cret"));
+        version.keep_masked_from(&secrets);
+        assert_eq!(version, stored);
     }
 
     #[test]

@@ -50,11 +50,14 @@ impl fmt::Display for Version {
 pub enum Family {
     /// `0.1.x`.
     V0_1,
+    /// `0.2.x`: atomic state operations, sessions, clocks, structured
+    /// configuration, security-group hooks.
+    V0_2,
 }
 
 impl Family {
     /// The families this host supports, newest first.
-    pub const SUPPORTED: [Family; 1] = [Family::V0_1];
+    pub const SUPPORTED: [Family; 2] = [Family::V0_2, Family::V0_1];
 
     /// The version this host's bindings were generated from.
     pub fn host_version(self) -> Version {
@@ -62,6 +65,11 @@ impl Family {
             Family::V0_1 => Version {
                 major: 0,
                 minor: 1,
+                patch: 0,
+            },
+            Family::V0_2 => Version {
+                major: 0,
+                minor: 2,
                 patch: 0,
             },
         }
@@ -122,9 +130,11 @@ mod tests {
         let v = |s| Version::parse(s).unwrap();
         assert_eq!(Family::of(v("0.1.0")), Some(Family::V0_1));
         assert_eq!(Family::of(v("0.1.7")), Some(Family::V0_1));
-        assert_eq!(Family::of(v("0.2.0")), None);
+        assert_eq!(Family::of(v("0.2.0")), Some(Family::V0_2));
+        assert_eq!(Family::of(v("0.2.3")), Some(Family::V0_2));
+        assert_eq!(Family::of(v("0.3.0")), None);
         assert_eq!(Family::of(v("9.0.0")), None);
-        assert_eq!(supported_description(), "0.1.x");
+        assert_eq!(supported_description(), "0.2.x, 0.1.x");
     }
 
     #[test]

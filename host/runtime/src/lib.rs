@@ -61,7 +61,7 @@ pub use error::{CallError, Clock, LoadError, RuntimeError};
 pub use manifest::Manifest;
 pub use net::{HttpTransport, HyperTransport, InboundResponse, OutboundRequest, TransportError};
 pub use runtime::{DriverMeta, PreparedDriver, Runtime};
-pub use services::{HostError, HostServices, MemoryHost, NoServices};
+pub use services::{HostError, HostServices, MemoryHost, NoServices, StateChange, StateModifier};
 pub use slot::DriverSlot;
 pub use stats::StatsSnapshot;
 pub use types::*;

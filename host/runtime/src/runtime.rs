@@ -27,7 +27,10 @@ use crate::manifest::{self, Manifest};
 use crate::net::{Allowlist, HttpTransport, HyperTransport};
 use crate::services::{HostServices, NoServices};
 use crate::stats::{DriverStats, StatsSnapshot};
-use crate::types::{BindResult, Hook, NetworkContext, PortContext, SubnetContext};
+use crate::types::{
+    BindResult, Hook, NetworkContext, PortContext, SecurityGroupContext, SecurityGroupRuleContext,
+    SubnetContext,
+};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,6 +100,7 @@ pub struct PreparedDriver {
     pub(crate) meta: DriverMeta,
     pub(crate) engine: Engine,
     pub(crate) pre: DriverPre,
+    pub(crate) family: Family,
     pub(crate) env: Arc<DriverEnv>,
     pub(crate) limits: Limits,
     pub(crate) memory_bytes: usize,
@@ -248,7 +252,13 @@ impl Runtime {
             .imports(&self.inner.engine)
             .map(|(n, _)| n)
             .collect();
-        capability::check_imports(&name, imports, manifest.capabilities, settings.grants)?;
+        capability::check_imports(
+            &name,
+            family,
+            imports,
+            manifest.capabilities,
+            settings.grants,
+        )?;
 
         // 7. Link.
         let pre = DriverPre::new(&self.inner.linkers, family, &component).map_err(|e| {
@@ -278,12 +288,14 @@ impl Runtime {
             allowlist,
             http: settings.http,
             transport: self.inner.transport.clone(),
+            session: Default::default(),
         });
         let mut driver = PreparedDriver {
             version_label: meta.version_label(),
             meta,
             engine: self.inner.engine.clone(),
             pre,
+            family,
             env,
             permits: tokio::sync::Semaphore::new(limits.max_concurrent_calls),
             memory_bytes: usize::try_from(memory_bytes).unwrap_or(usize::MAX),
@@ -339,6 +351,42 @@ impl PreparedDriver {
     /// What is known about the driver.
     pub fn meta(&self) -> &DriverMeta {
         &self.meta
+    }
+
+    /// The contract family it was built for.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// Whether its contract has the security group hooks (0.2 and later).
+    pub fn has_security_group_hooks(&self) -> bool {
+        self.family != Family::V0_1
+    }
+
+    /// Call a security group hook (an `Ok` no-op for 0.1 drivers).
+    pub async fn call_security_group(
+        &self,
+        hook: Hook,
+        ctx: &SecurityGroupContext,
+        host: &Arc<dyn HostServices>,
+    ) -> Result<(), CallError> {
+        if !self.has_security_group_hooks() {
+            return Ok(());
+        }
+        self.call_unit(Op::SecurityGroup(hook, ctx), host).await
+    }
+
+    /// Call a security group rule hook (an `Ok` no-op for 0.1 drivers).
+    pub async fn call_security_group_rule(
+        &self,
+        hook: Hook,
+        ctx: &SecurityGroupRuleContext,
+        host: &Arc<dyn HostServices>,
+    ) -> Result<(), CallError> {
+        if !self.has_security_group_hooks() {
+            return Ok(());
+        }
+        self.call_unit(Op::SecurityGroupRule(hook, ctx), host).await
     }
 
     /// This version's counters.

@@ -15,6 +15,22 @@ use std::sync::Mutex;
 #[error("{0}")]
 pub struct HostError(pub String);
 
+/// What [`HostServices::state_modify`] does with the value it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateChange {
+    /// Leave the key as it is.
+    Keep,
+    /// Store this value.
+    Set(Vec<u8>),
+    /// Remove the key.
+    Delete,
+}
+
+/// The function [`HostServices::state_modify`] applies to the value it read
+/// (`None`: absent). It may be called more than once (a retried
+/// transaction), so it must be pure.
+pub type StateModifier<'a> = &'a (dyn Fn(Option<&[u8]>) -> StateChange + Send + Sync);
+
 /// Host services for drivers. Keys and prefixes are already validated and
 /// namespaced by `driver`, the calling driver's name.
 #[async_trait]
@@ -27,6 +43,17 @@ pub trait HostServices: Send + Sync {
     async fn state_delete(&self, driver: &str, key: &str) -> Result<(), HostError>;
     /// The keys of `driver`'s state starting with `prefix`, sorted.
     async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError>;
+    /// Read `key` and replace it with what `change` makes of the value,
+    /// atomically: no other change of the key (from any call or server)
+    /// comes between the read and the write. Returns the value read. In a
+    /// precommit this is part of the request's transaction. The atomic
+    /// `increment` and `compare-and-set` imports are built on it.
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError>;
     /// The agents of `agent_type` on `host` (`None` matches any).
     async fn agents(
         &self,
@@ -58,6 +85,14 @@ impl HostServices for NoServices {
         Err(unavailable())
     }
     async fn state_list_keys(&self, _: &str, _: &str) -> Result<Vec<String>, HostError> {
+        Err(unavailable())
+    }
+    async fn state_modify(
+        &self,
+        _: &str,
+        _: &str,
+        _: StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
         Err(unavailable())
     }
     async fn agents(&self, _: Option<&str>, _: Option<&str>) -> Result<Vec<Agent>, HostError> {
@@ -142,6 +177,27 @@ impl HostServices for MemoryHost {
             .filter(|(d, k)| d == driver && k.starts_with(prefix))
             .map(|(_, k)| k.clone())
             .collect())
+    }
+
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
+        let mut state = lock(&self.state);
+        let id = (driver.to_string(), key.to_string());
+        let read = state.get(&id).cloned();
+        match change(read.as_deref()) {
+            StateChange::Keep => {}
+            StateChange::Set(v) => {
+                state.insert(id, v);
+            }
+            StateChange::Delete => {
+                state.remove(&id);
+            }
+        }
+        Ok(read)
     }
 
     async fn agents(

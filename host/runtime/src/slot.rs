@@ -13,7 +13,10 @@ use crate::error::CallError;
 use crate::runtime::PreparedDriver;
 use crate::services::HostServices;
 use crate::stats::{DriverStats, StatsSnapshot};
-use crate::types::{BindResult, Hook, NetworkContext, PortContext, SubnetContext};
+use crate::types::{
+    BindResult, Hook, NetworkContext, PortContext, SecurityGroupContext, SecurityGroupRuleContext,
+    SubnetContext,
+};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -97,6 +100,40 @@ impl DriverSlot {
     ) -> Result<(), CallError> {
         self.current()
             .call_unit_recorded(Op::Port(hook, ctx), host, Some(&self.stats))
+            .await
+    }
+
+    /// Call a security group hook on the current version; `Ok` without a
+    /// call when that version's contract has no such hooks (0.1).
+    pub async fn call_security_group(
+        &self,
+        hook: Hook,
+        ctx: &SecurityGroupContext,
+        host: &Arc<dyn HostServices>,
+    ) -> Result<(), CallError> {
+        let current = self.current();
+        if !current.has_security_group_hooks() {
+            return Ok(());
+        }
+        current
+            .call_unit_recorded(Op::SecurityGroup(hook, ctx), host, Some(&self.stats))
+            .await
+    }
+
+    /// Call a security group rule hook on the current version (create and
+    /// delete only); `Ok` without a call for 0.1 drivers.
+    pub async fn call_security_group_rule(
+        &self,
+        hook: Hook,
+        ctx: &SecurityGroupRuleContext,
+        host: &Arc<dyn HostServices>,
+    ) -> Result<(), CallError> {
+        let current = self.current();
+        if !current.has_security_group_hooks() {
+            return Ok(());
+        }
+        current
+            .call_unit_recorded(Op::SecurityGroupRule(hook, ctx), host, Some(&self.stats))
             .await
     }
 

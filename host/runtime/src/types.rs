@@ -204,6 +204,71 @@ pub enum BindResult {
     NotBound,
 }
 
+/// A security group as the API returns it (contract 0.2); `json` is the
+/// full API dict.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    /// The UUID.
+    pub id: String,
+    /// The name.
+    pub name: String,
+    /// The owning project.
+    pub project_id: String,
+    /// The description.
+    pub description: String,
+    /// Whether connection tracking applies.
+    pub stateful: bool,
+    /// Incremented on every change.
+    pub revision_number: u64,
+    /// The full API dict, as JSON.
+    pub json: String,
+}
+
+/// A security group rule as the API returns it (contract 0.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupRule {
+    /// The UUID.
+    pub id: String,
+    /// The group it belongs to.
+    pub security_group_id: String,
+    /// The owning project.
+    pub project_id: String,
+    /// `ingress` or `egress`.
+    pub direction: String,
+    /// `IPv4` or `IPv6`.
+    pub ethertype: String,
+    /// The protocol, if any.
+    pub protocol: Option<String>,
+    /// The lowest port (or ICMP type).
+    pub port_range_min: Option<u32>,
+    /// The highest port (or ICMP code).
+    pub port_range_max: Option<u32>,
+    /// The remote CIDR, if any.
+    pub remote_ip_prefix: Option<String>,
+    /// The remote group, if any.
+    pub remote_group_id: Option<String>,
+    /// Incremented on every change.
+    pub revision_number: u64,
+    /// The full API dict, as JSON.
+    pub json: String,
+}
+
+/// The security group a hook is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupContext {
+    /// The group now.
+    pub current: SecurityGroup,
+    /// The group before an update.
+    pub original: Option<SecurityGroup>,
+}
+
+/// The security group rule a hook is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupRuleContext {
+    /// The rule.
+    pub current: SecurityGroupRule,
+}
+
 /// How a driver classified its own refusal; ML2 maps it to an HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorKind {

@@ -35,6 +35,14 @@ pub struct Config {
     pub max_subnet_host_routes: usize,
     /// Maximum fixed IPs per port.
     pub max_fixed_ips_per_port: usize,
+    /// `enable_snat_by_default`: SNAT of a router gateway that does not say.
+    pub enable_snat_by_default: bool,
+    /// `router_distributed`: `distributed` of a router that does not say.
+    pub router_distributed: bool,
+    /// `l3_ha`: `ha` of a router that does not say.
+    pub l3_ha: bool,
+    /// `max_routes`: extra routes per router.
+    pub max_routes: usize,
     /// Longest request line or header line (`Name: value`) accepted, in bytes (Neutron's
     /// `max_header_line`, 16384); a longer one is a 400.
     pub max_header_line: usize,
@@ -66,12 +74,16 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentSection {
-    /// `linuxbridge`, `dhcp`.
+    /// `linuxbridge` or `openvswitch`, `dhcp`.
     pub roles: Vec<String>,
     /// The agents' host (default: the server's `host`).
     pub host: Option<String>,
     /// Where the DHCP agent keeps its files (default `/var/lib/neutrino`).
     pub state_path: Option<String>,
+    /// How the DHCP agent plugs its ports (`interface_driver`; default: follows the L2 role).
+    pub interface_driver: Option<neutrino_agent::plug::InterfaceDriver>,
+    /// `[agent.ovs]`: `integration_bridge`, `datapath_type`, for the `openvswitch` role.
+    pub ovs: neutrino_agent::plug::OvsConfig,
 }
 
 /// `[quotas]`, with Neutron's `[QUOTAS]` option names and defaults; -1 is unlimited.
@@ -90,6 +102,10 @@ pub struct QuotasSection {
     pub quota_security_group_rule: i64,
     /// RBAC policies per project.
     pub quota_rbac_policy: i64,
+    /// Routers per project.
+    pub quota_router: i64,
+    /// Floating IPs per project.
+    pub quota_floatingip: i64,
     /// Default of the resources without an option of their own (subnet pools).
     pub default_quota: i64,
 }
@@ -103,6 +119,8 @@ impl Default for QuotasSection {
             quota_security_group: 10,
             quota_security_group_rule: 100,
             quota_rbac_policy: 10,
+            quota_router: 10,
+            quota_floatingip: 50,
             default_quota: -1,
         }
     }
@@ -277,6 +295,10 @@ impl Default for Config {
             max_dns_nameservers: core.max_dns_nameservers,
             max_subnet_host_routes: core.max_subnet_host_routes,
             max_fixed_ips_per_port: core.max_fixed_ips_per_port,
+            enable_snat_by_default: core.l3.enable_snat_by_default,
+            router_distributed: core.l3.router_distributed,
+            l3_ha: core.l3.l3_ha,
+            max_routes: core.l3.max_routes,
             max_header_line: 16_384,
             oslo_middleware: OsloMiddlewareSection::default(),
             ml2: Ml2Section::default(),
@@ -530,6 +552,8 @@ impl Config {
                 q.quota_security_group_rule,
             ),
             ("quota_rbac_policy", "rbac_policy", q.quota_rbac_policy),
+            ("quota_router", "router", q.quota_router),
+            ("quota_floatingip", "floatingip", q.quota_floatingip),
         ] {
             if value < -1 {
                 return Err(invalid(
@@ -554,6 +578,12 @@ impl Config {
             max_dns_nameservers: self.max_dns_nameservers,
             max_subnet_host_routes: self.max_subnet_host_routes,
             max_fixed_ips_per_port: self.max_fixed_ips_per_port,
+            l3: neutrino_ml2::l3::L3Config {
+                enable_snat_by_default: self.enable_snat_by_default,
+                router_distributed: self.router_distributed,
+                l3_ha: self.l3_ha,
+                max_routes: self.max_routes,
+            },
             service_providers: neutrino_ml2::flavors::parse_service_providers(
                 &self.service_providers.service_provider,
             )
@@ -700,6 +730,8 @@ impl Config {
             roles: a.roles.clone(),
             host: a.host.clone().unwrap_or_else(|| self.host.clone()),
             transport_url: self.transport_url.clone(),
+            interface_driver: a.interface_driver.clone(),
+            ovs: a.ovs.clone(),
             ..neutrino_agent::AgentConfig::default()
         };
         if let Some(p) = &a.state_path {

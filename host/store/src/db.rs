@@ -173,6 +173,12 @@ impl Store {
                     include_str!("../migrations/sqlite/0010_extensions.sql"),
                 ),
                 (
+                    11,
+                    "driver_secrets",
+                    include_str!("../migrations/sqlite/0011_driver_secrets.sql"),
+                ),
+                (12, "l3", include_str!("../migrations/sqlite/0012_l3.sql")),
+                (
                     13,
                     "scopes",
                     include_str!("../migrations/sqlite/0013_scopes.sql"),
@@ -209,6 +215,12 @@ impl Store {
                     "extensions",
                     include_str!("../migrations/postgres/0010_extensions.sql"),
                 ),
+                (
+                    11,
+                    "driver_secrets",
+                    include_str!("../migrations/postgres/0011_driver_secrets.sql"),
+                ),
+                (12, "l3", include_str!("../migrations/postgres/0012_l3.sql")),
                 (
                     13,
                     "scopes",

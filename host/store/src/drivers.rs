@@ -396,3 +396,32 @@ pub async fn state_keys(
     }
     Ok(out)
 }
+
+/// A driver's secret configuration values (a JSON object of only those values), if stored.
+pub async fn secrets_get(conn: &mut AnyConnection, driver: &str) -> Result<Option<String>> {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT config FROM driver_secrets WHERE driver = $1")
+        .bind(driver.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    row.map(|r| {
+        r.try_get::<String, _>(0)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    })
+    .transpose()
+}
+
+/// Replace a driver's secret configuration values (kept once, not per version).
+pub async fn secrets_set(conn: &mut AnyConnection, driver: &str, config: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO driver_secrets (driver, config) VALUES ($1, $2) \
+         ON CONFLICT (driver) DO UPDATE SET config = excluded.config",
+    )
+    .bind(driver.to_string())
+    .bind(config.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(())
+}

@@ -1,7 +1,9 @@
 //! The mock host: in-memory state and agents, recording logs and state
 //! writes.
 
-use neutrino_runtime::{Agent, HostError, HostServices, LogLevel, MemoryHost, async_trait};
+use neutrino_runtime::{
+    Agent, HostError, HostServices, LogLevel, MemoryHost, StateChange, StateModifier, async_trait,
+};
 use std::sync::Mutex;
 
 /// A line a driver logged.
@@ -72,6 +74,25 @@ impl HostServices for MockHost {
 
     async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError> {
         self.memory.state_list_keys(driver, prefix).await
+    }
+
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
+        let read = self.memory.state_modify(driver, key, change).await?;
+        let value = match change(read.as_deref()) {
+            StateChange::Keep => return Ok(read),
+            StateChange::Set(v) => Some(v),
+            StateChange::Delete => None,
+        };
+        lock(&self.writes).push(StateWrite {
+            key: key.to_string(),
+            value,
+        });
+        Ok(read)
     }
 
     async fn agents(

@@ -33,7 +33,8 @@ pub use http::{RecordedRequest, ScriptedHttp};
 pub use neutrino_runtime::{
     Agent, BindResult, Binding, CallError, Capability, Continuation, DriverMeta, DriverSettings,
     ErrorKind, FixedIp, Hook, Limits, LoadError, LogLevel, Network, NetworkContext, Port,
-    PortContext, Segment, Subnet, SubnetContext, TransportError,
+    PortContext, SecurityGroup, SecurityGroupContext, SecurityGroupRule, SecurityGroupRuleContext,
+    Segment, Subnet, SubnetContext, TransportError,
 };
 
 use neutrino_runtime::{HostServices, PreparedDriver, Runtime, RuntimeConfig, manifest};
@@ -164,6 +165,29 @@ impl Harness {
         self.driver.call_port(hook, ctx, &self.services).await
     }
 
+    /// Call a security group hook (contract 0.2; 0.1 drivers have none and
+    /// the call is an `Ok` no-op, as on the server).
+    pub async fn call_security_group(
+        &self,
+        hook: Hook,
+        ctx: &SecurityGroupContext,
+    ) -> Result<(), CallError> {
+        self.driver
+            .call_security_group(hook, ctx, &self.services)
+            .await
+    }
+
+    /// Call a security group rule hook (create and delete; contract 0.2).
+    pub async fn call_security_group_rule(
+        &self,
+        hook: Hook,
+        ctx: &SecurityGroupRuleContext,
+    ) -> Result<(), CallError> {
+        self.driver
+            .call_security_group_rule(hook, ctx, &self.services)
+            .await
+    }
+
     /// Call `bind_port` (the result is validated as the server does).
     pub async fn bind_port(&self, ctx: &PortContext) -> Result<BindResult, CallError> {
         self.driver.bind_port(ctx, &self.services).await
@@ -225,9 +249,20 @@ impl HarnessBuilder {
         }
     }
 
-    /// Set a configuration key of the driver.
-    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    /// Set a configuration key of the driver: a string, or any JSON value
+    /// (`json!(3)`, `json!([{"name": "tor-1"}])`) for structured settings.
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         self.settings.config.insert(key.into(), value.into());
+        self
+    }
+
+    /// Set the whole configuration from the TOML the operator would write
+    /// under `[drivers.<name>.config]`; a TOML error is a load error.
+    pub fn config_toml(mut self, toml_text: &str) -> Self {
+        match toml::from_str::<std::collections::BTreeMap<String, serde_json::Value>>(toml_text) {
+            Ok(config) => self.settings.config = config,
+            Err(e) => self.wasm = Err(format!("config TOML: {e}")),
+        }
         self
     }
 

@@ -41,3 +41,44 @@ where
 pub fn require(key: &str) -> Result<String, DriverError> {
     get(key).ok_or_else(|| DriverError::invalid_input(format!("config `{key}` is required")))
 }
+
+/// The whole configuration as JSON: an object whose values are typed as the
+/// operator wrote them (strings, numbers, booleans, arrays, tables).
+pub fn document() -> serde_json::Value {
+    serde_json::from_str(&host::document()).unwrap_or_default()
+}
+
+/// The whole configuration deserialized into your own struct. A value of
+/// the wrong type is an `invalid-input` error naming the key (its path, for
+/// nested tables and arrays) and what was expected:
+///
+/// ```ignore
+/// #[derive(serde::Deserialize)]
+/// struct Settings {
+///     controller_url: String,
+///     #[serde(default = "three")]
+///     retries: u32,
+///     #[serde(default)]
+///     switches: Vec<Switch>,   // [[config.switches]] tables
+/// }
+/// let settings: Settings = config::load()?;
+/// // `retries = "x"`: config `retries`: invalid type: string "x", expected u32
+/// ```
+pub fn load<T: serde::de::DeserializeOwned>() -> Result<T, DriverError> {
+    from_document(document())
+}
+
+/// [`load`] from a given document (for tests of your settings struct).
+pub fn from_document<T: serde::de::DeserializeOwned>(
+    document: serde_json::Value,
+) -> Result<T, DriverError> {
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            DriverError::invalid_input(format!("config: {inner}"))
+        } else {
+            DriverError::invalid_input(format!("config `{path}`: {inner}"))
+        }
+    })
+}

@@ -1,7 +1,10 @@
 //! The glue between the generated `Guest` trait and [`MechanismDriver`].
 
 use crate::bindings::exports::neutrino::ml2::mechanism::Guest;
-use crate::{BindResult, DriverError, MechanismDriver, NetworkContext, PortContext, SubnetContext};
+use crate::{
+    BindResult, DriverError, MechanismDriver, NetworkContext, PortContext, SecurityGroupContext,
+    SecurityGroupRuleContext, SubnetContext,
+};
 use std::marker::PhantomData;
 
 /// Exports `D` through the generated bindings; used by [`crate::export!`].
@@ -36,6 +39,16 @@ impl<D: MechanismDriver> Guest for Adapter<D> {
         create_port_precommit, create_port_postcommit,
         update_port_precommit, update_port_postcommit,
         delete_port_precommit, delete_port_postcommit,
+    );
+
+    hooks!(SecurityGroupContext =>
+        create_security_group_precommit, create_security_group_postcommit,
+        update_security_group_precommit, update_security_group_postcommit,
+        delete_security_group_precommit, delete_security_group_postcommit,
+    );
+    hooks!(SecurityGroupRuleContext =>
+        create_security_group_rule_precommit, create_security_group_rule_postcommit,
+        delete_security_group_rule_precommit, delete_security_group_rule_postcommit,
     );
 
     fn bind_port(ctx: PortContext) -> Result<BindResult, DriverError> {

@@ -1,7 +1,7 @@
 //! Write a Neutrino ML2 mechanism driver in Rust.
 //!
 //! A driver is a WebAssembly component built for `wasm32-wasip2` that
-//! implements the `neutrino:ml2@0.1.0` contract (see `wit/` in the Neutrino
+//! implements the `neutrino:ml2@0.2.0` contract (see `wit/` in the Neutrino
 //! repository). This crate wraps the generated bindings in a small, idiomatic
 //! layer:
 //!
@@ -11,7 +11,10 @@
 //!   and embeds your `driver.toml` in the component, so a bare `.wasm` is
 //!   self-describing.
 //! - Typed helpers for the host's capabilities: [`log`] (and the [`info!`]
-//!   family of macros), [`config`], [`state`], [`agents`] and [`http`].
+//!   family of macros), [`config`] (with [`config::load`] into your own
+//!   struct), [`state`] (with the atomic [`state::increment`] and
+//!   [`state::compare_and_set`]), [`session`] (an in-memory cache with
+//!   single flight), [`agents`], [`http`] and [`time`].
 //! - [`binding`]: constructors for bind results and errors, and
 //!   [`agent_based`], the logic of Neutron's agent-based drivers.
 //!
@@ -44,7 +47,9 @@ pub mod config;
 mod export;
 pub mod http;
 pub mod log;
+pub mod session;
 pub mod state;
+pub mod time;
 
 #[doc(hidden)]
 pub use export::Adapter as __Adapter;
@@ -70,11 +75,12 @@ pub mod bindings {
 
 pub use bindings::neutrino::ml2::types::{
     BindResult, Binding, BindingLevel, Continuation, DriverError, ErrorKind, FixedIp, Network,
-    NetworkContext, Port, PortContext, Segment, Subnet, SubnetContext,
+    NetworkContext, Port, PortContext, SecurityGroup, SecurityGroupContext, SecurityGroupRule,
+    SecurityGroupRuleContext, Segment, Subnet, SubnetContext,
 };
 
 /// The contract version this SDK builds drivers for.
-pub const CONTRACT: &str = "neutrino:ml2@0.1.0";
+pub const CONTRACT: &str = "neutrino:ml2@0.2.0";
 
 /// A mechanism driver. Every method has a default that does nothing (hooks
 /// return `Ok(())`, [`bind_port`](Self::bind_port) declines with
@@ -170,6 +176,77 @@ pub trait MechanismDriver: Default {
     }
     /// A port was deleted.
     fn delete_port_postcommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    /// A security group is being created (inside the transaction).
+    fn create_security_group_precommit(
+        &self,
+        ctx: &SecurityGroupContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group was created.
+    fn create_security_group_postcommit(
+        &self,
+        ctx: &SecurityGroupContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group is being updated (inside the transaction); `ctx.original` is set.
+    fn update_security_group_precommit(
+        &self,
+        ctx: &SecurityGroupContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group was updated.
+    fn update_security_group_postcommit(
+        &self,
+        ctx: &SecurityGroupContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group is being deleted (inside the transaction).
+    fn delete_security_group_precommit(
+        &self,
+        ctx: &SecurityGroupContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group was deleted.
+    fn delete_security_group_postcommit(
+        &self,
+        ctx: &SecurityGroupContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group rule is being created (inside the transaction).
+    fn create_security_group_rule_precommit(
+        &self,
+        ctx: &SecurityGroupRuleContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group rule was created.
+    fn create_security_group_rule_postcommit(
+        &self,
+        ctx: &SecurityGroupRuleContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group rule is being deleted (inside the transaction).
+    fn delete_security_group_rule_precommit(
+        &self,
+        ctx: &SecurityGroupRuleContext,
+    ) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// A security group rule was deleted.
+    fn delete_security_group_rule_postcommit(
+        &self,
+        ctx: &SecurityGroupRuleContext,
+    ) -> Result<(), DriverError> {
         Ok(())
     }
 

@@ -50,11 +50,27 @@ pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), Drive
 }
 
 /// Add `delta` to the integer counter under `key` (0 when unset) and return
-/// the new value.
+/// the new value. Atomic on the host: concurrent increments from any number
+/// of calls and servers are all counted. The counter is stored as decimal
+/// ASCII, so [`get_json::<i64>`](get_json) reads it.
 pub fn increment(key: &str, delta: i64) -> Result<i64, DriverError> {
-    let value = get_json::<i64>(key)?.unwrap_or(0) + delta;
-    set_json(key, &value)?;
-    Ok(value)
+    Ok(host::increment(key, delta)?)
+}
+
+/// Replace the value under `key` by `new` (`None` deletes it) only if it is
+/// `expected` now (`None`: absent), atomically. Returns whether it was
+/// replaced; on `false` read the value again and retry, or give up.
+///
+/// ```ignore
+/// // Claim VLAN 100 for a network unless another network has it.
+/// let claimed = state::compare_and_set("vlan/100", None, Some(net_id.as_bytes()))?;
+/// ```
+pub fn compare_and_set(
+    key: &str,
+    expected: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> Result<bool, DriverError> {
+    Ok(host::compare_and_set(key, expected, new)?)
 }
 
 impl StateError {

@@ -150,7 +150,7 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
     a
 });
 
-fn fixed_ips(v: Option<&Value>) -> ApiResult<Option<Vec<FixedIpRequest>>> {
+pub(crate) fn fixed_ips(v: Option<&Value>) -> ApiResult<Option<Vec<FixedIpRequest>>> {
     let Some(Value::Array(items)) = v else {
         return Ok(None);
     };
@@ -367,6 +367,7 @@ impl Resource for Ports {
         id: &str,
         if_match: Option<i64>,
     ) -> ApiResult<()> {
+        s.plugin.prevent_l3_port_deletion(ctx, id).await?;
         Ok(s.plugin.delete_port(ctx, id, if_match).await?)
     }
 }

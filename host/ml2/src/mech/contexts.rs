@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use neutrino_runtime as rt;
-use neutrino_store::model::{Network, Port, Segment, Subnet};
+use neutrino_store::model::{Network, Port, SecurityGroup, SecurityGroupRule, Segment, Subnet};
 
 /// Renders the API representation of resources (as an admin sees them) for drivers.
 pub trait Renderer: Send + Sync {
@@ -14,6 +14,14 @@ pub trait Renderer: Send + Sync {
     fn subnet(&self, s: &Subnet) -> String;
     /// A port as JSON.
     fn port(&self, p: &Port) -> String;
+    /// A security group (with its rules) as JSON.
+    fn security_group(&self, _g: &SecurityGroup) -> String {
+        "{}".into()
+    }
+    /// A security group rule as JSON.
+    fn security_group_rule(&self, _r: &SecurityGroupRule) -> String {
+        "{}".into()
+    }
 }
 
 /// A renderer that gives `{}` (used when the server wires none).
@@ -100,6 +108,51 @@ impl Contexts {
                 .filter(|s| !s.is_dynamic)
                 .map(|s| self.segment(s))
                 .collect(),
+        }
+    }
+
+    /// A security group context.
+    pub fn security_group_context(
+        &self,
+        current: &SecurityGroup,
+        original: Option<&SecurityGroup>,
+    ) -> rt::SecurityGroupContext {
+        let group = |g: &SecurityGroup| rt::SecurityGroup {
+            id: g.id.clone(),
+            name: g.name.clone(),
+            project_id: g.project_id.clone(),
+            description: g.description.clone(),
+            stateful: g.stateful,
+            revision_number: u64::try_from(g.revision_number).unwrap_or(0),
+            json: self.renderer.security_group(g),
+        };
+        rt::SecurityGroupContext {
+            current: group(current),
+            original: original.map(group),
+        }
+    }
+
+    /// A security group rule context.
+    pub fn security_group_rule_context(
+        &self,
+        r: &SecurityGroupRule,
+    ) -> rt::SecurityGroupRuleContext {
+        let port = |p: Option<i64>| p.and_then(|p| u32::try_from(p).ok());
+        rt::SecurityGroupRuleContext {
+            current: rt::SecurityGroupRule {
+                id: r.id.clone(),
+                security_group_id: r.security_group_id.clone(),
+                project_id: r.project_id.clone(),
+                direction: r.direction.clone(),
+                ethertype: r.ethertype.clone(),
+                protocol: r.protocol.clone(),
+                port_range_min: port(r.port_range_min),
+                port_range_max: port(r.port_range_max),
+                remote_ip_prefix: r.remote_ip_prefix.clone(),
+                remote_group_id: r.remote_group_id.clone(),
+                revision_number: u64::try_from(r.revision_number).unwrap_or(0),
+                json: self.renderer.security_group_rule(r),
+            },
         }
     }
 

@@ -3,7 +3,7 @@
 //! (inside the transaction, with staged state) or as a postcommit.
 
 use neutrino_runtime::Hook;
-use neutrino_store::model::{Network, Port, Subnet};
+use neutrino_store::model::{Network, Port, SecurityGroup, SecurityGroupRule, Subnet};
 
 use super::{Call, StagedHost};
 use crate::Plugin;
@@ -87,6 +87,40 @@ impl Plugin {
         }
         let ctx = self.port_hook_context(current, original, network);
         self.run_hook(phase, Call::Port(hook, &ctx)).await
+    }
+
+    /// Call a security group hook on the loaded drivers (0.2 drivers; 0.1 drivers have
+    /// none).
+    pub(crate) async fn security_group_hook(
+        &self,
+        phase: Phase<'_>,
+        hook: Hook,
+        current: &SecurityGroup,
+        original: Option<&SecurityGroup>,
+    ) -> Result<()> {
+        if !self.mech().has_drivers() {
+            return Ok(());
+        }
+        let ctx = self
+            .mech()
+            .contexts()
+            .security_group_context(current, original);
+        self.run_hook(phase, Call::SecurityGroup(hook, &ctx)).await
+    }
+
+    /// Call a security group rule hook on the loaded drivers (create and delete).
+    pub(crate) async fn security_group_rule_hook(
+        &self,
+        phase: Phase<'_>,
+        hook: Hook,
+        rule: &SecurityGroupRule,
+    ) -> Result<()> {
+        if !self.mech().has_drivers() {
+            return Ok(());
+        }
+        let ctx = self.mech().contexts().security_group_rule_context(rule);
+        self.run_hook(phase, Call::SecurityGroupRule(hook, &ctx))
+            .await
     }
 
     async fn run_hook(&self, phase: Phase<'_>, call: Call<'_>) -> Result<()> {

@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use neutrino_runtime::{self as rt, HostError, HostServices, async_trait};
+use neutrino_runtime::{
+    self as rt, HostError, HostServices, StateChange, StateModifier, async_trait,
+};
 use neutrino_store::{Backend, Store, StoreError, Tx, agents, drivers};
 use tokio::sync::{mpsc, oneshot};
 
@@ -113,6 +115,27 @@ impl HostServices for DbHost {
             .await
             .map_err(host_error)
     }
+    /// One transaction of its own: the key read for update (locked on PostgreSQL; SQLite's
+    /// writer serializes), the change written, committed; a conflict (the key created
+    /// meanwhile, a deadlock) runs it again.
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
+        let lock = self.store.backend() == Backend::Postgres;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match modify_once(&self.store, lock, driver, key, change).await {
+                Err(e) if e.is_retriable() && attempt < MODIFY_ATTEMPTS => {
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt))).await;
+                }
+                other => return other.map_err(host_error),
+            }
+        }
+    }
     async fn agents(
         &self,
         agent_type: Option<&str>,
@@ -120,6 +143,30 @@ impl HostServices for DbHost {
     ) -> Result<Vec<rt::Agent>, HostError> {
         agent_view(&self.store, agent_type, host).await
     }
+}
+
+/// How often [`DbHost::state_modify`] tries before giving up on conflicts.
+const MODIFY_ATTEMPTS: u32 = 50;
+
+async fn modify_once(
+    store: &Store,
+    lock: bool,
+    driver: &str,
+    key: &str,
+    change: StateModifier<'_>,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut tx = store.begin().await?;
+    let read = drivers::state_get_for_update(&mut tx, lock, driver, key).await?;
+    match change(read.as_deref()) {
+        StateChange::Keep => {}
+        StateChange::Set(v) if read.is_none() => {
+            drivers::state_insert_new(&mut tx, driver, key, &v).await?
+        }
+        StateChange::Set(v) => drivers::state_set(&mut tx, driver, key, &v).await?,
+        StateChange::Delete => drivers::state_delete(&mut tx, driver, key).await?,
+    }
+    tx.commit().await.map_err(StoreError::classify)?;
+    Ok(read)
 }
 
 /// State writes held back until the transaction: `None` deletes the key.
@@ -321,6 +368,26 @@ impl HostServices for StagedHost {
             .insert((driver.to_string(), key.to_string()), None);
         Ok(())
     }
+    /// The key is read through the transaction like [`state_get`](Self::state_get) (locked
+    /// on PostgreSQL, under the writer on SQLite, created only if still absent at flush)
+    /// and the change staged: atomic per key as part of the request's transaction.
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
+        let read = self.state_get(driver, key).await?;
+        let staged = match change(read.as_deref()) {
+            StateChange::Keep => return Ok(read),
+            StateChange::Set(v) => Some(v),
+            StateChange::Delete => None,
+        };
+        self.shared()
+            .staged
+            .insert((driver.to_string(), key.to_string()), staged);
+        Ok(read)
+    }
     async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError> {
         let mut keys: std::collections::BTreeSet<String> = self
             .ask(|reply| TxRead::Keys {
@@ -393,6 +460,22 @@ impl HostServices for ProbeHost {
     }
     async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError> {
         self.db.state_list_keys(driver, prefix).await
+    }
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
+        let read = self.state_get(driver, key).await?;
+        let staged = match change(read.as_deref()) {
+            StateChange::Keep => return Ok(read),
+            StateChange::Set(v) => Some(v),
+            StateChange::Delete => None,
+        };
+        self.staged()
+            .insert((driver.to_string(), key.to_string()), staged);
+        Ok(read)
     }
     async fn agents(
         &self,

@@ -138,12 +138,20 @@ pub enum Call<'a> {
     Subnet(Hook, &'a rt::SubnetContext),
     /// Port hook.
     Port(Hook, &'a rt::PortContext),
+    /// Security group hook (contract 0.2 drivers only).
+    SecurityGroup(Hook, &'a rt::SecurityGroupContext),
+    /// Security group rule hook (contract 0.2 drivers only; create and delete).
+    SecurityGroupRule(Hook, &'a rt::SecurityGroupRuleContext),
 }
 
 impl Call<'_> {
     fn hook(&self) -> Hook {
         match self {
-            Call::Network(h, _) | Call::Subnet(h, _) | Call::Port(h, _) => *h,
+            Call::Network(h, _)
+            | Call::Subnet(h, _)
+            | Call::Port(h, _)
+            | Call::SecurityGroup(h, _)
+            | Call::SecurityGroupRule(h, _) => *h,
         }
     }
 
@@ -153,6 +161,8 @@ impl Call<'_> {
             Call::Network(h, c) => rt::call::Op::Network(h, c).name(),
             Call::Subnet(h, c) => rt::call::Op::Subnet(h, c).name(),
             Call::Port(h, c) => rt::call::Op::Port(h, c).name(),
+            Call::SecurityGroup(h, c) => rt::call::Op::SecurityGroup(h, c).name(),
+            Call::SecurityGroupRule(h, c) => rt::call::Op::SecurityGroupRule(h, c).name(),
         }
     }
 }
@@ -252,6 +262,8 @@ impl MechanismManager {
             Call::Network(h, c) => entry.slot.call_network(h, c, host).await,
             Call::Subnet(h, c) => entry.slot.call_subnet(h, c, host).await,
             Call::Port(h, c) => entry.slot.call_port(h, c, host).await,
+            Call::SecurityGroup(h, c) => entry.slot.call_security_group(h, c, host).await,
+            Call::SecurityGroupRule(h, c) => entry.slot.call_security_group_rule(h, c, host).await,
         }
     }
 

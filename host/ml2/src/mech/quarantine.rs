@@ -101,6 +101,10 @@ pub enum OwnedCall {
     Subnet(Hook, Box<rt::SubnetContext>),
     /// Port hook.
     Port(Hook, Box<rt::PortContext>),
+    /// Security group hook.
+    SecurityGroup(Hook, Box<rt::SecurityGroupContext>),
+    /// Security group rule hook.
+    SecurityGroupRule(Hook, Box<rt::SecurityGroupRuleContext>),
 }
 
 impl OwnedCall {
@@ -110,6 +114,8 @@ impl OwnedCall {
             Call::Network(h, c) => OwnedCall::Network(h, Box::new(c.clone())),
             Call::Subnet(h, c) => OwnedCall::Subnet(h, Box::new(c.clone())),
             Call::Port(h, c) => OwnedCall::Port(h, Box::new(c.clone())),
+            Call::SecurityGroup(h, c) => OwnedCall::SecurityGroup(h, Box::new(c.clone())),
+            Call::SecurityGroupRule(h, c) => OwnedCall::SecurityGroupRule(h, Box::new(c.clone())),
         }
     }
 
@@ -119,6 +125,8 @@ impl OwnedCall {
             OwnedCall::Network(h, c) => Call::Network(*h, c),
             OwnedCall::Subnet(h, c) => Call::Subnet(*h, c),
             OwnedCall::Port(h, c) => Call::Port(*h, c),
+            OwnedCall::SecurityGroup(h, c) => Call::SecurityGroup(*h, c),
+            OwnedCall::SecurityGroupRule(h, c) => Call::SecurityGroupRule(*h, c),
         }
     }
 }

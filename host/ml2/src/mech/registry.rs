@@ -200,9 +200,19 @@ impl MechanismManager {
             }
         };
         let settings = match (&req.settings, &current_version) {
-            (Some(s), _) => s.clone(),
-            (None, Some(v)) => serde_json::from_str(&v.settings)
-                .unwrap_or_else(|_| self.configured_settings(&req.name)),
+            (Some(s), Some(v)) => {
+                // `****` sent back (what `GET` shows for a secret) keeps the stored value.
+                let mut s = s.clone();
+                if let Some(previous) = self.version_settings(v).await? {
+                    s.keep_masked_from(&previous);
+                }
+                s
+            }
+            (Some(s), None) => s.clone(),
+            (None, Some(v)) => self
+                .version_settings(v)
+                .await?
+                .unwrap_or_else(|| self.configured_settings(&req.name)),
             (None, None) => self.configured_settings(&req.name),
         };
         let prepared = self
@@ -225,7 +235,8 @@ impl MechanismManager {
             size: wasm.len() as i64,
             wasm,
             manifest,
-            settings: serde_json::to_string(&settings).unwrap_or_default(),
+            // Secrets are stored once per driver (`driver_secrets`), not with each version.
+            settings: serde_json::to_string(&settings.masked(&meta.secrets)).unwrap_or_default(),
             created_at: now.clone(),
             created_by: req.by.clone(),
         };
@@ -256,8 +267,11 @@ impl MechanismManager {
             (Some(_), true) => "upgrade",
             (Some(_), false) => "configure",
         };
+        let secrets = serde_json::to_string(&settings.secret_values(&meta.secrets).config)
+            .unwrap_or_else(|_| "{}".into());
         let mut tx = self.store.begin().await?;
         db::insert_version(&mut tx, &version).await?;
+        db::secrets_set(&mut tx, &req.name, &secrets).await?;
         db::upsert(&mut tx, &row).await?;
         db::log_event(
             &mut tx,
@@ -278,6 +292,30 @@ impl MechanismManager {
         tracing::info!(driver = %req.name, version = %meta.version, action, from_cache = meta.compiled_from_cache, "driver serving");
         self.remember_fingerprint().await;
         self.info(&req.name).ok_or_else(|| not_found(&req.name))
+    }
+
+    /// A stored version's settings with the driver's secrets put back (versions keep `****`
+    /// in their place; `driver_secrets` has the latest values). `None` if unreadable.
+    async fn version_settings(&self, version: &DriverVersion) -> Result<Option<DriverSettings>> {
+        let Ok(mut settings) = serde_json::from_str::<DriverSettings>(&version.settings) else {
+            return Ok(None);
+        };
+        let mut conn = self
+            .store
+            .reader()
+            .acquire()
+            .await
+            .map_err(|e| Error::Store(neutrino_store::StoreError::classify(e)))?;
+        if let Some(text) = db::secrets_get(&mut conn, &version.name).await?
+            && let Ok(config) = serde_json::from_str(&text)
+        {
+            let secrets = DriverSettings {
+                config,
+                ..DriverSettings::default()
+            };
+            settings.keep_masked_from(&secrets);
+        }
+        Ok(Some(settings))
     }
 
     /// Put a prepared version in service for `row` (swapping the slot if the driver is known).
@@ -322,8 +360,7 @@ impl MechanismManager {
                 .await?
                 .ok_or_else(|| not_found(name))?;
             drop(tx);
-            let settings: DriverSettings =
-                serde_json::from_str(&version.settings).unwrap_or_default();
+            let settings = self.version_settings(&version).await?.unwrap_or_default();
             let prepared = self
                 .prepare(&version.wasm, version.manifest.as_deref(), settings.clone())
                 .await?;
@@ -572,8 +609,7 @@ impl MechanismManager {
             let Some(version) = db::get_version(&mut conn, &row.current_version_id).await? else {
                 continue;
             };
-            let settings: DriverSettings =
-                serde_json::from_str(&version.settings).unwrap_or_default();
+            let settings = self.version_settings(&version).await?.unwrap_or_default();
             match self
                 .prepare(&version.wasm, version.manifest.as_deref(), settings.clone())
                 .await

@@ -9,6 +9,7 @@
 //! of the crate does not change.
 
 pub mod v0_1;
+pub mod v0_2;
 
 use crate::call::{CallState, Op, Outcome};
 use crate::contract::Family;
@@ -18,6 +19,7 @@ use wasmtime::component::{Component, Linker};
 /// Linkers for every supported family.
 pub struct Linkers {
     v0_1: Linker<CallState>,
+    v0_2: Linker<CallState>,
 }
 
 impl Linkers {
@@ -25,6 +27,7 @@ impl Linkers {
     pub fn new(engine: &wasmtime::Engine) -> wasmtime::Result<Self> {
         Ok(Linkers {
             v0_1: v0_1::linker(engine)?,
+            v0_2: v0_2::linker(engine)?,
         })
     }
 }
@@ -34,6 +37,8 @@ impl Linkers {
 pub enum DriverPre {
     /// `neutrino:ml2@0.1.x`.
     V0_1(v0_1::MechanismDriverPre<CallState>),
+    /// `neutrino:ml2@0.2.x`.
+    V0_2(v0_2::MechanismDriverPre<CallState>),
 }
 
 impl DriverPre {
@@ -43,6 +48,10 @@ impl DriverPre {
             Family::V0_1 => {
                 let pre = linkers.v0_1.instantiate_pre(component)?;
                 Ok(DriverPre::V0_1(v0_1::MechanismDriverPre::new(pre)?))
+            }
+            Family::V0_2 => {
+                let pre = linkers.v0_2.instantiate_pre(component)?;
+                Ok(DriverPre::V0_2(v0_2::MechanismDriverPre::new(pre)?))
             }
         }
     }
@@ -56,6 +65,7 @@ impl DriverPre {
     ) -> wasmtime::Result<std::time::Duration> {
         match self {
             DriverPre::V0_1(pre) => v0_1::call_repeatedly(pre, store, op, n).await,
+            DriverPre::V0_2(pre) => v0_2::call_repeatedly(pre, store, op, n).await,
         }
     }
 
@@ -68,6 +78,7 @@ impl DriverPre {
     ) -> wasmtime::Result<std::time::Instant> {
         match self {
             DriverPre::V0_1(pre) => v0_1::call_timed(pre, store, op).await,
+            DriverPre::V0_2(pre) => v0_2::call_timed(pre, store, op).await,
         }
     }
 
@@ -79,6 +90,7 @@ impl DriverPre {
     ) -> wasmtime::Result<Outcome> {
         match self {
             DriverPre::V0_1(pre) => v0_1::call(pre, store, op).await,
+            DriverPre::V0_2(pre) => v0_2::call(pre, store, op).await,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Contract family `neutrino:ml2@0.1.x`: bindings generated from `wit/`,
-//! import traits, and conversions.
+//! Contract family `neutrino:ml2@0.1.x`: bindings generated from the frozen
+//! `wit/archive/0.1/`, import traits, and conversions.
 
 use crate::call::{CallState, Op, Outcome};
 use crate::imports::{self, http::DriverRequest, state::StateFailure};
@@ -9,11 +9,11 @@ use crate::types::{self as t, Hook, LogLevel};
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker};
 
-/// The output of `bindgen!` for `wit/` (undocumented generated items).
+/// The output of `bindgen!` for `wit/archive/0.1/` (undocumented generated items).
 #[allow(missing_docs)]
 mod generated {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/archive/0.1",
         world: "neutrino:ml2/mechanism-driver",
         imports: { default: async },
         exports: { default: async },
@@ -125,6 +125,9 @@ async fn run(m: &Guest, store: &mut Store<CallState>, op: Op<'_>) -> wasmtime::R
             let result = m.call_bind_port(&mut *store, &port_context(ctx)).await?;
             Outcome::Bind(result.map(bind_result).map_err(refusal))
         }
+        // 0.1 has no security group hooks; callers skip them (see
+        // `PreparedDriver::has_security_group_hooks`).
+        Op::SecurityGroup(..) | Op::SecurityGroupRule(..) => Outcome::Done(Ok(())),
     })
 }
 

@@ -69,6 +69,7 @@ pub async fn send(cx: &HostContext, req: DriverRequest) -> Result<InboundRespons
         timeout,
         max_response_bytes: cx.env.http.max_response_bytes,
         destination: destination.clone(),
+        keep_alive: cx.env.http.keep_alive,
     };
     tracing::debug!(driver = %cx.env.name, destination = %target, ?timeout, "driver HTTP request");
     tokio::time::timeout(timeout, cx.env.transport.send(request))

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod config;
 pub mod http;
 pub mod log;
+pub mod session;
 pub mod state;
 pub mod stderr;
 
@@ -26,13 +27,15 @@ pub struct DriverEnv {
     /// The driver's name (namespaces its state, tags its logs).
     pub name: String,
     /// Its configuration.
-    pub config: BTreeMap<String, String>,
+    pub config: BTreeMap<String, serde_json::Value>,
     /// Where it may send HTTP requests.
     pub allowlist: Allowlist,
     /// Its HTTP timeout and response size limit.
     pub http: HttpSettings,
     /// How requests travel.
     pub transport: Arc<dyn HttpTransport>,
+    /// Its session cache (this version only, never persisted).
+    pub session: session::SessionCache,
 }
 
 /// The per-call context of the imports.
@@ -47,4 +50,16 @@ pub struct HostContext {
     pub deadline: Instant,
     /// Log lines written so far in this call.
     pub log_lines: u32,
+    /// This call's id (it holds session fill locks under it).
+    pub call_id: u64,
+    /// Whether this call took a session fill lock (released when it ends).
+    pub took_session_lock: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for HostContext {
+    fn drop(&mut self) {
+        if *self.took_session_lock.get_mut() {
+            self.env.session.release_call(self.call_id);
+        }
+    }
 }

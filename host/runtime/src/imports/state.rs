@@ -4,6 +4,7 @@
 
 use super::HostContext;
 use crate::limits::{MAX_STATE_KEY, MAX_STATE_VALUE};
+use crate::services::StateChange;
 
 /// Why a state operation failed (the `state-error` the driver sees).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,4 +81,79 @@ pub async fn list_keys(cx: &HostContext, prefix: &str) -> Result<Vec<String>, St
         .state_list_keys(&cx.env.name, prefix)
         .await
         .map_err(|e| StateFailure::Unavailable(e.0))
+}
+
+/// The counter a stored value holds: decimal ASCII (what JSON `42` is).
+fn counter(value: Option<&[u8]>) -> Option<i64> {
+    match value {
+        None => Some(0),
+        Some(bytes) => std::str::from_utf8(bytes).ok()?.trim().parse().ok(),
+    }
+}
+
+/// Add `delta` to the counter under `key`, atomically; the new value.
+pub async fn increment(cx: &HostContext, key: &str, delta: i64) -> Result<i64, StateFailure> {
+    check_key(key)?;
+    check_writable(cx)?;
+    let next = |read: Option<&[u8]>| counter(read).and_then(|n| n.checked_add(delta));
+    let read = cx
+        .services
+        .state_modify(&cx.env.name, key, &|read| match next(read) {
+            Some(n) => StateChange::Set(n.to_string().into_bytes()),
+            None => StateChange::Keep,
+        })
+        .await
+        .map_err(|e| StateFailure::Unavailable(e.0))?;
+    match counter(read.as_deref()) {
+        None => Err(StateFailure::Invalid(format!(
+            "`{key}` does not hold an integer counter"
+        ))),
+        Some(n) => n
+            .checked_add(delta)
+            .ok_or_else(|| StateFailure::Invalid(format!("`{key}` would overflow: {n} + {delta}"))),
+    }
+}
+
+/// Replace the value under `key` by `new` (`None` deletes) if it is
+/// `expected` (`None`: absent), atomically; whether it was replaced.
+pub async fn compare_and_set(
+    cx: &HostContext,
+    key: &str,
+    expected: Option<Vec<u8>>,
+    new: Option<Vec<u8>>,
+) -> Result<bool, StateFailure> {
+    check_key(key)?;
+    check_writable(cx)?;
+    if new.as_ref().is_some_and(|v| v.len() > MAX_STATE_VALUE) {
+        return Err(StateFailure::TooLarge);
+    }
+    let read = cx
+        .services
+        .state_modify(&cx.env.name, key, &|read| {
+            if read != expected.as_deref() {
+                StateChange::Keep
+            } else {
+                match &new {
+                    Some(v) => StateChange::Set(v.clone()),
+                    None => StateChange::Delete,
+                }
+            }
+        })
+        .await
+        .map_err(|e| StateFailure::Unavailable(e.0))?;
+    Ok(read == expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counter;
+
+    #[test]
+    fn counters_are_decimal_ascii_and_absent_is_zero() {
+        assert_eq!(counter(None), Some(0));
+        assert_eq!(counter(Some(b"42")), Some(42));
+        assert_eq!(counter(Some(b"-7")), Some(-7));
+        assert_eq!(counter(Some(b"\"x\"")), None);
+        assert_eq!(counter(Some(&[0xff])), None);
+    }
 }

@@ -1,7 +1,16 @@
 //! Real outbound HTTP: resolve, check every address against the allow-list
 //! entry, connect, optionally TLS (rustls, ring, Mozilla roots), HTTP/1.1
-//! with hyper, read the body up to a limit. One connection per request: the
-//! traffic is a few postcommit calls, not worth a pool.
+//! with hyper, read the body up to a limit.
+//!
+//! Connections are kept alive and reused per destination (scheme, host,
+//! port): a connection whose response was read completely (and that the
+//! server did not close) goes back to an idle pool, at most
+//! [`MAX_IDLE_PER_DESTINATION`] per destination, for [`IDLE_TIMEOUT`]. A
+//! reused connection must still lead to an address the request's allow-list
+//! entry allows (names are resolved and checked on every request). A request
+//! that a reused connection could not even send (the server closed it
+//! meanwhile) is sent again on a fresh connection; one that was sent is never
+//! repeated. Requests with `keep_alive: false` use a connection of their own.
 
 use super::{HttpTransport, InboundResponse, OutboundRequest, TransportError};
 use async_trait::async_trait;
@@ -9,8 +18,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -29,10 +40,29 @@ const RESERVED_HEADERS: &[&str] = &[
     "proxy-connection",
 ];
 
-/// HTTP/1.1 over TCP or TLS with hyper and rustls.
+/// Idle connections kept per destination.
+pub const MAX_IDLE_PER_DESTINATION: usize = 32;
+/// How long an idle connection is kept (below common servers' keep-alive
+/// timeouts, so the server rarely closes one under us).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// (https, host, port).
+type PoolKey = (bool, String, u16);
+
+/// An open HTTP/1.1 connection, idle or in use.
+struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    peer: SocketAddr,
+    idle_since: Instant,
+    // Drives the connection; aborted when the connection is dropped.
+    _task: AbortOnDrop,
+}
+
+/// HTTP/1.1 over TCP or TLS with hyper and rustls, with keep-alive.
 #[derive(Clone)]
 pub struct HyperTransport {
     tls: tokio_rustls::TlsConnector,
+    idle: Arc<Mutex<HashMap<PoolKey, Vec<Connection>>>>,
 }
 
 impl std::fmt::Debug for HyperTransport {
@@ -61,7 +91,77 @@ impl HyperTransport {
     pub fn with_tls_config(config: rustls::ClientConfig) -> Self {
         HyperTransport {
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            idle: Arc::default(),
         }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, Vec<Connection>>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle connection to `key` leading to one of `allowed`, if any.
+    fn checkout(&self, key: &PoolKey, allowed: &[SocketAddr]) -> Option<Connection> {
+        let mut idle = self.idle();
+        let list = idle.get_mut(key)?;
+        let now = Instant::now();
+        list.retain(|c| !c.sender.is_closed() && now - c.idle_since < IDLE_TIMEOUT);
+        let at = list
+            .iter()
+            .rposition(|c| c.sender.is_ready() && allowed.contains(&c.peer))?;
+        Some(list.swap_remove(at))
+    }
+
+    /// Keep `connection` for the next request to `key`.
+    fn checkin(&self, key: PoolKey, mut connection: Connection) {
+        connection.idle_since = Instant::now();
+        let mut idle = self.idle();
+        let list = idle.entry(key).or_default();
+        if list.len() < MAX_IDLE_PER_DESTINATION {
+            list.push(connection);
+        }
+    }
+
+    /// The number of idle connections kept (tests and benchmarks).
+    pub fn idle_connections(&self) -> usize {
+        self.idle().values().map(Vec::len).sum()
+    }
+
+    /// A new connection to the first of `allowed` that answers.
+    async fn open(
+        &self,
+        https: bool,
+        bare_host: &str,
+        allowed: &[SocketAddr],
+    ) -> Result<Connection, TransportError> {
+        let tcp = connect(allowed).await?;
+        let peer = tcp
+            .peer_addr()
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let io: Box<dyn Io> = if https {
+            let name = ServerName::try_from(bare_host.to_string())
+                .map_err(|e| TransportError::Invalid(format!("{bare_host}: {e}")))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| TransportError::Connect(format!("TLS with {bare_host}: {e}")))?;
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        let task = AbortOnDrop(tokio::spawn(async move {
+            let _ = connection.await;
+        }));
+        Ok(Connection {
+            sender,
+            peer,
+            idle_since: Instant::now(),
+            _task: task,
+        })
     }
 
     async fn exchange(&self, req: OutboundRequest) -> Result<InboundResponse, TransportError> {
@@ -91,27 +191,8 @@ impl HyperTransport {
                 req.destination
             )));
         }
-        let tcp = connect(&allowed).await?;
-        let _ = tcp.set_nodelay(true);
-        let io: Box<dyn Io> = if https {
-            let name = ServerName::try_from(bare_host.to_string())
-                .map_err(|e| TransportError::Invalid(format!("{bare_host}: {e}")))?;
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(|e| TransportError::Connect(format!("TLS with {bare_host}: {e}")))?;
-            Box::new(tls)
-        } else {
-            Box::new(tcp)
-        };
-
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-            .await
-            .map_err(|e| TransportError::Connect(e.to_string()))?;
-        let driver_task = AbortOnDrop(tokio::spawn(async move {
-            let _ = connection.await;
-        }));
+        let key: PoolKey = (https, bare_host.to_string(), port);
+        let keep_alive = req.keep_alive;
 
         let authority = req
             .url
@@ -132,13 +213,50 @@ impl HyperTransport {
             }
             builder = builder.header(name.as_str(), value.as_str());
         }
+        if !keep_alive {
+            builder = builder.header(http::header::CONNECTION, "close");
+        }
         let request = builder
             .body(Full::new(Bytes::from(req.body)))
             .map_err(|e| TransportError::Invalid(e.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| TransportError::Connect(e.to_string()))?;
+
+        let reused = if keep_alive {
+            self.checkout(&key, &allowed)
+        } else {
+            None
+        };
+        let (mut connection, response) = match reused {
+            Some(mut connection) => match connection.sender.try_send_request(request).await {
+                Ok(response) => (connection, response),
+                Err(mut e) => match e.take_message() {
+                    // Not sent: the server closed the idle connection. A fresh one.
+                    Some(request) => {
+                        let mut fresh = self.open(https, bare_host, &allowed).await?;
+                        let response = fresh
+                            .sender
+                            .send_request(request)
+                            .await
+                            .map_err(|e| TransportError::Connect(e.to_string()))?;
+                        (fresh, response)
+                    }
+                    None => return Err(TransportError::Connect(e.error().to_string())),
+                },
+            },
+            None => {
+                let mut fresh = self.open(https, bare_host, &allowed).await?;
+                let response = fresh
+                    .sender
+                    .send_request(request)
+                    .await
+                    .map_err(|e| TransportError::Connect(e.to_string()))?;
+                (fresh, response)
+            }
+        };
+        let server_closes = response
+            .headers()
+            .get(http::header::CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
 
         let status = response.status().as_u16();
         let headers = response
@@ -162,7 +280,15 @@ impl HyperTransport {
                 bytes.extend_from_slice(&data);
             }
         }
-        drop(driver_task);
+        if keep_alive && !server_closes {
+            // The response was read to its end: the connection can carry the next one
+            // once its task has seen that (`ready`), which is immediate or never.
+            let ready =
+                tokio::time::timeout(Duration::from_millis(100), connection.sender.ready()).await;
+            if matches!(ready, Ok(Ok(()))) {
+                self.checkin(key, connection);
+            }
+        }
         Ok(InboundResponse {
             status,
             headers,

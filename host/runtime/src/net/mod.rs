@@ -38,6 +38,9 @@ pub struct OutboundRequest {
     /// The allow-list entry that admitted the URL; transports must connect
     /// only to addresses it allows.
     pub destination: Destination,
+    /// Whether the connection may be kept and reused (the driver's
+    /// `http.keep_alive` setting).
+    pub keep_alive: bool,
 }
 
 /// The answer to an [`OutboundRequest`].

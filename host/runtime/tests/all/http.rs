@@ -195,6 +195,95 @@ async fn http_needs_the_operators_grant() {
 
     assert_eq!(
         err.to_string(),
-        "driver `http-forbidden` imports `neutrino:ml2/http@0.1.0` but the operator did not grant `http`"
+        "driver `http-forbidden` imports `neutrino:ml2/http@0.2.0` but the operator did not grant `http`"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_are_kept_alive_and_reused_per_destination() {
+    let server = TestServer::start(Answer::KeepAlive(200, b"{}".to_vec())).await;
+    let rt = runtime();
+    let driver = prepare(
+        &rt,
+        "http-in-precommit",
+        http_settings(&[("url", &server.url("/api/ok"))], &[server.url("/api")]),
+    )
+    .await;
+
+    for _ in 0..10 {
+        driver
+            .call_port(Hook::CreatePostcommit, &port_ctx(), &host())
+            .await
+            .unwrap();
+    }
+    assert_eq!(server.requests().len(), 10);
+    assert_eq!(server.connections(), 1, "one connection for ten calls");
+
+    // 32 calls at once need at most 32 connections, and the next ones reuse them.
+    let calls: Vec<_> = (0..32)
+        .map(|_| {
+            let driver = driver.clone();
+            tokio::spawn(async move {
+                driver
+                    .call_port(Hook::CreatePostcommit, &port_ctx(), &host())
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for c in calls {
+        c.await.unwrap();
+    }
+    let after_burst = server.connections();
+    assert!(after_burst <= 33, "{after_burst}");
+    for _ in 0..10 {
+        driver
+            .call_port(Hook::CreatePostcommit, &port_ctx(), &host())
+            .await
+            .unwrap();
+    }
+    assert_eq!(server.connections(), after_burst, "reused after the burst");
+    assert_eq!(server.requests().len(), 52);
+}
+
+#[tokio::test]
+async fn keep_alive_false_opens_a_connection_per_request() {
+    let server = TestServer::start(Answer::KeepAlive(200, b"{}".to_vec())).await;
+    let rt = runtime();
+    let mut settings = http_settings(&[("url", &server.url("/api/ok"))], &[server.url("/api")]);
+    settings.http.keep_alive = false;
+    let driver = prepare(&rt, "http-in-precommit", settings).await;
+
+    for _ in 0..5 {
+        driver
+            .call_port(Hook::CreatePostcommit, &port_ctx(), &host())
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(server.connections(), 5);
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_is_replaced_without_failing_the_call() {
+    // The server answers and closes each connection after the response, without saying so
+    // in a header: the pooled connection is dead when the next call takes it.
+    let server = TestServer::start(Answer::CloseQuietly(200, b"{}".to_vec())).await;
+    let rt = runtime();
+    let driver = prepare(
+        &rt,
+        "http-in-precommit",
+        http_settings(&[("url", &server.url("/api/ok"))], &[server.url("/api")]),
+    )
+    .await;
+
+    for _ in 0..5 {
+        driver
+            .call_port(Hook::CreatePostcommit, &port_ctx(), &host())
+            .await
+            .expect("a closed idle connection is never a failed call");
+    }
+
+    assert_eq!(server.requests().len(), 5);
+    assert_eq!(server.connections(), 5);
 }

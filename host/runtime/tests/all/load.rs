@@ -30,7 +30,7 @@ async fn a_driver_built_for_an_unsupported_contract_is_refused_naming_both_versi
     );
     assert_eq!(
         err.to_string(),
-        "driver `wrong-contract` was built for neutrino:ml2@9.0.0; this host supports 0.1.x"
+        "driver `wrong-contract` was built for neutrino:ml2@9.0.0; this host supports 0.2.x, 0.1.x"
     );
 }
 
@@ -48,7 +48,7 @@ async fn the_exported_contract_is_checked_even_when_the_manifest_claims_a_suppor
 
     assert_eq!(
         err.to_string(),
-        "driver `wrong-contract` was built for neutrino:ml2@9.0.0; this host supports 0.1.x"
+        "driver `wrong-contract` was built for neutrino:ml2@9.0.0; this host supports 0.2.x, 0.1.x"
     );
 }
 
@@ -56,7 +56,7 @@ async fn the_exported_contract_is_checked_even_when_the_manifest_claims_a_suppor
 async fn an_import_missing_from_the_manifest_is_refused() {
     let rt = runtime();
     let wasm = without_embedded_manifest(guests().wasm("recorder"));
-    let manifest = "name = \"recorder\"\nversion = \"0.1.0\"\ncontract = \"neutrino:ml2@0.1.0\"\ncapabilities = [\"log\", \"config\"]\n";
+    let manifest = "name = \"recorder\"\nversion = \"0.1.0\"\ncontract = \"neutrino:ml2@0.2.0\"\ncapabilities = [\"log\", \"config\"]\n";
 
     let err = rt
         .prepare(&wasm, Some(manifest), settings(&[]))
@@ -65,7 +65,7 @@ async fn an_import_missing_from_the_manifest_is_refused() {
 
     assert_eq!(
         err.to_string(),
-        "driver `recorder` imports `neutrino:ml2/state@0.1.0` but its manifest does not declare `state`"
+        "driver `recorder` imports `neutrino:ml2/state@0.2.0` but its manifest does not declare `state`"
     );
 }
 
@@ -89,7 +89,7 @@ async fn a_capability_the_operator_withholds_is_refused() {
     );
     assert_eq!(
         err.to_string(),
-        "driver `recorder` imports `neutrino:ml2/state@0.1.0` but the operator did not grant `state`"
+        "driver `recorder` imports `neutrino:ml2/state@0.2.0` but the operator did not grant `state`"
     );
 }
 
@@ -107,7 +107,7 @@ async fn a_bare_wasm_describes_itself() {
         (meta.name.as_str(), meta.version.as_str()),
         ("versioned", "1.0.0")
     );
-    assert_eq!(meta.contract, "neutrino:ml2@0.1.0");
+    assert_eq!(meta.contract, "neutrino:ml2@0.2.0");
     assert_eq!(meta.capabilities.to_string(), "config");
     assert_eq!(meta.sha256.len(), 64);
 }
@@ -283,17 +283,15 @@ async fn every_in_tree_driver_loads_with_the_default_grants() {
 }
 
 #[tokio::test]
-async fn a_driver_reading_the_clock_is_refused_naming_the_import() {
+async fn a_contract_0_2_driver_reads_the_wall_and_monotonic_clocks() {
     let rt = runtime();
 
-    let err = try_prepare(&rt, "clock", settings(&[])).await.unwrap_err();
+    let clock = prepare(&rt, "clock", settings(&[])).await;
 
-    assert!(matches!(err, LoadError::ForbiddenImport { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .starts_with("driver `clock` imports `wasi:clocks/"),
-        "{err}"
-    );
+    clock
+        .call_port(Hook::CreatePrecommit, &port_ctx(), &host())
+        .await
+        .expect("both clocks work");
 }
 
 #[tokio::test]

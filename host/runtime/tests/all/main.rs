@@ -2,6 +2,7 @@
 //! drivers (`tests/drivers/` and `drivers/`, built for wasm32-wasip2 once
 //! per run by `support::guests`).
 
+mod contract_0_2;
 mod hostile;
 mod http;
 mod load;

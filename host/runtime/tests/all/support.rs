@@ -197,6 +197,15 @@ impl HostServices for SlowHost {
     async fn state_list_keys(&self, driver: &str, prefix: &str) -> Result<Vec<String>, HostError> {
         self.inner.state_list_keys(driver, prefix).await
     }
+    async fn state_modify(
+        &self,
+        driver: &str,
+        key: &str,
+        change: neutrino_runtime::StateModifier<'_>,
+    ) -> Result<Option<Vec<u8>>, HostError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.state_modify(driver, key, change).await
+    }
     async fn agents(&self, t: Option<&str>, h: Option<&str>) -> Result<Vec<Agent>, HostError> {
         self.inner.agents(t, h).await
     }
@@ -209,6 +218,11 @@ pub enum Answer {
     With(u16, Vec<u8>),
     /// Accept the connection, read the request, never answer.
     Never,
+    /// Status and body, keeping the connection open for the next request
+    /// (HTTP/1.1 keep-alive).
+    KeepAlive(u16, Vec<u8>),
+    /// Status and body, then close the connection without announcing it.
+    CloseQuietly(u16, Vec<u8>),
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that records connections and
@@ -231,28 +245,48 @@ impl TestServer {
                 c.fetch_add(1, Ordering::SeqCst);
                 let (r, answer) = (r.clone(), answer.clone());
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    loop {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
                         }
-                    }
-                    let head = String::from_utf8_lossy(&buf).to_string();
-                    r.lock()
-                        .unwrap()
-                        .push(head.lines().next().unwrap_or_default().to_string());
-                    match answer {
-                        Answer::Never => tokio::time::sleep(Duration::from_secs(60)).await,
-                        Answer::With(status, body) => {
-                            let head = format!(
-                                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                                body.len()
-                            );
-                            let _ = socket.write_all(head.as_bytes()).await;
-                            let _ = socket.write_all(&body).await;
+                        let head = String::from_utf8_lossy(&buf).to_string();
+                        r.lock()
+                            .unwrap()
+                            .push(head.lines().next().unwrap_or_default().to_string());
+                        match &answer {
+                            Answer::KeepAlive(status, body) => {
+                                let head = format!(
+                                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n",
+                                    body.len()
+                                );
+                                let _ = socket.write_all(head.as_bytes()).await;
+                                let _ = socket.write_all(body).await;
+                                continue;
+                            }
+                            Answer::CloseQuietly(status, body) => {
+                                let head = format!(
+                                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n",
+                                    body.len()
+                                );
+                                let _ = socket.write_all(head.as_bytes()).await;
+                                let _ = socket.write_all(body).await;
+                            }
+                            Answer::Never => tokio::time::sleep(Duration::from_secs(60)).await,
+                            Answer::With(status, body) => {
+                                let head = format!(
+                                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                                    body.len()
+                                );
+                                let _ = socket.write_all(head.as_bytes()).await;
+                                let _ = socket.write_all(body).await;
+                            }
                         }
+                        return;
                     }
                 });
             }
@@ -287,9 +321,9 @@ pub fn http_settings(config: &[(&str, &str)], allow: &[String]) -> DriverSetting
 
 /// The config map of `pairs` (for building settings by hand).
 #[allow(dead_code)]
-pub fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, serde_json::Value> {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
         .collect()
 }

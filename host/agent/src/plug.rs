@@ -1,0 +1,104 @@
+//! How a device's host end joins the L2 agent's switch (Neutron's `interface_driver`, and
+//! what Nova's os-vif does for a VM): with Linux bridges the `tap…` device only has to
+//! exist (the L2 agent finds it by name); with Open vSwitch it is added to the integration
+//! bridge as a port whose `external_ids` name the Neutron port (`iface-id`), its MAC and
+//! `iface-status`, tagged with the dead VLAN (4095) until the agent wires it (os-vif's
+//! `isolate_vif`), so it passes no traffic before then.
+
+use serde::Deserialize;
+
+use crate::ip;
+
+/// The VLAN tag of ports that must pass no traffic (Neutron's `DEAD_VLAN_TAG`).
+pub const DEAD_VLAN: u16 = 4095;
+
+/// Which switch devices are plugged into.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InterfaceDriver {
+    /// Kernel bridges (the Linux bridge agent plugs `tap…` devices by name).
+    Linuxbridge,
+    /// Open vSwitch: ports on the integration bridge, found by `external_ids:iface-id`.
+    Openvswitch,
+}
+
+/// `[ovs]`: the Open vSwitch agent's settings (Neutron's option names).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OvsConfig {
+    /// `integration_bridge` (Neutron's default `br-int`).
+    pub integration_bridge: String,
+    /// `datapath_type`: `system` (the kernel module, Neutron's default) or `netdev` (the
+    /// userspace datapath, which needs no kernel module).
+    pub datapath_type: String,
+}
+
+impl Default for OvsConfig {
+    fn default() -> Self {
+        OvsConfig {
+            integration_bridge: "br-int".into(),
+            datapath_type: "system".into(),
+        }
+    }
+}
+
+/// `ovs-vsctl --timeout=10 ARGS…`.
+pub async fn vsctl(args: &[&str]) -> Result<String, ip::CommandError> {
+    let mut all = vec!["--timeout=10"];
+    all.extend_from_slice(args);
+    ip::run("ovs-vsctl", &all).await
+}
+
+/// Make sure the integration bridge exists, with the configured datapath.
+pub async fn ensure_bridge(ovs: &OvsConfig) -> Result<(), ip::CommandError> {
+    let br = ovs.integration_bridge.as_str();
+    let dp = format!("datapath_type={}", ovs.datapath_type);
+    vsctl(&["--may-exist", "add-br", br, "--", "set", "Bridge", br, &dp]).await?;
+    ip::ip(&["link", "set", "dev", br, "up"]).await.map(|_| ())
+}
+
+/// Plug an existing device for `port_id` (with `mac`) into the switch.
+pub async fn plug(
+    driver: &InterfaceDriver,
+    ovs: &OvsConfig,
+    device: &str,
+    port_id: &str,
+    mac: &str,
+) -> Result<(), ip::CommandError> {
+    match driver {
+        InterfaceDriver::Linuxbridge => Ok(()),
+        InterfaceDriver::Openvswitch => {
+            let br = ovs.integration_bridge.as_str();
+            let id = format!("external_ids:iface-id={port_id}");
+            let mac = format!("external_ids:attached-mac={mac}");
+            let tag = format!("tag={DEAD_VLAN}");
+            vsctl(&[
+                "--may-exist",
+                "add-port",
+                br,
+                device,
+                "--",
+                "set",
+                "Interface",
+                device,
+                &id,
+                &mac,
+                "external_ids:iface-status=active",
+                "--",
+                "set",
+                "Port",
+                device,
+                &tag,
+            ])
+            .await
+            .map(|_| ())
+        }
+    }
+}
+
+/// Remove a device's port from the switch (the device itself is the caller's).
+pub async fn unplug(driver: &InterfaceDriver, ovs: &OvsConfig, device: &str) {
+    if *driver == InterfaceDriver::Openvswitch {
+        let _ = vsctl(&["--if-exists", "del-port", &ovs.integration_bridge, device]).await;
+    }
+}
