@@ -598,6 +598,25 @@ pub async fn authorize_create(
     }
 }
 
+/// Attributes Neutron never shows (`is_visible: False`), by member.
+const INVISIBLE: &[(&str, &str)] = &[("address_group", "shared")];
+
+/// A record without some of its attributes.
+struct Without<'a> {
+    record: &'a dyn Fields,
+    hidden: Vec<&'static str>,
+}
+
+impl Fields for Without<'_> {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        if self.hidden.contains(&key) {
+            Lookup::Absent
+        } else {
+            self.record.field(key)
+        }
+    }
+}
+
 /// Check an update or delete of a record the caller can fetch: 403 when the action is denied
 /// but the record is readable, 404 when it is not readable either.
 pub async fn authorize_change(
@@ -626,8 +645,19 @@ pub async fn authorize_change(
         return Ok(());
     }
     let get = [format!("get_{member}")];
+    // Neutron checks `get_<member>` against the record read with the fields its policy
+    // needs, which leaves out attributes it never shows: an address group's `shared`.
+    let shown = Without {
+        record,
+        hidden: INVISIBLE
+            .iter()
+            .filter(|(m, _)| *m == member)
+            .map(|(_, a)| *a)
+            .collect(),
+    };
     let about = About {
         body: None,
+        record: Some(&shown),
         ..about
     };
     if evaluate(state, ctx, &get, about, &mut parents).await? {
