@@ -139,6 +139,19 @@ async fn addresses_are_added_and_removed_by_action() {
             json!({"address": ["10.0.0.0/8"]}),
         )
         .await;
+    // The actions read a bare address as a host, as netaddr does (creation refuses it).
+    let bare_missing = c
+        .put(
+            &format!("/v2.0/address-groups/{id}/remove_addresses"),
+            json!({"addresses": ["10.200.200.200"]}),
+        )
+        .await;
+    let bare_bad = c
+        .put(
+            &format!("/v2.0/address-groups/{id}/add_addresses"),
+            json!({"addresses": ["this is bad IP address"]}),
+        )
+        .await;
 
     assert_eq!(added.status, 200, "{}", added.body);
     assert_eq!(
@@ -158,6 +171,11 @@ async fn addresses_are_added_and_removed_by_action() {
         missing.expect_error(404, "AddressesNotFound"),
         format!("Addresses ['10.0.2.100/32'] not found in the address group {id}.")
     );
+    assert_eq!(
+        bare_missing.expect_error(404, "AddressesNotFound"),
+        format!("Addresses ['10.200.200.200/32'] not found in the address group {id}.")
+    );
+    bare_bad.expect_error(400, "InvalidInput");
     no_list.expect_error(400, "InvalidInput");
     let shown = c.get_ok(&format!("/v2.0/address-groups/{id}")).await;
     assert_eq!(

@@ -286,3 +286,47 @@ async fn keystone_users_get_neutrons_policy() {
     );
     server.stop().await;
 }
+
+/// Neutron's rules are all `scope_types=['project']`: a system-scoped token (Keystone's
+/// bootstrap gives `admin` the admin role on the system) creates nothing (403
+/// `InvalidScope`), reads nothing and finds nothing to change.
+#[tokio::test]
+async fn a_system_scoped_token_is_refused_as_invalid_scope() {
+    let Some(k) = keystone().await else { return };
+    let server = server(k, |_| {}).await;
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": "admin"}}},
+        "scope": {"system": {"all": true}}}});
+    let r = reqwest::Client::new()
+        .post(format!("{}/v3/auth/tokens", k.url))
+        .json(&body)
+        .send()
+        .await
+        .expect("keystone answers");
+    assert!(r.status().is_success(), "system token: {}", r.status());
+    let system = r.headers()["x-subject-token"].to_str().unwrap().to_string();
+    let project_admin = Client::with_token(&server.url, &k.admin_token().await);
+    let net = project_admin.network("n").await;
+    let system = Client::with_token(&server.url, &system);
+
+    let create = system
+        .post("/v2.0/networks", json!({"network": {"name": "s"}}))
+        .await;
+    let list = system.get("/v2.0/networks").await;
+    let update = system
+        .put(
+            &format!("/v2.0/networks/{}", s(&net, "id")),
+            json!({"network": {"name": "x"}}),
+        )
+        .await;
+
+    assert!(
+        create
+            .expect_error(403, "InvalidScope")
+            .contains("requires a scope of ['project'], request was made with system scope")
+    );
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.ids("networks").is_empty(), "{}", list.body);
+    assert_eq!(update.status, 404, "{}", update.body);
+    server.stop().await;
+}

@@ -387,11 +387,19 @@ async fn a_shared_address_group_can_be_named_by_the_targets_rules() {
             json!({"addresses": ["192.168.0.0/16"]}),
         )
         .await;
+    let bob_rename = bob
+        .put(
+            &format!("/v2.0/address-groups/{ag_id}"),
+            json!({"address_group": {"name": "mine"}}),
+        )
+        .await;
     let refused = alice
         .delete(&format!("/v2.0/rbac-policies/{}", s(&entry, "id")))
         .await;
 
     assert_eq!(bob_show.status, 200, "{}", bob_show.body);
+    // Neutron checks the update against the group read without `shared` (never shown).
+    assert_eq!(bob_rename.status, 404, "{}", bob_rename.body);
     assert!(bob_show.body["address_group"].get("shared").is_none());
     assert_eq!(bob_rule.status, 201, "{}", bob_rule.body);
     carol_rule.expect_error(404, "AddressGroupNotFound");

@@ -334,3 +334,26 @@ async fn concurrent_first_ports_of_a_project_share_one_default_group() {
     assert_eq!(listed["security_groups"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
+
+/// Neutron's `get_security_groups` creates the default group of the project a list filters
+/// on (an admin's `?project_id=P`), so a new project's default group can be listed before
+/// the project ever called.
+#[tokio::test]
+async fn an_admin_listing_a_new_projects_groups_finds_its_default_group() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let project = "dddddddddddddddddddddddddddddddd";
+    let listed = admin
+        .get(&format!("/v2.0/security-groups?project_id={project}"))
+        .await;
+    let by_member = server
+        .project("eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
+        .get("/v2.0/security-groups?project_id=ffffffffffffffffffffffffffffffff")
+        .await;
+    let groups = listed.items("security_groups");
+    assert_eq!(groups.len(), 1, "{}", listed.body);
+    assert_eq!(groups[0]["name"], "default");
+    assert_eq!(groups[0]["project_id"], project);
+    assert!(by_member.items("security_groups").is_empty());
+    server.stop().await;
+}

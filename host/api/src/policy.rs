@@ -483,6 +483,33 @@ impl MatchRule {
     }
 }
 
+/// The scope of a token that is not scoped to a project (`system`, `domain`): every rule of
+/// Neutron's has `scope_types=['project']`, so oslo.policy refuses such a token
+/// (`InvalidScope`) for every action, and reads filter out everything.
+fn foreign_scope(ctx: &RequestContext) -> Option<&'static str> {
+    if !ctx.system_scope.is_empty() {
+        Some("system")
+    } else if ctx.project_id.is_empty() && !ctx.domain_id.is_empty() {
+        Some("domain")
+    } else {
+        None
+    }
+}
+
+/// 403 `InvalidScope` for `action` when the token is not project-scoped.
+fn check_scope(ctx: &RequestContext, action: &str) -> ApiResult<()> {
+    match foreign_scope(ctx) {
+        None => Ok(()),
+        Some(scope) => Err(ApiError(neutrino_ml2::Error::neutron(
+            "InvalidScope",
+            403,
+            format!(
+                "{action} requires a scope of ['project'], request was made with {scope} scope."
+            ),
+        ))),
+    }
+}
+
 fn denied(rule: &MatchRule) -> ApiError {
     ApiError(neutrino_ml2::Error::neutron(
         "PolicyNotAuthorized",
@@ -555,6 +582,7 @@ pub async fn authorize_create(
     owner: &str,
 ) -> ApiResult<()> {
     let action = format!("create_{member}");
+    check_scope(ctx, &action)?;
     let m = MatchRule::new(&state.policy, &action, attrs, Some(body), true);
     let mut parents = Parents::default();
     let about = About {
@@ -570,6 +598,25 @@ pub async fn authorize_create(
     }
 }
 
+/// Attributes Neutron never shows (`is_visible: False`), by member.
+const INVISIBLE: &[(&str, &str)] = &[("address_group", "shared")];
+
+/// A record without some of its attributes.
+struct Without<'a> {
+    record: &'a dyn Fields,
+    hidden: Vec<&'static str>,
+}
+
+impl Fields for Without<'_> {
+    fn field(&self, key: &str) -> Lookup<'_> {
+        if self.hidden.contains(&key) {
+            Lookup::Absent
+        } else {
+            self.record.field(key)
+        }
+    }
+}
+
 /// Check an update or delete of a record the caller can fetch: 403 when the action is denied
 /// but the record is readable, 404 when it is not readable either.
 pub async fn authorize_change(
@@ -582,6 +629,10 @@ pub async fn authorize_change(
     body: Option<&Map<String, Value>>,
 ) -> ApiResult<()> {
     let action = format!("{verb}_{member}");
+    if foreign_scope(ctx).is_some() {
+        // Neutron reads the record first, as the same token: nothing is readable.
+        return Err(crate::error::not_found_url());
+    }
     let m = MatchRule::new(&state.policy, &action, attrs, body, false);
     let mut parents = Parents::default();
     let about = About {
@@ -594,8 +645,19 @@ pub async fn authorize_change(
         return Ok(());
     }
     let get = [format!("get_{member}")];
+    // Neutron checks `get_<member>` against the record read with the fields its policy
+    // needs, which leaves out attributes it never shows: an address group's `shared`.
+    let shown = Without {
+        record,
+        hidden: INVISIBLE
+            .iter()
+            .filter(|(m, _)| *m == member)
+            .map(|(_, a)| *a)
+            .collect(),
+    };
     let about = About {
         body: None,
+        record: Some(&shown),
         ..about
     };
     if evaluate(state, ctx, &get, about, &mut parents).await? {
@@ -633,7 +695,11 @@ impl<'s> Reader<'s> {
             Decision::Needs(_) => None,
         };
         let get = format!("get_{member}");
-        let get_fixed = fixed(&get);
+        let get_fixed = if foreign_scope(ctx).is_some() {
+            Some(false)
+        } else {
+            fixed(&get)
+        };
         let guarded = guarded
             .iter()
             .map(|a| {

@@ -248,7 +248,21 @@ impl Plugin {
         mut q: ListQuery,
     ) -> Result<Vec<SecurityGroup>> {
         let plugin = self.clone();
-        let project = ctx.project_id.clone();
+        // Neutron's `get_security_groups`: the default group of the project filtered on (the
+        // first `project_id` value), else of the caller's project. Only admins create one
+        // for another project.
+        let filtered = q.conditions.iter().find_map(|c| match c {
+            Condition::In { column, values } if column == "project_id" => {
+                values.first().and_then(|v| match v {
+                    neutrino_store::query::SqlValue::Text(t) => Some(t.clone()),
+                    _ => None,
+                })
+            }
+            _ => None,
+        });
+        let project = filtered
+            .filter(|p| ctx.sees_all() || *p == ctx.project_id)
+            .unwrap_or_else(|| ctx.project_id.clone());
         crate::in_tx!(self.store(), |tx| plugin
             .ensure_default_security_group(tx, &project)
             .await)?;

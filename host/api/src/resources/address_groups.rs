@@ -43,8 +43,10 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
 });
 
 /// Neutron's `type:subnet_list`: a list of distinct CIDRs (`10.0.0.7/24` is accepted and
-/// stored as `10.0.0.0/24`; a bare address is not a CIDR).
-fn subnet_list(v: Option<&Value>) -> ApiResult<Vec<IpNet>> {
+/// stored as `10.0.0.0/24`; a bare address is not a CIDR). The `add_addresses` and
+/// `remove_addresses` actions are not validated by Neutron's attribute map: their addresses
+/// go through `netaddr.IPNetwork`, which reads a bare address as a host (`bare_is_host`).
+fn subnet_list(v: Option<&Value>, bare_is_host: bool) -> ApiResult<Vec<IpNet>> {
     let items = match v {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -64,19 +66,25 @@ fn subnet_list(v: Option<&Value>) -> ApiResult<Vec<IpNet>> {
             )));
         }
         seen.push(text);
-        let net: IpNet = text
-            .contains('/')
-            .then(|| text.parse().ok())
-            .flatten()
-            .ok_or_else(|| {
-                invalid_input(format!(
-                    "Invalid input for addresses. Reason: '{}' is not a valid IP subnet.",
-                    match i {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    }
-                ))
-            })?;
+        let host = || {
+            bare_is_host
+                .then(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+                .flatten()
+        };
+        let net: IpNet = if text.contains('/') {
+            text.parse().ok()
+        } else {
+            host()
+        }
+        .ok_or_else(|| {
+            invalid_input(format!(
+                "Invalid input for addresses. Reason: '{}' is not a valid IP subnet.",
+                match i {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }
+            ))
+        })?;
         out.push(net);
     }
     Ok(out)
@@ -145,7 +153,7 @@ impl Resource for AddressGroups {
                     project_id: owner(m, ctx)?,
                     name: m.str_of("name").unwrap_or_default(),
                     description: m.str_of("description").unwrap_or_default(),
-                    addresses: subnet_list(m.get("addresses"))?,
+                    addresses: subnet_list(m.get("addresses"), false)?,
                 })
             })
             .collect::<ApiResult<Vec<_>>>()?;
@@ -216,7 +224,7 @@ async fn action(
             "Invalid input for addresses. Reason: the body must be {\"addresses\": [...]}.",
         ));
     };
-    let addresses = subnet_list(Some(list))?;
+    let addresses = subnet_list(Some(list), true)?;
     let g = if add {
         s.plugin.add_addresses(&ctx, &id, addresses).await?
     } else {
