@@ -498,3 +498,43 @@ async fn thirty_two_clients_create_and_associate_without_sharing_an_address() {
     assert_eq!(ports_used.len(), 32);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_associated_address_of_a_port_cannot_change() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let alice = server.project(ALICE);
+    let t = topology(&admin, &alice, "172.24.4.0/24", "10.0.0.0/24").await;
+    let port = alice.port(s(&t.net, "id"), json!({})).await;
+    let f = fip(
+        &alice,
+        json!({"floating_network_id": t.ext["id"], "port_id": port["id"]}),
+    )
+    .await;
+    let path = format!("/v2.0/ports/{}", s(&port, "id"));
+    let moved = alice
+        .put(
+            &path,
+            json!({"port": {"fixed_ips": [{"subnet_id": t.subnet["id"], "ip_address": "10.0.0.77"}]}}),
+        )
+        .await;
+    let kept = alice
+        .put(
+            &path,
+            json!({"port": {"fixed_ips": [
+                {"subnet_id": t.subnet["id"], "ip_address": f["fixed_ip_address"]},
+                {"subnet_id": t.subnet["id"], "ip_address": "10.0.0.78"}]}}),
+        )
+        .await;
+
+    assert_eq!(
+        moved.expect_error(400, "BadRequest"),
+        format!(
+            "Bad port request: Cannot update the fixed_ips of the port {}, because its original \
+             fixed_ip has been associated to a floating ip.",
+            s(&port, "id")
+        )
+    );
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    server.stop().await;
+}

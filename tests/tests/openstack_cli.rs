@@ -185,11 +185,13 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
             "pool1",
         ]);
         assert_eq!(pool["prefixes"], serde_json::json!(["10.100.0.0/16"]));
+        // On a network of its own: the subnets of one network come from one pool (or none).
+        cli.run(&["network", "create", "net2"]);
         let carved = cli.json(&[
             "subnet",
             "create",
             "--network",
-            "net1",
+            "net2",
             "--subnet-pool",
             "pool1",
             "--prefix-length",
@@ -254,7 +256,7 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
         cli.run(&["port", "delete", "port1b"]);
         cli.run(&["subnet", "delete", "sub1", "sub2"]);
         cli.run(&["subnet", "pool", "delete", "pool1"]);
-        cli.run(&["network", "delete", "net1"]);
+        cli.run(&["network", "delete", "net1", "net2"]);
         assert!(names(&cli.json(&["network", "list"])).is_empty());
         cli
     })

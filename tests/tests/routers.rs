@@ -800,3 +800,81 @@ async fn routers_carry_tags() {
     assert!(green.items("routers").is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn thirty_two_clients_attach_subnets_and_one_subnet_joins_once() {
+    let server = TestServer::start().await;
+    let alice = server.project(ALICE);
+    let r = router(&alice, json!({})).await;
+    let id = s(&r, "id").to_string();
+    let mut subnets = Vec::new();
+    for i in 0..32 {
+        let (_, sn) = alice
+            .network_with_subnet("n", &format!("10.60.{i}.0/24"))
+            .await;
+        subnets.push(sn["id"].clone());
+    }
+    let (_, contested) = alice.network_with_subnet("c", "10.61.0.0/24").await;
+    let distinct: Vec<_> = subnets
+        .iter()
+        .map(|sn| {
+            let c = alice.clone();
+            let path = action(&id, "add_router_interface");
+            let body = json!({"subnet_id": sn});
+            tokio::spawn(async move { c.put(&path, body).await.status })
+        })
+        .collect();
+    let same: Vec<_> = (0..32)
+        .map(|_| {
+            let c = alice.clone();
+            let path = action(&id, "add_router_interface");
+            let body = json!({"subnet_id": contested["id"]});
+            tokio::spawn(async move {
+                let r = c.put(&path, body).await;
+                (r.status, r.error_type().map(String::from))
+            })
+        })
+        .collect();
+    let mut distinct_statuses = Vec::new();
+    for t in distinct {
+        distinct_statuses.push(t.await.expect("task"));
+    }
+    let mut same_outcomes = Vec::new();
+    for t in same {
+        same_outcomes.push(t.await.expect("task"));
+    }
+    let ports = server
+        .admin()
+        .get(&format!(
+            "/v2.0/ports?device_id={id}&device_owner=network:router_interface"
+        ))
+        .await;
+    let on_contested = server
+        .admin()
+        .get(&format!(
+            "/v2.0/ports?network_id={}",
+            s(&contested, "network_id")
+        ))
+        .await;
+
+    assert!(
+        distinct_statuses.iter().all(|s| *s == 200),
+        "{distinct_statuses:?}"
+    );
+    let won = same_outcomes.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(won, 1, "{same_outcomes:?}");
+    assert!(
+        same_outcomes
+            .iter()
+            .filter(|(s, _)| *s != 200)
+            .all(
+                |(s, kind)| (*s == 400 && kind.as_deref() == Some("BadRequest"))
+                    || (*s == 409 && kind.as_deref() == Some("IpAddressAlreadyAllocated"))
+            ),
+        "{same_outcomes:?}"
+    );
+    assert_eq!(ports.items("ports").len(), 33);
+    // The losers' ports were deleted again.
+    assert_eq!(on_contested.items("ports").len(), 1);
+    server.stop().await;
+}

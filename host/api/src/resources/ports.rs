@@ -359,6 +359,9 @@ impl Resource for Ports {
                 .get("binding:profile")
                 .map(|v| if v.is_null() { json!({}) } else { v.clone() }),
         };
+        if let Some(ips) = &u.fixed_ips {
+            s.plugin.prevent_internal_ip_change_for_fip(id, ips).await?;
+        }
         Ok(s.plugin.update_port(ctx, id, u, if_match).await?)
     }
     async fn delete(

@@ -444,6 +444,33 @@ impl Plugin {
         }
     }
 
+    /// Neutron's `prevent_internal_ip_change_for_fip`: new `fixed_ips` of a port with a
+    /// floating IP must keep the associated address.
+    pub async fn prevent_internal_ip_change_for_fip(
+        &self,
+        port_id: &str,
+        new: &[FixedIpRequest],
+    ) -> Result<()> {
+        let mut conn = self.read().await?;
+        let fips = store::fips_of_port(&mut conn, port_id).await?;
+        let Some(internal) = fips.first().and_then(|f| f.fixed_ip_address.clone()) else {
+            return Ok(());
+        };
+        if new
+            .iter()
+            .any(|f| f.ip_address.map(|i| i.to_string()).as_deref() == Some(internal.as_str()))
+        {
+            return Ok(());
+        }
+        Err(bad(
+            "port",
+            format!(
+                "Cannot update the fixed_ips of the port {port_id}, because its original \
+                 fixed_ip has been associated to a floating ip"
+            ),
+        ))
+    }
+
     /// Inside a network delete: the network's floating IPs that no port uses go, with their
     /// ports (Neutron's `delete_disassociated_floatingips`).
     pub(crate) async fn drop_disassociated_fips(
