@@ -1,17 +1,20 @@
-//! Port create to `ACTIVE` (not a test): a server and the Linux bridge agent in one process
-//! on the in-process bus; each "VM" is a veth whose host end is the port's `tap…` device,
-//! made right after the port is created (Nova's order). The time runs from sending the
-//! create request until `GET` shows the port `ACTIVE` (polled every 5 ms): 100 ports one
-//! after another, then 20 at once. Needs root and `ip`; removes every veth and bridge it
-//! made.
+//! Port create to `ACTIVE` (not a test): a server and an L2 agent (Linux bridge, or Open
+//! vSwitch with `NEUTRINO_BENCH_L2=openvswitch`, userspace datapath) in one process on the
+//! in-process bus; each "VM" is a veth whose host end is the port's `tap…` device, made
+//! (and, for Open vSwitch, plugged as os-vif does) right after the port is created (Nova's
+//! order). The time runs from sending the create request until `GET` shows the port
+//! `ACTIVE` (polled every 5 ms): 100 ports one after another, then 20 at once. Needs root
+//! and `ip` (and a running Open vSwitch); removes every veth and bridge it made.
 //!
 //! Run with `cargo bench -p neutrino-agent --bench port_active` (settings:
-//! `NEUTRINO_BENCH_SERIAL`, default 100; `NEUTRINO_BENCH_PARALLEL`, default 20).
+//! `NEUTRINO_BENCH_SERIAL`, default 100; `NEUTRINO_BENCH_PARALLEL`, default 20;
+//! `NEUTRINO_BENCH_L2`, `linuxbridge` or `openvswitch`).
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use neutrino_agent::plug::{self, InterfaceDriver, OvsConfig};
 use neutrino_agent::{AgentConfig, Agents};
 use neutrino_tests::{Client, TestServer, s};
 use serde_json::json;
@@ -23,19 +26,24 @@ fn env_usize(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Veths and bridges to delete at the end, whatever happens.
+/// Veths and bridges (and an OVS bridge) to delete at the end, whatever happens.
 #[derive(Default)]
-struct Made(Mutex<Vec<String>>);
+struct Made(Mutex<Vec<String>>, Mutex<Option<String>>);
 
 impl Drop for Made {
     fn drop(&mut self) {
         for l in self.0.lock().unwrap().iter() {
             let _ = Command::new("ip").args(["link", "del", l]).output();
         }
+        if let Some(br) = self.1.lock().unwrap().take() {
+            let _ = Command::new("ovs-vsctl")
+                .args(["--timeout=10", "--if-exists", "del-br", &br])
+                .output();
+        }
     }
 }
 
-async fn one(c: &Client, net: &str, host: &str, made: &Made) -> Duration {
+async fn one(c: &Client, net: &str, host: &str, made: &Made, ovs: Option<&OvsConfig>) -> Duration {
     let start = Instant::now();
     let port = c
         .port(
@@ -61,6 +69,12 @@ async fn one(c: &Client, net: &str, host: &str, made: &Made) -> Duration {
         .args(["link", "set", &peer, "up"])
         .output()
         .await;
+    if let Some(ovs) = ovs {
+        let mac = s(&port, "mac_address");
+        plug::plug(&InterfaceDriver::Openvswitch, ovs, &tap, &id, mac)
+            .await
+            .unwrap();
+    }
     loop {
         let r = c.get(&format!("/v2.0/ports/{id}")).await;
         if r.get("port")["status"] == "ACTIVE" {
@@ -97,9 +111,20 @@ async fn main() {
     let made = Arc::new(Made::default());
     let server = TestServer::with_config(|c| c.quotas.quota_port = -1).await;
     let host = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let l2 = std::env::var("NEUTRINO_BENCH_L2").unwrap_or_else(|_| "linuxbridge".into());
+    let ovs_config = OvsConfig {
+        integration_bridge: format!("bb-{}", &host[6..]),
+        datapath_type: "netdev".into(),
+    };
+    let ovs = (l2 == "openvswitch").then_some(ovs_config.clone());
+    if ovs.is_some() {
+        *made.1.lock().unwrap() = Some(ovs_config.integration_bridge.clone());
+    }
+    println!("L2 agent: {l2}");
     let config = AgentConfig {
-        roles: vec!["linuxbridge".into()],
+        roles: vec![l2.clone()],
         host: host.clone(),
+        ovs: ovs_config,
         ..AgentConfig::default()
     };
     let agents = Agents::start(server.bus().clone(), &config).await.unwrap();
@@ -112,7 +137,7 @@ async fn main() {
     let serial = env_usize("NEUTRINO_BENCH_SERIAL", 100);
     let mut times = Vec::new();
     for _ in 0..serial {
-        times.push(one(&c, &net_id, &host, &made).await);
+        times.push(one(&c, &net_id, &host, &made, ovs.as_ref()).await);
     }
     summary("one after another", times);
 
@@ -121,9 +146,10 @@ async fn main() {
     let started = Instant::now();
     for _ in 0..parallel {
         let (c, net_id, host, made) = (c.clone(), net_id.clone(), host.clone(), made.clone());
-        tasks.push(tokio::spawn(
-            async move { one(&c, &net_id, &host, &made).await },
-        ));
+        let ovs = ovs.clone();
+        tasks.push(tokio::spawn(async move {
+            one(&c, &net_id, &host, &made, ovs.as_ref()).await
+        }));
     }
     let mut times = Vec::new();
     for t in tasks {
