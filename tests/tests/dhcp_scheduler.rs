@@ -5,7 +5,7 @@
 
 use neutrino_bus::Bus;
 use neutrino_bus::neutron::{self, AgentState, AgentStateWrapper};
-use neutrino_tests::{TestServer, s};
+use neutrino_tests::{Backend, TestDb, TestServer, s};
 use serde_json::{Value, json};
 
 async fn report_dhcp(bus: &Bus, host: &str) {
@@ -42,11 +42,11 @@ async fn active_networks(bus: &Bus, host: &str) -> Vec<String> {
     ids
 }
 
-/// 32 networks with a DHCP subnet, created concurrently.
-async fn networks(server: &TestServer, n: usize) -> Vec<String> {
+/// `n` networks with a DHCP subnet, created concurrently (through the servers in turn).
+async fn networks_on(servers: &[&TestServer], n: usize) -> Vec<String> {
     let mut tasks = Vec::new();
     for i in 0..n {
-        let c = server.admin();
+        let c = servers[i % servers.len()].admin();
         tasks.push(tokio::spawn(async move {
             let net = c.network(&format!("n{i}")).await;
             let id = s(&net, "id").to_string();
@@ -60,6 +60,10 @@ async fn networks(server: &TestServer, n: usize) -> Vec<String> {
     }
     ids.sort();
     ids
+}
+
+async fn networks(server: &TestServer, n: usize) -> Vec<String> {
+    networks_on(&[server], n).await
 }
 
 async fn agents_of(c: &neutrino_tests::Client, net: &str) -> Vec<String> {
@@ -220,4 +224,79 @@ async fn admins_add_and_remove_bindings_with_neutrons_answers() {
     let ext = c.get("/v2.0/extensions/dhcp_agent_scheduler").await;
     assert_eq!(ext.body["extension"]["name"], "DHCP Agent Scheduler");
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgresql_never_schedule_a_network_twice() {
+    let first = TestServer::on_db(TestDb::new(Backend::Postgres).await, |_| {}).await;
+    let second = TestServer::on_db(TestDb::existing(&first.db.url), |_| {}).await;
+    let (bus1, bus2) = (first.bus().clone(), second.bus().clone());
+    report_dhcp(&bus1, "dhcp-p").await;
+    report_dhcp(&bus2, "dhcp-q").await;
+    let nets = networks_on(&[&first, &second], 32).await;
+    // 32 asks at once, from both agents, through both servers.
+    let mut asks = Vec::new();
+    for i in 0..32 {
+        let bus = if i % 2 == 0 {
+            bus1.clone()
+        } else {
+            bus2.clone()
+        };
+        let host = if i % 4 < 2 { "dhcp-p" } else { "dhcp-q" };
+        asks.push(tokio::spawn(
+            async move { active_networks(&bus, host).await },
+        ));
+    }
+    for t in asks {
+        t.await.unwrap();
+    }
+    let (p, q) = (
+        active_networks(&bus1, "dhcp-p").await,
+        active_networks(&bus2, "dhcp-q").await,
+    );
+    let mut all: Vec<String> = p.iter().chain(&q).cloned().collect();
+    all.sort();
+    assert_eq!(
+        all, nets,
+        "every network is served exactly once across both servers"
+    );
+    let c = second.admin();
+    for n in &nets {
+        assert_eq!(
+            agents_of(&c, n).await.len(),
+            1,
+            "network {n} has one DHCP agent"
+        );
+    }
+    // 32 schedulers of one new network at once, half on each server (what notifications
+    // about a new network's ports do): one agent, never two.
+    for round in 0..8 {
+        let net = networks_on(&[&first], 1).await.remove(0);
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let plugin = if i % 2 == 0 {
+                first.plugin().clone()
+            } else {
+                second.plugin().clone()
+            };
+            let net = net.clone();
+            tasks.push(tokio::spawn(async move {
+                plugin.schedule_network(&net).await.unwrap()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(
+                t.await.unwrap().len(),
+                1,
+                "round {round}: every scheduler sees one agent"
+            );
+        }
+        assert_eq!(
+            agents_of(&c, &net).await.len(),
+            1,
+            "round {round}: one DHCP agent"
+        );
+    }
+    second.stop().await;
+    first.stop().await;
 }
