@@ -15,6 +15,10 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
+mod support;
+
+use support::{dhcp, ok, sh, wait_status};
+
 use neutrino_agent::plug::{self, InterfaceDriver, OvsConfig};
 use neutrino_agent::{AgentConfig, Agents};
 use neutrino_tests::{Client, TestServer, s};
@@ -119,22 +123,6 @@ impl Drop for Cleanup {
     }
 }
 
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("command runs")
-}
-
-fn ok(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 /// A VM: a namespace with `eth0` (the port's MAC), whose peer is `tap<port id[..11]>`,
 /// plugged into the switch as Nova's os-vif does.
 async fn boot_vm(clean: &Cleanup, port: &Value, ovs: Option<&OvsConfig>) -> String {
@@ -180,37 +168,6 @@ fn make_vm(clean: &Cleanup, port: &Value) -> String {
     ns
 }
 
-/// Run udhcpc in the VM until it binds; the address it got.
-fn dhcp(vm: &str, script: &std::path::Path) -> Option<String> {
-    for _ in 0..20 {
-        let o = sh(&[
-            "ip",
-            "netns",
-            "exec",
-            vm,
-            "busybox",
-            "udhcpc",
-            "-i",
-            "eth0",
-            "-n",
-            "-q",
-            "-f",
-            "-t",
-            "3",
-            "-T",
-            "1",
-            "-s",
-            script.to_str().unwrap(),
-        ]);
-        let out = String::from_utf8_lossy(&o.stdout);
-        if let Some(line) = out.lines().find_map(|l| l.strip_prefix("BOUND ")) {
-            return Some(line.trim().to_string());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    None
-}
-
 fn ping(vm: &str, ip: &str) -> bool {
     sh(&["ip", "netns", "exec", vm, "ping", "-c", "1", "-W", "1", ip])
         .status
@@ -227,18 +184,6 @@ fn ping_becomes(vm: &str, ip: &str, want: bool) -> bool {
     }
     false
 }
-
-async fn wait_status(c: &Client, port: &str, want: &str) {
-    for _ in 0..150 {
-        let r = c.get(&format!("/v2.0/ports/{port}")).await;
-        if r.get("port")["status"] == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("port {port} never became {want}");
-}
-
 async fn vm_port(c: &Client, net: &str, host: &str, extra: Value) -> Value {
     let mut body = json!({"binding:host_id": host, "device_owner": "compute:nova", "device_id": uuid::Uuid::new_v4().to_string()});
     body.as_object_mut()

@@ -21,21 +21,9 @@ use std::time::Duration;
 use neutrino_tests::{Client, TestServer, s};
 use serde_json::{Value, json};
 
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("command runs")
-}
+mod support;
 
-fn ok(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use support::{dhcp, ok, sh, wait_status};
 
 fn runnable() -> bool {
     #[allow(unsafe_code)]
@@ -161,37 +149,6 @@ fn boot_vm(clean: &Cleanup, host_ns: &str, port: &Value) -> String {
     ok(&["ip", "-n", host_ns, "link", "set", &tap, "up"]);
     vm
 }
-
-fn dhcp(vm: &str, script: &std::path::Path) -> Option<String> {
-    for _ in 0..20 {
-        let o = sh(&[
-            "ip",
-            "netns",
-            "exec",
-            vm,
-            "busybox",
-            "udhcpc",
-            "-i",
-            "eth0",
-            "-n",
-            "-q",
-            "-f",
-            "-t",
-            "3",
-            "-T",
-            "1",
-            "-s",
-            script.to_str().unwrap(),
-        ]);
-        let out = String::from_utf8_lossy(&o.stdout);
-        if let Some(line) = out.lines().find_map(|l| l.strip_prefix("BOUND ")) {
-            return Some(line.trim().to_string());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    None
-}
-
 fn pings(vm: &str, ip: &str) -> bool {
     (0..15).any(|_| {
         let ok = sh(&["ip", "netns", "exec", vm, "ping", "-c", "1", "-W", "1", ip])
@@ -203,17 +160,6 @@ fn pings(vm: &str, ip: &str) -> bool {
         ok
     })
 }
-
-async fn wait_status(c: &Client, port: &str, want: &str) {
-    for _ in 0..150 {
-        if c.get(&format!("/v2.0/ports/{port}")).await.get("port")["status"] == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("port {port} never became {want}");
-}
-
 /// Two VMs on `net` (one per host) get their addresses by DHCP and ping each other.
 async fn vms_on_both_hosts_talk(
     c: &Client,
