@@ -459,7 +459,7 @@ async fn deliver(mech: &MechanismManager, entry: &Entry, e: JournalEntry, claim:
             tracing::warn!(driver = %e.driver, entry = e.id, error = %db_error, "could not record a journal delivery; the claim expires and the entry is delivered again")
         }
         (_, Ok(false)) => {
-            tracing::warn!(driver = %e.driver, entry = e.id, "journal entry's claim expired during delivery; another server may deliver it again")
+            tracing::warn!(driver = %e.driver, entry = e.id, "journal entry dropped by an operator, or its claim expired during delivery (then another server may deliver it again)")
         }
         (Ok(()), Ok(true)) => {
             tracing::debug!(driver = %e.driver, entry = e.id, "journal entry {} delivered", e.id)
