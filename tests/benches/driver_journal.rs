@@ -8,7 +8,7 @@
 //! Run with `cargo bench -p neutrino-tests --bench driver_journal` (add `--profile dev` for a
 //! debug build, labelled as such in BENCHMARKS.md). Settings: `NEUTRINO_BENCH_PORTS`
 //! (default 2000), `NEUTRINO_BENCH_CLIENTS` (32), `NEUTRINO_BENCH_MODES`
-//! (`none,sync,journaled`). SQLite.
+//! (`none,sync,journaled`; `sync@20` makes the controller answer after 20 ms). SQLite.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,7 +34,7 @@ struct Seen {
     last: Option<Instant>,
 }
 
-async fn controller() -> (String, Arc<Mutex<Seen>>) {
+async fn controller(delay: Duration) -> (String, Arc<Mutex<Seen>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen: Arc<Mutex<Seen>> = Arc::default();
@@ -77,6 +77,9 @@ async fn controller() -> (String, Arc<Mutex<Seen>>) {
                             .entry(body["id"].as_str().unwrap_or("").to_string())
                             .or_default() += 1;
                         seen.last = Some(Instant::now());
+                    }
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
                     }
                     let answer: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
                     if socket.write_all(answer).await.is_err() {
@@ -139,7 +142,23 @@ async fn run(mode: &str, ports: usize, clients: usize) -> Figures {
         .put("/v2.0/quotas/admin", json!({"quota": {"port": -1}}))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let (url, seen) = controller().await;
+    // `sync@20`: the controller takes 20 ms to answer.
+    let (mode, delay) = match mode.split_once('@') {
+        Some((m, ms)) => (
+            m,
+            Duration::from_millis(ms.parse().expect("MODE@MILLISECONDS")),
+        ),
+        None => (mode, Duration::ZERO),
+    };
+    let label = format!(
+        "{mode}{}",
+        if delay.is_zero() {
+            String::new()
+        } else {
+            format!(", controller answers in {} ms", delay.as_millis())
+        }
+    );
+    let (url, seen) = controller(delay).await;
     let settings = json!({
         "grants": ["log", "config", "http"],
         "config": {"url": url},
@@ -194,7 +213,7 @@ async fn run(mode: &str, ports: usize, clients: usize) -> Figures {
     };
     server.stop().await;
     Figures {
-        mode: mode.to_string(),
+        mode: label,
         per_second: ports as f64 / elapsed.as_secs_f64(),
         p50: percentile(&latencies, 50.0),
         p99: percentile(&latencies, 99.0),

@@ -46,8 +46,9 @@ pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How often the worker looks for due retries and other servers' entries without a wake-up.
 pub const POLL: Duration = Duration::from_secs(1);
-/// Pending entries of one driver the worker orders per pass.
-const SCAN: i64 = 5000;
+/// Pending entries of one driver the worker orders per pass (the oldest; enough to find
+/// [`IN_FLIGHT`] deliverable ones unless a long run of them waits behind a retry).
+const SCAN: i64 = 1000;
 /// Entries of one driver delivered at once by one server.
 const IN_FLIGHT: usize = 32;
 /// How long a claim outlives the postcommit's wall-clock budget.
@@ -331,21 +332,26 @@ pub fn spawn_worker(mech: Arc<MechanismManager>) -> tokio::task::JoinHandle<()> 
         let worker = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
         let mut in_flight: JoinSet<String> = JoinSet::new();
         let mut busy: BTreeMap<String, usize> = BTreeMap::new();
+        let mut look = true;
         loop {
-            if let Err(e) = pass(&mech, &worker, &mut in_flight, &mut busy).await {
+            if look && let Err(e) = pass(&mech, &worker, &mut in_flight, &mut busy).await {
                 tracing::warn!(error = %e, "journal delivery pass failed; trying again shortly");
             }
-            tokio::select! {
+            look = tokio::select! {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(driver) = done
                         && let Some(n) = busy.get_mut(&driver)
                     {
                         *n = n.saturating_sub(1);
                     }
+                    // Look again once half the deliveries ended (at once when few run): a
+                    // pass reads the oldest pending entries, so one per delivery would cost
+                    // more than the deliveries under load.
+                    in_flight.len() <= IN_FLIGHT / 2
                 }
-                _ = mech.journal_wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
-            }
+                _ = mech.journal_wake.notified() => true,
+                _ = tokio::time::sleep(POLL) => true,
+            };
             // Collect every other delivery that ended meanwhile.
             while let Some(done) = in_flight.try_join_next() {
                 if let Ok(driver) = done
