@@ -154,6 +154,12 @@ impl MechanismManager {
     }
 
     async fn note_failure(&self, name: &str, by: &str, detail: &str) {
+        tracing::warn!(
+            driver = name,
+            by,
+            reason = detail,
+            "driver change refused; the serving version (if any) is unchanged"
+        );
         let event = DriverEvent {
             name: name.to_string(),
             action: "failed".into(),
