@@ -82,7 +82,10 @@ async fn network_subnet_and_port_changes_reach_odl_with_networking_odls_bodies()
     let subnet = c.subnet(&net_id, "10.0.0.0/24").await;
     let subnet_id = s(&subnet, "id").to_string();
     // `binding:profile` is for services (Nova): policy `create_port:binding:profile`.
-    let nova = Client::new(&server.url, Some(("services".into(), "admin,service".into())));
+    let nova = Client::new(
+        &server.url,
+        Some(("services".into(), "admin,service".into())),
+    );
     let port = nova
         .port(
             &net_id,

@@ -4,6 +4,7 @@
 //! the requests, so tests assert both. Each can be told to refuse connections, answer 5xx,
 //! and forget its state; see [`server::FakeServer`].
 
+pub mod midonet;
 pub mod odl;
 pub mod server;
 

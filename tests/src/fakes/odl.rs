@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
-use super::server::{Backend, Reply, Request, basic};
+use super::server::{Backend, Reply, Request, Write, basic};
 
 /// Where the neutron northbound lives (networking-odl's devstack default).
 pub const NORTHBOUND: &str = "/controller/nb/v2/neutron";
@@ -35,24 +35,6 @@ const COLLECTIONS: [(&str, &str); 5] = [
     ("security-groups", "security_group"),
     ("security-group-rules", "security_group_rule"),
 ];
-
-/// A write ODL accepted: `POST networks <id>`, `PUT ports <id>`, `DELETE subnets <id>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
-    /// `POST`, `PUT` or `DELETE`.
-    pub method: String,
-    /// The collection.
-    pub collection: String,
-    /// The resource id.
-    pub id: String,
-}
-
-impl Write {
-    /// `"POST networks"`, without the id.
-    pub fn kind(&self) -> String {
-        format!("{} {}", self.method, self.collection)
-    }
-}
 
 #[derive(Default)]
 struct Store {

@@ -51,6 +51,24 @@ impl Request {
     }
 }
 
+/// A write the backend accepted: `POST networks <id>`, `PUT ports <id>`, `DELETE subnets <id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// `POST`, `PUT` or `DELETE`.
+    pub method: String,
+    /// The collection.
+    pub collection: String,
+    /// The resource id.
+    pub id: String,
+}
+
+impl Write {
+    /// `"POST networks"`, without the id.
+    pub fn kind(&self) -> String {
+        format!("{} {}", self.method, self.collection)
+    }
+}
+
 /// A backend's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
