@@ -600,7 +600,9 @@ impl Config {
             .map_err(|e| invalid("service_providers.service_provider", e))?,
         };
         let m = &self.ml2;
-        const KNOWN: [&str; 6] = ["flat", "vlan", "vxlan", "geneve", "gre", "local"];
+        const KNOWN: [&str; 8] = [
+            "flat", "vlan", "vxlan", "geneve", "gre", "local", "midonet", "uplink",
+        ];
         for t in &m.type_drivers {
             if !KNOWN.contains(&t.as_str()) {
                 return Err(invalid(
