@@ -9,6 +9,7 @@ pub mod drivers;
 pub mod keystone;
 
 pub mod rabbit;
+pub mod vendors;
 use std::time::Duration;
 
 use neutrino_server::{Config, Running};

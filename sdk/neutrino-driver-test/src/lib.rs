@@ -31,7 +31,7 @@ mod http;
 pub use host::{LogLine, StateWrite};
 pub use http::{RecordedRequest, Reply, ScriptedHttp};
 pub use neutrino_runtime::{
-    Agent, BindResult, Binding, CallError, Capability, Continuation, DriverMeta, DriverSettings,
+    Agent, BindResult, Binding, BindingLevel, CallError, Capability, Continuation, DriverMeta, DriverSettings,
     ErrorKind, FixedIp, Hook, Limits, LoadError, LogLevel, Network, NetworkContext, Port,
     PortContext, SecurityGroup, SecurityGroupContext, SecurityGroupRule, SecurityGroupRuleContext,
     Segment, Subnet, SubnetContext, TransportError,
