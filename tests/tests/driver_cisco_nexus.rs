@@ -292,7 +292,10 @@ async fn thirty_two_clients_creating_and_deleting_ports_on_one_vlan_leave_the_co
     .await;
 
     let state = driver_state(&server).await;
-    assert_eq!(state["vlan/10.0.0.1/100/0"], "48", "16 on eth1/1, 2×16 on compute-2");
+    assert_eq!(
+        state["vlan/10.0.0.1/100/0"], "48",
+        "16 on eth1/1, 2×16 on compute-2"
+    );
     assert_eq!(state["trunk/10.0.0.1/100/ethernet1/1"], "16");
     assert_eq!(state["trunk/10.0.0.1/100/ethernet1/2"], "16");
     assert_eq!(state["trunk/10.0.0.1/100/port-channel20"], "16");
@@ -317,7 +320,11 @@ async fn thirty_two_clients_creating_and_deleting_ports_on_one_vlan_leave_the_co
         "{:?}",
         driver_state(&server).await
     );
-    assert_eq!(switch.backend().logins(), 1, "32 concurrent first calls, one login");
+    assert_eq!(
+        switch.backend().logins(),
+        1,
+        "32 concurrent first calls, one login"
+    );
     server.stop().await;
 }
 

@@ -161,7 +161,11 @@ pub fn reconcile(port_id: &str, mut wanted: Vec<String>) -> Result<(), DriverErr
     }
     record.counts = wanted;
     record.pending = pending.into_iter().collect();
-    if !state::compare_and_set(&record_key(port_id), raw.as_deref(), encode(&record).as_deref())? {
+    if !state::compare_and_set(
+        &record_key(port_id),
+        raw.as_deref(),
+        encode(&record).as_deref(),
+    )? {
         // Inside the transaction nobody else changes the key under us.
         return Err(DriverError::conflict(format!(
             "the record of port {port_id} changed concurrently"
@@ -227,7 +231,11 @@ fn forget_pending(port_id: &str, done: &[String]) -> Result<(), DriverError> {
         if record.pending.len() == before {
             return Ok(());
         }
-        if state::compare_and_set(&record_key(port_id), raw.as_deref(), encode(&record).as_deref())? {
+        if state::compare_and_set(
+            &record_key(port_id),
+            raw.as_deref(),
+            encode(&record).as_deref(),
+        )? {
             return Ok(());
         }
     }

@@ -143,7 +143,9 @@ fn wanted_counts(settings: &Settings, ctx: &PortContext) -> Result<Vec<String>, 
     let trunk = !provider || settings.provider_vlan_auto_trunk;
     let mut keys = Vec::new();
     for (ip, iface) in connections(settings, ctx) {
-        let switch = settings.switch(&ip).expect("connections are configured switches");
+        let switch = settings
+            .switch(&ip)
+            .expect("connections are configured switches");
         if let (Some(p), Some(seg)) = (&switch.physnet, physnet)
             && p != seg
         {

@@ -60,9 +60,10 @@ impl<'a> Nexus<'a> {
 
     /// The session cookie, logging in when there is none (single flight).
     fn cookie(&self) -> Result<String, DriverError> {
-        let bytes = session::get_or_fill(&self.cookie_key(), LOGIN_WAIT, DEFAULT_COOKIE_TTL, || {
-            self.login()
-        })?;
+        let bytes =
+            session::get_or_fill(&self.cookie_key(), LOGIN_WAIT, DEFAULT_COOKIE_TTL, || {
+                self.login()
+            })?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -106,7 +107,12 @@ impl<'a> Nexus<'a> {
 
     /// One call with the session cookie; on 403 the cookie is dropped and the call made
     /// once more after a new login.
-    fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, DriverError> {
+    fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Response, DriverError> {
         let url = format!("{}/{}", self.base, path);
         let what = format!("{} {path}", method_name(method));
         let payload = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();

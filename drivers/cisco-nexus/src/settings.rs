@@ -161,14 +161,17 @@ impl Settings {
 
 /// networking-cisco's `vpc_pool` syntax: ids and ranges, comma separated.
 fn valid_vpc_pool(pool: &str) -> bool {
-    pool.split(',').map(str::trim).filter(|p| !p.is_empty()).all(|part| {
-        let mut ends = part.splitn(2, '-').map(|n| n.trim().parse::<u32>());
-        match (ends.next(), ends.next()) {
-            (Some(Ok(a)), None) => a > 0,
-            (Some(Ok(a)), Some(Ok(b))) => a > 0 && a <= b,
-            _ => false,
-        }
-    })
+    pool.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .all(|part| {
+            let mut ends = part.splitn(2, '-').map(|n| n.trim().parse::<u32>());
+            match (ends.next(), ends.next()) {
+                (Some(Ok(a)), None) => a > 0,
+                (Some(Ok(a)), Some(Ok(b))) => a > 0 && a <= b,
+                _ => false,
+            }
+        })
 }
 
 impl Switch {

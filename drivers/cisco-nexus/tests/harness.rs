@@ -20,7 +20,10 @@ fn login_ok(builder: HarnessBuilder, token: &str) -> HarnessBuilder {
         "POST",
         &url("api/aaaLogin.json"),
         200,
-        &[("set-cookie", &format!("APIC-cookie={token}; path=/; HttpOnly"))],
+        &[(
+            "set-cookie",
+            &format!("APIC-cookie={token}; path=/; HttpOnly"),
+        )],
         json!({"imdata": [{"aaaLogin": {"attributes": {"token": token}}}]}).to_string(),
     )
 }
@@ -416,7 +419,9 @@ async fn a_switch_that_is_down_fails_the_call_as_unavailable_and_is_replayed_whe
     }
     let back = kept
         .into_iter()
-        .fold(switch_ok(builder(nexus_config())), |b, (k, v)| b.state(k, v))
+        .fold(switch_ok(builder(nexus_config())), |b, (k, v)| {
+            b.state(k, v)
+        })
         .build()
         .await
         .unwrap();
@@ -475,11 +480,23 @@ async fn a_5xx_is_unavailable_and_a_4xx_is_permanent() {
         .unwrap_err();
 
     assert!(
-        matches!(e503, CallError::Driver { kind: ErrorKind::Unavailable, .. }),
+        matches!(
+            e503,
+            CallError::Driver {
+                kind: ErrorKind::Unavailable,
+                ..
+            }
+        ),
         "{e503:?}"
     );
     assert!(
-        matches!(e400, CallError::Driver { kind: ErrorKind::Internal, .. }),
+        matches!(
+            e400,
+            CallError::Driver {
+                kind: ErrorKind::Internal,
+                ..
+            }
+        ),
         "{e400:?}"
     );
 }
@@ -575,8 +592,7 @@ async fn a_vxlan_port_continues_on_a_dynamic_vlan_and_the_switch_maps_it_to_the_
         ]
     );
     assert_eq!(
-        created[1].json()["topSystem"]["children"][0]["bdEntity"]["children"][0]["l2BD"]
-            ["attributes"],
+        created[1].json()["topSystem"]["children"][0]["bdEntity"]["children"][0]["l2BD"]["attributes"],
         json!({"fabEncap": "vlan-300", "pcTag": "1", "adminSt": "active", "accEncap": "vxlan-5000"})
     );
     assert_eq!(

@@ -268,15 +268,11 @@ impl FakeNexus {
             && let Some(obj) = rest.strip_suffix(".json")
             && method == "POST"
         {
-            let (class, name) = if let Some(n) = obj
-                .strip_prefix("phys-[")
-                .and_then(|n| n.strip_suffix(']'))
+            let (class, name) = if let Some(n) =
+                obj.strip_prefix("phys-[").and_then(|n| n.strip_suffix(']'))
             {
                 ("l1PhysIf", n)
-            } else if let Some(n) = obj
-                .strip_prefix("aggr-[")
-                .and_then(|n| n.strip_suffix(']'))
-            {
+            } else if let Some(n) = obj.strip_prefix("aggr-[").and_then(|n| n.strip_suffix(']')) {
                 ("pcAggrIf", n)
             } else {
                 return error(400, &format!("unknown interface object {obj}"));
