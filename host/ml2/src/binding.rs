@@ -92,6 +92,21 @@ impl Plugin {
             None
         };
         let notes = notes.0.into_inner().unwrap_or_else(|p| p.into_inner());
+        // A dynamic segment allocated while binding is not in the network read above; the
+        // hooks that see the new binding need it to name the lower levels' segments.
+        let network = match &outcome {
+            Some(b)
+                if b.levels
+                    .iter()
+                    .any(|(_, s)| !network.segments.iter().any(|n| n.id == s.id)) =>
+            {
+                let mut conn = self.read().await?;
+                networks::get(&mut conn, &port.network_id)
+                    .await?
+                    .unwrap_or(network)
+            }
+            _ => network,
+        };
         self.commit_binding(port, &network, outcome, notes).await
     }
 
