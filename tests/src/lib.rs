@@ -6,9 +6,11 @@
 //! gets its own database, dropped when the server is.
 
 pub mod drivers;
+pub mod fakes;
 pub mod keystone;
 
 pub mod rabbit;
+pub mod vendors;
 use std::time::Duration;
 
 use neutrino_server::{Config, Running};

@@ -33,10 +33,10 @@ pub use host::{LogLine, StateWrite};
 pub use http::{RecordedRequest, Reply, ScriptedHttp};
 pub use journal::{Delivery, JournalOp};
 pub use neutrino_runtime::{
-    Agent, BindResult, Binding, CallError, Capability, Continuation, DriverMeta, DriverSettings,
-    ErrorKind, FixedIp, Hook, Limits, LoadError, LogLevel, Network, NetworkContext, Port,
-    PortContext, SecurityGroup, SecurityGroupContext, SecurityGroupRule, SecurityGroupRuleContext,
-    Segment, Subnet, SubnetContext, TransportError,
+    Agent, BindResult, Binding, BindingLevel, CallError, Capability, Continuation, DriverMeta,
+    DriverSettings, ErrorKind, FixedIp, Hook, Limits, LoadError, LogLevel, Network, NetworkContext,
+    Port, PortContext, SecurityGroup, SecurityGroupContext, SecurityGroupRule,
+    SecurityGroupRuleContext, Segment, Subnet, SubnetContext, TransportError,
 };
 
 use neutrino_runtime::{HostServices, PreparedDriver, Runtime, RuntimeConfig, manifest};
