@@ -209,6 +209,25 @@ async fn wait_delivered(c: &Client, delivered: i64) -> Value {
     }
 }
 
+/// Wait until no entry is claimed: every attempt that started before now has ended and
+/// been recorded (attempts start with a claim), so later ones run on the version serving now.
+async fn wait_unclaimed(c: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = journal(c).await;
+        let claimed = j["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| !e["claimed_by"].is_null());
+        if !claimed {
+            return;
+        }
+        assert!(Instant::now() < deadline, "an attempt never ended: {j}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Create `n` ports on `network` from 32 concurrent clients spread over `clients`; every
 /// create must answer 201. Returns the port ids.
 async fn create_ports(clients: &[Client], network: &str, n: usize) -> Vec<String> {
@@ -596,8 +615,10 @@ async fn entries_pending_across_a_hot_swap_and_a_rollback_go_out_on_the_version_
     let net_id = net["id"].as_str().unwrap().to_string();
     c.subnet(&net_id, "10.9.0.0/24").await;
     let ports = create_ports(std::slice::from_ref(&c), &net_id, 20).await;
-    // Hot swap to a version that tags its posts v2.
+    // Hot swap to a version that tags its posts v2 (attempts already running end on v1,
+    // and fail: the backend is down).
     load(&c, &backend, "v2").await;
+    wait_unclaimed(&c).await;
     backend.up();
     wait_delivered(&c, 22).await;
     let hooks = backend.hooks();
@@ -611,6 +632,7 @@ async fn entries_pending_across_a_hot_swap_and_a_rollback_go_out_on_the_version_
         .put("/v2.0/mechanism-drivers/journaled/rollback", json!({}))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    wait_unclaimed(&c).await;
     backend.up();
     wait_delivered(&c, 32).await;
     let hooks = backend.hooks();
@@ -730,5 +752,36 @@ async fn a_security_group_reaches_the_backend_before_its_rules() {
         let r = at[&("create_security_group_rule".into(), rule.clone())];
         assert!(group < r, "rule {rule} before its group");
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_of_a_removed_driver_wait_for_it_and_stay_visible() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let backend = Backend::down().await;
+    load(&c, &backend, "v1").await;
+    let net = c.network("kept").await;
+    let r = c.delete("/v2.0/mechanism-drivers/journaled").await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // An attempt that started before the removal finishes on the removed version (and
+    // fails: the backend is down); let it end before the backend comes back.
+    wait_unclaimed(&c).await;
+    backend.up();
+    // Removed: nothing is delivered, the entry stays visible.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        backend.hooks().is_empty(),
+        "{:?} {}",
+        backend.hooks(),
+        c.get("/v2.0/mechanism-drivers").await.body
+    );
+    let j = journal(&c).await;
+    assert_eq!(j["pending"], 1);
+    assert_eq!(j["entries"][0]["resource_id"], net["id"]);
+    // Loaded again, it gets the change it missed.
+    load(&c, &backend, "v1").await;
+    wait_delivered(&c, 1).await;
+    assert_eq!(backend.hooks()[0]["id"], net["id"]);
     server.stop().await;
 }

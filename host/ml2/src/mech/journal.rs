@@ -252,24 +252,33 @@ impl MechanismManager {
         self.journal_wake.notify_one();
     }
 
-    fn loaded(&self, name: &str) -> Result<Arc<Entry>> {
-        self.entries()
-            .iter()
-            .find(|e| e.name == name)
-            .cloned()
-            .ok_or_else(|| {
-                Error::neutron(
-                    "MechanismDriverNotFound",
-                    404,
-                    format!("Mechanism driver {name} could not be found."),
-                )
-            })
+    /// Whether `name` is a driver whose journal can be read: loaded here, or removed with
+    /// entries left (they wait for it to be loaded again, and an operator may drop them).
+    async fn journal_known(&self, name: &str) -> Result<()> {
+        if self.entries().iter().any(|e| e.name == name) {
+            return Ok(());
+        }
+        let mut conn = self
+            .store()
+            .reader()
+            .acquire()
+            .await
+            .map_err(|e| Error::Store(neutrino_store::StoreError::classify(e)))?;
+        let s = db::summary(&mut conn, name).await?;
+        if s.pending + s.failed + s.delivered > 0 {
+            return Ok(());
+        }
+        Err(Error::neutron(
+            "MechanismDriverNotFound",
+            404,
+            format!("Mechanism driver {name} could not be found."),
+        ))
     }
 
     /// Driver `name`'s journal: counts, the age of its oldest pending entry, and its entries
     /// (those in `state`, or all).
     pub async fn journal(&self, name: &str, state: Option<&str>) -> Result<JournalView> {
-        self.loaded(name)?;
+        self.journal_known(name).await?;
         if let Some(s) = state
             && s != db::PENDING
             && s != db::FAILED
@@ -298,7 +307,7 @@ impl MechanismManager {
 
     /// Make entry `id` of driver `name` due now (a failed entry pending again).
     pub async fn journal_retry(&self, name: &str, id: i64) -> Result<()> {
-        self.loaded(name)?;
+        self.journal_known(name).await?;
         let mut tx = self.store().begin().await?;
         if !db::retry(&mut tx, name, id).await? {
             return Err(journal_entry_not_found(name, id));
@@ -313,7 +322,7 @@ impl MechanismManager {
 
     /// Drop entry `id` of driver `name` undelivered.
     pub async fn journal_drop(&self, name: &str, id: i64) -> Result<()> {
-        self.loaded(name)?;
+        self.journal_known(name).await?;
         let mut tx = self.store().begin().await?;
         if !db::drop_entry(&mut tx, name, id).await? {
             return Err(journal_entry_not_found(name, id));
