@@ -430,6 +430,22 @@ async fn pass(
         tx.commit()
             .await
             .map_err(neutrino_store::StoreError::classify)?;
+        // Removed or disabled since the list was read: give the entries back untried (an
+        // attempt that holds its claim when the driver goes finishes on its version).
+        let serving = mech
+            .entries()
+            .iter()
+            .any(|e| e.name == name && e.enabled && Arc::ptr_eq(&e.slot, &entry.slot));
+        if !serving {
+            let mut tx = mech.store().begin().await?;
+            for e in &claimed {
+                db::release(&mut tx, e.id, &claim).await?;
+            }
+            tx.commit()
+                .await
+                .map_err(neutrino_store::StoreError::classify)?;
+            continue;
+        }
         for e in claimed {
             *busy.entry(name.clone()).or_default() += 1;
             let mech = mech.clone();
