@@ -116,6 +116,8 @@ pub fn driver(d: &Value, json: bool) {
         vec!["prepare_ms".into(), text(&d["prepare_ms"])],
         vec!["last_fault".into(), text(&st["last_fault"])],
         vec!["quarantined".into(), text(&d["quarantined"])],
+        vec!["journal".into(), text(&d["journal"])],
+        vec!["periodic_interval".into(), text(&d["periodic_interval"])],
     ];
     // Configuration as the server shows it: secret values are already masked.
     if let Some(config) = d["settings"]["config"].as_object() {

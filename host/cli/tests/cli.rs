@@ -334,6 +334,21 @@ async fn driver_journal_shows_counts_and_entries_and_retries_or_drops_one() {
         assert_eq!(entry["operation"], "create_network_postcommit");
         let id = entry["id"].to_string();
 
+        let (ok, shown, err) = neutrino(&u, &["driver", "show", "journaled"]);
+        assert!(ok, "{err}");
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.split_whitespace().eq(["journal", "true"])),
+            "{shown}"
+        );
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.split_whitespace().eq(["periodic_interval", "1"])),
+            "{shown}"
+        );
+
         let (ok, table, err) = neutrino(&u, &["driver", "journal", "journaled"]);
         assert!(ok, "{err}");
         assert!(
