@@ -474,6 +474,29 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             out
         }
         "fip-port-details" | "floatingip-pools" => answers(c, "/v2.0/floatingip_pools").await,
+        "port-mac-address-regenerate" => {
+            let before = f.port["mac_address"].clone();
+            let r = c
+                .put(
+                    &format!("/v2.0/ports/{port_id}"),
+                    serde_json::json!({"port": {"mac_address": null}}),
+                )
+                .await;
+            (r.status == 200 && r.body["port"]["mac_address"] != before)
+                .then_some(())
+                .ok_or_else(|| format!("regenerate: {} {}", r.status, r.body))
+        }
+        "aap-reject-multicast" => {
+            let r = c
+                .put(
+                    &format!("/v2.0/ports/{port_id}"),
+                    serde_json::json!({"port": {"allowed_address_pairs": [{"ip_address": "224.0.0.5"}]}}),
+                )
+                .await;
+            (r.status == 400)
+                .then_some(())
+                .ok_or_else(|| format!("multicast pair accepted: {}", r.status))
+        }
         "subnetpool-prefix-ops" | "subnet_onboard" => {
             let pool = c
                 .post(
