@@ -6,6 +6,7 @@
 //! gets its own database, dropped when the server is.
 
 pub mod drivers;
+pub mod fakes;
 pub mod keystone;
 
 pub mod rabbit;

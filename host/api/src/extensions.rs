@@ -275,6 +275,16 @@ pub const EXTENSIONS: &[Extension] = &[
         "Enables allocation of subnets from a subnet pool",
     ),
     (
+        "subnet_onboard",
+        "Subnet Onboard",
+        "Provides support for onboarding subnets into subnet pools",
+    ),
+    (
+        "subnetpool-prefix-ops",
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
+    ),
+    (
         "quotas",
         "Quota management support",
         "Expose functions for quotas management per project",

@@ -1,6 +1,7 @@
 //! Type drivers: the segment types a network can have (`flat`, `vlan`, `vxlan`, `geneve`,
-//! `gre`, `local`), how provider segments are validated and reserved, how project networks
-//! get a segment, and the MTU each type leaves for tenants.
+//! `gre`, `local`, and networking-midonet's `midonet` and `uplink`), how provider segments are
+//! validated and reserved, how project networks get a segment, and the MTU each type leaves
+//! for tenants.
 
 use std::collections::BTreeMap;
 
@@ -121,6 +122,11 @@ pub struct TypeManager {
 
 const TUNNELS: [&str; 3] = ["vxlan", "geneve", "gre"];
 
+/// networking-midonet's type drivers (`type_midonet.py`, `type_uplink.py`): segments with
+/// nothing but their type (no physical network, no segmentation id, nothing reserved),
+/// for networks MidoNet implements (`midonet`) and its uplinks to the outside (`uplink`).
+pub const MIDONET_TYPES: [&str; 2] = ["midonet", "uplink"];
+
 fn max_id(network_type: &str) -> i64 {
     match network_type {
         "vlan" => 4094,
@@ -203,6 +209,18 @@ impl TypeManager {
                     )));
                 }
             }
+            t if MIDONET_TYPES.contains(&t) => {
+                if physnet.is_some() {
+                    return Err(Error::invalid_input(format!(
+                        "physical_network prohibited for {t} provider network"
+                    )));
+                }
+                if spec.segmentation_id.is_some() {
+                    return Err(Error::invalid_input(format!(
+                        "segmentation_id prohibited for {t} provider network"
+                    )));
+                }
+            }
             t if TUNNELS.contains(&t) => {
                 if physnet.is_some() {
                     return Err(Error::invalid_input(format!(
@@ -240,7 +258,7 @@ impl TypeManager {
         self.validate(spec)?;
         let network_type = spec.network_type.clone().unwrap_or_default();
         match network_type.as_str() {
-            "local" => Ok((network_type, None, None)),
+            t if t == "local" || MIDONET_TYPES.contains(&t) => Ok((network_type, None, None)),
             "flat" => {
                 let physnet = spec.physical_network.clone().unwrap_or_default();
                 if !segments::reserve(conn, "flat", &physnet, 0, network_id).await? {
@@ -296,7 +314,7 @@ impl TypeManager {
     ) -> Result<(String, Option<String>, Option<i64>)> {
         for t in &self.config.tenant_network_types {
             let found = match t.as_str() {
-                "local" => Some((t.clone(), None, None)),
+                "local" | "midonet" | "uplink" => Some((t.clone(), None, None)),
                 "vlan" => self.allocate_vlan(conn, network_id, None).await?,
                 "flat" => None,
                 t => self.allocate_tunnel(conn, network_id, t).await?,
@@ -345,7 +363,7 @@ impl TypeManager {
     /// Release a segment's id.
     pub async fn release(&self, conn: &mut AnyConnection, segment: &Segment) -> Result<()> {
         match segment.network_type.as_str() {
-            "local" => Ok(()),
+            t if t == "local" || MIDONET_TYPES.contains(&t) => Ok(()),
             "flat" => Ok(segments::release(
                 conn,
                 "flat",
