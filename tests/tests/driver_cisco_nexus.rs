@@ -1,5 +1,6 @@
 //! The `cisco_nexus` driver through the API, against a fake Nexus switch speaking NX-API
-//! REST: Open vSwitch binds the ports, the switch gets the VLAN on the trunks of the hosts
+//! REST: Open vSwitch binds the ports (with OpenDaylight loaded too, from the configuration),
+//! the switch gets the VLAN on the trunks of the hosts
 //! that have ports and loses it with the last port; concurrent clients leave the counts
 //! exact; an expired session logs in again once; baremetal and VXLAN ports bind as
 //! networking-cisco binds them; a switch that was down is replayed when it answers again.
@@ -428,5 +429,62 @@ async fn a_switch_that_was_down_is_replayed_at_the_next_call_for_it() {
     assert_eq!(switch.backend().trunk("eth1/1"), set(&[100, 101]));
     assert_eq!(switch.backend().trunk("eth1/2"), set(&[100]));
     assert_eq!(switch.backend().trunk("po20"), set(&[100]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn open_vswitch_cisco_nexus_and_opendaylight_loaded_from_the_configuration_work_together() {
+    use neutrino_tests::fakes::FakeServer;
+    use neutrino_tests::fakes::odl::{NORTHBOUND, Odl};
+    let switch = FakeHttp::start(FakeNexus::new("admin", "nexus-pw")).await;
+    let odl = FakeServer::start(Odl::synced("odl", "odl-pw")).await;
+    let settings = |v: Value| -> neutrino_runtime::DriverSettings {
+        serde_json::from_value(v).expect("driver settings")
+    };
+    let nexus = settings(nexus_settings(&switch, json!({})));
+    let opendaylight = settings(json!({
+        "grants": ["log", "config", "state", "http", "session"],
+        "config": {"url": format!("{}{NORTHBOUND}", odl.url()), "username": "odl",
+                   "password": "odl-pw"},
+        "http": {"allow": [odl.url()]},
+    }));
+    let server = TestServer::with_config(|c| {
+        c.ml2.mechanism_drivers = vec![
+            "openvswitch".into(),
+            "cisco_nexus".into(),
+            "opendaylight".into(),
+        ];
+        c.drivers.settings.insert("cisco_nexus".into(), nexus);
+        c.drivers
+            .settings
+            .insert("opendaylight".into(), opendaylight);
+    })
+    .await;
+    ovs_agent(&server, "compute-1").await;
+    ovs_agent(&server, "compute-2").await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+
+    let p1 = vm_port(&c, &net, "compute-1").await;
+    let p2 = vm_port(&c, &net, "compute-2").await;
+
+    for p in [&p1, &p2] {
+        assert_eq!(p["binding:vif_type"], "ovs", "{p}");
+        assert_eq!(p["binding:levels"][0]["driver"], "openvswitch");
+    }
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/2"), set(&[100]));
+    assert_eq!(switch.backend().trunk("po20"), set(&[100]));
+    assert!(odl.backend().stored("networks").contains_key(&net));
+    let odl_ports = odl.backend().stored("ports");
+    assert!(odl_ports.contains_key(s(&p1, "id")) && odl_ports.contains_key(s(&p2, "id")));
+
+    delete_port(&c, &p1).await;
+    delete_port(&c, &p2).await;
+
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[]));
+    assert!(odl.backend().stored("ports").is_empty());
     server.stop().await;
 }
