@@ -340,13 +340,10 @@ impl Plugin {
                 let ctx = plugin.port_hook_context(&p, Some(&current), network);
                 let host = plugin.staged_host();
                 let services = host.services();
-                host.with_tx(
-                    tx,
-                    plugin
-                        .mech()
-                        .precommit(Call::Port(rt::Hook::UpdatePrecommit, &ctx), &services),
-                )
-                .await??;
+                let call = Call::Port(rt::Hook::UpdatePrecommit, &ctx);
+                host.with_tx(tx, plugin.mech().precommit(call, &services))
+                    .await??;
+                host.journal(plugin.mech().journal_entries(call));
                 host.flush(tx).await?;
             }
             Ok::<_, Error>(Some((p, current)))
