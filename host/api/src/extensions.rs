@@ -21,6 +21,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "Address scope",
         "Address scopes extension.",
     ),
+    (
+        "aap-reject-multicast",
+        "Allowed address pairs reject multicast extension",
+        "Reject multicast addresses in Allowed Address Pairs",
+    ),
     ("agent", "agent", "The agent management extension."),
     (
         "availability_zone",
@@ -273,6 +278,21 @@ pub const EXTENSIONS: &[Extension] = &[
         "subnet_allocation",
         "Subnet Allocation",
         "Enables allocation of subnets from a subnet pool",
+    ),
+    (
+        "l3-flavors",
+        "Router Flavor Extension",
+        "Flavor support for routers.",
+    ),
+    (
+        "l3-port-ip-change-not-allowed",
+        "Prevent L3 router ports IP address change extension",
+        "Prevent change of IP address for some L3 router ports",
+    ),
+    (
+        "port-mac-address-regenerate",
+        "Neutron Port MAC address regenerate",
+        "Network port MAC address regenerate",
     ),
     (
         "subnet_onboard",
