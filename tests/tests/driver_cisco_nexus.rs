@@ -1,11 +1,13 @@
 //! The `cisco_nexus` driver through the API, against a fake Nexus switch speaking NX-API
 //! REST: Open vSwitch binds the ports (with OpenDaylight loaded too, from the configuration),
-//! the switch gets the VLAN on the trunks of the hosts
-//! that have ports and loses it with the last port; concurrent clients leave the counts
-//! exact, also from two servers on one PostgreSQL; an expired session logs in again once; baremetal and VXLAN ports bind as
-//! networking-cisco binds them; a switch that was down is replayed when it answers again.
+//! the switch gets the VLAN on the trunks of the hosts that have ports and loses it with the
+//! last port; concurrent clients leave the switch exact, also from two servers on one
+//! PostgreSQL; an expired session logs in again once; baremetal and VXLAN ports bind as
+//! networking-cisco binds them; with the journal a switch that does not answer fails no API call
+//! and ends right, and one wiped while down is replayed by the heartbeat when it returns.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use neutrino_ml2::agents::AgentReport;
 use neutrino_tests::vendors::nexus::FakeNexus;
@@ -37,6 +39,8 @@ async fn ovs_agent(server: &TestServer, host: &str) {
 
 fn nexus_settings(switch: &FakeHttp<FakeNexus>, extra: Value) -> Value {
     let mut config = json!({
+        // No heartbeat unless a test asks: its probes would mix with the calls tests expect.
+        "switch_heartbeat_time": 0,
         "switches": {"10.0.0.1": {
             "username": "admin",
             "password": "nexus-pw",
@@ -57,6 +61,9 @@ fn nexus_settings(switch: &FakeHttp<FakeNexus>, extra: Value) -> Value {
         "grants": ["log", "config", "state", "http", "session"],
         "config": config,
         "http": {"allow": [switch.url()]},
+        // The journal delivers up to 32 postcommits at once; room for the request path's
+        // hooks beside them.
+        "limits": {"max_concurrent_calls": 64},
     })
 }
 
@@ -130,6 +137,27 @@ async fn delete_port(c: &Client, port: &Value) {
     }
 }
 
+/// Wait until the driver's journal delivered everything (none failed).
+async fn drain(c: &Client, driver: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = c
+            .get(&format!("/v2.0/mechanism-drivers/{driver}/journal"))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let j = &r.body["journal"];
+        assert_eq!(j["failed"], 0, "{j}");
+        if j["pending"] == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the journal of {driver} did not drain: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// `METHOD path` of the calls other than logins.
 fn calls(requests: &[Request]) -> Vec<String> {
     requests
@@ -173,8 +201,10 @@ async fn ovs_binds_and_the_switch_carries_the_vlan_on_the_trunks_of_the_hosts_wi
     let net = vlan_network(&c, 100).await;
 
     let p1 = vm_port(&c, &net, "compute-1").await;
+    drain(&c, "cisco_nexus").await;
     let after_p1 = calls(&switch.requests());
     let p2 = vm_port(&c, &net, "compute-2").await;
+    drain(&c, "cisco_nexus").await;
 
     assert_eq!(p1["binding:vif_type"], "ovs", "{p1}");
     assert_eq!(p2["binding:vif_type"], "ovs", "{p2}");
@@ -197,6 +227,7 @@ async fn ovs_binds_and_the_switch_carries_the_vlan_on_the_trunks_of_the_hosts_wi
 
     switch.clear_requests();
     delete_port(&c, &p1).await;
+    drain(&c, "cisco_nexus").await;
     assert_eq!(
         calls(&switch.requests()),
         vec!["POST /api/mo/sys/intf/phys-[eth1/1].json"],
@@ -207,6 +238,7 @@ async fn ovs_binds_and_the_switch_carries_the_vlan_on_the_trunks_of_the_hosts_wi
 
     switch.clear_requests();
     delete_port(&c, &p2).await;
+    drain(&c, "cisco_nexus").await;
     assert_eq!(
         calls(&switch.requests()),
         vec![
@@ -250,6 +282,7 @@ async fn networks_subnets_and_unbound_ports_reach_no_switch() {
         204
     );
     assert_eq!(c.delete(&format!("/v2.0/networks/{net}")).await.status, 204);
+    drain(&c, "cisco_nexus").await;
 
     assert!(switch.requests().is_empty(), "{:?}", switch.requests());
     assert_eq!(
@@ -265,11 +298,13 @@ async fn an_expired_session_logs_in_again_once() {
     let c = server.admin();
     let net = vlan_network(&c, 100).await;
     vm_port(&c, &net, "compute-1").await;
+    drain(&c, "cisco_nexus").await;
     assert_eq!(switch.backend().logins(), 1);
 
     switch.backend().expire_sessions();
     switch.clear_requests();
     vm_port(&c, &net, "compute-2").await;
+    drain(&c, "cisco_nexus").await;
 
     let lines: Vec<String> = switch.requests().iter().map(Request::line).collect();
     assert_eq!(
@@ -313,6 +348,7 @@ async fn thirty_two_clients_creating_and_deleting_ports_on_one_vlan_leave_the_sw
         }
     }))
     .await;
+    drain(&c, "cisco_nexus").await;
 
     let state = driver_state(&server).await;
     assert_eq!(members(&state, "vlan/10.0.0.1/100/0"), 32);
@@ -330,6 +366,7 @@ async fn thirty_two_clients_creating_and_deleting_ports_on_one_vlan_leave_the_sw
         async move { delete_port(&c, p).await }
     }))
     .await;
+    drain(&c, "cisco_nexus").await;
 
     assert_eq!(switch.backend().vlans(), set(&[]));
     for iface in ["eth1/1", "eth1/2", "po20"] {
@@ -360,6 +397,7 @@ async fn a_vxlan_port_is_bound_in_two_levels_and_the_switch_maps_the_dynamic_vla
     assert_eq!(net["provider:network_type"], "vxlan");
 
     let port = vm_port(&c, s(&net, "id"), "compute-1").await;
+    drain(&c, "cisco_nexus").await;
 
     assert_eq!(port["binding:vif_type"], "ovs", "{port}");
     let levels = port["binding:levels"].as_array().unwrap();
@@ -373,6 +411,7 @@ async fn a_vxlan_port_is_bound_in_two_levels_and_the_switch_maps_the_dynamic_vla
     assert_eq!(switch.backend().trunk("eth1/1"), set(&[300]));
 
     delete_port(&c, &port).await;
+    drain(&c, "cisco_nexus").await;
 
     let config = switch.backend().config();
     assert!(config.vlans.is_empty(), "{config:?}");
@@ -380,6 +419,7 @@ async fn a_vxlan_port_is_bound_in_two_levels_and_the_switch_maps_the_dynamic_vla
     assert_eq!(switch.backend().trunk("eth1/1"), set(&[]));
     // The dynamic VLAN went back to the pool with the port.
     let again = vm_port(&c, s(&net, "id"), "compute-2").await;
+    drain(&c, "cisco_nexus").await;
     assert_eq!(again["binding:vif_type"], "ovs", "{again}");
     assert_eq!(switch.backend().vlans(), set(&[300]));
     server.stop().await;
@@ -410,6 +450,7 @@ async fn a_baremetal_port_binds_with_vif_type_other_on_the_switch_port_ironic_na
                     {"switch_ip": "10.9.9.9", "port_id": "Ethernet1/7"}]}}),
         )
         .await;
+    drain(&c, "cisco_nexus").await;
 
     assert_eq!(port["binding:vif_type"], "other", "{port}");
     assert_eq!(port["status"], "ACTIVE");
@@ -421,32 +462,112 @@ async fn a_baremetal_port_binds_with_vif_type_other_on_the_switch_port_ironic_na
         "no configured switch"
     );
     delete_port(&c, &port).await;
+    drain(&c, "cisco_nexus").await;
     assert_eq!(switch.backend().vlans(), set(&[]));
     server.stop().await;
 }
 
 #[tokio::test]
-async fn a_switch_that_was_down_is_replayed_at_the_next_call_for_it() {
+async fn a_switch_down_while_ports_are_created_fails_no_api_call_and_ends_right() {
     let (server, switch) = setup(json!({})).await;
     let c = server.admin();
     let net = vlan_network(&c, 100).await;
-    vm_port(&c, &net, "compute-1").await;
-
-    // The switch goes away; a port bound meanwhile is created (the binding's update
-    // postcommit failing is logged, as in Neutron) but cannot reach it.
     switch.refuse_connections().await;
-    let during = vm_port(&c, &net, "compute-2").await;
-    assert_eq!(during["binding:vif_type"], "ovs");
-    // It comes back empty (rebooted) ...
-    switch.backend().wipe();
-    switch.accept_connections().await;
-    // ... and the next call for it first puts back everything the counts say.
-    let net2 = vlan_network(&c, 101).await;
-    vm_port(&c, &net2, "compute-1").await;
 
-    assert_eq!(switch.backend().vlans(), set(&[100, 101]));
-    assert_eq!(switch.backend().trunk("eth1/1"), set(&[100, 101]));
+    // Every call succeeds while the switch does not answer; the journal keeps the work.
+    let mut ports = Vec::new();
+    for i in 0..10 {
+        let host = if i % 2 == 0 { "compute-1" } else { "compute-2" };
+        ports.push(vm_port(&c, &net, host).await);
+    }
+    for p in ports.drain(..2) {
+        delete_port(&c, &p).await;
+    }
+    let journal = c.get("/v2.0/mechanism-drivers/cisco_nexus/journal").await;
+    assert!(
+        journal.body["journal"]["pending"].as_i64().unwrap() > 0,
+        "{}",
+        journal.body
+    );
+    assert!(switch.requests().is_empty());
+
+    switch.accept_connections().await;
+    drain(&c, "cisco_nexus").await;
+
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    for iface in ["eth1/1", "eth1/2", "po20"] {
+        assert_eq!(switch.backend().trunk(iface), set(&[100]), "{iface}");
+    }
+    for p in &ports {
+        delete_port(&c, p).await;
+    }
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    assert!(
+        driver_state(&server)
+            .await
+            .keys()
+            .all(|k| k.starts_with("switch/"))
+    );
+    server.stop().await;
+}
+
+/// Poll `done` every 100 ms for up to `seconds`.
+async fn eventually(seconds: u64, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !done().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen in {seconds} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_switch_wiped_while_down_is_replayed_by_the_heartbeat_when_it_returns() {
+    let (server, switch) = setup(json!({"switch_heartbeat_time": 1})).await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+    vm_port(&c, &net, "compute-1").await;
+    vm_port(&c, &net, "compute-2").await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[100]));
+
+    switch.refuse_connections().await;
+    eventually(30, "the heartbeat marking the switch down", async || {
+        driver_state(&server)
+            .await
+            .get("switch/10.0.0.1")
+            .map(String::as_str)
+            == Some("down")
+    })
+    .await;
+    switch.backend().wipe();
+    let delivered = c
+        .get("/v2.0/mechanism-drivers/cisco_nexus/journal")
+        .await
+        .body["journal"]["delivered"]
+        .clone();
+    switch.accept_connections().await;
+
+    // No API call: the heartbeat finds the switch back and replays it.
+    eventually(30, "the replay", async || {
+        driver_state(&server)
+            .await
+            .get("switch/10.0.0.1")
+            .map(String::as_str)
+            == Some("up")
+    })
+    .await;
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[100]));
     assert_eq!(switch.backend().trunk("eth1/2"), set(&[100]));
+    let journal = c.get("/v2.0/mechanism-drivers/cisco_nexus/journal").await;
+    assert_eq!(
+        journal.body["journal"]["delivered"], delivered,
+        "nothing journaled meanwhile"
+    );
     assert_eq!(switch.backend().trunk("po20"), set(&[100]));
     server.stop().await;
 }
@@ -486,6 +607,8 @@ async fn open_vswitch_cisco_nexus_and_opendaylight_loaded_from_the_configuration
 
     let p1 = vm_port(&c, &net, "compute-1").await;
     let p2 = vm_port(&c, &net, "compute-2").await;
+    drain(&c, "cisco_nexus").await;
+    drain(&c, "opendaylight").await;
 
     for p in [&p1, &p2] {
         assert_eq!(p["binding:vif_type"], "ovs", "{p}");
@@ -501,6 +624,8 @@ async fn open_vswitch_cisco_nexus_and_opendaylight_loaded_from_the_configuration
 
     delete_port(&c, &p1).await;
     delete_port(&c, &p2).await;
+    drain(&c, "cisco_nexus").await;
+    drain(&c, "opendaylight").await;
 
     assert_eq!(switch.backend().vlans(), set(&[]));
     assert_eq!(switch.backend().trunk("eth1/1"), set(&[]));
@@ -547,6 +672,7 @@ async fn two_servers_on_one_postgresql_share_the_sets_and_the_last_port_removes_
     .into_iter()
     .map(|(_, p)| p)
     .collect();
+    drain(&first.admin(), "cisco_nexus").await;
     let state = driver_state(&first).await;
     assert_eq!(members(&state, "vlan/10.0.0.1/100/0"), 32);
     assert_eq!(members(&state, "trunk/10.0.0.1/100/ethernet1/1"), 16);
@@ -557,6 +683,7 @@ async fn two_servers_on_one_postgresql_share_the_sets_and_the_last_port_removes_
         async move { delete_port(&c, p).await }
     }))
     .await;
+    drain(&first.admin(), "cisco_nexus").await;
 
     assert_eq!(switch.backend().vlans(), set(&[]));
     for iface in ["eth1/1", "eth1/2", "po20"] {

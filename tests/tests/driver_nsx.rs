@@ -2,12 +2,14 @@
 //! networks become segments (transport zone, VLAN ids, `os-*` tags) once NSX realized them,
 //! subnets the segment's subnets, ports segment ports bound at once with the realized
 //! logical switch, security groups groups and policies; sessions, realization, errors and
-//! the managers' failover.
+//! the managers' failover. The driver is journaled: API calls never wait for NSX, so the
+//! tests wait for the journal to deliver before looking at NSX.
 
 use neutrino_tests::vendors::nsx::FakeNsx;
 use neutrino_tests::vendors::{FakeHttp, Request};
 use neutrino_tests::{Client, TestServer, s};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
 const OVERLAY_TZ: &str = "1b3a2f36-bfd1-443e-a0f6-4de01abc963e";
 const VLAN_TZ: &str = "7a5b2a7e-8f0e-4bd6-9bd4-2c7d8e1f0a11";
@@ -31,6 +33,9 @@ fn settings(managers: Vec<String>, extra: Value) -> Value {
         "grants": ["log", "config", "state", "http", "session"],
         "config": config,
         "http": {"allow": managers},
+        // The journal delivers up to 32 postcommits at once; room for the request path's
+        // hooks beside them.
+        "limits": {"max_concurrent_calls": 64},
     })
 }
 
@@ -65,6 +70,31 @@ fn calls(requests: &[Request]) -> Vec<String> {
         .collect()
 }
 
+/// The driver's journal (`pending`, `failed`, `delivered`, `entries`).
+async fn journal(c: &Client) -> Value {
+    let r = c.get("/v2.0/mechanism-drivers/nsx/journal").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["journal"].clone()
+}
+
+/// Wait until the journal has nothing pending; then `failed` entries must have failed.
+async fn drain_expecting(c: &Client, failed: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let j = journal(c).await;
+        if j["pending"] == 0 {
+            assert_eq!(j["failed"], failed, "{j}");
+            return j;
+        }
+        assert!(Instant::now() < deadline, "the journal did not drain: {j}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn drain(c: &Client) {
+    drain_expecting(c, 0).await;
+}
+
 fn seg(id: &str) -> String {
     format!("/policy/api/v1/infra/segments/{id}")
 }
@@ -76,6 +106,7 @@ async fn a_network_becomes_a_realized_segment_and_goes_with_the_network() {
 
     let net = c.network("blue").await;
     let id = s(&net, "id").to_string();
+    drain(&c).await;
     let created = calls(&nsx.requests());
     nsx.clear_requests();
     let r = c
@@ -85,10 +116,12 @@ async fn a_network_becomes_a_realized_segment_and_goes_with_the_network() {
         )
         .await;
     assert_eq!(r.status, 200);
+    drain(&c).await;
     let updated = calls(&nsx.requests());
     let shown = nsx.backend().segments()[&id].body.clone();
     nsx.clear_requests();
     assert_eq!(c.delete(&format!("/v2.0/networks/{id}")).await.status, 204);
+    drain(&c).await;
 
     assert_eq!(
         created,
@@ -137,6 +170,7 @@ async fn a_vlan_network_is_a_segment_of_the_vlan_transport_zone_with_its_vlan_id
         .await;
 
     assert_eq!(r.status, 201, "{:?}", r.body);
+    drain(&c).await;
     let segment = &nsx.backend().segments()[s(&r.body["network"], "id")].body;
     assert_eq!(segment["vlan_ids"], json!(["120"]));
     assert!(
@@ -169,31 +203,51 @@ async fn a_network_type_without_a_transport_zone_is_refused_before_anything_is_w
 }
 
 #[tokio::test]
-async fn the_driver_waits_for_realization_and_a_segment_never_realized_undoes_the_create() {
+async fn the_driver_waits_for_realization_and_binds_no_port_before_it() {
     let (server, nsx) = setup(json!({})).await;
     let c = server.admin();
     nsx.backend().realize_after(2);
 
     let net = c.network("slow").await;
+    drain(&c).await;
     let asked = nsx.backend().segments()[s(&net, "id")].asked;
-    nsx.backend().never_realize();
+    // A network NSX does not realize: the journal retries its create, and its ports are
+    // not bound until it is realized.
+    nsx.backend().stay_unrealized(true);
     let r = c
-        .post("/v2.0/networks", json!({"network": {"name": "never"}}))
+        .post("/v2.0/networks", json!({"network": {"name": "stuck"}}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let stuck = s(&r.body["network"], "id").to_string();
+    let early = c
+        .port(
+            &stuck,
+            json!({"binding:host_id": "esx-1", "device_owner": "compute:nova"}),
+        )
+        .await;
+    let waiting = journal(&c).await;
+    nsx.backend().stay_unrealized(false);
+    drain(&c).await;
+    // Any update of a port whose binding failed binds it again.
+    let again = c
+        .put(
+            &format!("/v2.0/ports/{}", s(&early, "id")),
+            json!({"port": {"name": "again"}}),
+        )
         .await;
 
     assert_eq!(asked, 3, "two UNREALIZED answers, then REALIZED");
-    r.expect_error(500, "MechanismDriverError");
-    let names: Vec<String> = c
-        .get("/v2.0/networks")
-        .await
-        .items("networks")
-        .iter()
-        .map(|n| s(n, "name").to_string())
-        .collect();
+    assert!(waiting["pending"].as_i64().unwrap() >= 1, "{waiting}");
+    assert_eq!(early["binding:vif_type"], "binding_failed", "{early}");
+    assert_eq!(again.status, 200, "{:?}", again.body);
     assert_eq!(
-        names,
-        vec!["slow"],
-        "the unrealized network was deleted again"
+        again.body["port"]["binding:vif_type"], "ovs",
+        "{:?}",
+        again.body
+    );
+    assert_eq!(
+        again.body["port"]["binding:vif_details"]["nsx-logical-switch-id"],
+        json!(nsx.backend().segments()[&stuck].logical_switch)
     );
     server.stop().await;
 }
@@ -204,12 +258,15 @@ async fn subnets_become_the_segments_subnets() {
     let c = server.admin();
     let net = c.network("n").await;
     let id = s(&net, "id").to_string();
+    drain(&c).await;
     nsx.clear_requests();
 
     let sub = c.subnet(&id, "10.1.0.0/24").await;
+    drain(&c).await;
     let with = nsx.backend().segments()[&id].body["subnets"].clone();
     let r = c.delete(&format!("/v2.0/subnets/{}", s(&sub, "id"))).await;
     assert_eq!(r.status, 204);
+    drain(&c).await;
 
     assert_eq!(
         with,
@@ -230,6 +287,7 @@ async fn a_port_becomes_a_segment_port_and_binds_at_once_on_the_realized_logical
     let c = server.admin();
     let (net, sub) = c.network_with_subnet("n", "10.2.0.0/24").await;
     let net_id = s(&net, "id").to_string();
+    drain(&c).await;
     nsx.clear_requests();
 
     let port = c
@@ -246,6 +304,7 @@ async fn a_port_becomes_a_segment_port_and_binds_at_once_on_the_realized_logical
             json!({"port_security_enabled": false, "security_groups": []}),
         )
         .await;
+    drain(&c).await;
 
     let segment = &nsx.backend().segments()[&net_id];
     assert_eq!(port["binding:vif_type"], "ovs", "{port}");
@@ -289,6 +348,7 @@ async fn a_port_becomes_a_segment_port_and_binds_at_once_on_the_realized_logical
             204
         );
     }
+    drain(&c).await;
     assert!(nsx.backend().segments()[&net_id].ports.is_empty());
     assert_eq!(
         calls(&nsx.requests()),
@@ -314,6 +374,7 @@ async fn security_groups_become_groups_with_a_security_policy_of_their_rules() {
         .await;
     assert_eq!(g.status, 201, "{:?}", g.body);
     let gid = s(&g.body["security_group"], "id").to_string();
+    drain(&c).await;
     let group = nsx.backend().groups()[&gid].clone();
     let policy = nsx.backend().policies()[&gid].clone();
     let r = c
@@ -326,6 +387,7 @@ async fn security_groups_become_groups_with_a_security_policy_of_their_rules() {
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let rid = s(&r.body["security_group_rule"], "id").to_string();
+    drain(&c).await;
     let rule = nsx.backend().policies()[&gid].rules[&rid].clone();
     assert_eq!(
         c.delete(&format!("/v2.0/security-group-rules/{rid}"))
@@ -333,6 +395,7 @@ async fn security_groups_become_groups_with_a_security_policy_of_their_rules() {
             .status,
         204
     );
+    drain(&c).await;
     let after_rule_delete = nsx.backend().policies()[&gid].rules.len();
     assert_eq!(
         c.delete(&format!("/v2.0/security-groups/{gid}"))
@@ -341,6 +404,7 @@ async fn security_groups_become_groups_with_a_security_policy_of_their_rules() {
         204
     );
 
+    drain(&c).await;
     let path = format!("/infra/domains/default/groups/{gid}");
     assert_eq!(
         group["expression"],
@@ -375,6 +439,7 @@ async fn an_expired_session_logs_in_again_once() {
     let (server, nsx) = setup(json!({})).await;
     let c = server.admin();
     let net = c.network("a").await;
+    drain(&c).await;
     assert_eq!(nsx.backend().logins(), 1);
 
     nsx.backend().expire_sessions();
@@ -387,6 +452,7 @@ async fn an_expired_session_logs_in_again_once() {
         .await;
 
     assert_eq!(r.status, 200);
+    drain(&c).await;
     let lines: Vec<String> = nsx.requests().iter().map(Request::line).collect();
     let path = seg(s(&net, "id"));
     assert_eq!(
@@ -411,6 +477,7 @@ async fn thirty_two_concurrent_port_creations_share_one_session_and_all_reach_ns
     let c = server.admin();
     let net = c.network("n").await;
     let net_id = s(&net, "id").to_string();
+    drain(&c).await;
 
     let ports: Vec<Value> = futures::future::join_all((0..32).map(|_| {
         let c = server.admin();
@@ -418,6 +485,7 @@ async fn thirty_two_concurrent_port_creations_share_one_session_and_all_reach_ns
         async move { c.port(&net_id, json!({"binding:host_id": "esx-1"})).await }
     }))
     .await;
+    drain(&c).await;
 
     assert!(ports.iter().all(|p| p["binding:vif_type"] == "ovs"));
     assert_eq!(nsx.backend().segments()[&net_id].ports.len(), 32);
@@ -430,19 +498,37 @@ async fn thirty_two_concurrent_port_creations_share_one_session_and_all_reach_ns
 }
 
 #[tokio::test]
-async fn a_5xx_or_a_4xx_from_nsx_undoes_a_create_and_a_dead_manager_is_skipped() {
+async fn a_5xx_is_retried_a_4xx_fails_the_entry_and_a_dead_manager_is_skipped() {
     let (server, nsx) = setup(json!({})).await;
     let c = server.admin();
 
     nsx.fail_with(503);
     let unavailable = c.post("/v2.0/networks", json!({"network": {}})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tried = journal(&c).await;
+    nsx.recover();
+    drain(&c).await;
     nsx.fail_with(400);
     let refused = c.post("/v2.0/networks", json!({"network": {}})).await;
+    let after = drain_expecting(&c, 1).await;
     nsx.recover();
 
-    unavailable.expect_error(500, "MechanismDriverError");
-    refused.expect_error(500, "MechanismDriverError");
-    assert!(c.get("/v2.0/networks").await.items("networks").is_empty());
+    assert_eq!(unavailable.status, 201, "the API call never waits for NSX");
+    assert_eq!(refused.status, 201);
+    assert_eq!(tried["pending"], 1, "{tried}");
+    assert!(
+        nsx.backend()
+            .segments()
+            .contains_key(s(&unavailable.body["network"], "id")),
+        "delivered once NSX answered"
+    );
+    assert!(
+        !nsx.backend()
+            .segments()
+            .contains_key(s(&refused.body["network"], "id"))
+    );
+    let failed = &after["entries"][0];
+    assert_eq!(failed["state"], "failed", "{after}");
     server.stop().await;
 
     // The first manager refuses connections: the second one serves.
@@ -453,6 +539,7 @@ async fn a_5xx_or_a_4xx_from_nsx_undoes_a_create_and_a_dead_manager_is_skipped()
     let server = start(vec![dead_url, nsx2.url()], json!({})).await;
     let c: Client = server.admin();
     let net = c.network("via-second").await;
+    drain(&c).await;
     assert!(nsx2.backend().segments().contains_key(s(&net, "id")));
     server.stop().await;
 }

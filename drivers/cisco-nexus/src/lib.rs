@@ -232,6 +232,12 @@ impl MechanismDriver for CiscoNexus {
         sync_port(ctx, true)
     }
 
+    /// Every `periodic_interval` (2 s); the heartbeat itself keeps to
+    /// `switch_heartbeat_time`.
+    fn periodic(&self) -> Result<(), DriverError> {
+        heartbeat()
+    }
+
     fn bind_port(&self, ctx: &PortContext) -> Result<BindResult, DriverError> {
         let settings = Settings::load()?;
         let links = connections(&settings, ctx);
@@ -289,11 +295,12 @@ impl MechanismDriver for CiscoNexus {
     }
 }
 
-/// The switch heartbeat (networking-cisco's `check_connections`): every
-/// `switch_heartbeat_time` seconds probe each switch (`GET api/mo/sys/ch.json`); a switch that
+/// The switch heartbeat (networking-cisco's `check_connections`), run by `periodic`: every
+/// `switch_heartbeat_time` seconds (kept in the session cache) probe each switch
+/// (`GET api/mo/sys/ch.json`); a switch that
 /// does not answer is marked down, and one that answers after being down (or at the first
 /// probe) is replayed from the driver's state.
-pub fn heartbeat() -> Result<(), DriverError> {
+fn heartbeat() -> Result<(), DriverError> {
     let settings = Settings::load()?;
     if settings.switch_heartbeat_time == 0 {
         return Ok(());

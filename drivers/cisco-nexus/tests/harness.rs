@@ -676,3 +676,78 @@ async fn a_bad_interface_name_or_a_wrong_type_refuses_the_load_naming_the_key() 
     );
     assert!(e2.to_string().contains("switch_heartbeat_time"), "{e2}");
 }
+
+#[tokio::test]
+async fn the_heartbeat_replays_a_switch_at_its_first_answer_then_keeps_to_its_period() {
+    let mut config = nexus_config();
+    config["switch_heartbeat_time"] = json!(3600);
+    let chassis =
+        json!({"imdata": [{"eqptCh": {"attributes": {"descr": "Nexus9000 C9396PX Chassis"}}}]});
+    let driver = switch_ok(builder(config))
+        .http_json("GET", &url("api/mo/sys/ch.json"), 200, &chassis)
+        .state("vlan/10.0.0.1/100/0", br#"["p1"]"#.to_vec())
+        .state("trunk/10.0.0.1/100/ethernet1/1", br#"["p1"]"#.to_vec())
+        .build()
+        .await
+        .unwrap();
+
+    driver.call_periodic().await.unwrap();
+    let first = calls(&driver.http_requests());
+    driver.clear_records();
+    driver.call_periodic().await.unwrap();
+
+    assert_eq!(
+        first,
+        vec![
+            "POST /api/aaaLogin.json",
+            "GET /api/mo/sys/ch.json",
+            "POST /api/mo.json",
+            "POST /api/mo/sys/intf/phys-[eth1/1].json",
+        ]
+    );
+    assert!(
+        driver.http_requests().is_empty(),
+        "the next probe waits for switch_heartbeat_time"
+    );
+    assert_eq!(driver.state("switch/10.0.0.1").as_deref(), Some(&b"up"[..]));
+}
+
+#[tokio::test]
+async fn a_switch_the_heartbeat_cannot_reach_is_marked_down_and_zero_turns_the_heartbeat_off() {
+    let mut config = nexus_config();
+    config["switch_heartbeat_time"] = json!(1);
+    let down = builder(config.clone())
+        .state("switch/10.0.0.1", b"up".to_vec())
+        .http_error(
+            "POST",
+            &url("api/aaaLogin.json"),
+            TransportError::Connect("connection refused".into()),
+        )
+        .build()
+        .await
+        .unwrap();
+    let off = {
+        let mut c = nexus_config();
+        c["switch_heartbeat_time"] = json!(0);
+        builder(c).build().await.unwrap()
+    };
+
+    let err = down.call_periodic().await.unwrap_err();
+    off.call_periodic().await.unwrap();
+
+    assert!(
+        matches!(
+            err,
+            CallError::Driver {
+                kind: ErrorKind::Unavailable,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(down.state("switch/10.0.0.1").as_deref(), Some(&b"down"[..]));
+    assert!(
+        off.http_requests().is_empty(),
+        "switch_heartbeat_time = 0: no heartbeat"
+    );
+}

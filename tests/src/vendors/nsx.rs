@@ -129,9 +129,9 @@ impl FakeNsx {
         self.lock().realize_after = n;
     }
 
-    /// Segments stay `UNREALIZED`.
-    pub fn never_realize(&self) {
-        self.lock().never_realize = true;
+    /// Segments stay `UNREALIZED` (`false`: they are realized again as usual).
+    pub fn stay_unrealized(&self, stay: bool) {
+        self.lock().never_realize = stay;
     }
 
     /// Every session expires: the next call with an old cookie gets 401.
