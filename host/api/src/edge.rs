@@ -37,7 +37,8 @@ pub struct EdgeLimits {
     pub max_request_body_size: u64,
     /// Longest header line or request line, in bytes (`max_header_line`).
     pub max_header_line: usize,
-    /// Longest driver upload (`PUT /v2.0/mechanism-drivers/{name}`), in bytes.
+    /// Longest driver upload request body (`PUT /v2.0/mechanism-drivers/{name}`), in bytes:
+    /// a 64 MiB component in base64 with its manifest and settings.
     pub max_upload_size: u64,
 }
 
@@ -46,7 +47,7 @@ impl Default for EdgeLimits {
         EdgeLimits {
             max_request_body_size: 114_688,
             max_header_line: 16_384,
-            max_upload_size: crate::resources::mechanism_drivers::MAX_UPLOAD_BYTES as u64,
+            max_upload_size: crate::resources::mechanism_drivers::MAX_UPLOAD_BODY_BYTES as u64,
         }
     }
 }

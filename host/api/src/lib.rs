@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<agents::Agents>())
         .merge(agents::dhcp_scheduler::routes())
         .merge(mechanism_drivers::routes())
+        .merge(driver_state::routes())
         .merge(routes::<flavors::Flavors>())
         .merge(routes::<flavors::ServiceProfiles>())
         .merge(flavors::routes())

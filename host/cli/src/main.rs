@@ -1,6 +1,6 @@
 //! `neutrino`: the operator's command line. It manages mechanism drivers through the
 //! server's admin API (`/v2.0/mechanism-drivers`): list, show, load or upgrade, roll back,
-//! enable, disable, remove, history; and it plays Nova's part of the boot flow for demos and
+//! enable, disable, remove, history, state; and it plays Nova's part of the boot flow for demos and
 //! tests (`neutrino vm`, [`vm`]).
 
 mod client;
@@ -128,6 +128,30 @@ enum DriverCommand {
         /// Driver name.
         name: String,
     },
+    /// What a driver keeps in its state (`--prefix` narrows it), or delete one key.
+    State {
+        /// Driver name.
+        name: String,
+        /// Only keys starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Delete this key instead of listing (recorded in the driver's history).
+        #[arg(long, conflicts_with = "prefix")]
+        delete: Option<String>,
+    },
+}
+
+/// `s` percent-encoded for a URL path or query, keeping `/` when `keep_slash`.
+fn encode(s: &str, keep_slash: bool) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            b'/' if keep_slash => "/".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn manifest_beside(file: &std::path::Path) -> Option<String> {
@@ -247,6 +271,28 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 output::emit(&format!("removed {name}"));
             }
         }
+        DriverCommand::State {
+            name,
+            prefix,
+            delete,
+        } => match delete {
+            Some(key) => {
+                api.delete(&format!("{base}/{name}/state/{}", encode(&key, true)))
+                    .await?;
+                if !json_out {
+                    output::emit(&format!("deleted state key {key} of {name}"));
+                }
+            }
+            None => {
+                let v = api
+                    .get(&format!(
+                        "{base}/{name}/state?prefix={}",
+                        encode(&prefix, false)
+                    ))
+                    .await?;
+                output::state(&v["state"], json_out);
+            }
+        },
         DriverCommand::History { name } => {
             let v = api.get(&format!("{base}/{name}/history")).await?;
             output::history(&v["history"], json_out);

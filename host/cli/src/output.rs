@@ -102,8 +102,11 @@ pub fn driver(d: &Value, json: bool) {
         vec!["failure_policy".into(), text(&d["failure_policy"])],
         vec!["calls".into(), text(&st["calls"])],
         vec!["errors".into(), text(&st["errors"])],
+        vec!["refusals".into(), text(&st["refusals"])],
         vec!["traps".into(), text(&st["traps"])],
         vec!["timeouts".into(), text(&st["timeouts"])],
+        vec!["invalid_results".into(), text(&st["invalid_results"])],
+        vec!["busy".into(), text(&st["busy"])],
         vec!["p50_ms".into(), text(&st["p50_ms"])],
         vec!["p99_ms".into(), text(&st["p99_ms"])],
         vec![
@@ -146,4 +149,27 @@ pub fn history(list: &Value, json: bool) {
         })
         .unwrap_or_default();
     table(&["AT", "ACTION", "VERSION", "BY", "DETAIL"], &rows);
+}
+
+/// A driver's state.
+pub fn state(list: &Value, json: bool) {
+    if json {
+        emit(&serde_json::to_string_pretty(list).unwrap_or_default());
+        return;
+    }
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    let value = match e["encoding"].as_str() {
+                        Some("base64") => format!("base64:{}", text(&e["value"])),
+                        _ => text(&e["value"]),
+                    };
+                    vec![text(&e["key"]), text(&e["size"]), value]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    table(&["KEY", "SIZE", "VALUE"], &rows);
 }

@@ -212,3 +212,90 @@ async fn driver_show_lists_the_configuration_with_secrets_masked() {
     assert!(table.contains("http://ctrl:8181"), "{table}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn driver_state_lists_a_drivers_keys_and_deletes_one() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let loaded = c
+        .load_driver(
+            "recorder",
+            "recorder",
+            serde_json::json!({"grants": ["log", "config", "state"]}),
+        )
+        .await;
+    assert!(
+        loaded.status == 201 || loaded.status == 200,
+        "{:?}",
+        loaded.body
+    );
+    c.network("n1").await;
+    c.network("n2").await;
+    let url = server.url.clone();
+
+    let (table, listed, deleted, after) = tokio::task::spawn_blocking(move || {
+        let (ok, table, err) = neutrino(
+            &url,
+            &[
+                "driver",
+                "state",
+                "recorder",
+                "--prefix",
+                "count/create_network",
+            ],
+        );
+        assert!(ok, "{err}");
+        let listed = json(&url, &["driver", "state", "recorder"]);
+        let (ok, deleted, err) = neutrino(
+            &url,
+            &[
+                "driver",
+                "state",
+                "recorder",
+                "--delete",
+                "count/create_network_precommit",
+            ],
+        );
+        assert!(ok, "{err}");
+        let after = json(&url, &["driver", "state", "recorder", "--prefix", "count/"]);
+        (table, listed, deleted, after)
+    })
+    .await
+    .unwrap();
+
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["KEY", "SIZE", "VALUE"]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("count/create_network_precommit") && l.ends_with(" 2")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .skip(1)
+            .all(|l| l.starts_with("count/create_network")),
+        "{table}"
+    );
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["key"] == "last/create_network_postcommit")
+    );
+    assert!(
+        deleted.contains("deleted state key count/create_network_precommit"),
+        "{deleted}"
+    );
+    assert!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["key"] != "count/create_network_precommit"),
+        "{after}"
+    );
+    server.stop().await;
+}

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use neutrino_runtime::{self as rt, BindResult, HostServices};
+use neutrino_runtime::{self as rt, BindResult, CallError, HostServices};
 use neutrino_store::bindings::{self, BindingLevel};
 use neutrino_store::model::{Network, Port, Segment};
 use neutrino_store::{Conn, networks, ports};
@@ -39,6 +39,28 @@ struct Bound {
     status: Option<String>,
 }
 
+/// What went wrong with drivers' bind results during one binding attempt, for the
+/// `binding_failed` reason (`binding:vif_details.reason`, which only admins and services read).
+#[derive(Default)]
+struct Notes(std::sync::Mutex<Vec<String>>);
+
+impl Notes {
+    fn add(&self, note: String) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(note);
+    }
+}
+
+/// A driver's failed `bind_port` call as the reason names it: which driver and what kind of
+/// failure; a crash's own text (a panic message) stays in the log.
+fn failure_note(e: &CallError) -> String {
+    match e {
+        CallError::Trap { driver, hook, .. } => {
+            format!("driver `{driver}` crashed in {hook} (the server log has the detail)")
+        }
+        other => other.to_string(),
+    }
+}
+
 type BindFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Bound>>> + Send + 'a>>;
 
 impl Plugin {
@@ -52,6 +74,7 @@ impl Plugin {
             return Ok(port);
         };
         drop(conn);
+        let notes = Notes::default();
         let outcome = if self.mech().has_drivers() && !network.segments.is_empty() {
             let base = self
                 .mech()
@@ -63,12 +86,13 @@ impl Plugin {
                 .filter(|s| !s.is_dynamic)
                 .map(|s| self.mech().contexts().segment(s))
                 .collect();
-            self.bind_level(&base, &network, segments, Vec::new())
+            self.bind_level(&base, &network, segments, Vec::new(), &notes)
                 .await?
         } else {
             None
         };
-        self.commit_binding(port, &network, outcome).await
+        let notes = notes.0.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.commit_binding(port, &network, outcome, notes).await
     }
 
     fn bind_level<'a>(
@@ -77,6 +101,7 @@ impl Plugin {
         network: &'a Network,
         segments: Vec<rt::Segment>,
         levels: Vec<(String, rt::Segment)>,
+        notes: &'a Notes,
     ) -> BindFuture<'a> {
         Box::pin(async move {
             let host: Arc<dyn HostServices> = self.mech().db_host();
@@ -101,6 +126,10 @@ impl Plugin {
                     Ok(BindResult::Bound(b)) => {
                         let Some(seg) = segments.iter().find(|s| s.id == b.segment_id).cloned()
                         else {
+                            notes.add(format!(
+                                "driver `{}` returned an invalid result from bind_port: it bound segment {:?}, which is not one of the segments to bind",
+                                entry.name, b.segment_id
+                            ));
                             continue;
                         };
                         let mut all = levels.clone();
@@ -115,10 +144,18 @@ impl Plugin {
                     Ok(BindResult::Continue(c)) => {
                         if levels.len() + 1 >= MAX_BINDING_LEVELS {
                             tracing::warn!(driver = %entry.name, "binding exceeded the maximum number of levels");
+                            notes.add(format!(
+                                "driver `{}` continued the binding past {MAX_BINDING_LEVELS} levels",
+                                entry.name
+                            ));
                             continue;
                         }
                         let Some(seg) = segments.iter().find(|s| s.id == c.segment_id).cloned()
                         else {
+                            notes.add(format!(
+                                "driver `{}` returned an invalid result from bind_port: it continued from segment {:?}, which is not one of the segments to bind",
+                                entry.name, c.segment_id
+                            ));
                             continue;
                         };
                         let next = self.resolve_dynamic(network, c.next_segments).await?;
@@ -127,13 +164,14 @@ impl Plugin {
                         }
                         let mut all = levels.clone();
                         all.push((entry.name.clone(), seg));
-                        if let Some(b) = self.bind_level(base, network, next, all).await? {
+                        if let Some(b) = self.bind_level(base, network, next, all, notes).await? {
                             return Ok(Some(b));
                         }
                     }
                     Ok(BindResult::NotBound) => {}
                     Err(e) => {
                         tracing::warn!(driver = %entry.name, error = %e, port = %base.current.id, "bind_port failed; trying the next driver");
+                        notes.add(failure_note(&e));
                     }
                 }
             }
@@ -212,6 +250,7 @@ impl Plugin {
         port: Port,
         network: &Network,
         outcome: Option<Bound>,
+        notes: Vec<String>,
     ) -> Result<Port> {
         let plugin = self.clone();
         let segments_desc = network
@@ -258,10 +297,15 @@ impl Plugin {
                     let reason = if !plugin.mech().has_drivers() {
                         "no mechanism driver is loaded".to_string()
                     } else {
-                        format!(
+                        let mut reason = format!(
                             "no mechanism driver could bind segments [{segments_desc}] on host {} for vnic_type {}",
                             p.binding_host_id, p.binding_vnic_type
-                        )
+                        );
+                        if !notes.is_empty() {
+                            reason.push_str("; ");
+                            reason.push_str(&notes.join("; "));
+                        }
+                        reason
                     };
                     tracing::warn!(port = %p.id, %reason, "port binding failed");
                     p.binding_vif_details = serde_json::json!({ "reason": reason });

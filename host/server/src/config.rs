@@ -230,6 +230,9 @@ pub struct DriversSection {
     /// How often to look for driver changes made by other servers sharing the database, in
     /// milliseconds (default 2000; 0 disables).
     pub sync_interval_ms: Option<u64>,
+    /// How many stored versions of each driver to keep besides the serving one and its
+    /// rollback target (default 5); older ones are deleted when a new version is stored.
+    pub keep_versions: Option<usize>,
     /// Operator settings per driver name (configuration, grants, HTTP destinations, limits,
     /// failure policy).
     pub settings: BTreeMap<String, neutrino_runtime::DriverSettings>,
@@ -705,6 +708,10 @@ impl Config {
                     .unwrap_or_else(|| ".neutrino-cache".into()),
             )),
             settings: self.drivers.settings.clone(),
+            keep_versions: self
+                .drivers
+                .keep_versions
+                .unwrap_or(neutrino_ml2::mech::DEFAULT_KEEP_VERSIONS),
         };
         let policy = match &self.oslo_policy.policy_file {
             Some(path) => neutrino_policy::file::load(Path::new(path))

@@ -397,6 +397,58 @@ pub async fn state_keys(
     Ok(out)
 }
 
+/// Keys and values of a driver's state whose key starts with `prefix`, sorted by key (the
+/// operator's view: `GET /v2.0/mechanism-drivers/{name}/state`).
+pub async fn state_entries(
+    conn: &mut AnyConnection,
+    driver: &str,
+    prefix: &str,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT key, value FROM driver_state WHERE driver = $1 ORDER BY key")
+        .bind(driver.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let k = text(r, 0)?;
+        if k.starts_with(prefix) {
+            let v = r
+                .try_get::<Vec<u8>, _>(1)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.push((k, v));
+        }
+    }
+    Ok(out)
+}
+
+/// Delete one key of a driver's state; whether it existed.
+pub async fn state_remove(conn: &mut AnyConnection, driver: &str, key: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM driver_state WHERE driver = $1 AND key = $2")
+        .bind(driver.to_string())
+        .bind(key.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Delete the stored versions of a driver whose ids are not in `keep`; how many went.
+pub async fn prune_versions(conn: &mut AnyConnection, name: &str, keep: &[String]) -> Result<u64> {
+    let versions = versions_of(conn, name).await?;
+    let mut removed = 0;
+    for v in versions.iter().filter(|v| !keep.contains(&v.id)) {
+        let done = sqlx::query("DELETE FROM driver_versions WHERE id = $1")
+            .bind(v.id.clone())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::classify)?;
+        removed += done.rows_affected();
+    }
+    Ok(removed)
+}
+
 /// A driver's secret configuration values (a JSON object of only those values), if stored.
 pub async fn secrets_get(conn: &mut AnyConnection, driver: &str) -> Result<Option<String>> {
     use sqlx::Row;

@@ -17,8 +17,25 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, bad_request};
 
-/// Largest component accepted.
+/// Largest component accepted (64 MiB), however it is sent: as a raw `application/wasm`
+/// body or base64 in a JSON body (what the CLI sends with settings).
 pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
+
+/// Largest upload request body: a component of [`MAX_UPLOAD_BYTES`] in base64 (4/3 larger)
+/// with room for the manifest and settings beside it. The component's own size is checked
+/// after decoding, so both forms have the same limit.
+pub const MAX_UPLOAD_BODY_BYTES: usize = MAX_UPLOAD_BYTES / 3 * 4 + (1 << 20);
+
+/// The 413 for a component past [`MAX_UPLOAD_BYTES`].
+fn component_too_large(size: usize) -> ApiError {
+    ApiError(neutrino_ml2::Error::neutron(
+        "HTTPRequestEntityTooLarge",
+        413,
+        format!(
+            "Request is too large. The component is {size} bytes; the largest accepted is {MAX_UPLOAD_BYTES} bytes (64 MiB)."
+        ),
+    ))
+}
 
 /// Routes of the extension.
 pub fn routes() -> Router<AppState> {
@@ -29,13 +46,13 @@ pub fn routes() -> Router<AppState> {
             get(show)
                 .put(load)
                 .delete(remove)
-                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES)),
         )
         .route("/v2.0/mechanism-drivers/{name}/rollback", put(rollback))
         .route("/v2.0/mechanism-drivers/{name}/history", get(history))
 }
 
-fn admin(s: &AppState, ctx: &RequestContext, rule: &str) -> ApiResult<()> {
+pub(crate) fn admin(s: &AppState, ctx: &RequestContext, rule: &str) -> ApiResult<()> {
     let allowed = s
         .policy
         .check(rule, &crate::policy::creds(ctx), &neutrino_policy::NoTarget)
@@ -190,6 +207,11 @@ async fn load(
             ),
             None => None,
         };
+        if let Some(w) = &wasm
+            && w.len() > MAX_UPLOAD_BYTES
+        {
+            return Err(component_too_large(w.len()));
+        }
         let mut manifest = b.manifest.clone();
         if let Some(file) = &b.path {
             let (w, m) = read_from_directory(&s, file)?;
@@ -227,6 +249,9 @@ async fn load(
             return Err(bad_request(
                 "Empty body: send the driver's .wasm as application/wasm",
             ));
+        }
+        if body.len() > MAX_UPLOAD_BYTES {
+            return Err(component_too_large(body.len()));
         }
         let manifest = headers
             .get("x-neutrino-manifest")

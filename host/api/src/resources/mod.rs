@@ -6,6 +6,7 @@ pub mod address_groups;
 pub mod address_scopes;
 pub mod agents;
 pub mod availability_zones;
+pub mod driver_state;
 pub mod flavors;
 pub mod floatingips;
 pub mod ip_availability;

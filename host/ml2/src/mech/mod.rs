@@ -15,6 +15,7 @@
 pub mod contexts;
 pub mod hooks;
 pub mod host;
+pub mod operator_state;
 pub mod quarantine;
 pub mod registry;
 
@@ -57,7 +58,7 @@ pub struct Entry {
 }
 
 /// Settings of the driver machinery (from the server configuration).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MechConfig {
     /// Drivers to load at start-up, in call order (Neutron's `[ml2] mechanism_drivers`).
     pub mechanism_drivers: Vec<String>,
@@ -67,6 +68,24 @@ pub struct MechConfig {
     pub cache_dir: Option<std::path::PathBuf>,
     /// Operator settings per driver.
     pub settings: BTreeMap<String, DriverSettings>,
+    /// Stored versions kept per driver besides the serving one and its rollback target
+    /// (`[drivers] keep_versions`).
+    pub keep_versions: usize,
+}
+
+/// Default of [`MechConfig::keep_versions`].
+pub const DEFAULT_KEEP_VERSIONS: usize = 5;
+
+impl Default for MechConfig {
+    fn default() -> Self {
+        MechConfig {
+            mechanism_drivers: Vec::new(),
+            directory: None,
+            cache_dir: None,
+            settings: BTreeMap::new(),
+            keep_versions: DEFAULT_KEEP_VERSIONS,
+        }
+    }
 }
 
 /// The mechanism manager.

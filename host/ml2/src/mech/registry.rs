@@ -95,7 +95,7 @@ fn load_error(e: LoadError) -> Error {
     Error::neutron("DriverLoadError", 400, e.to_string())
 }
 
-fn not_found(name: &str) -> Error {
+pub(crate) fn not_found(name: &str) -> Error {
     Error::neutron(
         "MechanismDriverNotFound",
         404,
@@ -154,6 +154,12 @@ impl MechanismManager {
     }
 
     async fn note_failure(&self, name: &str, by: &str, detail: &str) {
+        tracing::warn!(
+            driver = name,
+            by,
+            reason = detail,
+            "driver change refused; the serving version (if any) is unchanged"
+        );
         let event = DriverEvent {
             name: name.to_string(),
             action: "failed".into(),
@@ -262,10 +268,20 @@ impl MechanismManager {
             generation: generation(),
             updated_at: now.clone(),
         };
-        let action = match (&existing, req.wasm.is_some()) {
-            (None, _) => "load",
-            (Some(_), true) => "upgrade",
-            (Some(_), false) => "configure",
+        let action = match (&existing, req.wasm.is_some(), &current_version) {
+            (None, _, _) => "load",
+            (Some(_), true, Some(v)) if is_older(&meta.version, &v.version) => "downgrade",
+            (Some(_), true, _) => "upgrade",
+            (Some(_), false, _) => "configure",
+        };
+        let detail = match (action, &current_version) {
+            ("downgrade", Some(v)) => format!(
+                "{} ({}) replaces the newer {}",
+                meta.version,
+                &meta.sha256[..12],
+                v.version
+            ),
+            _ => format!("{} ({})", meta.version, &meta.sha256[..12]),
         };
         let secrets = serde_json::to_string(&settings.secret_values(&meta.secrets).config)
             .unwrap_or_else(|_| "{}".into());
@@ -279,19 +295,39 @@ impl MechanismManager {
                 name: req.name.clone(),
                 action: action.into(),
                 version_id: Some(version.id.clone()),
-                detail: format!("{} ({})", meta.version, &meta.sha256[..12]),
+                detail,
                 at: now,
                 by_project: req.by.clone(),
             },
         )
         .await?;
+        let pruned = self.prune_versions(&mut tx, &row).await?;
         tx.commit()
             .await
             .map_err(neutrino_store::StoreError::classify)?;
         self.install(&row, prepared, settings);
-        tracing::info!(driver = %req.name, version = %meta.version, action, from_cache = meta.compiled_from_cache, "driver serving");
+        tracing::info!(driver = %req.name, version = %meta.version, action, from_cache = meta.compiled_from_cache, pruned, "driver serving");
         self.remember_fingerprint().await;
         self.info(&req.name).ok_or_else(|| not_found(&req.name))
+    }
+
+    /// Delete stored versions of `row`'s driver beyond the serving one, its rollback target
+    /// and the newest `keep_versions` others (`[drivers] keep_versions`), in the caller's
+    /// transaction. Their history lines stay (the version then shows by id only).
+    async fn prune_versions(&self, tx: &mut neutrino_store::Tx, row: &DriverRow) -> Result<u64> {
+        let versions = db::versions_of(tx, &row.name).await?;
+        let mut keep: Vec<String> = vec![row.current_version_id.clone()];
+        keep.extend(row.previous_version_id.clone());
+        keep.extend(
+            versions
+                .iter()
+                .rev()
+                .filter(|v| !keep.contains(&v.id))
+                .take(self.config.keep_versions)
+                .map(|v| v.id.clone())
+                .collect::<Vec<_>>(),
+        );
+        Ok(db::prune_versions(tx, &row.name, &keep).await?)
     }
 
     /// A stored version's settings with the driver's secrets put back (versions keep `****`
@@ -686,5 +722,55 @@ impl MechanismManager {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// Whether version `a` is older than `b`: dotted numeric parts compared as numbers (`0.10.0`
+/// is newer than `0.9.1`), a pre-release (`1.0.0-rc1`) older than its release; versions that
+/// are not of this form are never called older.
+fn is_older(a: &str, b: &str) -> bool {
+    fn parse(v: &str) -> Option<(Vec<u64>, bool)> {
+        let v = v.trim().trim_start_matches('v');
+        let (core, pre) = match v.split_once(['-', '+']) {
+            Some((c, rest)) => (c, v[c.len()..].starts_with('-') && !rest.is_empty()),
+            None => (v, false),
+        };
+        let parts = core
+            .split('.')
+            .map(|p| p.parse::<u64>().ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some((parts, pre))
+    }
+    let (Some((pa, pre_a)), Some((pb, pre_b))) = (parse(a), parse(b)) else {
+        return false;
+    };
+    let len = pa.len().max(pb.len());
+    let pad = |p: &[u64]| {
+        let mut p = p.to_vec();
+        p.resize(len, 0);
+        p
+    };
+    match pad(&pa).cmp(&pad(&pb)) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => pre_a && !pre_b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_older;
+
+    #[test]
+    fn versions_compare_numerically_with_pre_releases_first() {
+        assert!(is_older("0.1.0", "0.2.0"));
+        assert!(is_older("0.9.1", "0.10.0"));
+        assert!(is_older("1.0.0-rc1", "1.0.0"));
+        assert!(is_older("1.2", "1.2.1"));
+        assert!(!is_older("0.2.0", "0.2.0"));
+        assert!(!is_older("0.3.0", "0.2.9"));
+        assert!(!is_older("1.0.0", "1.0.0-rc1"));
+        assert!(!is_older("banana", "0.1.0"));
+        assert!(!is_older("0.1.0", "nightly"));
     }
 }
