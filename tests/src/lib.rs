@@ -10,6 +10,7 @@ pub mod fakes;
 pub mod keystone;
 
 pub mod rabbit;
+pub mod vendors;
 use std::time::Duration;
 
 use neutrino_server::{Config, Running};

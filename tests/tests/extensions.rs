@@ -474,6 +474,57 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             out
         }
         "fip-port-details" | "floatingip-pools" => answers(c, "/v2.0/floatingip_pools").await,
+        "port-mac-address-regenerate" => {
+            let before = f.port["mac_address"].clone();
+            let r = c
+                .put(
+                    &format!("/v2.0/ports/{port_id}"),
+                    serde_json::json!({"port": {"mac_address": null}}),
+                )
+                .await;
+            (r.status == 200 && r.body["port"]["mac_address"] != before)
+                .then_some(())
+                .ok_or_else(|| format!("regenerate: {} {}", r.status, r.body))
+        }
+        "aap-reject-multicast" => {
+            let r = c
+                .put(
+                    &format!("/v2.0/ports/{port_id}"),
+                    serde_json::json!({"port": {"allowed_address_pairs": [{"ip_address": "224.0.0.5"}]}}),
+                )
+                .await;
+            (r.status == 400)
+                .then_some(())
+                .ok_or_else(|| format!("multicast pair accepted: {}", r.status))
+        }
+        "subnetpool-prefix-ops" | "subnet_onboard" => {
+            let pool = c
+                .post(
+                    "/v2.0/subnetpools",
+                    serde_json::json!({"subnetpool": {"name": alias, "prefixes": ["10.250.0.0/24"]}}),
+                )
+                .await
+                .body["subnetpool"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let r = if alias == "subnet_onboard" {
+                c.put(
+                    &format!("/v2.0/subnetpools/{pool}/onboard_network_subnets"),
+                    serde_json::json!({"network_id": net_id}),
+                )
+                .await
+            } else {
+                c.put(
+                    &format!("/v2.0/subnetpools/{pool}/add_prefixes"),
+                    serde_json::json!({"prefixes": ["10.250.1.0/24"]}),
+                )
+                .await
+            };
+            (r.status == 200)
+                .then_some(())
+                .ok_or_else(|| format!("{alias}: {} {}", r.status, r.body))
+        }
         other => Err(format!(
             "`{other}` is advertised but this test has no probe showing it is served"
         )),

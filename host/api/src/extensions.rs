@@ -21,6 +21,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "Address scope",
         "Address scopes extension.",
     ),
+    (
+        "aap-reject-multicast",
+        "Allowed address pairs reject multicast extension",
+        "Reject multicast addresses in Allowed Address Pairs",
+    ),
     ("agent", "agent", "The agent management extension."),
     (
         "availability_zone",
@@ -273,6 +278,21 @@ pub const EXTENSIONS: &[Extension] = &[
         "subnet_allocation",
         "Subnet Allocation",
         "Enables allocation of subnets from a subnet pool",
+    ),
+    (
+        "port-mac-address-regenerate",
+        "Neutron Port MAC address regenerate",
+        "Network port MAC address regenerate",
+    ),
+    (
+        "subnet_onboard",
+        "Subnet Onboard",
+        "Provides support for onboarding subnets into subnet pools",
+    ),
+    (
+        "subnetpool-prefix-ops",
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
     ),
     (
         "quotas",

@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<subnets::Subnets>())
         .merge(routes::<ports::Ports>())
         .merge(routes::<subnetpools::SubnetPools>())
+        .merge(subnetpools::routes())
         .merge(routes::<security_groups::SecurityGroups>())
         .merge(routes::<security_group_rules::SecurityGroupRules>())
         .merge(tags::routes())

@@ -92,6 +92,21 @@ impl Plugin {
             None
         };
         let notes = notes.0.into_inner().unwrap_or_else(|p| p.into_inner());
+        // A dynamic segment allocated while binding is not in the network read above; the
+        // hooks that see the new binding need it to name the lower levels' segments.
+        let network = match &outcome {
+            Some(b)
+                if b.levels
+                    .iter()
+                    .any(|(_, s)| !network.segments.iter().any(|n| n.id == s.id)) =>
+            {
+                let mut conn = self.read().await?;
+                networks::get(&mut conn, &port.network_id)
+                    .await?
+                    .unwrap_or(network)
+            }
+            _ => network,
+        };
         self.commit_binding(port, &network, outcome, notes).await
     }
 
@@ -325,13 +340,10 @@ impl Plugin {
                 let ctx = plugin.port_hook_context(&p, Some(&current), network);
                 let host = plugin.staged_host();
                 let services = host.services();
-                host.with_tx(
-                    tx,
-                    plugin
-                        .mech()
-                        .precommit(Call::Port(rt::Hook::UpdatePrecommit, &ctx), &services),
-                )
-                .await??;
+                let call = Call::Port(rt::Hook::UpdatePrecommit, &ctx);
+                host.with_tx(tx, plugin.mech().precommit(call, &services))
+                    .await??;
+                host.journal(plugin.mech().journal_entries(call));
                 host.flush(tx).await?;
             }
             Ok::<_, Error>(Some((p, current)))

@@ -33,6 +33,7 @@ pub mod quotas;
 pub mod rbac;
 pub mod security_groups;
 pub mod sg_defaults;
+pub mod subnetpool_ops;
 pub mod subnetpools;
 pub mod subnets;
 pub mod tags;

@@ -61,6 +61,9 @@ pub struct SubnetPoolUpdate {
     pub is_default: Option<bool>,
     /// Address scope (`Some(None)`: leave the scope).
     pub address_scope_id: Option<Option<String>>,
+    /// Prefixes to add to the pool's current ones, read inside the update's transaction
+    /// (`add_prefixes`: concurrent additions never undo each other).
+    pub add_prefixes: Option<Vec<IpNet>>,
 }
 
 pub(crate) fn pool_not_found(id: &str) -> Error {
@@ -97,7 +100,7 @@ pub(crate) async fn visible_pool(
 
 /// Merge overlapping or adjacent prefixes into canonical networks (Neutron compacts pool
 /// prefixes the same way).
-fn compact(prefixes: &[IpNet]) -> Vec<IpNet> {
+pub(crate) fn compact(prefixes: &[IpNet]) -> Vec<IpNet> {
     let mut nets: Vec<IpNet> = prefixes.iter().map(|p| p.trunc()).collect();
     nets.sort_by_key(|n| (crate::ipam::address::to_u128(n.network()), n.prefix_len()));
     IpNet::aggregate(&nets)
@@ -254,7 +257,17 @@ impl Plugin {
             if let Some(v) = &u.description {
                 p.description = v.clone();
             }
-            if let Some(new) = &u.prefixes {
+            let requested = match (&u.prefixes, &u.add_prefixes) {
+                (Some(new), _) => Some(new.clone()),
+                (None, Some(add)) => {
+                    let mut all: Vec<IpNet> =
+                        p.prefixes.iter().filter_map(|x| x.parse().ok()).collect();
+                    all.extend(add.iter().cloned());
+                    Some(all)
+                }
+                (None, None) => None,
+            };
+            if let Some(new) = &requested {
                 if new
                     .iter()
                     .any(|n| (n.addr().is_ipv4()) != (p.ip_version == 4))

@@ -63,6 +63,9 @@ pub enum Op<'a> {
     Port(Hook, &'a PortContext),
     /// `bind_port`.
     BindPort(&'a PortContext),
+    /// The optional `periodic` export's `run` (contract 0.2): runs like a
+    /// postcommit (network, state written at once).
+    Periodic,
     /// A security group hook (contract 0.2).
     SecurityGroup(Hook, &'a SecurityGroupContext),
     /// A security group rule hook (contract 0.2; no update hooks).
@@ -75,6 +78,7 @@ impl Op<'_> {
         match self {
             Op::Initialize => Phase::Initialize,
             Op::BindPort(_) => Phase::BindPort,
+            Op::Periodic => Phase::Postcommit,
             Op::Network(h, _)
             | Op::Subnet(h, _)
             | Op::Port(h, _)
@@ -133,6 +137,7 @@ impl Op<'_> {
         ];
         match self {
             Op::Initialize => "initialize",
+            Op::Periodic => "periodic",
             Op::SecurityGroup(h, _) => SECURITY_GROUP[*h as usize],
             Op::SecurityGroupRule(h, _) => SECURITY_GROUP_RULE[*h as usize],
             Op::BindPort(_) => "bind_port",

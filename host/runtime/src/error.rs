@@ -276,4 +276,19 @@ impl CallError {
     pub fn is_fault(&self) -> bool {
         !matches!(self, CallError::Driver { .. })
     }
+
+    /// Whether a journaled postcommit that ended so is tried again later: the
+    /// driver said `unavailable` (backend unreachable or busy), or it faulted
+    /// (trap, timeout, memory, no free call slot). Its other refusals and
+    /// invalid results are permanent.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            CallError::Driver { kind, .. } => *kind == crate::types::ErrorKind::Unavailable,
+            CallError::Invalid { .. } => false,
+            CallError::Trap { .. }
+            | CallError::Timeout { .. }
+            | CallError::ResourceLimit { .. }
+            | CallError::Busy { .. } => true,
+        }
+    }
 }

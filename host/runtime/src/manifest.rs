@@ -8,6 +8,8 @@
 //! contract = "neutrino:ml2@0.1.0"
 //! description = "Binds ports to Open vSwitch agents"
 //! capabilities = ["log", "config", "agents"]
+//! journal = true            # postcommit hooks delivered in the background (default false)
+//! periodic_interval = 30    # seconds between `periodic` calls (0.2; absent: never)
 //! ```
 //!
 //! When both exist they must agree ([`reconcile`]).
@@ -42,6 +44,15 @@ pub struct Manifest {
     /// [`crate::config::is_secret_key`]): never shown by the API or the CLI, never logged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// Whether the driver's postcommit hooks are journaled: recorded in the request's
+    /// transaction and delivered in the background, in order, retried while the driver
+    /// answers `unavailable` (see `neutrino_ml2::mech::journal`). Default: called at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub journal: bool,
+    /// Seconds between calls of the driver's `periodic` export (contract 0.2, optional
+    /// export); absent: never called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periodic_interval: Option<u64>,
 }
 
 impl Manifest {
@@ -87,6 +98,11 @@ impl Manifest {
                 self.contract
             )));
         }
+        if self.periodic_interval == Some(0) {
+            return Err(invalid(
+                "periodic_interval must be at least 1 second (leave it out for never)".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -127,7 +143,7 @@ pub fn reconcile(
         }),
         (Some(m), None) | (None, Some(m)) => Ok(m),
         (Some(e), Some(f)) => {
-            let fields: [(&str, String, String); 5] = [
+            let fields: [(&str, String, String); 7] = [
                 ("name", e.name.clone(), f.name.clone()),
                 ("version", e.version.clone(), f.version.clone()),
                 ("contract", e.contract.clone(), f.contract.clone()),
@@ -136,6 +152,12 @@ pub fn reconcile(
                     "capabilities",
                     e.capabilities.to_string(),
                     f.capabilities.to_string(),
+                ),
+                ("journal", e.journal.to_string(), f.journal.to_string()),
+                (
+                    "periodic_interval",
+                    format!("{:?}", e.periodic_interval),
+                    format!("{:?}", f.periodic_interval),
                 ),
             ];
             match fields.into_iter().find(|(_, a, b)| a != b) {

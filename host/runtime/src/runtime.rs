@@ -81,6 +81,11 @@ pub struct DriverMeta {
     pub failure_policy: FailurePolicy,
     /// Configuration keys its manifest declares secret.
     pub secrets: Vec<String>,
+    /// Its postcommit hooks are journaled (manifest `journal = true`).
+    pub journal: bool,
+    /// How often the host calls its `periodic` export: the manifest's
+    /// `periodic_interval`, if the component exports `periodic` (else `None`).
+    pub periodic_interval: Option<Duration>,
 }
 
 impl DriverMeta {
@@ -281,6 +286,15 @@ impl Runtime {
             prepare_duration: Duration::ZERO,
             failure_policy: settings.failure_policy,
             secrets: manifest.secrets.clone(),
+            journal: manifest.journal,
+            periodic_interval: match (manifest.periodic_interval, pre.has_periodic()) {
+                (Some(secs), true) => Some(Duration::from_secs(secs)),
+                (Some(_), false) => {
+                    tracing::warn!(driver = %name, "periodic_interval is set but the component does not export `periodic`: never called");
+                    None
+                }
+                (None, _) => None,
+            },
         };
         let env = Arc::new(DriverEnv {
             name: name.clone(),
@@ -356,6 +370,19 @@ impl PreparedDriver {
     /// The contract family it was built for.
     pub fn family(&self) -> Family {
         self.family
+    }
+
+    /// Whether it exports the optional `periodic` interface (0.2).
+    pub fn has_periodic(&self) -> bool {
+        self.pre.has_periodic()
+    }
+
+    /// Call its `periodic` export (an `Ok` no-op when it has none).
+    pub async fn call_periodic(&self, host: &Arc<dyn HostServices>) -> Result<(), CallError> {
+        if !self.has_periodic() {
+            return Ok(());
+        }
+        self.call_unit(Op::Periodic, host).await
     }
 
     /// Whether its contract has the security group hooks (0.2 and later).

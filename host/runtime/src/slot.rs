@@ -137,6 +137,18 @@ impl DriverSlot {
             .await
     }
 
+    /// Call the current version's `periodic` export; `Ok` without a call when
+    /// it has none (0.1 drivers, 0.2 drivers built without it).
+    pub async fn call_periodic(&self, host: &Arc<dyn HostServices>) -> Result<(), CallError> {
+        let current = self.current();
+        if !current.has_periodic() {
+            return Ok(());
+        }
+        current
+            .call_unit_recorded(Op::Periodic, host, Some(&self.stats))
+            .await
+    }
+
     /// Ask the current version to bind the port.
     pub async fn bind_port(
         &self,

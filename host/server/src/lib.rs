@@ -96,7 +96,10 @@ pub async fn start(settings: Settings, signals: bool) -> anyhow::Result<Running>
         .start()
         .await
         .context("loading the mechanism drivers")?;
-    let mut background = Vec::new();
+    let mut background = vec![
+        neutrino_ml2::mech::journal::spawn_worker(plugin.mech().clone()),
+        neutrino_ml2::mech::periodic::spawn_scheduler(plugin.mech().clone()),
+    ];
     if let Some(interval) = settings.driver_sync_interval {
         background.push(watch::follow(plugin.mech().clone(), interval));
     }

@@ -188,6 +188,11 @@ impl Store {
                     "dhcp_scheduling",
                     include_str!("../migrations/sqlite/0014_dhcp_scheduling.sql"),
                 ),
+                (
+                    15,
+                    "driver_journal",
+                    include_str!("../migrations/sqlite/0015_driver_journal.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -235,6 +240,11 @@ impl Store {
                     14,
                     "dhcp_scheduling",
                     include_str!("../migrations/postgres/0014_dhcp_scheduling.sql"),
+                ),
+                (
+                    15,
+                    "driver_journal",
+                    include_str!("../migrations/postgres/0015_driver_journal.sql"),
                 ),
             ],
         };

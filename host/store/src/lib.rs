@@ -20,6 +20,7 @@ pub mod error;
 pub mod flavors;
 pub mod ip_availability;
 pub mod ipam;
+pub mod journal;
 pub mod l3;
 pub mod model;
 pub mod networks;

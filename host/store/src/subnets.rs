@@ -107,6 +107,26 @@ pub async fn update(conn: &mut AnyConnection, s: &Subnet, expected_revision: i64
     Ok(done.rows_affected() == 1)
 }
 
+/// Put a subnet into a subnet pool (`onboard_network_subnets`), bumping its revision.
+pub async fn set_subnetpool(
+    conn: &mut AnyConnection,
+    subnet_id: &str,
+    pool_id: &str,
+    updated_at: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE subnets SET subnetpool_id = $1, updated_at = $2, \
+         revision_number = revision_number + 1 WHERE id = $3",
+    )
+    .bind(pool_id.to_string())
+    .bind(updated_at.to_string())
+    .bind(subnet_id.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(())
+}
+
 /// Delete a subnet row (its IPAM ranges cascade) and its tags.
 pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool> {
     tags::clear(conn, "subnets", id).await?;

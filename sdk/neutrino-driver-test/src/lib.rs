@@ -27,14 +27,16 @@
 pub mod fixtures;
 mod host;
 mod http;
+pub mod journal;
 
 pub use host::{LogLine, StateWrite};
 pub use http::{RecordedRequest, Reply, ScriptedHttp};
+pub use journal::{Delivery, JournalOp};
 pub use neutrino_runtime::{
-    Agent, BindResult, Binding, CallError, Capability, Continuation, DriverMeta, DriverSettings,
-    ErrorKind, FixedIp, Hook, Limits, LoadError, LogLevel, Network, NetworkContext, Port,
-    PortContext, SecurityGroup, SecurityGroupContext, SecurityGroupRule, SecurityGroupRuleContext,
-    Segment, Subnet, SubnetContext, TransportError,
+    Agent, BindResult, Binding, BindingLevel, CallError, Capability, Continuation, DriverMeta,
+    DriverSettings, ErrorKind, FixedIp, Hook, Limits, LoadError, LogLevel, Network, NetworkContext,
+    Port, PortContext, SecurityGroup, SecurityGroupContext, SecurityGroupRule,
+    SecurityGroupRuleContext, Segment, Subnet, SubnetContext, TransportError,
 };
 
 use neutrino_runtime::{HostServices, PreparedDriver, Runtime, RuntimeConfig, manifest};
@@ -114,6 +116,8 @@ pub struct Harness {
     precommit: tokio::sync::Mutex<()>,
     services: Arc<dyn HostServices>,
     http: Arc<ScriptedHttp>,
+    // Postcommit operations queued for `deliver_journal`.
+    journal: Mutex<Vec<JournalOp>>,
     // Keeps the engine (and its epoch ticker) alive.
     _runtime: Runtime,
 }
@@ -440,6 +444,7 @@ impl HarnessBuilder {
             precommit: tokio::sync::Mutex::new(()),
             services,
             http,
+            journal: Mutex::default(),
             _runtime: runtime,
         })
     }

@@ -55,3 +55,9 @@ impl<D: MechanismDriver> Guest for Adapter<D> {
         D::default().bind_port(&ctx)
     }
 }
+
+impl<D: MechanismDriver> crate::bindings::exports::neutrino::ml2::periodic::Guest for Adapter<D> {
+    fn run() -> Result<(), DriverError> {
+        D::default().periodic()
+    }
+}

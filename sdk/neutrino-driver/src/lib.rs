@@ -64,7 +64,7 @@ pub use serde_json as __serde_json;
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "neutrino:ml2/mechanism-driver",
+        world: "neutrino:ml2/mechanism-driver-periodic",
         pub_export_macro: true,
         export_macro_name: "export_mechanism",
         default_bindings_module: "neutrino_driver::bindings",
@@ -253,6 +253,14 @@ pub trait MechanismDriver: Default {
     /// Try to bind the port at this level. See [`binding`] for constructors.
     fn bind_port(&self, ctx: &PortContext) -> Result<BindResult, DriverError> {
         Ok(BindResult::NotBound)
+    }
+
+    /// Periodic work (heartbeats, replays, full syncs), called every
+    /// `periodic_interval` seconds when the manifest sets it; never otherwise.
+    /// Runs outside any transaction with network access like a postcommit;
+    /// `state` writes commit at once. Default: nothing.
+    fn periodic(&self) -> Result<(), DriverError> {
+        Ok(())
     }
 }
 

@@ -50,6 +50,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v2.0/mechanism-drivers/{name}/rollback", put(rollback))
         .route("/v2.0/mechanism-drivers/{name}/history", get(history))
+        .route("/v2.0/mechanism-drivers/{name}/journal", get(journal))
+        .route(
+            "/v2.0/mechanism-drivers/{name}/journal/{entry_id}",
+            axum::routing::delete(journal_drop),
+        )
+        .route(
+            "/v2.0/mechanism-drivers/{name}/journal/{entry_id}/retry",
+            axum::routing::post(journal_retry),
+        )
 }
 
 pub(crate) fn admin(s: &AppState, ctx: &RequestContext, rule: &str) -> ApiResult<()> {
@@ -91,6 +100,8 @@ pub fn view(d: &DriverInfo) -> Value {
         "prepare_ms": (d.prepare_ms * 1000.0).round() / 1000.0,
         "settings": serde_json::to_value(&d.settings).unwrap_or(Value::Null),
         "quarantined": d.quarantined,
+        "journal": d.journal,
+        "periodic_interval": d.periodic_interval,
         "stats": {
             "calls": d.stats.calls,
             "ok": d.stats.ok,
@@ -335,4 +346,90 @@ async fn history(
         .map(history_view)
         .collect();
     Ok(Json(json!({ "history": items })).into_response())
+}
+
+/// `?state=pending|failed` of the journal listing.
+#[derive(Debug, Deserialize)]
+struct JournalQuery {
+    state: Option<String>,
+}
+
+fn journal_entry_view(e: &neutrino_store::journal::Entry) -> Value {
+    let at = |ms: i64| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+    };
+    json!({
+        "id": e.id,
+        "resource_type": e.resource_type,
+        "resource_id": e.resource_id,
+        "depends_on": e.parents,
+        "operation": e.operation,
+        "state": e.state,
+        "attempts": e.attempts,
+        "next_attempt_at": if e.state == "pending" && e.next_attempt_ms > 0 { json!(at(e.next_attempt_ms)) } else { Value::Null },
+        "last_error": e.last_error,
+        "claimed_by": if e.claim_until_ms > neutrino_store::journal::now_ms() { json!(e.claimed_by) } else { Value::Null },
+        "created_at": at(e.created_ms),
+        "context": serde_json::from_str::<Value>(&e.context).unwrap_or(Value::Null),
+    })
+}
+
+/// `GET /v2.0/mechanism-drivers/{name}/journal[?state=pending|failed]`.
+async fn journal(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path(name): Path<String>,
+    Query(q): Query<JournalQuery>,
+) -> ApiResult<Response> {
+    admin(&s, &ctx, "get_mechanism_driver")?;
+    let view = s.plugin.mech().journal(&name, q.state.as_deref()).await?;
+    let entries: Vec<Value> = view.entries.iter().map(journal_entry_view).collect();
+    Ok(Json(json!({ "journal": {
+        "driver": name,
+        "pending": view.summary.pending,
+        "failed": view.summary.failed,
+        "delivered": view.summary.delivered,
+        "oldest_pending_age": view.oldest_pending_age.map(|a| (a * 1000.0).round() / 1000.0),
+        "entries": entries,
+    }}))
+    .into_response())
+}
+
+fn journal_entry_id(name: &str, entry_id: &str) -> ApiResult<i64> {
+    entry_id.parse().map_err(|_| {
+        ApiError(neutrino_ml2::Error::neutron(
+            "JournalEntryNotFound",
+            404,
+            format!("Journal entry {entry_id} of mechanism driver {name} could not be found."),
+        ))
+    })
+}
+
+/// `POST /v2.0/mechanism-drivers/{name}/journal/{entry_id}/retry`: deliver it again now.
+async fn journal_retry(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((name, entry_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    admin(&s, &ctx, "update_mechanism_driver")?;
+    let id = journal_entry_id(&name, &entry_id)?;
+    s.plugin.mech().journal_retry(&name, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /v2.0/mechanism-drivers/{name}/journal/{entry_id}`: drop it undelivered.
+async fn journal_drop(
+    State(s): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    Path((name, entry_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    admin(&s, &ctx, "update_mechanism_driver")?;
+    let id = journal_entry_id(&name, &entry_id)?;
+    s.plugin.mech().journal_drop(&name, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -106,7 +106,12 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("admin_state_up", Kind::Bool)
             .rw()
             .column("admin_state_up"),
-        attr("mac_address", Kind::Mac).rw().column("mac_address"),
+        // `null` asks for a new MAC (`port-mac-address-regenerate`, neutron-lib's
+        // `convert_to_mac_if_none`); on create it is the default, a MAC from `base_mac`.
+        attr("mac_address", Kind::Mac)
+            .rw()
+            .nullable()
+            .column("mac_address"),
         attr("fixed_ips", Kind::List)
             .rw()
             .filter_with(fixed_ips_filter),
@@ -193,6 +198,34 @@ pub(crate) fn fixed_ips(v: Option<&Value>) -> ApiResult<Option<Vec<FixedIpReques
     Ok(Some(out))
 }
 
+/// `aap-reject-multicast`: why an allowed address pair's address is refused, if it is a
+/// multicast address or a prefix overlapping the multicast range (neutron-lib's
+/// `validate_ip_not_multicast`, `validate_subnet_not_multicast`; `0.0.0.0/0` is allowed).
+fn multicast_pair_address(ip: &str) -> Option<String> {
+    if let Ok(a) = ip.parse::<std::net::IpAddr>() {
+        return a
+            .is_multicast()
+            .then(|| format!("IP {ip} is a multicast address, which is not supported."));
+    }
+    let net: ipnet::IpNet = ip.parse().ok()?;
+    let mcast: ipnet::IpNet = match net {
+        ipnet::IpNet::V4(n) if n.prefix_len() == 0 => return None,
+        ipnet::IpNet::V4(_) => "224.0.0.0/4".parse().ok()?,
+        ipnet::IpNet::V6(_) => "ff00::/8".parse().ok()?,
+    };
+    (net.contains(&mcast) || mcast.contains(&net)).then(|| {
+        format!("Subnet {ip} overlaps with multicast range {mcast}, which is not supported.")
+    })
+}
+
+/// Whether a well-formed MAC address has the multicast bit set.
+fn is_multicast_mac(mac: &str) -> bool {
+    let first = mac.split([':', '-']).next().unwrap_or_default();
+    first.len() == 2
+        && u8::from_str_radix(first, 16).is_ok_and(|b| b & 1 == 1)
+        && mac.split([':', '-']).count() == 6
+}
+
 fn address_pairs(v: Option<&Value>) -> ApiResult<Option<Vec<AddressPair>>> {
     let items = match v {
         None => return Ok(None),
@@ -217,7 +250,15 @@ fn address_pairs(v: Option<&Value>) -> ApiResult<Option<Vec<AddressPair>>> {
                 "Invalid input for allowed_address_pairs. Reason: '{ip_text}' is not a valid IP address or CIDR."
             )));
         };
+        if let Some(why) = multicast_pair_address(&ip_norm) {
+            return Err(crate::error::bad_request(why));
+        }
         let mac = match i.get("mac_address") {
+            Some(Value::String(m)) if is_multicast_mac(m) => {
+                return Err(crate::error::bad_request(format!(
+                    "MAC address {m} is a multicast address, which is not supported."
+                )));
+            }
             Some(m) => check_value("allowed_address_pairs", Kind::Mac, m)?
                 .as_str()
                 .unwrap_or_default()
@@ -346,7 +387,12 @@ impl Resource for Ports {
             name: m.str_of("name"),
             description: m.str_of("description"),
             admin_state_up: m.bool_of("admin_state_up"),
-            mac_address: m.str_of("mac_address"),
+            mac_address: match m.get("mac_address") {
+                Some(Value::Null) => Some(neutrino_ml2::ipam::mac::random_mac(
+                    s.plugin.core().base_mac,
+                )),
+                _ => m.str_of("mac_address"),
+            },
             fixed_ips: fixed_ips(m.get("fixed_ips"))?,
             device_id: m.str_of("device_id"),
             device_owner: m.str_of("device_owner"),

@@ -140,6 +140,7 @@ impl Resource for SubnetPools {
             address_scope_id: m
                 .get("address_scope_id")
                 .map(|v| v.as_str().map(str::to_string)),
+            add_prefixes: None,
         };
         Ok(s.plugin.update_subnetpool(ctx, id, u, if_match).await?)
     }
@@ -151,4 +152,82 @@ impl Resource for SubnetPools {
     ) -> ApiResult<()> {
         Ok(s.plugin.delete_subnetpool(ctx, id, if_match).await?)
     }
+}
+
+/// Routes of the pool actions: `add_prefixes` and `remove_prefixes`
+/// (`subnetpool-prefix-ops`), `onboard_network_subnets` (`subnet_onboard`).
+pub fn routes() -> axum::Router<AppState> {
+    use axum::routing::put;
+    axum::Router::new()
+        .route(
+            "/v2.0/subnetpools/{id}/add_prefixes",
+            put(|s, c, p, b| prefix_action(s, c, p, b, true)),
+        )
+        .route(
+            "/v2.0/subnetpools/{id}/remove_prefixes",
+            put(|s, c, p, b| prefix_action(s, c, p, b, false)),
+        )
+        .route(
+            "/v2.0/subnetpools/{id}/onboard_network_subnets",
+            put(onboard),
+        )
+}
+
+fn body_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(crate::error::bad_request(
+            "Malformed request body: the body must be a JSON object",
+        )),
+        Err(e) => Err(crate::error::bad_request(format!(
+            "Malformed request body: {e}"
+        ))),
+    }
+}
+
+async fn prefix_action(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    axum::Extension(ctx): axum::Extension<RequestContext>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+    add: bool,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let m = body_object(&body)?;
+    let list = match m.get("prefixes") {
+        Some(Value::Array(_)) => prefixes(&m)?.unwrap_or_default(),
+        _ => {
+            return Err(crate::error::invalid_input(
+                "Invalid input for operation: the body must be {\"prefixes\": [...]}, a list of CIDRs.",
+            ));
+        }
+    };
+    let after = if add {
+        s.plugin.add_subnetpool_prefixes(&ctx, &id, list).await?
+    } else {
+        s.plugin.remove_subnetpool_prefixes(&ctx, &id, list).await?
+    };
+    Ok(axum::Json(json!({ "prefixes": after })).into_response())
+}
+
+async fn onboard(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    axum::Extension(ctx): axum::Extension<RequestContext>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let m = body_object(&body)?;
+    let Some(network_id) = m.get("network_id").and_then(Value::as_str) else {
+        return Err(crate::error::invalid_input("network_id must be specified."));
+    };
+    let onboarded = s
+        .plugin
+        .onboard_network_subnets(&ctx, &id, network_id)
+        .await?;
+    let items: Vec<Value> = onboarded
+        .iter()
+        .map(|o| json!({"id": o.id, "cidr": o.cidr}))
+        .collect();
+    Ok(axum::Json(Value::Array(items)).into_response())
 }

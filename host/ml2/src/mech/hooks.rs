@@ -128,7 +128,10 @@ impl Plugin {
             Phase::Pre(host, tx) => {
                 let services = host.services();
                 host.with_tx(tx, self.mech().precommit(call, &services))
-                    .await?
+                    .await??;
+                // Journaled drivers' postcommits are recorded with the change.
+                host.journal(self.mech().journal_entries(call));
+                Ok(())
             }
             Phase::Post => self.mech().postcommit(call).await,
         }

@@ -198,6 +198,8 @@ struct Shared {
     failure: Option<StoreError>,
     /// Where reads go while a hook runs inside [`StagedHost::with_tx`].
     reads: Option<mpsc::UnboundedSender<TxRead>>,
+    /// Journal entries of journaled drivers' postcommits, written by [`StagedHost::flush`].
+    journal: Vec<neutrino_store::journal::NewEntry>,
 }
 
 /// Host services for precommit hooks: state reads go through the request's transaction
@@ -291,15 +293,27 @@ impl StagedHost {
         }
     }
 
-    /// Write the staged state changes in the caller's transaction.
+    /// Stage journal entries (see [`super::journal`]): written by [`StagedHost::flush`], in
+    /// the transaction of the change they follow.
+    pub fn journal(&self, entries: Vec<neutrino_store::journal::NewEntry>) {
+        if !entries.is_empty() {
+            self.shared().journal.extend(entries);
+        }
+    }
+
+    /// Write the staged state changes and journal entries in the caller's transaction.
     pub async fn flush(&self, conn: &mut Tx) -> Result<(), StoreError> {
-        let (changes, seen) = {
+        let (changes, seen, journal) = {
             let mut shared = self.shared();
             let changes: Vec<_> = std::mem::take(&mut shared.staged).into_iter().collect();
-            (changes, shared.seen.clone())
+            let journal = std::mem::take(&mut shared.journal);
+            (changes, shared.seen.clone(), journal)
         };
-        if !changes.is_empty() {
+        if !changes.is_empty() || !journal.is_empty() {
             conn.flush().await.map_err(StoreError::classify)?;
+        }
+        for entry in &journal {
+            neutrino_store::journal::insert(conn, entry).await?;
         }
         for ((driver, key), value) in changes {
             let seen_absent = seen.get(&(driver.clone(), key.clone())) == Some(&false);

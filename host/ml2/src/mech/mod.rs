@@ -15,7 +15,9 @@
 pub mod contexts;
 pub mod hooks;
 pub mod host;
+pub mod journal;
 pub mod operator_state;
+pub mod periodic;
 pub mod quarantine;
 pub mod registry;
 
@@ -99,6 +101,7 @@ pub struct MechanismManager {
     ops: tokio::sync::Mutex<()>,
     fingerprint: std::sync::Mutex<String>,
     quarantines: std::sync::Mutex<BTreeMap<(String, String), Arc<Quarantine>>>,
+    journal_wake: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for MechanismManager {
@@ -204,6 +207,7 @@ impl MechanismManager {
             ops: tokio::sync::Mutex::new(()),
             fingerprint: std::sync::Mutex::new(String::new()),
             quarantines: std::sync::Mutex::default(),
+            journal_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -338,13 +342,19 @@ impl MechanismManager {
 
     /// Run a postcommit hook. For creates the first failure stops and is returned (the caller
     /// undoes the create); for updates and deletes every driver is called and failures are
-    /// logged and returned for the record.
+    /// logged and returned for the record. Journaled drivers are not called here: their
+    /// entry was committed with the change, and the delivery worker is woken instead
+    /// ([`journal`]).
     pub async fn postcommit(&self, call: Call<'_>) -> Result<(), Error> {
         let host = self.db_host();
         let hook = call.hook();
         let stop_at_first = matches!(hook, Hook::CreatePostcommit);
         let mut first: Option<Error> = None;
         for entry in self.enabled(matches!(hook, Hook::DeletePostcommit)) {
+            if Self::is_journaled(&entry) {
+                self.wake_journal();
+                continue;
+            }
             if let Err(e) = Self::call_one(&entry, call, &host).await {
                 if e.is_fault() && entry.slot.current().meta().failure_policy == FailurePolicy::Skip
                 {

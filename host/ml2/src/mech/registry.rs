@@ -72,6 +72,10 @@ pub struct DriverInfo {
     /// Its hooks in quarantine, with the fault that put them there (see
     /// [`super::quarantine`]).
     pub quarantined: BTreeMap<String, String>,
+    /// Whether its postcommit hooks are journaled (manifest `journal`).
+    pub journal: bool,
+    /// Seconds between `periodic` calls, when it has them.
+    pub periodic_interval: Option<u64>,
 }
 
 /// One line of a driver's history.
@@ -538,6 +542,8 @@ impl MechanismManager {
             stats: e.slot.stats(),
             settings: e.settings.masked(&meta.secrets),
             quarantined: self.quarantined(&e.name, &meta.sha256),
+            journal: meta.journal,
+            periodic_interval: meta.periodic_interval.map(|d| d.as_secs()),
         })
     }
 

@@ -37,8 +37,12 @@ impl Linkers {
 pub enum DriverPre {
     /// `neutrino:ml2@0.1.x`.
     V0_1(v0_1::MechanismDriverPre<CallState>),
-    /// `neutrino:ml2@0.2.x`.
-    V0_2(v0_2::MechanismDriverPre<CallState>),
+    /// `neutrino:ml2@0.2.x`, with the index of its optional `periodic.run`
+    /// export.
+    V0_2(
+        v0_2::MechanismDriverPre<CallState>,
+        Option<wasmtime::component::ComponentExportIndex>,
+    ),
 }
 
 impl DriverPre {
@@ -51,9 +55,18 @@ impl DriverPre {
             }
             Family::V0_2 => {
                 let pre = linkers.v0_2.instantiate_pre(component)?;
-                Ok(DriverPre::V0_2(v0_2::MechanismDriverPre::new(pre)?))
+                let periodic = v0_2::periodic_export(component);
+                Ok(DriverPre::V0_2(
+                    v0_2::MechanismDriverPre::new(pre)?,
+                    periodic,
+                ))
             }
         }
+    }
+
+    /// Whether the component exports the optional `periodic` interface.
+    pub fn has_periodic(&self) -> bool {
+        matches!(self, DriverPre::V0_2(_, Some(_)))
     }
 
     /// Instantiate once in `store` and run `op` `n` times (benchmarks only).
@@ -65,7 +78,7 @@ impl DriverPre {
     ) -> wasmtime::Result<std::time::Duration> {
         match self {
             DriverPre::V0_1(pre) => v0_1::call_repeatedly(pre, store, op, n).await,
-            DriverPre::V0_2(pre) => v0_2::call_repeatedly(pre, store, op, n).await,
+            DriverPre::V0_2(pre, _) => v0_2::call_repeatedly(pre, store, op, n).await,
         }
     }
 
@@ -78,7 +91,7 @@ impl DriverPre {
     ) -> wasmtime::Result<std::time::Instant> {
         match self {
             DriverPre::V0_1(pre) => v0_1::call_timed(pre, store, op).await,
-            DriverPre::V0_2(pre) => v0_2::call_timed(pre, store, op).await,
+            DriverPre::V0_2(pre, _) => v0_2::call_timed(pre, store, op).await,
         }
     }
 
@@ -90,7 +103,7 @@ impl DriverPre {
     ) -> wasmtime::Result<Outcome> {
         match self {
             DriverPre::V0_1(pre) => v0_1::call(pre, store, op).await,
-            DriverPre::V0_2(pre) => v0_2::call(pre, store, op).await,
+            DriverPre::V0_2(pre, periodic) => v0_2::call(pre, periodic.as_ref(), store, op).await,
         }
     }
 }

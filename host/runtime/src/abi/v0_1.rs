@@ -127,7 +127,7 @@ async fn run(m: &Guest, store: &mut Store<CallState>, op: Op<'_>) -> wasmtime::R
         }
         // 0.1 has no security group hooks; callers skip them (see
         // `PreparedDriver::has_security_group_hooks`).
-        Op::SecurityGroup(..) | Op::SecurityGroupRule(..) => Outcome::Done(Ok(())),
+        Op::SecurityGroup(..) | Op::SecurityGroupRule(..) | Op::Periodic => Outcome::Done(Ok(())),
     })
 }
 

@@ -35,12 +35,39 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> 
     Ok(linker)
 }
 
+/// The optional export `neutrino:ml2/periodic@0.2.x` and its `run`, if the
+/// component has them. Drivers built before `periodic` existed (or without
+/// the SDK) lack it and load all the same: the host never calls it then.
+pub fn periodic_export(
+    component: &wasmtime::component::Component,
+) -> Option<wasmtime::component::ComponentExportIndex> {
+    let ty = component.component_type();
+    let engine = component.engine();
+    let name = ty
+        .exports(engine)
+        .map(|(n, _)| n)
+        .find(|n| n.starts_with("neutrino:ml2/periodic@0.2."))?
+        .to_string();
+    let interface = component.get_export_index(None, &name)?;
+    component.get_export_index(Some(&interface), "run")
+}
+
 /// Instantiate and run `op`.
 pub async fn call(
     pre: &MechanismDriverPre<CallState>,
+    periodic: Option<&wasmtime::component::ComponentExportIndex>,
     store: &mut Store<CallState>,
     op: Op<'_>,
 ) -> wasmtime::Result<Outcome> {
+    if let Op::Periodic = op {
+        let Some(run) = periodic else {
+            return Ok(Outcome::Done(Ok(())));
+        };
+        let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+        let f = instance.get_typed_func::<(), (Result<(), w::DriverError>,)>(&mut *store, run)?;
+        let (result,) = f.call_async(&mut *store, ()).await?;
+        return Ok(Outcome::Done(result.map_err(refusal)));
+    }
     let instance = pre.instantiate_async(&mut *store).await?;
     run(instance.neutrino_ml2_mechanism(), store, op).await
 }
@@ -122,6 +149,8 @@ async fn run(m: &Guest, store: &mut Store<CallState>, op: Op<'_>) -> wasmtime::R
                 Hook::DeletePostcommit => m.call_delete_port_postcommit(&mut *store, &ctx).await?,
             })
         }
+        // Called through the optional export in `call`.
+        Op::Periodic => Outcome::Done(Ok(())),
         Op::BindPort(ctx) => {
             let result = m.call_bind_port(&mut *store, &port_context(ctx)).await?;
             Outcome::Bind(result.map(bind_result).map_err(refusal))

@@ -1,0 +1,432 @@
+//! The `cisco_nexus` driver through the API, against a fake Nexus switch speaking NX-API
+//! REST: Open vSwitch binds the ports, the switch gets the VLAN on the trunks of the hosts
+//! that have ports and loses it with the last port; concurrent clients leave the counts
+//! exact; an expired session logs in again once; baremetal and VXLAN ports bind as
+//! networking-cisco binds them; a switch that was down is replayed when it answers again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use neutrino_ml2::agents::AgentReport;
+use neutrino_tests::vendors::nexus::FakeNexus;
+use neutrino_tests::vendors::{FakeHttp, Request};
+use neutrino_tests::{Client, TestServer, s};
+use serde_json::{Value, json};
+
+async fn ovs_agent(server: &TestServer, host: &str) {
+    server
+        .plugin()
+        .report_agent_state(AgentReport {
+            agent_type: "Open vSwitch agent".into(),
+            binary: "neutron-openvswitch-agent".into(),
+            topic: "N/A".into(),
+            host: host.into(),
+            configurations: json!({
+                "tunnel_types": [],
+                "bridge_mappings": {"physnet1": "br-eth1"},
+                "integration_bridge": "br-int",
+                "datapath_type": "system",
+                "ovs_hybrid_plug": false,
+            }),
+            availability_zone: None,
+            start_flag: true,
+        })
+        .await
+        .expect("agent report");
+}
+
+fn nexus_settings(switch: &FakeHttp<FakeNexus>, extra: Value) -> Value {
+    let mut config = json!({
+        "switches": {"10.0.0.1": {
+            "username": "admin",
+            "password": "nexus-pw",
+            "url": switch.url(),
+            "physnet": "physnet1",
+            "host_ports_mapping": {
+                "compute-1": ["ethernet1/1"],
+                "compute-2": ["ethernet1/2", "port-channel20"],
+            },
+        }},
+    });
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            config[k] = v;
+        }
+    }
+    json!({
+        "grants": ["log", "config", "state", "http", "session"],
+        "config": config,
+        "http": {"allow": [switch.url()]},
+    })
+}
+
+/// A server with `cisco_nexus` then `openvswitch` loaded, OVS agents on compute-1 and
+/// compute-2, and a fake switch.
+async fn setup(extra: Value) -> (TestServer, FakeHttp<FakeNexus>) {
+    setup_with(extra, |_| {}).await
+}
+
+async fn setup_with(
+    extra: Value,
+    tweak: impl FnOnce(&mut neutrino_server::Config),
+) -> (TestServer, FakeHttp<FakeNexus>) {
+    let switch = FakeHttp::start(FakeNexus::new("admin", "nexus-pw")).await;
+    let server = TestServer::with_config(|c| {
+        c.ml2.mechanism_drivers.clear();
+        tweak(c);
+    })
+    .await;
+    let c = server.admin();
+    let r = c
+        .load_driver("cisco_nexus", "cisco_nexus", nexus_settings(&switch, extra))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = c.upload_driver("openvswitch", "openvswitch").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    ovs_agent(&server, "compute-1").await;
+    ovs_agent(&server, "compute-2").await;
+    (server, switch)
+}
+
+async fn vlan_network(c: &Client, vlan: u32) -> String {
+    let r = c
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": format!("vlan{vlan}"),
+                "provider:network_type": "vlan", "provider:physical_network": "physnet1",
+                "provider:segmentation_id": vlan}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    s(&r.body["network"], "id").to_string()
+}
+
+async fn vm_port(c: &Client, net: &str, host: &str) -> Value {
+    c.port(
+        net,
+        json!({"binding:host_id": host, "device_owner": "compute:nova"}),
+    )
+    .await
+}
+
+async fn delete_port(c: &Client, port: &Value) {
+    let r = c.delete(&format!("/v2.0/ports/{}", s(port, "id"))).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+}
+
+/// `METHOD path` of the calls other than logins.
+fn calls(requests: &[Request]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.path != "/api/aaaLogin.json")
+        .map(Request::line)
+        .collect()
+}
+
+fn set(v: &[u32]) -> BTreeSet<u32> {
+    v.iter().copied().collect()
+}
+
+/// The driver's state keys and values.
+async fn driver_state(server: &TestServer) -> BTreeMap<String, String> {
+    let mut conn = server.plugin().store().reader().acquire().await.unwrap();
+    let keys = neutrino_ml2::store::drivers::state_keys(&mut conn, "cisco_nexus", "")
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for k in keys {
+        let v = neutrino_ml2::store::drivers::state_get(&mut conn, "cisco_nexus", &k)
+            .await
+            .unwrap()
+            .unwrap();
+        out.insert(k, String::from_utf8(v).unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn ovs_binds_and_the_switch_carries_the_vlan_on_the_trunks_of_the_hosts_with_ports() {
+    let (server, switch) = setup(json!({})).await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+
+    let p1 = vm_port(&c, &net, "compute-1").await;
+    let after_p1 = calls(&switch.requests());
+    let p2 = vm_port(&c, &net, "compute-2").await;
+
+    assert_eq!(p1["binding:vif_type"], "ovs", "{p1}");
+    assert_eq!(p2["binding:vif_type"], "ovs", "{p2}");
+    assert_eq!(p1["binding:levels"][0]["driver"], "openvswitch");
+    assert_eq!(
+        after_p1,
+        vec![
+            "POST /api/mo.json",
+            "POST /api/mo/sys/intf/phys-[eth1/1].json"
+        ]
+    );
+    let config = switch.backend().config();
+    assert_eq!(config.vlans.keys().copied().collect::<Vec<_>>(), vec![100]);
+    assert_eq!(config.vlans[&100].admin_state, "active");
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/2"), set(&[100]));
+    assert_eq!(switch.backend().trunk("po20"), set(&[100]));
+    assert_eq!(config.interfaces["eth1/1"].mode.as_deref(), Some("trunk"));
+    assert_eq!(switch.backend().logins(), 1, "one login, reused");
+
+    switch.clear_requests();
+    delete_port(&c, &p1).await;
+    assert_eq!(
+        calls(&switch.requests()),
+        vec!["POST /api/mo/sys/intf/phys-[eth1/1].json"],
+        "compute-1's trunk loses the VLAN, the switch keeps it for compute-2"
+    );
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[]));
+
+    switch.clear_requests();
+    delete_port(&c, &p2).await;
+    assert_eq!(
+        calls(&switch.requests()),
+        vec![
+            "POST /api/mo/sys/intf/phys-[eth1/2].json",
+            "POST /api/mo/sys/intf/aggr-[po20].json",
+            "DELETE /api/mo/sys/bd/bd-[vlan-100].json",
+        ]
+    );
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    assert_eq!(switch.backend().trunk("eth1/2"), set(&[]));
+    assert_eq!(switch.backend().trunk("po20"), set(&[]));
+    assert!(
+        driver_state(&server).await.is_empty(),
+        "no count and no port record is left: {:?}",
+        driver_state(&server).await
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn networks_subnets_and_unbound_ports_reach_no_switch() {
+    let (server, switch) = setup(json!({})).await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+    let sub = c.subnet(&net, "10.0.0.0/24").await;
+    let unbound = c.port(&net, json!({"device_owner": "compute:nova"})).await;
+    let unmapped = vm_port(&c, &net, "compute-9").await;
+    let r = c
+        .put(
+            &format!("/v2.0/subnets/{}", s(&sub, "id")),
+            json!({"subnet": {"name": "renamed"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    delete_port(&c, &unbound).await;
+    delete_port(&c, &unmapped).await;
+    assert_eq!(
+        c.delete(&format!("/v2.0/subnets/{}", s(&sub, "id")))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(c.delete(&format!("/v2.0/networks/{net}")).await.status, 204);
+
+    assert!(switch.requests().is_empty(), "{:?}", switch.requests());
+    assert_eq!(
+        unmapped["binding:vif_type"], "binding_failed",
+        "no OVS agent on compute-9"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_session_logs_in_again_once() {
+    let (server, switch) = setup(json!({})).await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+    vm_port(&c, &net, "compute-1").await;
+    assert_eq!(switch.backend().logins(), 1);
+
+    switch.backend().expire_sessions();
+    switch.clear_requests();
+    vm_port(&c, &net, "compute-2").await;
+
+    let lines: Vec<String> = switch.requests().iter().map(Request::line).collect();
+    assert_eq!(
+        lines,
+        vec![
+            // VLAN 100 is there already: only compute-2's trunks change. The old cookie is
+            // refused (403), one login, the call again, then the next one.
+            "POST /api/mo/sys/intf/phys-[eth1/2].json",
+            "POST /api/aaaLogin.json",
+            "POST /api/mo/sys/intf/phys-[eth1/2].json",
+            "POST /api/mo/sys/intf/aggr-[po20].json",
+        ]
+    );
+    assert_eq!(switch.backend().logins(), 2);
+    assert_eq!(switch.backend().trunk("po20"), set(&[100]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn thirty_two_clients_creating_and_deleting_ports_on_one_vlan_leave_the_counts_exact() {
+    let (server, switch) = setup(json!({})).await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+
+    // 32 clients, each creates two ports (one per host) and deletes one of them.
+    let kept: Vec<Value> = futures::future::join_all((0..32).map(|i| {
+        let c = server.admin();
+        let net = net.clone();
+        async move {
+            let a = vm_port(&c, &net, "compute-1").await;
+            let b = vm_port(&c, &net, "compute-2").await;
+            assert_eq!(a["binding:vif_type"], "ovs");
+            assert_eq!(b["binding:vif_type"], "ovs");
+            if i % 2 == 0 {
+                delete_port(&c, &a).await;
+                b
+            } else {
+                delete_port(&c, &b).await;
+                a
+            }
+        }
+    }))
+    .await;
+
+    let state = driver_state(&server).await;
+    assert_eq!(
+        state["vlan/10.0.0.1/100/0"], "48",
+        "16 on eth1/1, 2×16 on compute-2"
+    );
+    assert_eq!(state["trunk/10.0.0.1/100/ethernet1/1"], "16");
+    assert_eq!(state["trunk/10.0.0.1/100/ethernet1/2"], "16");
+    assert_eq!(state["trunk/10.0.0.1/100/port-channel20"], "16");
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    for iface in ["eth1/1", "eth1/2", "po20"] {
+        assert_eq!(switch.backend().trunk(iface), set(&[100]), "{iface}");
+    }
+
+    // The 32 remaining ports go at once: the last one takes the VLAN with it.
+    futures::future::join_all(kept.iter().map(|p| {
+        let c = server.admin();
+        async move { delete_port(&c, p).await }
+    }))
+    .await;
+
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    for iface in ["eth1/1", "eth1/2", "po20"] {
+        assert_eq!(switch.backend().trunk(iface), set(&[]), "{iface}");
+    }
+    assert!(
+        driver_state(&server).await.is_empty(),
+        "{:?}",
+        driver_state(&server).await
+    );
+    assert_eq!(
+        switch.backend().logins(),
+        1,
+        "32 concurrent first calls, one login"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_vxlan_port_is_bound_in_two_levels_and_the_switch_maps_the_dynamic_vlan_to_the_vni() {
+    let (server, switch) = setup_with(json!({}), |c| {
+        c.ml2.network_vlan_ranges = vec!["physnet1:300:300".into()];
+    })
+    .await;
+    let c = server.admin();
+    let net = c.network("tenant").await;
+    let vni = net["provider:segmentation_id"].as_u64().unwrap() as u32;
+    assert_eq!(net["provider:network_type"], "vxlan");
+
+    let port = vm_port(&c, s(&net, "id"), "compute-1").await;
+
+    assert_eq!(port["binding:vif_type"], "ovs", "{port}");
+    let levels = port["binding:levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 2, "{port}");
+    assert_eq!(levels[0]["driver"], "cisco_nexus");
+    assert_eq!(levels[1]["driver"], "openvswitch");
+    let config = switch.backend().config();
+    assert_eq!(config.vlans.keys().copied().collect::<Vec<_>>(), vec![300]);
+    assert_eq!(config.vlans[&300].vni, Some(vni));
+    assert_eq!(config.nve_members, set(&[vni]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[300]));
+
+    delete_port(&c, &port).await;
+
+    let config = switch.backend().config();
+    assert!(config.vlans.is_empty(), "{config:?}");
+    assert!(config.nve_members.is_empty());
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[]));
+    // The dynamic VLAN went back to the pool with the port.
+    let again = vm_port(&c, s(&net, "id"), "compute-2").await;
+    assert_eq!(again["binding:vif_type"], "ovs", "{again}");
+    assert_eq!(switch.backend().vlans(), set(&[300]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_baremetal_port_binds_with_vif_type_other_on_the_switch_port_ironic_names() {
+    let (server, switch) = setup(json!({})).await;
+    // `binding:profile` is for services (Ironic): Neutron's `service_api` rule.
+    let c = Client::new(&server.url, Some(("admin".into(), "admin,service".into())));
+    let net = vlan_network(&c, 200).await;
+
+    let port = c
+        .port(
+            &net,
+            json!({"binding:host_id": "ironic-1", "binding:vnic_type": "baremetal",
+                "device_owner": "baremetal:none",
+                "binding:profile": {"local_link_information": [
+                    {"switch_ip": "10.0.0.1", "port_id": "Ethernet1/7", "switch_info": "tor-1"}]}}),
+        )
+        .await;
+    let stranger = c
+        .port(
+            &net,
+            json!({"binding:host_id": "ironic-1", "binding:vnic_type": "baremetal",
+                "device_owner": "baremetal:none",
+                "binding:profile": {"local_link_information": [
+                    {"switch_ip": "10.9.9.9", "port_id": "Ethernet1/7"}]}}),
+        )
+        .await;
+
+    assert_eq!(port["binding:vif_type"], "other", "{port}");
+    assert_eq!(port["status"], "ACTIVE");
+    assert_eq!(port["binding:levels"][0]["driver"], "cisco_nexus");
+    assert_eq!(switch.backend().vlans(), set(&[200]));
+    assert_eq!(switch.backend().trunk("eth1/7"), set(&[200]));
+    assert_eq!(
+        stranger["binding:vif_type"], "binding_failed",
+        "no configured switch"
+    );
+    delete_port(&c, &port).await;
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_switch_that_was_down_is_replayed_at_the_next_call_for_it() {
+    let (server, switch) = setup(json!({})).await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+    vm_port(&c, &net, "compute-1").await;
+
+    // The switch goes away; a port bound meanwhile is created (the binding's update
+    // postcommit failing is logged, as in Neutron) but cannot reach it.
+    switch.refuse_connections().await;
+    let during = vm_port(&c, &net, "compute-2").await;
+    assert_eq!(during["binding:vif_type"], "ovs");
+    // It comes back empty (rebooted) ...
+    switch.backend().wipe();
+    switch.accept_connections().await;
+    // ... and the next call for it first puts back everything the counts say.
+    let net2 = vlan_network(&c, 101).await;
+    vm_port(&c, &net2, "compute-1").await;
+
+    assert_eq!(switch.backend().vlans(), set(&[100, 101]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[100, 101]));
+    assert_eq!(switch.backend().trunk("eth1/2"), set(&[100]));
+    assert_eq!(switch.backend().trunk("po20"), set(&[100]));
+    server.stop().await;
+}
