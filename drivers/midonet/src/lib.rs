@@ -13,7 +13,9 @@
 //!   `midonet` (`port_filter`, `connectivity: l2`), status `ACTIVE`: the MidoNet agent on
 //!   the host plugs the tap.
 //!
-//! The login token and the discovered URIs live in the session cache ([`client`]).
+//! The login token and the discovered URIs live in the session cache ([`client`]). The
+//! manifest sets `journal = true`: postcommits are delivered in the background, in
+//! dependency order, and retried while the API is unreachable.
 
 mod client;
 mod settings;

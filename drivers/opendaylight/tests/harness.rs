@@ -477,3 +477,54 @@ async fn host_configurations_read_in_postcommit_are_kept_for_binding() {
         "a host ODL no longer lists"
     );
 }
+
+#[tokio::test]
+async fn periodic_reads_host_configurations_and_checks_the_canary() {
+    let config = json!({"supported_vnic_types": [{"vnic_type": "normal", "vif_type": "ovs"}],
+                        "allowed_network_types": ["vxlan"]});
+    let driver = builder()
+        .state_json(
+            "copy/2-networks/net-1",
+            &json!({"id": "net-1", "tenant_id": "p"}),
+        )
+        .http_json(
+            "GET",
+            &format!("{NB}/networks"),
+            200,
+            &json!({"networks": []}),
+        )
+        .http_response("GET", &format!("{NB}/networks/{CANARY}"), 404, "")
+        .http_json(
+            "GET",
+            &format!("{ODL}/restconf/operational/neutron:neutron/hostconfigs"),
+            200,
+            &json!({"hostconfigs": {"hostconfig": [
+                {"host-id": "compute-1", "host-type": "ODL L2", "config": config.to_string()}]}}),
+        )
+        .http_json("POST", &format!("{NB}/networks"), 201, &json!({}))
+        .build()
+        .await
+        .unwrap();
+    assert!(driver.has_periodic());
+
+    driver.call_periodic().await.unwrap();
+    driver.call_periodic().await.unwrap();
+
+    let lines: Vec<String> = driver
+        .http_requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.trim_start_matches(ODL)))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "GET /restconf/operational/neutron:neutron/hostconfigs".to_string(),
+            "GET /controller/nb/v2/neutron/networks".into(),
+            format!("GET /controller/nb/v2/neutron/networks/{CANARY}"),
+            "POST /controller/nb/v2/neutron/networks".into(),
+            "POST /controller/nb/v2/neutron/networks".into(),
+        ],
+        "the second call is within both intervals: nothing"
+    );
+    assert!(driver.state("hostconfig/compute-1/ODL L2").is_some());
+}
