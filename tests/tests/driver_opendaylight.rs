@@ -693,3 +693,44 @@ async fn periodic_resyncs_an_odl_that_lost_its_state_while_nothing_changes() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_settings_change_swapping_the_driver_with_pending_entries_loses_and_repeats_nothing() {
+    let odl = FakeServer::start(Odl::synced(USER, PASSWORD)).await;
+    let server = server_for(&odl, json!({})).await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    settled(&server).await;
+
+    odl.refuse_connections();
+    let ids = create_ports(&c, s(&net, "id"), 10).await;
+    let shown = c.get("/v2.0/mechanism-drivers/opendaylight").await;
+    let mut settings = shown.body["mechanism_driver"]["settings"].clone();
+    settings["config"]["timeout"] = json!(5);
+    let swapped = c
+        .put(
+            "/v2.0/mechanism-drivers/opendaylight",
+            json!({"mechanism_driver": {"settings": settings}}),
+        )
+        .await;
+    assert_eq!(swapped.status, 200, "{:?}", swapped.body);
+    odl.accept_connections().await;
+    let journal = settled(&server).await;
+
+    assert_eq!(journal["failed"], 0, "{journal}");
+    let stored: Vec<String> = odl.backend().stored("ports").keys().cloned().collect();
+    assert_eq!(stored, ids);
+    assert_created_once_after_their_network(&odl, &ids);
+    let password_sent = odl
+        .requests()
+        .last()
+        .unwrap()
+        .header("authorization")
+        .map(String::from);
+    assert_eq!(
+        password_sent,
+        Some(neutrino_tests::fakes::server::basic(USER, PASSWORD)),
+        "the masked password sent back was kept"
+    );
+    server.stop().await;
+}
