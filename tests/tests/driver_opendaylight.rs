@@ -734,3 +734,32 @@ async fn a_settings_change_swapping_the_driver_with_pending_entries_loses_and_re
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn two_servers_on_one_postgresql_send_each_port_once() {
+    let odl = FakeServer::start(Odl::synced(USER, PASSWORD)).await;
+    let db = TestDb::new(neutrino_tests::Backend::Postgres).await;
+    let first = TestServer::on_db(db, configure(&odl, json!({}))).await;
+    let second =
+        TestServer::on_db(TestDb::existing(&first.db.url), configure(&odl, json!({}))).await;
+    let (net, _) = first.admin().network_with_subnet("n", "10.0.0.0/24").await;
+    settled(&first).await;
+
+    odl.refuse_connections();
+    let (c1, c2) = (first.admin(), second.admin());
+    let (a, b) = tokio::join!(
+        create_ports(&c1, s(&net, "id"), 32),
+        create_ports(&c2, s(&net, "id"), 32),
+    );
+    odl.accept_connections().await;
+    settled(&first).await;
+    settled(&second).await;
+
+    let mut ids: Vec<String> = a.into_iter().chain(b).collect();
+    ids.sort();
+    let stored: Vec<String> = odl.backend().stored("ports").keys().cloned().collect();
+    assert_eq!(stored, ids, "all 64 ports, from both servers");
+    assert_created_once_after_their_network(&odl, &ids);
+    second.stop().await;
+    first.stop().await;
+}
