@@ -457,3 +457,42 @@ async fn thirty_two_clients_creating_ports_at_once_log_in_once_and_all_reach_mid
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn new_addresses_for_a_dhcp_port_are_refused_as_networking_midonet_does() {
+    let api = midonet().await;
+    let server = server_for(&api).await;
+    let c = server.admin();
+    let (net, subnet) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    let dhcp = c
+        .port(s(&net, "id"), json!({"device_owner": "network:dhcp"}))
+        .await;
+    let vm = c
+        .port(s(&net, "id"), json!({"device_owner": "compute:nova"}))
+        .await;
+    let readdress = |ip: &str| json!({"port": {"fixed_ips": [{"subnet_id": s(&subnet, "id"), "ip_address": ip}]}});
+
+    let refused = c
+        .put(
+            &format!("/v2.0/ports/{}", s(&dhcp, "id")),
+            readdress("10.0.0.200"),
+        )
+        .await;
+    let moved = c
+        .put(
+            &format!("/v2.0/ports/{}", s(&vm, "id")),
+            readdress("10.0.0.201"),
+        )
+        .await;
+
+    let m = refused.expect_error(409, "MechanismDriverError");
+    assert!(
+        m.contains("fixed_ips update is not supported for device_owner network:dhcp"),
+        "{m}"
+    );
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    let kept = c.get(&format!("/v2.0/ports/{}", s(&dhcp, "id"))).await;
+    assert_eq!(kept.body["port"]["fixed_ips"], dhcp["fixed_ips"]);
+    settled(&server).await;
+    server.stop().await;
+}
