@@ -33,7 +33,7 @@ use neutrino_driver::{
 use serde_json::{Map, Value, json};
 
 use crate::client::Odl;
-use crate::resources::{Kind, Op, dict};
+use crate::resources::{Kind, Op, dict, id_of};
 use crate::settings::Settings;
 
 #[derive(Default)]
@@ -79,13 +79,6 @@ fn rules_of(group: &Map<String, Value>) -> Vec<Map<String, Value>> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn id_of(data: &Map<String, Value>) -> String {
-    data.get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 impl MechanismDriver for OpenDaylight {
