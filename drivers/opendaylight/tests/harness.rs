@@ -582,8 +582,7 @@ async fn a_large_resync_goes_on_over_several_calls_and_changes_wait_for_it() {
     let canary_post = driver
         .http_requests()
         .into_iter()
-        .filter(|r| r.method == "POST")
-        .last()
+        .rfind(|r| r.method == "POST")
         .unwrap();
     assert_eq!(canary_post.json()["network"]["id"], CANARY);
 }
