@@ -496,3 +496,43 @@ async fn new_addresses_for_a_dhcp_port_are_refused_as_networking_midonet_does() 
     settled(&server).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_api_refusing_connections_while_ports_are_created_gets_them_all_once_it_is_back() {
+    let api = midonet().await;
+    let server = server_for(&api).await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    settled(&server).await;
+
+    api.refuse_connections();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let port = c
+            .port(s(&net, "id"), json!({"name": format!("port-{i}")}))
+            .await;
+        ids.push(s(&port, "id").to_string());
+    }
+    assert!(api.backend().stored("ports").is_empty());
+    api.accept_connections().await;
+    let journal = settled(&server).await;
+
+    assert_eq!(journal["failed"], 0, "{journal}");
+    ids.sort();
+    assert_eq!(
+        api.backend()
+            .stored("ports")
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        ids
+    );
+    let posts = api
+        .backend()
+        .writes()
+        .iter()
+        .filter(|w| w.kind() == "POST ports")
+        .count();
+    assert_eq!(posts, 20, "each port created once");
+    server.stop().await;
+}
