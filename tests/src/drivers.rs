@@ -43,6 +43,15 @@ pub fn guests() -> &'static Guests {
                 ..BuildOptions::default()
             },
         );
+        build(
+            "tests/drivers",
+            BuildOptions {
+                packages: vec!["journaled".into()],
+                features: vec!["sync".into()],
+                suffix: "-sync".into(),
+                ..BuildOptions::default()
+            },
+        );
         build("drivers", BuildOptions::default());
         build("examples/hello-driver", BuildOptions::default());
         Guests { dir }

@@ -1,7 +1,8 @@
 //! The `cisco_nexus` driver through the API, against a fake Nexus switch speaking NX-API
-//! REST: Open vSwitch binds the ports, the switch gets the VLAN on the trunks of the hosts
+//! REST: Open vSwitch binds the ports (with OpenDaylight loaded too, from the configuration),
+//! the switch gets the VLAN on the trunks of the hosts
 //! that have ports and loses it with the last port; concurrent clients leave the counts
-//! exact; an expired session logs in again once; baremetal and VXLAN ports bind as
+//! exact, also from two servers on one PostgreSQL; an expired session logs in again once; baremetal and VXLAN ports bind as
 //! networking-cisco binds them; a switch that was down is replayed when it answers again.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,16 +102,32 @@ async fn vlan_network(c: &Client, vlan: u32) -> String {
 }
 
 async fn vm_port(c: &Client, net: &str, host: &str) -> Value {
-    c.port(
-        net,
-        json!({"binding:host_id": host, "device_owner": "compute:nova"}),
-    )
-    .await
+    let r = c
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net, "binding:host_id": host,
+                "device_owner": "compute:nova"}}),
+        )
+        .await;
+    if r.status != 201 {
+        let d = c.get("/v2.0/mechanism-drivers/cisco_nexus").await;
+        panic!(
+            "{:?}; driver: {}",
+            r.body, d.body["mechanism_driver"]["stats"]
+        );
+    }
+    r.body["port"].clone()
 }
 
 async fn delete_port(c: &Client, port: &Value) {
     let r = c.delete(&format!("/v2.0/ports/{}", s(port, "id"))).await;
-    assert_eq!(r.status, 204, "{:?}", r.body);
+    if r.status != 204 {
+        let d = c.get("/v2.0/mechanism-drivers/cisco_nexus").await;
+        panic!(
+            "{:?}; driver: {}",
+            r.body, d.body["mechanism_driver"]["stats"]
+        );
+    }
 }
 
 /// `METHOD path` of the calls other than logins.
@@ -124,6 +141,12 @@ fn calls(requests: &[Request]) -> Vec<String> {
 
 fn set(v: &[u32]) -> BTreeSet<u32> {
     v.iter().copied().collect()
+}
+
+/// How many ports the set under `key` holds.
+fn members(state: &BTreeMap<String, String>, key: &str) -> usize {
+    let set: Vec<String> = serde_json::from_str(&state[key]).expect("a set of ports");
+    set.len()
 }
 
 /// The driver's state keys and values.
@@ -197,7 +220,7 @@ async fn ovs_binds_and_the_switch_carries_the_vlan_on_the_trunks_of_the_hosts_wi
     assert_eq!(switch.backend().trunk("po20"), set(&[]));
     assert!(
         driver_state(&server).await.is_empty(),
-        "no count and no port record is left: {:?}",
+        "no set and no port record is left: {:?}",
         driver_state(&server).await
     );
     server.stop().await;
@@ -266,7 +289,7 @@ async fn an_expired_session_logs_in_again_once() {
 }
 
 #[tokio::test]
-async fn thirty_two_clients_creating_and_deleting_ports_on_one_vlan_leave_the_counts_exact() {
+async fn thirty_two_clients_creating_and_deleting_ports_on_one_vlan_leave_the_switch_exact() {
     let (server, switch) = setup(json!({})).await;
     let c = server.admin();
     let net = vlan_network(&c, 100).await;
@@ -292,13 +315,10 @@ async fn thirty_two_clients_creating_and_deleting_ports_on_one_vlan_leave_the_co
     .await;
 
     let state = driver_state(&server).await;
-    assert_eq!(
-        state["vlan/10.0.0.1/100/0"], "48",
-        "16 on eth1/1, 2×16 on compute-2"
-    );
-    assert_eq!(state["trunk/10.0.0.1/100/ethernet1/1"], "16");
-    assert_eq!(state["trunk/10.0.0.1/100/ethernet1/2"], "16");
-    assert_eq!(state["trunk/10.0.0.1/100/port-channel20"], "16");
+    assert_eq!(members(&state, "vlan/10.0.0.1/100/0"), 32);
+    assert_eq!(members(&state, "trunk/10.0.0.1/100/ethernet1/1"), 16);
+    assert_eq!(members(&state, "trunk/10.0.0.1/100/ethernet1/2"), 16);
+    assert_eq!(members(&state, "trunk/10.0.0.1/100/port-channel20"), 16);
     assert_eq!(switch.backend().vlans(), set(&[100]));
     for iface in ["eth1/1", "eth1/2", "po20"] {
         assert_eq!(switch.backend().trunk(iface), set(&[100]), "{iface}");
@@ -429,4 +449,120 @@ async fn a_switch_that_was_down_is_replayed_at_the_next_call_for_it() {
     assert_eq!(switch.backend().trunk("eth1/2"), set(&[100]));
     assert_eq!(switch.backend().trunk("po20"), set(&[100]));
     server.stop().await;
+}
+
+#[tokio::test]
+async fn open_vswitch_cisco_nexus_and_opendaylight_loaded_from_the_configuration_work_together() {
+    use neutrino_tests::fakes::FakeServer;
+    use neutrino_tests::fakes::odl::{NORTHBOUND, Odl};
+    let switch = FakeHttp::start(FakeNexus::new("admin", "nexus-pw")).await;
+    let odl = FakeServer::start(Odl::synced("odl", "odl-pw")).await;
+    let settings = |v: Value| -> neutrino_runtime::DriverSettings {
+        serde_json::from_value(v).expect("driver settings")
+    };
+    let nexus = settings(nexus_settings(&switch, json!({})));
+    let opendaylight = settings(json!({
+        "grants": ["log", "config", "state", "http", "session"],
+        "config": {"url": format!("{}{NORTHBOUND}", odl.url()), "username": "odl",
+                   "password": "odl-pw"},
+        "http": {"allow": [odl.url()]},
+    }));
+    let server = TestServer::with_config(|c| {
+        c.ml2.mechanism_drivers = vec![
+            "openvswitch".into(),
+            "cisco_nexus".into(),
+            "opendaylight".into(),
+        ];
+        c.drivers.settings.insert("cisco_nexus".into(), nexus);
+        c.drivers
+            .settings
+            .insert("opendaylight".into(), opendaylight);
+    })
+    .await;
+    ovs_agent(&server, "compute-1").await;
+    ovs_agent(&server, "compute-2").await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+
+    let p1 = vm_port(&c, &net, "compute-1").await;
+    let p2 = vm_port(&c, &net, "compute-2").await;
+
+    for p in [&p1, &p2] {
+        assert_eq!(p["binding:vif_type"], "ovs", "{p}");
+        assert_eq!(p["binding:levels"][0]["driver"], "openvswitch");
+    }
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/2"), set(&[100]));
+    assert_eq!(switch.backend().trunk("po20"), set(&[100]));
+    assert!(odl.backend().stored("networks").contains_key(&net));
+    let odl_ports = odl.backend().stored("ports");
+    assert!(odl_ports.contains_key(s(&p1, "id")) && odl_ports.contains_key(s(&p2, "id")));
+
+    delete_port(&c, &p1).await;
+    delete_port(&c, &p2).await;
+
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[]));
+    assert!(odl.backend().stored("ports").is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_servers_on_one_postgresql_share_the_sets_and_the_last_port_removes_the_vlan() {
+    use neutrino_tests::{Backend, TestDb};
+    let switch = FakeHttp::start(FakeNexus::new("admin", "nexus-pw")).await;
+    let nexus: neutrino_runtime::DriverSettings =
+        serde_json::from_value(nexus_settings(&switch, json!({}))).unwrap();
+    let configure = |c: &mut neutrino_server::Config| {
+        c.ml2.mechanism_drivers = vec!["cisco_nexus".into(), "openvswitch".into()];
+        c.drivers
+            .settings
+            .insert("cisco_nexus".into(), nexus.clone());
+    };
+    let first = TestServer::on_db(TestDb::new(Backend::Postgres).await, configure).await;
+    let second = TestServer::on_db(TestDb::existing(&first.db.url), configure).await;
+    ovs_agent(&first, "compute-1").await;
+    ovs_agent(&first, "compute-2").await;
+    let net = vlan_network(&first.admin(), 100).await;
+
+    // 32 clients over both servers, each creates a port on each host and deletes one.
+    let servers = [&first, &second];
+    let kept: Vec<Value> = futures::future::join_all((0..32).map(|i| {
+        let c = servers[i % 2].admin();
+        let net = net.clone();
+        async move {
+            let a = vm_port(&c, &net, "compute-1").await;
+            let b = vm_port(&c, &net, "compute-2").await;
+            if i % 4 < 2 {
+                delete_port(&c, &a).await;
+                (c, b)
+            } else {
+                delete_port(&c, &b).await;
+                (c, a)
+            }
+        }
+    }))
+    .await
+    .into_iter()
+    .map(|(_, p)| p)
+    .collect();
+    let state = driver_state(&first).await;
+    assert_eq!(members(&state, "vlan/10.0.0.1/100/0"), 32);
+    assert_eq!(members(&state, "trunk/10.0.0.1/100/ethernet1/1"), 16);
+    assert_eq!(members(&state, "trunk/10.0.0.1/100/ethernet1/2"), 16);
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    futures::future::join_all(kept.iter().enumerate().map(|(i, p)| {
+        let c = servers[i % 2].admin();
+        async move { delete_port(&c, p).await }
+    }))
+    .await;
+
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    for iface in ["eth1/1", "eth1/2", "po20"] {
+        assert_eq!(switch.backend().trunk(iface), set(&[]), "{iface}");
+    }
+    assert!(driver_state(&first).await.is_empty());
+    second.stop().await;
+    first.stop().await;
 }

@@ -684,3 +684,51 @@ async fn periodic_runs_every_interval_and_drivers_without_it_load_unchanged() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_group_reaches_the_backend_before_its_rules() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let backend = Backend::down().await;
+    load(&c, &backend, "v1").await;
+    let r = c
+        .post(
+            "/v2.0/security-groups",
+            json!({"security_group": {"name": "web"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sg = r.body["security_group"]["id"].as_str().unwrap().to_string();
+    let mut rules = Vec::new();
+    for port in [22, 80, 443] {
+        let r = c
+            .post(
+                "/v2.0/security-group-rules",
+                json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress",
+                    "protocol": "tcp", "port_range_min": port, "port_range_max": port}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        rules.push(
+            r.body["security_group_rule"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let pending = journal(&c).await["pending"].as_i64().unwrap();
+    assert!(
+        pending >= 4,
+        "the group and its three rules wait: {pending}"
+    );
+    backend.up();
+    wait_delivered(&c, pending).await;
+    let hooks = backend.hooks();
+    let at = positions(&hooks);
+    let group = at[&("create_security_group".into(), sg.clone())];
+    for rule in &rules {
+        let r = at[&("create_security_group_rule".into(), rule.clone())];
+        assert!(group < r, "rule {rule} before its group");
+    }
+    server.stop().await;
+}

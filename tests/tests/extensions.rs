@@ -40,8 +40,6 @@ const CORE: &[&str] = &[
 /// Neutron extensions this server does not implement; advertising one would make clients
 /// call APIs that are not there.
 const NOT_IMPLEMENTED: &[&str] = &[
-    "l3-flavors",
-    "l3-port-ip-change-not-allowed",
     "external-gateway-multihoming",
     "trunk",
     "qos",
@@ -474,6 +472,50 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             out
         }
         "fip-port-details" | "floatingip-pools" => answers(c, "/v2.0/floatingip_pools").await,
+        "l3-port-ip-change-not-allowed" => {
+            let (net, subnet) = c.network_with_subnet("ipchange", "10.77.0.0/24").await;
+            let router = c
+                .post(
+                    "/v2.0/routers",
+                    serde_json::json!({"router": {"name": alias}}),
+                )
+                .await
+                .body["router"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let added = c
+                .put(
+                    &format!("/v2.0/routers/{router}/add_router_interface"),
+                    serde_json::json!({"subnet_id": subnet["id"]}),
+                )
+                .await;
+            let port = added.body["port_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let r = c
+                .put(
+                    &format!("/v2.0/ports/{port}"),
+                    serde_json::json!({"port": {"fixed_ips": [{"subnet_id": subnet["id"], "ip_address": "10.77.0.9"}]}}),
+                )
+                .await;
+            let _ = net;
+            (r.status == 400)
+                .then_some(())
+                .ok_or_else(|| format!("router port address changed: {} {}", r.status, r.body))
+        }
+        "l3-flavors" => {
+            let r = c
+                .post(
+                    "/v2.0/routers",
+                    serde_json::json!({"router": {"name": alias, "flavor_id": "00000000-0000-0000-0000-000000000000"}}),
+                )
+                .await;
+            (r.status == 404)
+                .then_some(())
+                .ok_or_else(|| format!("unknown flavor accepted: {} {}", r.status, r.body))
+        }
         "port-mac-address-regenerate" => {
             let before = f.port["mac_address"].clone();
             let r = c

@@ -2,21 +2,24 @@
 //!
 //! networking-cisco keeps a row per (port, switch, interface, VLAN) and, under one global
 //! lock, decides from those rows whether a VLAN or a trunk entry is still needed. Here every
-//! switch object has a reference count in the state:
+//! switch object has the set of ports that need it, one state key each:
 //!
 //! - `vlan/<switch>/<vlan>/<vni>`: the VLAN (`l2BD`, mapped to the VNI when not 0);
 //! - `nve/<switch>/<vni>`: the VNI as a member of the NVE interface;
 //! - `trunk/<switch>/<vlan>/<interface>`: the VLAN on the interface's trunk;
 //!
-//! and every port a record `port/<id>` with the objects it counts in and the objects whose
-//! count went from 0 to 1 or from 1 to 0 because of it (`pending`). Counts change in the
-//! precommit hooks, inside the request's transaction (`state.increment`, serializable per
-//! key), so they are exact. The postcommit hook then brings the pending objects to what
-//! their counts say *at that moment*, reads the counts again after the calls, and repeats
-//! for any object whose count crossed zero meanwhile: whatever order concurrent postcommits
-//! reach the switch in, the last one to touch an object saw its final count. Pending objects
-//! leave the record only once the switch took them, so a call that failed (switch down) is
-//! done again by the next attempt, or by the replay when the switch comes back.
+//! and every port a record `port/<id>` with the objects it is a member of and the objects
+//! still to bring to the switch because of it (`pending`). Sets change in the postcommit
+//! hooks by `state.compare-and-set`, a short transaction of its own per change, so requests
+//! on one VLAN never wait for each other's transactions (counting in precommit would hold
+//! the VLAN's row until each request commits); adding a member twice changes nothing, so a
+//! retried hook counts once. An object whose set became non-empty or empty is pending; the
+//! hook then brings the pending objects to what their sets say *at that moment*, reads the
+//! sets again after the calls, and repeats for any object that changed meanwhile: whatever
+//! order concurrent hooks reach the switch in, the last one to touch an object saw its final
+//! set. Pending objects leave the record only once the switch took them, so a call that
+//! failed (switch down) is done again by the next attempt, or by the replay when the switch
+//! comes back.
 
 use crate::nxapi::{Nexus, Vlan};
 use crate::settings::{Interface, Settings};
@@ -24,13 +27,14 @@ use neutrino_driver::{DriverError, ErrorKind, state};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// How many times a postcommit re-reads counts that moved under it before giving up (the
-/// later postcommit that moved them converges them too).
+/// How many times a postcommit re-reads sets that changed under it before giving up (the
+/// later postcommit that changed them converges them too).
 const MAX_ROUNDS: usize = 8;
-/// How many times a record update is retried when a concurrent call changed the record.
-const MAX_CAS: usize = 32;
+/// How many times a compare-and-set is tried again when a concurrent call changed the key
+/// (32 concurrent changes of one set need at most 32).
+const MAX_CAS: usize = 256;
 
-/// A switch object with a reference count.
+/// A switch object and the ports that need it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Object {
     /// A VLAN (with its VNI, 0 when none).
@@ -46,7 +50,7 @@ pub enum Object {
 }
 
 impl Object {
-    /// The state key of its count.
+    /// The state key of its set of ports.
     pub fn key(&self) -> String {
         match self {
             Object::Vlan { switch, vlan } => format!("vlan/{switch}/{}/{}", vlan.id, vlan.vni),
@@ -59,7 +63,7 @@ impl Object {
         }
     }
 
-    /// The object a count key names.
+    /// The object a state key names.
     pub fn parse(key: &str) -> Option<Object> {
         let mut parts = key.splitn(4, '/');
         let kind = parts.next()?;
@@ -95,16 +99,20 @@ impl Object {
     }
 }
 
-/// A port's record: the objects it counts in (a multiset: a port trunked on two interfaces
-/// of a switch counts twice in its VLAN) and the objects still to bring to their count.
+/// A port's record: the objects it is a member of, the objects still to bring to their
+/// switch, and while its sets are being changed the members it is changing to (a hook that
+/// died half-way leaves it, and the next attempt knows which objects may have changed).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    /// Count keys, sorted, with repetitions.
+    /// Object keys, sorted.
     #[serde(default)]
-    pub counts: Vec<String>,
-    /// Count keys whose object must be brought to its count.
+    pub members: Vec<String>,
+    /// Object keys whose object must be brought to its switch.
     #[serde(default)]
     pub pending: Vec<String>,
+    /// The members being changed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changing_to: Option<Vec<String>>,
 }
 
 fn record_key(port_id: &str) -> String {
@@ -123,63 +131,98 @@ fn read_record(port_id: &str) -> Result<(Option<Vec<u8>>, Record), DriverError> 
 }
 
 fn encode(record: &Record) -> Option<Vec<u8>> {
-    if record.counts.is_empty() && record.pending.is_empty() {
+    if record.members.is_empty() && record.pending.is_empty() && record.changing_to.is_none() {
         None
     } else {
         Some(serde_json::to_vec(record).expect("a record encodes"))
     }
 }
 
-/// Precommit: the port now counts in `wanted`. Moves the counts by the difference with what
-/// the port counted in before and records the objects whose count crossed zero.
-pub fn reconcile(port_id: &str, mut wanted: Vec<String>) -> Result<(), DriverError> {
+fn write_record(port_id: &str, raw: Option<&[u8]>, record: &Record) -> Result<bool, DriverError> {
+    state::compare_and_set(&record_key(port_id), raw, encode(record).as_deref())
+}
+
+fn symmetric_difference(a: &[String], b: &[String]) -> Vec<String> {
+    let (a, b): (BTreeSet<&String>, BTreeSet<&String>) = (a.iter().collect(), b.iter().collect());
+    a.symmetric_difference(&b).map(|k| k.to_string()).collect()
+}
+
+/// Add the port to (or remove it from) the set under `key`; whether the set went from empty
+/// to not empty or back.
+fn set_member(key: &str, port_id: &str, member: bool) -> Result<bool, DriverError> {
+    for _ in 0..MAX_CAS {
+        let raw = state::get(key)?;
+        let mut ports: Vec<String> = match &raw {
+            Some(b) => serde_json::from_slice(b)
+                .map_err(|e| DriverError::internal(format!("state `{key}` is not a set: {e}")))?,
+            None => Vec::new(),
+        };
+        let was_empty = ports.is_empty();
+        match (ports.binary_search_by(|p| p.as_str().cmp(port_id)), member) {
+            (Ok(_), true) | (Err(_), false) => return Ok(false),
+            (Err(i), true) => ports.insert(i, port_id.to_string()),
+            (Ok(i), false) => {
+                ports.remove(i);
+            }
+        }
+        let new = (!ports.is_empty()).then(|| serde_json::to_vec(&ports).expect("a set encodes"));
+        if state::compare_and_set(key, raw.as_deref(), new.as_deref())? {
+            return Ok(was_empty != ports.is_empty());
+        }
+    }
+    Err(DriverError::unavailable(format!(
+        "state `{key}` kept changing"
+    )))
+}
+
+/// Make the port a member of exactly `wanted` (object keys), remembering in its record which
+/// objects must be brought to their switch.
+pub fn set_members(port_id: &str, mut wanted: Vec<String>) -> Result<(), DriverError> {
     wanted.sort();
-    let (raw, mut record) = read_record(port_id)?;
-    if record.counts == wanted {
-        return Ok(());
-    }
-    let mut delta: BTreeMap<&str, i64> = BTreeMap::new();
-    for k in &wanted {
-        *delta.entry(k).or_default() += 1;
-    }
-    for k in &record.counts {
-        *delta.entry(k).or_default() -= 1;
-    }
-    let mut pending: BTreeSet<String> = record.pending.iter().cloned().collect();
-    for (key, d) in delta {
-        if d == 0 {
+    wanted.dedup();
+    for _ in 0..MAX_CAS {
+        let (raw, record) = read_record(port_id)?;
+        let mut pending: BTreeSet<String> = record.pending.iter().cloned().collect();
+        if let Some(half) = &record.changing_to {
+            // An attempt died half-way: any of its changes may have emptied or filled a set.
+            pending.extend(symmetric_difference(half, &record.members));
+        }
+        let changes = symmetric_difference(&wanted, &record.members);
+        if changes.is_empty() && record.changing_to.is_none() {
+            return Ok(());
+        }
+        let mut intent = record.clone();
+        intent.changing_to = Some(wanted.clone());
+        intent.pending = pending.iter().cloned().collect();
+        if !write_record(port_id, raw.as_deref(), &intent)? {
             continue;
         }
-        let now = state::increment(key, d)?;
-        let crossed = (d > 0 && now == d) || (d < 0 && now == 0);
-        if crossed {
-            pending.insert(key.to_string());
+        let raw = encode(&intent);
+        for key in &changes {
+            if set_member(key, port_id, wanted.binary_search(key).is_ok())? {
+                pending.insert(key.clone());
+            }
         }
-        if now < 0 {
-            neutrino_driver::warn!("count {key} went below zero ({now})");
+        let done = Record {
+            members: wanted.clone(),
+            pending: pending.into_iter().collect(),
+            changing_to: None,
+        };
+        if write_record(port_id, raw.as_deref(), &done)? {
+            return Ok(());
         }
     }
-    record.counts = wanted;
-    record.pending = pending.into_iter().collect();
-    if !state::compare_and_set(
-        &record_key(port_id),
-        raw.as_deref(),
-        encode(&record).as_deref(),
-    )? {
-        // Inside the transaction nobody else changes the key under us.
-        return Err(DriverError::conflict(format!(
-            "the record of port {port_id} changed concurrently"
-        )));
-    }
-    Ok(())
+    Err(DriverError::unavailable(format!(
+        "the record of port {port_id} kept changing"
+    )))
 }
 
-/// The current count of an object (absent: 0).
-fn count(key: &str) -> Result<i64, DriverError> {
-    Ok(state::get_json::<i64>(key)?.unwrap_or(0))
+/// Whether any port needs the object.
+fn needed(key: &str) -> Result<bool, DriverError> {
+    Ok(state::get(key)?.is_some())
 }
 
-/// Postcommit: bring the port's pending objects to their counts, switch by switch. A switch
+/// Postcommit: bring the port's pending objects to their sets, switch by switch. A switch
 /// that was marked down is replayed first. Objects that reached their switch leave the
 /// record; the first error (a switch down: `Unavailable`) is returned after every switch was
 /// tried.
@@ -244,23 +287,19 @@ fn forget_pending(port_id: &str, done: &[String]) -> Result<(), DriverError> {
     )))
 }
 
-/// Bring `objects` of one switch to their counts, again for those whose count crossed zero
+/// Bring `objects` of one switch to their sets, again for those whose set filled or emptied
 /// while the calls were made.
 fn converge(nexus: &Nexus<'_>, mut objects: Vec<Object>) -> Result<(), DriverError> {
     for _ in 0..MAX_ROUNDS {
         let wanted = objects
             .iter()
-            .map(|o| Ok((o.clone(), count(&o.key())? > 0)))
+            .map(|o| Ok((o.clone(), needed(&o.key())?)))
             .collect::<Result<Vec<_>, DriverError>>()?;
         apply(nexus, &wanted)?;
         let mut moved = Vec::new();
         for (o, present) in &wanted {
-            let c = count(&o.key())?;
-            if (c > 0) != *present {
+            if needed(&o.key())? != *present {
                 moved.push(o.clone());
-            } else if c == 0 {
-                // Gone from the switch and from every port: drop the count (unless it moved).
-                state::compare_and_set(&o.key(), Some(b"0"), None)?;
             }
         }
         if moved.is_empty() {
@@ -269,7 +308,7 @@ fn converge(nexus: &Nexus<'_>, mut objects: Vec<Object>) -> Result<(), DriverErr
         objects = moved;
     }
     neutrino_driver::warn!(
-        "Nexus switch {}: counts kept moving; the calls that moved them converge them",
+        "Nexus switch {}: sets kept changing; the calls that changed them converge them",
         nexus.ip()
     );
     Ok(())
@@ -348,7 +387,7 @@ pub fn mark_up(ip: &str) -> Result<(), DriverError> {
     Ok(state::set(&health_key(ip), b"up")?)
 }
 
-/// Configure everything the counts say the switch carries (networking-cisco's
+/// Configure everything the sets say the switch carries (networking-cisco's
 /// `replay_config`): its VLANs in one call, its NVE members, then each interface's trunk in
 /// one call.
 pub fn replay(nexus: &Nexus<'_>) -> Result<(), DriverError> {
@@ -356,7 +395,7 @@ pub fn replay(nexus: &Nexus<'_>) -> Result<(), DriverError> {
     let mut objects = Vec::new();
     for prefix in ["vlan", "nve", "trunk"] {
         for key in state::list_keys(&format!("{prefix}/{ip}/"))? {
-            if count(&key)? > 0
+            if needed(&key)?
                 && let Some(o) = Object::parse(&key)
                 && o.switch() == ip
             {

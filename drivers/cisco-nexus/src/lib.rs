@@ -8,13 +8,13 @@
 //! host to — or of the interfaces a baremetal port's `binding:profile.local_link_information`
 //! names. The last port to go takes the VLAN off the trunks and deletes it.
 //!
-//! - Precommit port hooks count the port in or out of the switch objects ([`ledger`]).
-//! - Postcommit port hooks make the switches match the counts over NX-API REST ([`nxapi`]).
+//! - Postcommit port hooks make the port a member of the switch objects it needs now
+//!   ([`ledger`]) and the switches match over NX-API REST ([`nxapi`]).
 //! - `bind_port`: baremetal ports bind on VLAN segments with `vif_type` `other`; a VXLAN
 //!   segment of a port on a host cabled to a switch with a `physnet` is bound partially, with
 //!   a dynamic VLAN of that physnet below (networking-cisco's `nexus_vxlan`), which the host's
 //!   L2 agent driver (Open vSwitch) binds; the switch maps the VLAN to the VNI.
-//! - A switch that stopped answering is replayed from the counts when it answers again
+//! - A switch that stopped answering is replayed from the driver's state when it answers again
 //!   ([`ledger::replay`]): at the next call for it, or by the heartbeat ([`heartbeat`]).
 
 mod ledger;
@@ -124,8 +124,8 @@ fn provider_key(network_id: &str) -> String {
     format!("provider/{network_id}")
 }
 
-/// The count keys a port should be counted in now.
-fn wanted_counts(settings: &Settings, ctx: &PortContext) -> Result<Vec<String>, DriverError> {
+/// The objects (state keys) a port needs now.
+fn wanted_objects(settings: &Settings, ctx: &PortContext) -> Result<Vec<String>, DriverError> {
     let port = &ctx.current;
     if !is_bound(&ctx.vif_type) || !supported_owner(&port.device_owner) {
         return Ok(Vec::new());
@@ -183,9 +183,17 @@ fn wanted_counts(settings: &Settings, ctx: &PortContext) -> Result<Vec<String>, 
     Ok(keys)
 }
 
-fn count_port(ctx: &PortContext) -> Result<(), DriverError> {
+/// Make the port a member of the objects it needs now (none when `deleted`), then bring
+/// the objects that changed to their switches.
+fn sync_port(ctx: &PortContext, deleted: bool) -> Result<(), DriverError> {
     let settings = Settings::load()?;
-    ledger::reconcile(&ctx.current.id, wanted_counts(&settings, ctx)?)
+    let wanted = if deleted {
+        Vec::new()
+    } else {
+        wanted_objects(&settings, ctx)?
+    };
+    ledger::set_members(&ctx.current.id, wanted)?;
+    ledger::flush(&settings, &ctx.current.id)
 }
 
 impl MechanismDriver for CiscoNexus {
@@ -212,28 +220,16 @@ impl MechanismDriver for CiscoNexus {
         Ok(state::delete(&provider_key(&ctx.current.id))?)
     }
 
-    fn create_port_precommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
-        count_port(ctx)
-    }
-
-    fn update_port_precommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
-        count_port(ctx)
-    }
-
-    fn delete_port_precommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
-        ledger::reconcile(&ctx.current.id, Vec::new())
-    }
-
     fn create_port_postcommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
-        ledger::flush(&Settings::load()?, &ctx.current.id)
+        sync_port(ctx, false)
     }
 
     fn update_port_postcommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
-        ledger::flush(&Settings::load()?, &ctx.current.id)
+        sync_port(ctx, false)
     }
 
     fn delete_port_postcommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
-        ledger::flush(&Settings::load()?, &ctx.current.id)
+        sync_port(ctx, true)
     }
 
     fn bind_port(&self, ctx: &PortContext) -> Result<BindResult, DriverError> {
@@ -296,7 +292,7 @@ impl MechanismDriver for CiscoNexus {
 /// The switch heartbeat (networking-cisco's `check_connections`): every
 /// `switch_heartbeat_time` seconds probe each switch (`GET api/mo/sys/ch.json`); a switch that
 /// does not answer is marked down, and one that answers after being down (or at the first
-/// probe) is replayed from the counts.
+/// probe) is replayed from the driver's state.
 pub fn heartbeat() -> Result<(), DriverError> {
     let settings = Settings::load()?;
     if settings.switch_heartbeat_time == 0 {

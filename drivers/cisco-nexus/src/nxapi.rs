@@ -119,7 +119,7 @@ impl<'a> Nexus<'a> {
         let mut relogged = false;
         loop {
             let cookie = self.cookie()?;
-            let mut headers = vec![("cookie".to_string(), cookie)];
+            let mut headers = vec![("cookie".to_string(), cookie.clone())];
             if body.is_some() {
                 headers.push(("content-type".into(), "application/json".into()));
             }
@@ -132,7 +132,11 @@ impl<'a> Nexus<'a> {
                     "Nexus switch {}: session expired (403), logging in again",
                     self.ip
                 );
-                session::delete(&self.cookie_key());
+                // Only if nobody replaced it meanwhile: concurrent calls refused with the
+                // same cookie log in once.
+                if session::get(&self.cookie_key()).as_deref() == Some(cookie.as_bytes()) {
+                    session::delete(&self.cookie_key());
+                }
                 relogged = true;
                 continue;
             }

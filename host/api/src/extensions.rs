@@ -280,6 +280,16 @@ pub const EXTENSIONS: &[Extension] = &[
         "Enables allocation of subnets from a subnet pool",
     ),
     (
+        "l3-flavors",
+        "Router Flavor Extension",
+        "Flavor support for routers.",
+    ),
+    (
+        "l3-port-ip-change-not-allowed",
+        "Prevent L3 router ports IP address change extension",
+        "Prevent change of IP address for some L3 router ports",
+    ),
+    (
         "port-mac-address-regenerate",
         "Neutron Port MAC address regenerate",
         "Network port MAC address regenerate",

@@ -1,6 +1,6 @@
 //! `neutrino`: the operator's command line. It manages mechanism drivers through the
 //! server's admin API (`/v2.0/mechanism-drivers`): list, show, load or upgrade, roll back,
-//! enable, disable, remove, history, state; and it plays Nova's part of the boot flow for demos and
+//! enable, disable, remove, history, state, journal; and it plays Nova's part of the boot flow for demos and
 //! tests (`neutrino vm`, [`vm`]).
 
 mod client;
@@ -127,6 +127,21 @@ enum DriverCommand {
     History {
         /// Driver name.
         name: String,
+    },
+    /// A journaled driver's postcommit journal: pending, failed and delivered counts, the age
+    /// of the oldest pending entry, and the entries; or retry or drop one entry.
+    Journal {
+        /// Driver name.
+        name: String,
+        /// Only entries in this state (`pending` or `failed`).
+        #[arg(long, conflicts_with_all = ["retry", "drop"])]
+        state: Option<String>,
+        /// Deliver entry ID again now (a failed entry becomes pending).
+        #[arg(long, value_name = "ID", conflicts_with = "drop")]
+        retry: Option<i64>,
+        /// Drop entry ID without delivering it.
+        #[arg(long, value_name = "ID")]
+        drop: Option<i64>,
     },
     /// What a driver keeps in its state (`--prefix` narrows it), or delete one key.
     State {
@@ -296,6 +311,32 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         DriverCommand::History { name } => {
             let v = api.get(&format!("{base}/{name}/history")).await?;
             output::history(&v["history"], json_out);
+        }
+        DriverCommand::Journal {
+            name,
+            state,
+            retry,
+            drop,
+        } => {
+            if let Some(id) = retry {
+                api.post_json(&format!("{base}/{name}/journal/{id}/retry"), &json!({}))
+                    .await?;
+                if !json_out {
+                    output::emit(&format!("entry {id} of {name} will be delivered again"));
+                }
+            } else if let Some(id) = drop {
+                api.delete(&format!("{base}/{name}/journal/{id}")).await?;
+                if !json_out {
+                    output::emit(&format!("entry {id} of {name} dropped"));
+                }
+            } else {
+                let path = match state {
+                    Some(s) => format!("{base}/{name}/journal?state={s}"),
+                    None => format!("{base}/{name}/journal"),
+                };
+                let v = api.get(&path).await?;
+                output::journal(&v["journal"], json_out);
+            }
         }
     }
     Ok(())

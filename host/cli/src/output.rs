@@ -173,3 +173,53 @@ pub fn state(list: &Value, json: bool) {
         .unwrap_or_default();
     table(&["KEY", "SIZE", "VALUE"], &rows);
 }
+
+/// A driver's journal: the counts, then one line per entry.
+pub fn journal(j: &Value, json: bool) {
+    if json {
+        emit(&serde_json::to_string_pretty(j).unwrap_or_default());
+        return;
+    }
+    emit(&format!(
+        "pending {}  failed {}  delivered {}  oldest pending {}",
+        text(&j["pending"]),
+        text(&j["failed"]),
+        text(&j["delivered"]),
+        match j["oldest_pending_age"].as_f64() {
+            Some(age) => format!("{age:.1} s ago"),
+            None => "-".into(),
+        }
+    ));
+    let rows: Vec<Vec<String>> = j["entries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    vec![
+                        text(&e["id"]),
+                        text(&e["state"]),
+                        text(&e["operation"]),
+                        text(&e["resource_id"]),
+                        text(&e["attempts"]),
+                        text(&e["next_attempt_at"]),
+                        text(&e["last_error"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !rows.is_empty() {
+        table(
+            &[
+                "ID",
+                "STATE",
+                "OPERATION",
+                "RESOURCE",
+                "ATTEMPTS",
+                "NEXT_ATTEMPT",
+                "LAST_ERROR",
+            ],
+            &rows,
+        );
+    }
+}

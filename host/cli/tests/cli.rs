@@ -299,3 +299,64 @@ async fn driver_state_lists_a_drivers_keys_and_deletes_one() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn driver_journal_shows_counts_and_entries_and_retries_or_drops_one() {
+    let server = TestServer::start().await;
+    let url = server.url.clone();
+    // A journaled driver whose backend is down: nothing listens on the port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let admin = server.admin();
+    let r = admin
+        .load_driver(
+            "journaled",
+            "journaled",
+            serde_json::json!({
+                "grants": ["log", "config", "http"],
+                "config": {"url": backend},
+                "http": {"allow": [backend]},
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let net = admin.network("journal-cli").await;
+
+    let u = url.clone();
+    let net_id = net["id"].as_str().unwrap().to_string();
+    tokio::task::spawn_blocking(move || {
+        let j = json(&u, &["driver", "journal", "journaled"]);
+        assert_eq!(j["pending"], 1);
+        assert_eq!(j["delivered"], 0);
+        let entry = &j["entries"][0];
+        assert_eq!(entry["resource_id"], net_id.as_str());
+        assert_eq!(entry["operation"], "create_network_postcommit");
+        let id = entry["id"].to_string();
+
+        let (ok, table, err) = neutrino(&u, &["driver", "journal", "journaled"]);
+        assert!(ok, "{err}");
+        assert!(
+            table.starts_with("pending 1  failed 0  delivered 0"),
+            "{table}"
+        );
+        assert!(table.contains("create_network_postcommit"), "{table}");
+
+        let (ok, out, err) = neutrino(&u, &["driver", "journal", "journaled", "--retry", &id]);
+        assert!(ok && out.contains("delivered again"), "{out}{err}");
+        let (ok, out, err) = neutrino(&u, &["driver", "journal", "journaled", "--drop", &id]);
+        assert!(ok && out.contains("dropped"), "{out}{err}");
+        let j = json(&u, &["driver", "journal", "journaled"]);
+        assert_eq!(j["pending"], 0);
+        let (ok, _, err) = neutrino(&u, &["driver", "journal", "journaled", "--drop", &id]);
+        assert!(!ok && err.contains("404 JournalEntryNotFound"), "{err}");
+        let (ok, _, err) = neutrino(
+            &u,
+            &["driver", "journal", "journaled", "--state", "delivered"],
+        );
+        assert!(!ok && err.contains("400"), "{err}");
+    })
+    .await
+    .unwrap();
+    server.stop().await;
+}

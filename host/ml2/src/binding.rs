@@ -91,7 +91,6 @@ impl Plugin {
         } else {
             None
         };
-        let notes = notes.0.into_inner().unwrap_or_else(|p| p.into_inner());
         // A dynamic segment allocated while binding is not in the network read above; the
         // hooks that see the new binding need it to name the lower levels' segments.
         let network = match &outcome {
@@ -107,6 +106,7 @@ impl Plugin {
             }
             _ => network,
         };
+        let notes = notes.0.into_inner().unwrap_or_else(|p| p.into_inner());
         self.commit_binding(port, &network, outcome, notes).await
     }
 

@@ -928,6 +928,34 @@ impl Plugin {
                     &keep,
                 )
                 .await?;
+            let v4_before: Vec<(&str, String)> = current
+                .fixed_ips
+                .iter()
+                .filter(|f| f.ip_address.parse::<IpAddr>().is_ok_and(|a| a.is_ipv4()))
+                .map(|f| (f.subnet_id.as_str(), f.ip_address.clone()))
+                .collect();
+            let mut v4_after: Vec<(&str, String)> = claims
+                .iter()
+                .filter(|c| c.ip.is_ipv4())
+                .map(|c| (c.subnet.id.as_str(), c.ip.to_string()))
+                .collect();
+            let mut before_sorted = v4_before.clone();
+            before_sorted.sort();
+            v4_after.sort();
+            if before_sorted != v4_after
+                && IP_UPDATE_NOT_ALLOWED.contains(&current.device_owner.as_str())
+                && neutrino_store::l3::get_router(conn, &current.device_id)
+                    .await?
+                    .is_some()
+            {
+                // `l3-port-ip-change-not-allowed`: the IPv4 addresses of a router's own ports
+                // change only through the router (Neutron's `IPAddressChangeNotAllowed`).
+                return Err(Error::neutron(
+                    "BadRequest",
+                    400,
+                    format!("Bad ports request: IP updates for port {id} are not allowed."),
+                ));
+            }
             for old in &current.fixed_ips {
                 let still = claims
                     .iter()
@@ -1081,6 +1109,15 @@ fn valid_on_subnet(cidr: IpNet, ip: IpAddr, router: bool) -> bool {
 }
 
 /// Allowed address pairs without a MAC take the port's, as Neutron stores them.
+/// Device owners of router ports whose IPv4 addresses may not be changed by a port update
+/// (Neutron's `L3RouterPlugin.IP_UPDATE_NOT_ALLOWED_LIST`).
+const IP_UPDATE_NOT_ALLOWED: [&str; 4] = [
+    "network:router_interface",
+    "network:router_ha_interface",
+    "network:ha_router_replicated_interface",
+    "network:router_centralized_snat",
+];
+
 fn with_port_mac(pairs: &[AddressPair], mac: &str) -> Vec<AddressPair> {
     pairs
         .iter()

@@ -5,5 +5,6 @@
 
 pub mod http;
 pub mod nexus;
+pub mod nsx;
 
 pub use http::{FakeHttp, Handler, Reply, Request};

@@ -42,6 +42,11 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("ha", Kind::Bool).rw().filter("ha"),
         attr("availability_zone_hints", Kind::StrList).post(),
         attr("availability_zones", Kind::StrList),
+        // `l3-flavors`: set on create only; an enabled flavor of service type L3_ROUTER_NAT.
+        attr("flavor_id", Kind::Uuid)
+            .post()
+            .nullable()
+            .column("flavor_id"),
     ];
     // `routes` is settable on update only.
     if let Some(r) = a.iter_mut().find(|a| a.name == "routes") {
@@ -172,6 +177,7 @@ pub fn view(r: &Router, shown: Shown) -> Value {
         })).collect::<Vec<_>>(),
         "availability_zone_hints": r.availability_zone_hints,
         "availability_zones": [],
+        "flavor_id": r.flavor_id,
         "tags": r.tags,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
@@ -222,7 +228,7 @@ impl Resource for Routers {
                     distributed: m.bool_of("distributed"),
                     ha: m.bool_of("ha"),
                     availability_zone_hints: super::availability_zones::hints(m)?,
-                    flavor_id: None,
+                    flavor_id: m.str_of("flavor_id"),
                     tags: m.strs_of("tags").unwrap_or_default(),
                 })
             })

@@ -10,8 +10,8 @@
 //! Delivery ([`spawn_worker`], one task per server): entries are claimed with a lease
 //! (`neutrino_store::journal::claim`, one server at a time), the driver's postcommit is
 //! called with the stored context on the version serving *now* (a hot swap or rollback in
-//! between continues on the new version), and the entry is deleted and counted in one
-//! transaction that names the claim. `unavailable`, a fault (trap, timeout, memory, busy)
+//! between continues on the new version), and the entry is deleted and counted in a
+//! transaction that names the claim (outcomes waiting together are recorded together). `unavailable`, a fault (trap, timeout, memory, busy)
 //! or a refusal the host could not record sets the next attempt after an exponential
 //! backoff (0.5 s doubling to 30 s); any other refusal fails the entry (kept, visible, until an
 //! operator retries or drops it).
@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use neutrino_runtime::{self as rt, CallError, Hook};
 use neutrino_store::journal::{self as db, Entry as JournalEntry, NewEntry};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::quarantine::OwnedCall;
@@ -46,8 +47,9 @@ pub const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How often the worker looks for due retries and other servers' entries without a wake-up.
 pub const POLL: Duration = Duration::from_secs(1);
-/// Pending entries of one driver the worker orders per pass.
-const SCAN: i64 = 5000;
+/// Pending entries of one driver the worker orders per pass (the oldest; enough to find
+/// [`IN_FLIGHT`] deliverable ones unless a long run of them waits behind a retry).
+const SCAN: i64 = 1000;
 /// Entries of one driver delivered at once by one server.
 const IN_FLIGHT: usize = 32;
 /// How long a claim outlives the postcommit's wall-clock budget.
@@ -329,23 +331,31 @@ impl MechanismManager {
 pub fn spawn_worker(mech: Arc<MechanismManager>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let worker = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
+        let (marks, recorder) = mpsc::unbounded_channel();
+        // Ends with this task: it drops the last sender.
+        spawn_recorder(mech.clone(), recorder);
         let mut in_flight: JoinSet<String> = JoinSet::new();
         let mut busy: BTreeMap<String, usize> = BTreeMap::new();
+        let mut look = true;
         loop {
-            if let Err(e) = pass(&mech, &worker, &mut in_flight, &mut busy).await {
+            if look && let Err(e) = pass(&mech, &worker, &mut in_flight, &mut busy, &marks).await {
                 tracing::warn!(error = %e, "journal delivery pass failed; trying again shortly");
             }
-            tokio::select! {
+            look = tokio::select! {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok(driver) = done
                         && let Some(n) = busy.get_mut(&driver)
                     {
                         *n = n.saturating_sub(1);
                     }
+                    // Look again once half the deliveries ended (at once when few run): a
+                    // pass reads the oldest pending entries, so one per delivery would cost
+                    // more than the deliveries under load.
+                    in_flight.len() <= IN_FLIGHT / 2
                 }
-                _ = mech.journal_wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
-            }
+                _ = mech.journal_wake.notified() => true,
+                _ = tokio::time::sleep(POLL) => true,
+            };
             // Collect every other delivery that ended meanwhile.
             while let Some(done) = in_flight.try_join_next() {
                 if let Ok(driver) = done
@@ -370,6 +380,7 @@ async fn pass(
     worker: &str,
     in_flight: &mut JoinSet<String>,
     busy: &mut BTreeMap<String, usize>,
+    marks: &mpsc::UnboundedSender<Mark>,
 ) -> std::result::Result<(), neutrino_store::StoreError> {
     let mut conn = mech
         .store()
@@ -415,8 +426,9 @@ async fn pass(
             let mech = mech.clone();
             let entry = entry.clone();
             let claim = claim.clone();
+            let marks = marks.clone();
             in_flight.spawn(async move {
-                deliver(&mech, &entry, e, &claim).await;
+                deliver(&mech, &entry, e, claim, &marks).await;
                 entry.name.clone()
             });
         }
@@ -424,8 +436,22 @@ async fn pass(
     Ok(())
 }
 
-/// Call the driver for one claimed entry and record the outcome.
-async fn deliver(mech: &MechanismManager, entry: &Entry, e: JournalEntry, claim: &str) {
+/// What a delivery ended in, waiting to be recorded.
+struct Mark {
+    entry: JournalEntry,
+    claim: String,
+    /// `Err((why, retried))`.
+    outcome: std::result::Result<(), (String, bool)>,
+}
+
+/// Call the driver for one claimed entry and hand the outcome to the recorder.
+async fn deliver(
+    mech: &MechanismManager,
+    entry: &Entry,
+    e: JournalEntry,
+    claim: String,
+    marks: &mpsc::UnboundedSender<Mark>,
+) {
     let outcome = match owned_call(&e) {
         Err(why) => Err((why, false)),
         Ok(call) => {
@@ -437,37 +463,92 @@ async fn deliver(mech: &MechanismManager, entry: &Entry, e: JournalEntry, claim:
             }
         }
     };
-    let recorded = async {
-        let mut tx = mech.store().begin().await?;
-        let held = match &outcome {
-            Ok(()) => db::delivered(&mut tx, e.id, &e.driver, claim).await?,
-            Err((why, retry)) => {
-                let attempts = e.attempts + 1;
-                let next = db::now_ms()
-                    + i64::try_from(backoff(attempts).as_millis()).unwrap_or(i64::MAX / 2);
-                db::attempt_failed(&mut tx, e.id, claim, next, why, !retry).await?
+    // Until recorded the entry stays claimed, so nothing after it goes out yet.
+    let _ = marks.send(Mark {
+        entry: e,
+        claim,
+        outcome,
+    });
+}
+
+/// Record delivery outcomes, as many as are waiting in one transaction (on SQLite one
+/// writer serves the API too: a transaction per delivery would cost it), then wake the
+/// worker for what they unblocked. Ends when the worker does.
+fn spawn_recorder(
+    mech: Arc<MechanismManager>,
+    mut marks: mpsc::UnboundedReceiver<Mark>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(first) = marks.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < RECORD_BATCH {
+                match marks.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
             }
-        };
-        tx.commit()
-            .await
-            .map_err(neutrino_store::StoreError::classify)?;
-        Ok::<bool, neutrino_store::StoreError>(held)
+            let recorded = match record(&mech, &batch).await {
+                Ok(held) => Ok(held),
+                // A conflict: once more, then each on its own.
+                Err(e) if e.is_retriable() => record(&mech, &batch).await,
+                Err(e) => Err(e),
+            };
+            match recorded {
+                Ok(held) => {
+                    for (m, held) in batch.iter().zip(held) {
+                        log_outcome(m, held);
+                    }
+                }
+                Err(db_error) => {
+                    for m in &batch {
+                        tracing::warn!(driver = %m.entry.driver, entry = m.entry.id, error = %db_error, "could not record a journal delivery; the claim expires and the entry is delivered again");
+                    }
+                }
+            }
+            mech.wake_journal();
+        }
+    })
+}
+
+/// Entries recorded per transaction at most.
+const RECORD_BATCH: usize = 128;
+
+async fn record(
+    mech: &MechanismManager,
+    batch: &[Mark],
+) -> std::result::Result<Vec<bool>, neutrino_store::StoreError> {
+    let mut tx = mech.store().begin().await?;
+    let mut held = Vec::with_capacity(batch.len());
+    for m in batch {
+        let e = &m.entry;
+        held.push(match &m.outcome {
+            Ok(()) => db::delivered(&mut tx, e.id, &e.driver, &m.claim).await?,
+            Err((why, retry)) => {
+                let next = db::now_ms()
+                    + i64::try_from(backoff(e.attempts + 1).as_millis()).unwrap_or(i64::MAX / 2);
+                db::attempt_failed(&mut tx, e.id, &m.claim, next, why, !retry).await?
+            }
+        });
     }
-    .await;
-    match (&outcome, recorded) {
-        (_, Err(db_error)) => {
-            tracing::warn!(driver = %e.driver, entry = e.id, error = %db_error, "could not record a journal delivery; the claim expires and the entry is delivered again")
+    tx.commit()
+        .await
+        .map_err(neutrino_store::StoreError::classify)?;
+    Ok(held)
+}
+
+fn log_outcome(m: &Mark, held: bool) {
+    let e = &m.entry;
+    match (&m.outcome, held) {
+        (_, false) => {
+            tracing::warn!(driver = %e.driver, entry = e.id, "journal entry dropped by an operator, or its claim expired during delivery (then another server may deliver it again)")
         }
-        (_, Ok(false)) => {
-            tracing::warn!(driver = %e.driver, entry = e.id, "journal entry's claim expired during delivery; another server may deliver it again")
-        }
-        (Ok(()), Ok(true)) => {
+        (Ok(()), true) => {
             tracing::debug!(driver = %e.driver, entry = e.id, "journal entry {} delivered", e.id)
         }
-        (Err((why, true)), Ok(true)) => {
+        (Err((why, true)), true) => {
             tracing::info!(driver = %e.driver, entry = e.id, attempt = e.attempts + 1, error = %why, "journal entry {} not delivered; retrying after {:?}", e.id, backoff(e.attempts + 1))
         }
-        (Err((why, false)), Ok(true)) => {
+        (Err((why, false)), true) => {
             tracing::error!(driver = %e.driver, entry = e.id, error = %why, "journal entry {} failed permanently", e.id)
         }
     }

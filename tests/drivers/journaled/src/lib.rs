@@ -3,6 +3,10 @@
 //! `tag`, to tell versions apart), and `periodic` posts
 //! `{}` to `<url>/periodic`. A connection failure, a timeout or a 5xx answer is
 //! `unavailable` (the host retries); any other non-2xx answer is `conflict` (permanent).
+//!
+//! Built with feature `sync` it embeds `driver-sync.toml` instead (same name, no `journal`):
+//! the benchmark `driver_journal` compares the same code synchronous and journaled. That
+//! build must be loaded without the `driver.toml` beside it (they disagree on `journal`).
 
 use neutrino_driver::{
     DriverError, MechanismDriver, NetworkContext, PortContext, SecurityGroupContext,
@@ -133,4 +137,7 @@ impl MechanismDriver for Journaled {
     }
 }
 
+#[cfg(not(feature = "sync"))]
 neutrino_driver::export!(Journaled);
+#[cfg(feature = "sync")]
+neutrino_driver::export!(Journaled, manifest = "driver-sync.toml");
