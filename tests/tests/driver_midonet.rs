@@ -3,9 +3,11 @@
 //! documents, vendor media types): what each API call sends, the state MidoNet ends
 //! with, which networks it leaves alone, binding, session expiry, 32 concurrent clients.
 
+use std::time::Duration;
+
 use neutrino_runtime::DriverSettings;
 use neutrino_tests::fakes::midonet::{APPLICATION, Midonet, NEUTRON, ROOT, media_type};
-use neutrino_tests::fakes::{FakeServer, Request};
+use neutrino_tests::fakes::{FakeServer, Request, journal_settled};
 use neutrino_tests::{Client, TestServer, s};
 use serde_json::{Value, json};
 
@@ -38,6 +40,11 @@ async fn server_for(api: &FakeServer<Midonet>) -> TestServer {
         c.drivers.settings.insert("midonet".into(), settings);
     })
     .await
+}
+
+/// Wait until every change went out (or failed) and return the driver's journal.
+async fn settled(server: &TestServer) -> Value {
+    journal_settled(&server.admin(), "midonet", Duration::from_secs(120)).await
 }
 
 /// `METHOD path-below-/midonet-api` of every request.
@@ -141,6 +148,7 @@ async fn network_subnet_and_port_changes_reach_midonet_as_neutron_dicts_with_its
         )
         .await;
     assert_eq!(u.status, 200);
+    settled(&server).await;
 
     // The bodies are Neutron's dicts as they are.
     assert_eq!(find(&api, "POST", "/neutron/networks").json(), net);
@@ -179,6 +187,7 @@ async fn network_subnet_and_port_changes_reach_midonet_as_neutron_dicts_with_its
         c.delete(&format!("/v2.0/networks/{net_id}")).await.status,
         204
     );
+    settled(&server).await;
 
     assert_eq!(
         calls(&api),
@@ -237,7 +246,12 @@ async fn networks_of_other_types_and_their_ports_are_left_alone() {
         c.delete(&format!("/v2.0/networks/{net_id}")).await.status,
         409
     );
+    let journal = settled(&server).await;
 
+    assert_eq!(
+        journal["delivered"], 4,
+        "network, subnet, port, the port's binding: delivered, nothing sent: {journal}"
+    );
     assert!(api.requests().is_empty(), "{:?}", calls(&api));
     assert_eq!(
         port["binding:vif_type"], "binding_failed",
@@ -263,6 +277,7 @@ async fn ports_of_midonet_networks_bind_at_once_with_vif_type_midonet() {
         json!({"port_filter": true, "connectivity": "l2"})
     );
     assert_eq!(port["status"], "ACTIVE");
+    settled(&server).await;
     let stored = &api.backend().stored("ports")[s(&port, "id")];
     assert_eq!(
         stored["binding:host_id"], "compute-1",
@@ -302,6 +317,7 @@ async fn security_groups_and_rules_reach_midonet_and_a_group_update_sends_nothin
         )
         .await;
     assert_eq!(u.status, 200);
+    settled(&server).await;
 
     assert_eq!(
         api.backend().stored("security_groups")[&gid],
@@ -329,6 +345,7 @@ async fn security_groups_and_rules_reach_midonet_and_a_group_update_sends_nothin
             .status,
         204
     );
+    settled(&server).await;
 
     let writes: Vec<String> = api.backend().writes().iter().map(|w| w.kind()).collect();
     assert_eq!(
@@ -350,11 +367,13 @@ async fn an_expired_session_logs_in_again_once_and_the_call_goes_through() {
     let server = server_for(&api).await;
     let c = server.admin();
     c.network("before").await;
+    settled(&server).await;
     assert_eq!(api.backend().logins(), 1);
 
     api.backend().expire_sessions();
     api.clear_requests();
     let net = c.network("after").await;
+    settled(&server).await;
 
     assert_eq!(api.backend().logins(), 2);
     assert_eq!(
@@ -371,34 +390,31 @@ async fn an_expired_session_logs_in_again_once_and_the_call_goes_through() {
 }
 
 #[tokio::test]
-async fn an_api_refusing_every_token_gets_one_new_login_per_call_and_the_create_fails() {
+async fn an_api_refusing_every_token_gets_one_new_login_and_the_entry_fails_for_good() {
     let api = midonet().await;
     let server = server_for(&api).await;
     let c = server.admin();
     c.network("before").await;
+    settled(&server).await;
 
     api.backend().refuse_tokens(true);
     api.clear_requests();
-    let r = c
-        .post("/v2.0/networks", json!({"network": {"name": "refused"}}))
-        .await;
+    let net = c.network("refused").await;
+    let journal = settled(&server).await;
 
-    assert_eq!(r.status, 500, "{:?}", r.body);
-    assert_eq!(r.error_type(), Some("MechanismDriverError"));
-    // The create: refused, one new login, refused again: failed. ML2 then deletes the
-    // network, and that call too logs in once more and no further.
-    let net_id = &calls(&api)[3]["DELETE /neutron/networks/".len()..].to_string();
     assert_eq!(
         calls(&api),
         vec![
-            "POST /neutron/networks".to_string(),
-            "POST /login".into(),
-            "POST /neutron/networks".into(),
-            format!("DELETE /neutron/networks/{net_id}"),
-            "POST /login".into(),
-            format!("DELETE /neutron/networks/{net_id}"),
-        ]
+            "POST /neutron/networks",
+            "POST /login",
+            "POST /neutron/networks"
+        ],
+        "refused, one new login, refused again: no loop"
     );
+    assert_eq!(journal["failed"], 1, "{journal}");
+    let entry = &journal["entries"][0];
+    assert_eq!(entry["resource_id"], s(&net, "id"));
+    assert_eq!(entry["attempts"], 1, "a 401 is not retried: {entry}");
     server.stop().await;
 }
 
@@ -409,6 +425,7 @@ async fn thirty_two_clients_creating_ports_at_once_log_in_once_and_all_reach_mid
     let c = server.admin();
     let (net, _) = c.network_with_subnet("n", "10.0.0.0/24").await;
     let net_id = s(&net, "id").to_string();
+    settled(&server).await;
     api.backend().expire_sessions();
 
     let tasks: Vec<_> = (0..32)
@@ -422,6 +439,7 @@ async fn thirty_two_clients_creating_ports_at_once_log_in_once_and_all_reach_mid
     for t in tasks {
         ids.push(s(&t.await.unwrap(), "id").to_string());
     }
+    settled(&server).await;
 
     ids.sort();
     assert_eq!(
@@ -437,5 +455,84 @@ async fn thirty_two_clients_creating_ports_at_once_log_in_once_and_all_reach_mid
         2,
         "one login at start, one after the expiry"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn new_addresses_for_a_dhcp_port_are_refused_as_networking_midonet_does() {
+    let api = midonet().await;
+    let server = server_for(&api).await;
+    let c = server.admin();
+    let (net, subnet) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    let dhcp = c
+        .port(s(&net, "id"), json!({"device_owner": "network:dhcp"}))
+        .await;
+    let vm = c
+        .port(s(&net, "id"), json!({"device_owner": "compute:nova"}))
+        .await;
+    let readdress = |ip: &str| json!({"port": {"fixed_ips": [{"subnet_id": s(&subnet, "id"), "ip_address": ip}]}});
+
+    let refused = c
+        .put(
+            &format!("/v2.0/ports/{}", s(&dhcp, "id")),
+            readdress("10.0.0.200"),
+        )
+        .await;
+    let moved = c
+        .put(
+            &format!("/v2.0/ports/{}", s(&vm, "id")),
+            readdress("10.0.0.201"),
+        )
+        .await;
+
+    let m = refused.expect_error(409, "MechanismDriverError");
+    assert!(
+        m.contains("fixed_ips update is not supported for device_owner network:dhcp"),
+        "{m}"
+    );
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    let kept = c.get(&format!("/v2.0/ports/{}", s(&dhcp, "id"))).await;
+    assert_eq!(kept.body["port"]["fixed_ips"], dhcp["fixed_ips"]);
+    settled(&server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_api_refusing_connections_while_ports_are_created_gets_them_all_once_it_is_back() {
+    let api = midonet().await;
+    let server = server_for(&api).await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    settled(&server).await;
+
+    api.refuse_connections();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let port = c
+            .port(s(&net, "id"), json!({"name": format!("port-{i}")}))
+            .await;
+        ids.push(s(&port, "id").to_string());
+    }
+    assert!(api.backend().stored("ports").is_empty());
+    api.accept_connections().await;
+    let journal = settled(&server).await;
+
+    assert_eq!(journal["failed"], 0, "{journal}");
+    ids.sort();
+    assert_eq!(
+        api.backend()
+            .stored("ports")
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        ids
+    );
+    let posts = api
+        .backend()
+        .writes()
+        .iter()
+        .filter(|w| w.kind() == "POST ports")
+        .count();
+    assert_eq!(posts, 20, "each port created once");
     server.stop().await;
 }

@@ -1,12 +1,16 @@
 //! The `opendaylight` driver against a fake OpenDaylight speaking the neutron northbound
 //! (Basic auth, `POST/PUT/DELETE <collection>`) and RESTCONF host configurations: what
 //! each API call sends, with networking-odl v2's bodies; the state ODL ends with; binding
-//! from host configurations; the canary full resync; 32 concurrent clients.
+//! from host configurations; the canary full resync (from a change, and from `periodic`);
+//! 32 concurrent clients; and, through the journal, an ODL refusing connections while 100
+//! ports are created, also across a server restart.
+
+use std::time::Duration;
 
 use neutrino_runtime::DriverSettings;
 use neutrino_tests::fakes::odl::{CANARY, HOSTCONFIGS, NORTHBOUND, Odl};
-use neutrino_tests::fakes::{FakeServer, Request};
-use neutrino_tests::{Client, TestServer, s};
+use neutrino_tests::fakes::{FakeServer, Request, journal_settled};
+use neutrino_tests::{Client, TestDb, TestServer, s};
 use serde_json::{Value, json};
 
 const USER: &str = "admin";
@@ -15,6 +19,17 @@ const PASSWORD: &str = "odl-secret";
 /// A server whose only mechanism driver is `opendaylight`, configured for `odl` with
 /// `config` added to the required settings.
 async fn server_for(odl: &FakeServer<Odl>, config: Value) -> TestServer {
+    let tweak = configure(odl, config);
+    TestServer::with_config(tweak).await
+}
+
+/// Wait until every change went out (or failed) and return the driver's journal.
+async fn settled(server: &TestServer) -> Value {
+    journal_settled(&server.admin(), "opendaylight", Duration::from_secs(120)).await
+}
+
+/// The configuration change that makes `opendaylight` the only driver, for `odl`.
+fn configure(odl: &FakeServer<Odl>, config: Value) -> impl FnOnce(&mut neutrino_server::Config) {
     let mut settings = json!({
         "url": format!("{}{NORTHBOUND}", odl.url()),
         "username": USER,
@@ -31,11 +46,10 @@ async fn server_for(odl: &FakeServer<Odl>, config: Value) -> TestServer {
         "http": {"allow": [odl.url()]},
     }))
     .expect("driver settings");
-    TestServer::with_config(|c| {
+    move |c| {
         c.ml2.mechanism_drivers = vec!["opendaylight".into()];
         c.drivers.settings.insert("opendaylight".into(), settings);
-    })
-    .await
+    }
 }
 
 /// `METHOD path-below-the-northbound` of the requests that changed something.
@@ -114,6 +128,7 @@ async fn network_subnet_and_port_changes_reach_odl_with_networking_odls_bodies()
         )
         .await;
     assert_eq!(u.status, 200, "{:?}", u.body);
+    settled(&server).await;
 
     // What ODL stores mirrors Neutron.
     assert_eq!(odl.backend().stored("networks")[&net_id]["name"], "web-2");
@@ -175,7 +190,13 @@ async fn network_subnet_and_port_changes_reach_odl_with_networking_odls_bodies()
         c.delete(&format!("/v2.0/networks/{net_id}")).await.status,
         204
     );
+    let journal = settled(&server).await;
 
+    assert_eq!(
+        (journal["failed"].clone(), journal["delivered"].clone()),
+        (json!(0), json!(9)),
+        "{journal}"
+    );
     assert_eq!(
         writes(&odl),
         vec![
@@ -251,6 +272,7 @@ async fn security_groups_and_rules_reach_odl_with_their_protocols_scrubbed() {
         )
         .await;
     assert_eq!(u.status, 200, "{:?}", u.body);
+    settled(&server).await;
 
     let stored = odl.backend().stored("security-group-rules");
     assert_eq!(stored[&sctp]["protocol"], 132, "sctp goes as its number");
@@ -278,6 +300,8 @@ async fn security_groups_and_rules_reach_odl_with_their_protocols_scrubbed() {
             .status,
         204
     );
+    let journal = settled(&server).await;
+    assert_eq!(journal["failed"], 0, "{journal}");
 
     let mut expected = vec!["POST /security-groups".to_string()];
     expected.extend(
@@ -350,6 +374,8 @@ async fn ports_bind_from_the_host_configurations_odl_publishes() {
     let c = server.admin();
     let net = c.network("n").await;
     let net_id = s(&net, "id");
+    // The network's delivery reads the host configurations first.
+    settled(&server).await;
 
     let ovs = bound_port(&c, net_id, "compute-1", "normal").await;
     let dpdk = bound_port(&c, net_id, "dpdk-1", "normal").await;
@@ -373,6 +399,7 @@ async fn ports_bind_from_the_host_configurations_odl_publishes() {
     for failed in [&unknown_host, &no_vxlan, &direct] {
         assert_eq!(failed["binding:vif_type"], "binding_failed", "{failed}");
     }
+    settled(&server).await;
     // ODL hears of the binding: the bound port is sent again with its host.
     let stored = &odl.backend().stored("ports")[s(&ovs, "id")];
     assert_eq!(stored["binding:host_id"], "compute-1");
@@ -402,6 +429,7 @@ async fn an_odl_that_lost_its_state_gets_everything_again_in_dependency_order() 
     let (net, subnet) = c.network_with_subnet("n", "10.0.0.0/24").await;
     let net_id = s(&net, "id").to_string();
     let port = c.port(&net_id, json!({"security_groups": [gid]})).await;
+    settled(&server).await;
     assert!(odl.backend().stored("networks").contains_key(CANARY));
     let before: Vec<_> = [
         "security-groups",
@@ -423,6 +451,7 @@ async fn an_odl_that_lost_its_state_gets_everything_again_in_dependency_order() 
     odl.backend().forget_state();
     odl.backend().clear_writes();
     let net2 = c.network("after-the-loss").await;
+    settled(&server).await;
 
     let kinds: Vec<String> = odl.backend().writes().iter().map(|w| w.kind()).collect();
     let first = |k: &str| kinds.iter().position(|w| w == k).unwrap();
@@ -490,6 +519,7 @@ async fn thirty_two_clients_creating_ports_at_once_all_reach_odl() {
     for t in tasks {
         ids.push(s(&t.await.unwrap(), "id").to_string());
     }
+    settled(&server).await;
 
     let stored = odl.backend().stored("ports");
     ids.sort();
@@ -505,25 +535,231 @@ async fn thirty_two_clients_creating_ports_at_once_all_reach_odl() {
 }
 
 #[tokio::test]
-async fn a_wrong_password_is_refused_by_odl_and_fails_the_create() {
+async fn a_wrong_password_fails_the_journal_entry_for_good_and_the_api_call_succeeds() {
     let odl = FakeServer::start(Odl::synced(USER, "another")).await;
     let server = server_for(&odl, json!({})).await;
     let c = server.admin();
 
-    let r = c
-        .post("/v2.0/networks", json!({"network": {"name": "n"}}))
-        .await;
+    let net = c.network("n").await;
+    let journal = settled(&server).await;
 
-    assert_eq!(r.status, 500, "{:?}", r.body);
-    assert_eq!(r.error_type(), Some("MechanismDriverError"));
-    let listed = c.get("/v2.0/networks?name=n").await;
-    assert!(
-        listed.items("networks").is_empty(),
-        "the network was deleted again"
+    assert_eq!(journal["failed"], 1, "{journal}");
+    let entry = &journal["entries"][0];
+    assert_eq!(entry["resource_id"], s(&net, "id"));
+    assert_eq!(entry["attempts"], 1, "a 401 is not retried: {entry}");
+    let error = entry["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("401"), "{error}");
+    assert_eq!(odl.backend().stored("networks").len(), 1, "only the canary");
+    server.stop().await;
+}
+
+/// Create `n` ports on `net_id` from 32 clients at once; every call must succeed.
+async fn create_ports(c: &Client, net_id: &str, n: usize) -> Vec<String> {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (c, net_id, next) = (c.clone(), net_id.to_string(), next.clone());
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= n {
+                        return ids;
+                    }
+                    let port = c.port(&net_id, json!({"name": format!("port-{i}")})).await;
+                    ids.push(s(&port, "id").to_string());
+                }
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    ids.sort();
+    ids
+}
+
+/// Each port was created on ODL exactly once, after its network and subnet.
+fn assert_created_once_after_their_network(odl: &FakeServer<Odl>, ids: &[String]) {
+    let writes = odl.backend().writes();
+    let network_at = writes
+        .iter()
+        .position(|w| w.kind() == "POST networks" && w.id != CANARY)
+        .expect("network created");
+    let subnet_at = writes
+        .iter()
+        .position(|w| w.kind() == "POST subnets")
+        .expect("subnet created");
+    for id in ids {
+        let posts: Vec<usize> = writes
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.kind() == "POST ports" && w.id == *id)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(posts.len(), 1, "port {id} created {} times", posts.len());
+        assert!(
+            posts[0] > network_at && posts[0] > subnet_at,
+            "port {id} before its network"
+        );
+    }
+}
+
+#[tokio::test]
+async fn odl_refusing_connections_while_100_ports_are_created_gets_all_of_them_once_it_is_back() {
+    let odl = FakeServer::start(Odl::synced(USER, PASSWORD)).await;
+    let server = server_for(&odl, json!({})).await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    settled(&server).await;
+
+    odl.refuse_connections();
+    let ids = create_ports(&c, s(&net, "id"), 100).await;
+    let during = c.get("/v2.0/mechanism-drivers/opendaylight/journal").await;
+    assert!(odl.backend().stored("ports").is_empty(), "ODL was down");
+    assert_eq!(during.body["journal"]["pending"], 100, "{}", during.body);
+
+    odl.accept_connections().await;
+    let journal = settled(&server).await;
+
+    assert_eq!(
+        (journal["pending"].clone(), journal["failed"].clone()),
+        (json!(0), json!(0)),
+        "the journal is empty: {journal}"
     );
+    let stored: Vec<String> = odl.backend().stored("ports").keys().cloned().collect();
+    assert_eq!(stored, ids, "ODL has all 100");
+    assert_created_once_after_their_network(&odl, &ids);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_restart_during_an_odl_outage_loses_nothing() {
+    let odl = FakeServer::start(Odl::synced(USER, PASSWORD)).await;
+    let db = TestDb::new(neutrino_tests::Backend::from_env()).await;
+    let server = TestServer::on_db(db, configure(&odl, json!({}))).await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    settled(&server).await;
+
+    odl.refuse_connections();
+    let mut ids = create_ports(&c, s(&net, "id"), 20).await;
+    let db = server.stop().await;
+    let server = TestServer::on_db(db, configure(&odl, json!({}))).await;
+    let c = server.admin();
+    ids.extend(create_ports(&c, s(&net, "id"), 10).await);
+    ids.sort();
+    odl.accept_connections().await;
+    let journal = settled(&server).await;
+
+    assert_eq!(journal["failed"], 0, "{journal}");
+    let stored: Vec<String> = odl.backend().stored("ports").keys().cloned().collect();
+    assert_eq!(stored, ids, "ODL has the ports of both runs");
+    assert_created_once_after_their_network(&odl, &ids);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn periodic_resyncs_an_odl_that_lost_its_state_while_nothing_changes() {
+    let odl = FakeServer::start(Odl::synced(USER, PASSWORD)).await;
+    let server = server_for(&odl, json!({"maintenance_interval": 0})).await;
+    let c = server.admin();
+    let (net, subnet) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    let port = c.port(s(&net, "id"), json!({})).await;
+    let delivered = settled(&server).await["delivered"].clone();
+
+    odl.backend().forget_state();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !odl.backend().stored("networks").contains_key(CANARY) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no resync within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    assert!(odl.backend().stored("networks").contains_key(s(&net, "id")));
     assert!(
-        odl.backend().stored("networks").len() == 1,
-        "only the canary"
+        odl.backend()
+            .stored("subnets")
+            .contains_key(s(&subnet, "id"))
+    );
+    assert!(odl.backend().stored("ports").contains_key(s(&port, "id")));
+    let journal = settled(&server).await;
+    assert_eq!(
+        journal["delivered"], delivered,
+        "no change was delivered meanwhile"
     );
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_settings_change_swapping_the_driver_with_pending_entries_loses_and_repeats_nothing() {
+    let odl = FakeServer::start(Odl::synced(USER, PASSWORD)).await;
+    let server = server_for(&odl, json!({})).await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.0.0.0/24").await;
+    settled(&server).await;
+
+    odl.refuse_connections();
+    let ids = create_ports(&c, s(&net, "id"), 10).await;
+    let shown = c.get("/v2.0/mechanism-drivers/opendaylight").await;
+    let mut settings = shown.body["mechanism_driver"]["settings"].clone();
+    settings["config"]["timeout"] = json!(5);
+    let swapped = c
+        .put(
+            "/v2.0/mechanism-drivers/opendaylight",
+            json!({"mechanism_driver": {"settings": settings}}),
+        )
+        .await;
+    assert_eq!(swapped.status, 200, "{:?}", swapped.body);
+    odl.accept_connections().await;
+    let journal = settled(&server).await;
+
+    assert_eq!(journal["failed"], 0, "{journal}");
+    let stored: Vec<String> = odl.backend().stored("ports").keys().cloned().collect();
+    assert_eq!(stored, ids);
+    assert_created_once_after_their_network(&odl, &ids);
+    let password_sent = odl
+        .requests()
+        .last()
+        .unwrap()
+        .header("authorization")
+        .map(String::from);
+    assert_eq!(
+        password_sent,
+        Some(neutrino_tests::fakes::server::basic(USER, PASSWORD)),
+        "the masked password sent back was kept"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn two_servers_on_one_postgresql_send_each_port_once() {
+    let odl = FakeServer::start(Odl::synced(USER, PASSWORD)).await;
+    let db = TestDb::new(neutrino_tests::Backend::Postgres).await;
+    let first = TestServer::on_db(db, configure(&odl, json!({}))).await;
+    let second =
+        TestServer::on_db(TestDb::existing(&first.db.url), configure(&odl, json!({}))).await;
+    let (net, _) = first.admin().network_with_subnet("n", "10.0.0.0/24").await;
+    settled(&first).await;
+
+    odl.refuse_connections();
+    let (c1, c2) = (first.admin(), second.admin());
+    let (a, b) = tokio::join!(
+        create_ports(&c1, s(&net, "id"), 32),
+        create_ports(&c2, s(&net, "id"), 32),
+    );
+    odl.accept_connections().await;
+    settled(&first).await;
+    settled(&second).await;
+
+    let mut ids: Vec<String> = a.into_iter().chain(b).collect();
+    ids.sort();
+    let stored: Vec<String> = odl.backend().stored("ports").keys().cloned().collect();
+    assert_eq!(stored, ids, "all 64 ports, from both servers");
+    assert_created_once_after_their_network(&odl, &ids);
+    second.stop().await;
+    first.stop().await;
 }

@@ -7,13 +7,17 @@
 //!   collection, `PUT` and `DELETE` to the resource's template URI, with MidoNet's vendor
 //!   media types (`application/vnd.org.midonet.neutron.Network-v1+json`, …); other
 //!   networks are left alone;
+//! - `update_port_precommit` refuses a change of the addresses of a port whose owner
+//!   MidoNet does not expect to change them (networking-midonet's `check_update_port`);
 //! - security groups (create, delete) and their rules (create, delete) likewise, whatever
 //!   the network; a group update sends nothing (networking-midonet's handler does not);
 //! - `bind_port` binds the first `midonet` or `uplink` segment at once with vif type
 //!   `midonet` (`port_filter`, `connectivity: l2`), status `ACTIVE`: the MidoNet agent on
 //!   the host plugs the tap.
 //!
-//! The login token and the discovered URIs live in the session cache ([`client`]).
+//! The login token and the discovered URIs live in the session cache ([`client`]). The
+//! manifest sets `journal = true`: postcommits are delivered in the background, in
+//! dependency order, and retried while the API is unreachable.
 
 mod client;
 mod settings;
@@ -208,6 +212,28 @@ impl MechanismDriver for MidonetDriver {
         }
         let body = dict(&ctx.current.json);
         send(Kind::Port, Op::Create, &ctx.current.id, Some(body))
+    }
+    /// networking-midonet's `check_update_port`: the addresses of a port MidoNet does not
+    /// expect to change (anything but an instance's, a router interface's or an unowned
+    /// port) stay as they are.
+    fn update_port_precommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
+        if !is_midonet(&ctx.network) {
+            return Ok(());
+        }
+        let Some(original) = &ctx.original else {
+            return Ok(());
+        };
+        let owner = ctx.current.device_owner.as_str();
+        let may_change = owner.is_empty()
+            || owner.starts_with("compute:")
+            || owner.starts_with("network:router_interface");
+        if original.fixed_ips != ctx.current.fixed_ips && !may_change {
+            return Err(DriverError::conflict(format!(
+                "Operation fixed_ips update is not supported for device_owner {owner} on port {}.",
+                ctx.current.id
+            )));
+        }
+        Ok(())
     }
     fn update_port_postcommit(&self, ctx: &PortContext) -> Result<(), DriverError> {
         if !is_midonet(&ctx.network) {

@@ -327,3 +327,38 @@ async fn a_midonet_uri_that_is_not_http_refuses_the_load() {
     let e = r.err().expect("refused").to_string();
     assert!(e.contains("midonet_uri"), "{e}");
 }
+
+#[tokio::test]
+async fn new_addresses_are_refused_for_ports_midonet_does_not_expect_to_change() {
+    let driver = builder().build().await.unwrap();
+    let readdressed = |owner: &str| {
+        fixtures::port("p1")
+            .network(midonet_network())
+            .device_owner(owner)
+            .fixed_ip("sub-1", "10.0.0.5")
+            .updated(|p| p.current.fixed_ips[0].ip_address = "10.0.0.6".into())
+            .build()
+    };
+
+    let dhcp = driver
+        .call_port(Hook::UpdatePrecommit, &readdressed("network:dhcp"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(kind(dhcp), ErrorKind::Conflict);
+    for owner in ["compute:nova", "network:router_interface", ""] {
+        driver
+            .call_port(Hook::UpdatePrecommit, &readdressed(owner))
+            .await
+            .unwrap_or_else(|e| panic!("{owner}: {e}"));
+    }
+    let renamed = fixtures::port("p2")
+        .network(midonet_network())
+        .device_owner("network:dhcp")
+        .updated(|p| p.current.name = "x".into())
+        .build();
+    driver
+        .call_port(Hook::UpdatePrecommit, &renamed)
+        .await
+        .unwrap();
+}

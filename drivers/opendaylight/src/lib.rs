@@ -8,7 +8,13 @@
 //!   [`filters`]), after checking, at most once per `maintenance_interval`, that ODL
 //!   still has its state (the canary network; otherwise [`sync::full_sync`]), and
 //!   reading ODL's host configurations at most once per `restconf_poll_interval`;
-//! - `bind_port` binds from the kept host configurations ([`hostconfigs`]).
+//! - `bind_port` binds from the kept host configurations ([`hostconfigs`]);
+//! - `periodic` (every 5 s, throttled by the same two settings) does the canary check
+//!   and the host configuration read when no change is flowing.
+//!
+//! The manifest sets `journal = true`: every postcommit is recorded in the request's
+//! transaction and delivered in the background, in dependency order, retried while ODL is
+//! unreachable (networking-odl's journal, provided by the host).
 //!
 //! Failures to reach ODL (refused connections, timeouts, 5xx) are `unavailable`, so a
 //! journaled hook is delivered again later; other refusals are permanent.
@@ -27,7 +33,7 @@ use neutrino_driver::{
 use serde_json::{Map, Value, json};
 
 use crate::client::Odl;
-use crate::resources::{Kind, Op, dict};
+use crate::resources::{Kind, Op, dict, id_of};
 use crate::settings::Settings;
 
 #[derive(Default)]
@@ -73,13 +79,6 @@ fn rules_of(group: &Map<String, Value>) -> Vec<Map<String, Value>> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn id_of(data: &Map<String, Value>) -> String {
-    data.get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 impl MechanismDriver for OpenDaylight {
@@ -289,6 +288,16 @@ impl MechanismDriver for OpenDaylight {
 
     fn bind_port(&self, ctx: &PortContext) -> Result<BindResult, DriverError> {
         hostconfigs::bind(ctx)
+    }
+
+    /// networking-odl's maintenance and hostconfig polling: read the host configurations
+    /// when `restconf_poll_interval` says so, and check the canary (resyncing ODL if it
+    /// lost its state) when `maintenance_interval` says so.
+    fn periodic(&self) -> Result<(), DriverError> {
+        let settings = Settings::load()?;
+        let odl = Odl::new(&settings);
+        hostconfigs::refresh(&odl, &settings);
+        sync::maintain(&odl, &settings)
     }
 }
 

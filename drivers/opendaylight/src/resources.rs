@@ -10,6 +10,9 @@
 use neutrino_driver::{DriverError, state};
 use serde_json::{Map, Value};
 
+/// Where the copies live in driver state.
+pub const PREFIX: &str = "copy/";
+
 /// A resource type ODL's northbound knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -70,7 +73,7 @@ impl Kind {
 
     fn prefix(self) -> String {
         let order = Kind::ALL.iter().position(|k| *k == self).unwrap_or(0);
-        format!("copy/{order}-{}/", self.collection())
+        format!("{PREFIX}{order}-{}/", self.collection())
     }
 
     /// The kind of a copy's key.
@@ -89,19 +92,12 @@ pub fn forget(kind: Kind, id: &str) -> Result<(), DriverError> {
     Ok(state::delete(&format!("{}{id}", kind.prefix()))?)
 }
 
-/// A kept resource: its kind and Neutron's dict.
-pub type Copy = (Kind, Map<String, Value>);
-
-/// Every copy, in resync order.
-pub fn all() -> Result<Vec<Copy>, DriverError> {
-    let mut out = Vec::new();
-    for key in state::list_keys("copy/")? {
-        let (Some(kind), Some(data)) = (Kind::of_key(&key), state::get_json(&key)?) else {
-            continue;
-        };
-        out.push((kind, data));
-    }
-    Ok(out)
+/// The `id` of a resource's dict.
+pub fn id_of(data: &Map<String, Value>) -> String {
+    data.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A resource's API dict from a context's `json` field.

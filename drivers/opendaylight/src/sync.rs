@@ -12,12 +12,13 @@
 //! last (so a resync cut short is done again at the next check). Checks run at most
 //! once per `maintenance_interval`, one at a time per server (session cache, single
 //! flight): calls arriving meanwhile wait for the resync to finish, so nothing reaches
-//! an empty ODL out of order.
+//! an empty ODL out of order. A large resync is spread over several calls
+//! ([`full_sync`]).
 
 use std::time::Duration;
 
 use neutrino_driver::http::Method;
-use neutrino_driver::{DriverError, ErrorKind, info, session, warn};
+use neutrino_driver::{DriverError, ErrorKind, info, session, state, warn};
 use serde_json::{Map, Value, json};
 
 use crate::client::{Odl, status_error};
@@ -30,6 +31,12 @@ pub const CANARY_NETWORK_ID: &str = "bd8db3a8-2b30-4083-a8b3-b3fd46401142";
 
 /// The session key whose presence means "checked recently".
 const CHECKED: &str = "canary-checked";
+/// The session key holding the last copy a resync sent (present: a resync is under way).
+const RESYNC_FROM: &str = "resync-from";
+/// How long an interrupted resync is remembered.
+const RESYNC_MEMORY: Duration = Duration::from_secs(3600);
+/// Resources a resync sends per call.
+pub const RESYNC_CHUNK: usize = 100;
 
 /// Send one change. `data` is Neutron's dict (unused for deletes).
 pub fn send(
@@ -93,6 +100,10 @@ pub fn maintain(odl: &Odl, settings: &Settings) -> Result<(), DriverError> {
 }
 
 fn check_and_resync(odl: &Odl) -> Result<(), DriverError> {
+    if let Some(from) = session::get(RESYNC_FROM) {
+        // A resync this server started goes on where it stopped.
+        return full_sync(odl, Some(&String::from_utf8_lossy(&from)));
+    }
     // ODL must answer at all: an inoperative one is not an empty one.
     let all = odl.send(Method::Get, &odl.url("networks"), None)?;
     if !all.is_success() {
@@ -105,40 +116,49 @@ fn check_and_resync(odl: &Odl) -> Result<(), DriverError> {
     )?;
     match canary.status {
         200..=299 => Ok(()),
-        404 => full_sync(odl),
+        404 => {
+            warn!("OpenDaylight lost its state (no canary network): sending everything again");
+            full_sync(odl, None)
+        }
         _ => Err(status_error("read the canary network", &canary)),
     }
 }
 
-/// Create every kept resource again, in dependency order, then the canary.
-pub fn full_sync(odl: &Odl) -> Result<(), DriverError> {
-    let copies = resources::all()?;
-    warn!(
-        "OpenDaylight lost its state (no canary network): sending {} resources again",
-        copies.len()
-    );
-    for (kind, data) in copies {
-        let id = data
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        match send(odl, kind, Op::Create, &id, data, None) {
-            Ok(()) => {}
-            Err(e) if e.kind == ErrorKind::Unavailable => return Err(e),
-            // One resource ODL refuses must not keep the others out.
-            Err(e) => warn!("full sync: {}", e.message),
+/// Create every kept resource again, in dependency order, then the canary: at most
+/// [`RESYNC_CHUNK`] resources per call (a call has a time budget). A call that leaves some
+/// for later remembers where it stopped (session cache) and answers `unavailable`, so
+/// changes wait (the journal retries them) until the canary is back; the next call, a
+/// delivery or `periodic`, goes on.
+pub fn full_sync(odl: &Odl, after: Option<&str>) -> Result<(), DriverError> {
+    let keys = state::list_keys(resources::PREFIX)?;
+    let remaining: Vec<&String> = keys
+        .iter()
+        .filter(|k| after.is_none_or(|a| k.as_str() > a))
+        .collect();
+    for (sent, key) in remaining.iter().enumerate() {
+        if sent == RESYNC_CHUNK {
+            return Err(DriverError::unavailable(format!(
+                "full sync of OpenDaylight in progress: {} of {} resources left",
+                remaining.len() - sent,
+                keys.len()
+            )));
         }
+        if let (Some(kind), Some(data)) = (Kind::of_key(key), state::get_json(key)?) {
+            let id = resources::id_of(&data);
+            match send(odl, kind, Op::Create, &id, data, None) {
+                Ok(()) => {}
+                Err(e) if e.kind == ErrorKind::Unavailable => return Err(e),
+                // One resource ODL refuses must not keep the others out.
+                Err(e) => warn!("full sync: {}", e.message),
+            }
+        }
+        session::set(RESYNC_FROM, key.as_bytes(), RESYNC_MEMORY);
     }
-    let canary = json!({
-        "id": CANARY_NETWORK_ID,
-        "tenant_id": CANARY_NETWORK_ID,
-        "name": "Sync Canary Network",
-        "admin_state_up": false,
-    });
-    let Value::Object(canary) = canary else {
-        unreachable!("a JSON object literal")
-    };
+    let mut canary = Map::new();
+    canary.insert("id".into(), json!(CANARY_NETWORK_ID));
+    canary.insert("tenant_id".into(), json!(CANARY_NETWORK_ID));
+    canary.insert("name".into(), json!("Sync Canary Network"));
+    canary.insert("admin_state_up".into(), json!(false));
     send(
         odl,
         Kind::Network,
@@ -147,6 +167,7 @@ pub fn full_sync(odl: &Odl) -> Result<(), DriverError> {
         canary,
         None,
     )?;
-    info!("full sync done");
+    session::delete(RESYNC_FROM);
+    info!("full sync of OpenDaylight done ({} resources)", keys.len());
     Ok(())
 }

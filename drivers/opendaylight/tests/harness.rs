@@ -477,3 +477,112 @@ async fn host_configurations_read_in_postcommit_are_kept_for_binding() {
         "a host ODL no longer lists"
     );
 }
+
+#[tokio::test]
+async fn periodic_reads_host_configurations_and_checks_the_canary() {
+    let config = json!({"supported_vnic_types": [{"vnic_type": "normal", "vif_type": "ovs"}],
+                        "allowed_network_types": ["vxlan"]});
+    let driver = builder()
+        .state_json(
+            "copy/2-networks/net-1",
+            &json!({"id": "net-1", "tenant_id": "p"}),
+        )
+        .http_json(
+            "GET",
+            &format!("{NB}/networks"),
+            200,
+            &json!({"networks": []}),
+        )
+        .http_response("GET", &format!("{NB}/networks/{CANARY}"), 404, "")
+        .http_json(
+            "GET",
+            &format!("{ODL}/restconf/operational/neutron:neutron/hostconfigs"),
+            200,
+            &json!({"hostconfigs": {"hostconfig": [
+                {"host-id": "compute-1", "host-type": "ODL L2", "config": config.to_string()}]}}),
+        )
+        .http_json("POST", &format!("{NB}/networks"), 201, &json!({}))
+        .build()
+        .await
+        .unwrap();
+    assert!(driver.has_periodic());
+
+    driver.call_periodic().await.unwrap();
+    driver.call_periodic().await.unwrap();
+
+    let lines: Vec<String> = driver
+        .http_requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.trim_start_matches(ODL)))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "GET /restconf/operational/neutron:neutron/hostconfigs".to_string(),
+            "GET /controller/nb/v2/neutron/networks".into(),
+            format!("GET /controller/nb/v2/neutron/networks/{CANARY}"),
+            "POST /controller/nb/v2/neutron/networks".into(),
+            "POST /controller/nb/v2/neutron/networks".into(),
+        ],
+        "the second call is within both intervals: nothing"
+    );
+    assert!(driver.state("hostconfig/compute-1/ODL L2").is_some());
+}
+
+#[tokio::test]
+async fn a_large_resync_goes_on_over_several_calls_and_changes_wait_for_it() {
+    let mut b = builder()
+        .http_json(
+            "GET",
+            &format!("{NB}/networks"),
+            200,
+            &json!({"networks": []}),
+        )
+        .http_response("GET", &format!("{NB}/networks/{CANARY}"), 404, "")
+        .http_response(
+            "GET",
+            &format!("{ODL}/restconf/operational/neutron:neutron/hostconfigs"),
+            404,
+            "",
+        )
+        .http_json("POST", &format!("{NB}/networks"), 201, &json!({}))
+        .http_json("PUT", &format!("{NB}/networks/net-1"), 200, &json!({}));
+    for i in 0..150 {
+        b = b.state_json(
+            format!("copy/2-networks/n{i:03}"),
+            &json!({"id": format!("n{i:03}"), "tenant_id": "p"}),
+        );
+    }
+    let driver = b.build().await.unwrap();
+    let net = fixtures::network("net-1", vec![fixtures::vxlan(100)]);
+    let posts = |d: &Harness| {
+        d.http_requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
+
+    let first = driver
+        .call_network(Hook::UpdatePostcommit, &net)
+        .await
+        .unwrap_err();
+    assert_eq!(kind(first), ErrorKind::Unavailable, "the change waits");
+    assert_eq!(posts(&driver), 100, "one chunk");
+    driver
+        .call_network(Hook::UpdatePostcommit, &net)
+        .await
+        .unwrap();
+
+    assert_eq!(posts(&driver), 151, "the other 50 and the canary");
+    let last = driver.http_requests().pop().unwrap();
+    assert_eq!(
+        (last.method.as_str(), last.url.as_str()),
+        ("PUT", &*format!("{NB}/networks/net-1"))
+    );
+    let canary_post = driver
+        .http_requests()
+        .into_iter()
+        .rfind(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(canary_post.json()["network"]["id"], CANARY);
+}
