@@ -61,9 +61,6 @@ fn nexus_settings(switch: &FakeHttp<FakeNexus>, extra: Value) -> Value {
         "grants": ["log", "config", "state", "http", "session"],
         "config": config,
         "http": {"allow": [switch.url()]},
-        // The journal delivers up to 32 postcommits at once; room for the request path's
-        // hooks beside them.
-        "limits": {"max_concurrent_calls": 64},
     })
 }
 

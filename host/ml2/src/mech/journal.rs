@@ -52,6 +52,14 @@ pub const POLL: Duration = Duration::from_secs(1);
 const SCAN: i64 = 1000;
 /// Entries of one driver delivered at once by one server.
 const IN_FLIGHT: usize = 32;
+/// Deliveries of one driver in flight at once: at most [`IN_FLIGHT`], and at most half the
+/// driver's `max_concurrent_calls`, so that the journal never takes every call slot and the
+/// request path's own hooks of the driver (precommit, `bind_port`) always find room instead of
+/// failing as busy.
+fn in_flight_limit(max_concurrent_calls: usize) -> usize {
+    (max_concurrent_calls / 2).clamp(1, IN_FLIGHT)
+}
+
 /// How long a claim outlives the postcommit's wall-clock budget.
 const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
@@ -409,11 +417,12 @@ async fn pass(
             continue;
         };
         let running = busy.get(&name).copied().unwrap_or(0);
-        if running >= IN_FLIGHT {
+        let limit = in_flight_limit(entry.settings.limits.max_concurrent_calls);
+        if running >= limit {
             continue;
         }
         let pending = db::pending(&mut conn, &name, SCAN).await?;
-        let ids = eligible(&pending, db::now_ms(), IN_FLIGHT - running);
+        let ids = eligible(&pending, db::now_ms(), limit - running);
         if ids.is_empty() {
             continue;
         }
@@ -576,6 +585,20 @@ fn log_outcome(m: &Mark, held: bool) {
         (Err((why, false)), true) => {
             tracing::error!(driver = %e.driver, entry = e.id, error = %why, "journal entry {} failed permanently", e.id)
         }
+    }
+}
+
+#[cfg(test)]
+mod in_flight_tests {
+    use super::in_flight_limit;
+
+    #[test]
+    fn the_journal_leaves_half_of_a_drivers_call_slots_to_requests() {
+        assert_eq!(in_flight_limit(32), 16);
+        assert_eq!(in_flight_limit(64), 32);
+        assert_eq!(in_flight_limit(1000), 32);
+        assert_eq!(in_flight_limit(1), 1);
+        assert_eq!(in_flight_limit(3), 1);
     }
 }
 
