@@ -2,13 +2,14 @@
 //! example `hello-driver` sends one `POST /ports` to a local controller in every
 //! `create_port_postcommit`, with connections kept alive (the default) and with
 //! `http.keep_alive = false` (a connection per request, as before 0.2); beside the same run
-//! without a driver and with the driver but no controller. Reports ports/s, p50/p99 and how
+//! without a driver, with an empty driver (every hook returns at once) and with the driver but
+//! no controller. Reports ports/s, p50/p99 and how
 //! many TCP connections the controller accepted.
 //!
 //! Run with `cargo bench -p neutrino-tests --bench driver_http` (add `--profile dev` for a
 //! debug build, labelled as such in BENCHMARKS.md). Settings: `NEUTRINO_BENCH_PORTS`
 //! (default 2000), `NEUTRINO_BENCH_CLIENTS` (32), `NEUTRINO_BENCH_MODES`
-//! (`none,driver,keepalive,per-request`). SQLite.
+//! (`none,empty,driver,keepalive,per-request`). SQLite.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -141,6 +142,7 @@ async fn run(mode: &str, ports: usize, clients: usize) -> Figures {
     let ctrl = controller().await;
     let settings = match mode {
         "none" => None,
+        "empty" => Some(json!({"grants": ["log"]})),
         "driver" => Some(json!({"grants": ["log", "config", "state", "http"]})),
         "keepalive" | "per-request" => Some(json!({
             "grants": ["log", "config", "state", "http"],
@@ -149,10 +151,14 @@ async fn run(mode: &str, ports: usize, clients: usize) -> Figures {
         })),
         other => panic!("unknown mode {other}"),
     };
+    // `empty`: a driver whose every hook returns at once (`tests/drivers/plain-v02`).
+    let driver = if mode == "empty" {
+        "plain-v02"
+    } else {
+        "hello-driver"
+    };
     if let Some(settings) = settings {
-        let r = c
-            .load_driver("hello-driver", "hello-driver", settings)
-            .await;
+        let r = c.load_driver(driver, driver, settings).await;
         assert!(r.status == 201 || r.status == 200, "{}", r.body);
     }
     let net = c.network("bench").await;
@@ -189,7 +195,7 @@ fn main() {
     let ports = env_usize("NEUTRINO_BENCH_PORTS", 2000);
     let clients = env_usize("NEUTRINO_BENCH_CLIENTS", 32);
     let modes = std::env::var("NEUTRINO_BENCH_MODES")
-        .unwrap_or_else(|_| "none,driver,keepalive,per-request".into());
+        .unwrap_or_else(|_| "none,empty,driver,keepalive,per-request".into());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
