@@ -40,6 +40,11 @@ pub struct Manifest {
     /// The capabilities it uses.
     #[serde(default)]
     pub capabilities: CapabilitySet,
+    /// Configuration paths that hold the URLs the driver may reach (`url`,
+    /// `nsx_api_managers`, `switches.*.url`, `https://{switches.*}`): each URL's origin is
+    /// allowed as if listed in `http.allow` ([`crate::net::destinations`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<String>,
     /// Configuration keys that hold secrets (besides the ones secret by name, see
     /// [`crate::config::is_secret_key`]): never shown by the API or the CLI, never logged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -208,7 +208,14 @@ impl Runtime {
             driver: name.clone(),
             message,
         };
-        let allowlist = Allowlist::parse(&settings.http.allow).map_err(settings_error)?;
+        // The operator's `http.allow`, plus the origins of the URLs the driver's own
+        // configuration names at the manifest's `destinations`.
+        let mut allowed = settings.http.allow.clone();
+        allowed.extend(
+            crate::net::destinations::from_config(&settings.config, &manifest.destinations)
+                .map_err(settings_error)?,
+        );
+        let allowlist = Allowlist::parse(&allowed).map_err(settings_error)?;
         let limits = settings.limits.clone();
         if limits.max_concurrent_calls == 0 {
             return Err(settings_error(

@@ -136,6 +136,25 @@ fn split_url(s: &str) -> Option<(Scheme, &str, &str)> {
     Some((scheme, authority, path))
 }
 
+/// The origin (`scheme://host[:port]`, an allow-list entry) of an absolute URL.
+pub fn origin(url: &str) -> Result<String, String> {
+    let (scheme, authority, _) = split_url(url)
+        .ok_or_else(|| format!("{url:?} is not an absolute http:// or https:// URL"))?;
+    let (host, port) =
+        split_authority(authority).ok_or_else(|| format!("{url:?} has an invalid host"))?;
+    if Host::parse(host).is_none() {
+        return Err(format!("{url:?} has an invalid host"));
+    }
+    let scheme = match scheme {
+        Scheme::Http => "http",
+        Scheme::Https => "https",
+    };
+    Ok(match port {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    })
+}
+
 /// Split `host[:port]` (`[v6]:port` for IPv6).
 fn split_authority(authority: &str) -> Option<(&str, Option<&str>)> {
     if authority.contains('@') {

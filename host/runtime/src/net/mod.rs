@@ -9,6 +9,7 @@
 //! metadata service or loopback cannot sneak through.
 
 pub mod allowlist;
+pub mod destinations;
 mod hyper_transport;
 
 pub use allowlist::{Allowlist, Destination};
