@@ -11,6 +11,7 @@
 //! (set: keep glibc's allocator defaults instead of `neutrino_server::malloc::tune`).
 //! On SQLite it also reports the write-ahead log file's size during and after the run.
 
+use neutrino_tests::bench::env_usize;
 use std::time::{Duration, Instant};
 
 /// The allocator the server binary uses.
@@ -19,13 +20,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use neutrino_tests::{Backend, Client, TestDb, TestServer};
 use serde_json::{Value, json};
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -11,6 +11,7 @@
 //! Run with `cargo bench -p neutrino-tests --bench controller_drivers` (add `--profile dev`
 //! for a debug build, labelled as such in BENCHMARKS.md). SQLite.
 
+use neutrino_tests::bench::env_usize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -23,13 +24,6 @@ use neutrino_tests::{Client, TestServer, s};
 use serde_json::json;
 
 const PROJECT: &str = "77777777-7777-7777-7777-777777777777";
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn settings(value: serde_json::Value) -> DriverSettings {
     serde_json::from_value(value).expect("driver settings")

@@ -11,6 +11,7 @@
 //! (default 2000), `NEUTRINO_BENCH_CLIENTS` (32), `NEUTRINO_BENCH_MODES`
 //! (`none,empty,driver,keepalive,per-request`). SQLite.
 
+use neutrino_tests::bench::{env_usize, percentile};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -18,13 +19,6 @@ use std::time::{Duration, Instant};
 use neutrino_tests::{Client, TestServer};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A minimal HTTP/1.1 controller answering `201 {}` to everything, keeping connections open;
 /// counts connections and requests.
@@ -99,11 +93,6 @@ struct Figures {
     p99: Duration,
     connections: usize,
     requests: usize,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 async fn create_ports(c: &Client, network: &str, ports: usize, clients: usize) -> Vec<Duration> {

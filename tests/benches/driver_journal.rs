@@ -10,6 +10,7 @@
 //! (default 2000), `NEUTRINO_BENCH_CLIENTS` (32), `NEUTRINO_BENCH_MODES`
 //! (`none,sync,journaled`; `sync@20` makes the controller answer after 20 ms). SQLite.
 
+use neutrino_tests::bench::{env_usize, percentile};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,13 +19,6 @@ use base64::Engine as _;
 use neutrino_tests::{Client, TestServer, drivers::guests};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A minimal HTTP/1.1 controller answering `200 {}`, keeping connections open; records when
 /// each `create_port` arrived and how often each port id did.
@@ -102,11 +96,6 @@ struct Figures {
     /// Ports the controller saw (each once?).
     seen: usize,
     twice: usize,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 async fn create_ports(c: &Client, network: &str, ports: usize, clients: usize) -> Vec<Duration> {

@@ -13,6 +13,7 @@
 //! `NEUTRINO_BENCH_PACE_MS` (each client's pause between requests, default 50).
 //! SQLite (one writer: the case where a stalled transaction would stall every write).
 
+use neutrino_tests::bench::{env_usize, percentile};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,18 +21,6 @@ use std::time::{Duration, Instant};
 
 use neutrino_tests::{Client, TestServer};
 use serde_json::json;
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

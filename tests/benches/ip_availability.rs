@@ -8,6 +8,7 @@
 //! `sqlite,postgres`; PostgreSQL from `NEUTRINO_TEST_PG_URL`, skipped when unreachable),
 //! `NEUTRINO_BENCH_ROUNDS` (requests timed per figure, default 21).
 
+use neutrino_tests::bench::env_usize;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -15,13 +16,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use neutrino_tests::{Backend, Client, TestDb, TestServer};
 use serde_json::{Value, json};
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)

@@ -8,17 +8,11 @@
 //! cycles, default 100), `NEUTRINO_BENCH_BACKENDS` (default `sqlite,postgres`; PostgreSQL
 //! from `NEUTRINO_TEST_PG_URL`, skipped when unreachable).
 
+use neutrino_tests::bench::env_usize;
 use std::time::{Duration, Instant};
 
 use neutrino_tests::{Backend, Client, TestDb, TestServer, s};
 use serde_json::json;
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -10,6 +10,7 @@
 //! debug build, labelled as such in BENCHMARKS.md). Settings: `NEUTRINO_BENCH_PORTS` (default
 //! 1000), `NEUTRINO_BENCH_CLIENTS` (32). SQLite.
 
+use neutrino_tests::bench::{env_usize, percentile};
 use std::time::{Duration, Instant};
 
 use neutrino_ml2::agents::AgentReport;
@@ -23,18 +24,6 @@ use neutrino_tests::{Client, TestServer};
 use serde_json::{Value, json};
 
 const VENDORS: [&str; 4] = ["cisco_nexus", "nsx", "opendaylight", "midonet"];
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

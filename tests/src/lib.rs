@@ -5,6 +5,7 @@
 //! `NEUTRINO_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`); each server
 //! gets its own database, dropped when the server is.
 
+pub mod bench;
 pub mod drivers;
 pub mod fakes;
 pub mod keystone;
