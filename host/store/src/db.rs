@@ -193,6 +193,11 @@ impl Store {
                     "driver_journal",
                     include_str!("../migrations/sqlite/0015_driver_journal.sql"),
                 ),
+                (
+                    16,
+                    "port_extensions",
+                    include_str!("../migrations/sqlite/0016_port_extensions.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -245,6 +250,11 @@ impl Store {
                     15,
                     "driver_journal",
                     include_str!("../migrations/postgres/0015_driver_journal.sql"),
+                ),
+                (
+                    16,
+                    "port_extensions",
+                    include_str!("../migrations/postgres/0016_port_extensions.sql"),
                 ),
             ],
         };
