@@ -116,7 +116,7 @@ impl ExtensionDrivers {
     pub fn enabled(&self) -> Vec<&'static str> {
         EXTENSION_DRIVERS
             .iter()
-            .filter(|d| !self.off.contains(&d))
+            .filter(|d| !self.off.contains(d))
             .map(|d| d.name)
             .collect()
     }
