@@ -704,7 +704,9 @@ impl<'s> Reader<'s> {
             .iter()
             .map(|a| {
                 let name = format!("{get}:{a}");
-                let d = if policy.has(&name) {
+                let d = if state.config.extension_drivers.hides_attr(member, a) {
+                    Some(false)
+                } else if policy.has(&name) {
                     fixed(&name)
                 } else {
                     Some(true)

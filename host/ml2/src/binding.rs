@@ -327,6 +327,18 @@ impl Plugin {
                     Vec::new()
                 }
             };
+            // `port-mac-override`: a direct-physical port takes the MAC of the physical
+            // device Nova names in the binding's profile (`device_mac_address`), or a new
+            // one when the profile names none, as Neutron's `_commit_port_binding` does.
+            if p.binding_vnic_type == "direct-physical" {
+                p.mac_address = p
+                    .binding_profile
+                    .get("device_mac_address")
+                    .and_then(Value::as_str)
+                    .and_then(crate::ipam::mac::parse_unicast)
+                    .map(crate::ipam::mac::format)
+                    .unwrap_or_else(|| crate::ipam::mac::random_mac(plugin.core().base_mac));
+            }
             p.revision_number += 1;
             p.updated_at = neutrino_store::now();
             if !ports::update(tx, &p, current.revision_number).await? {

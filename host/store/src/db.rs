@@ -194,6 +194,11 @@ impl Store {
                     include_str!("../migrations/sqlite/0015_driver_journal.sql"),
                 ),
                 (
+                    16,
+                    "port_extensions",
+                    include_str!("../migrations/sqlite/0016_port_extensions.sql"),
+                ),
+                (
                     19,
                     "driver_periodic",
                     include_str!("../migrations/sqlite/0019_driver_periodic.sql"),
@@ -250,6 +255,11 @@ impl Store {
                     15,
                     "driver_journal",
                     include_str!("../migrations/postgres/0015_driver_journal.sql"),
+                ),
+                (
+                    16,
+                    "port_extensions",
+                    include_str!("../migrations/postgres/0016_port_extensions.sql"),
                 ),
                 (
                     19,
