@@ -193,6 +193,11 @@ impl Store {
                     "driver_journal",
                     include_str!("../migrations/sqlite/0015_driver_journal.sql"),
                 ),
+                (
+                    17,
+                    "port_bindings",
+                    include_str!("../migrations/sqlite/0017_port_bindings.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -245,6 +250,11 @@ impl Store {
                     15,
                     "driver_journal",
                     include_str!("../migrations/postgres/0015_driver_journal.sql"),
+                ),
+                (
+                    17,
+                    "port_bindings",
+                    include_str!("../migrations/postgres/0017_port_bindings.sql"),
                 ),
             ],
         };

@@ -12,6 +12,7 @@ pub mod floatingips;
 pub mod ip_availability;
 pub mod mechanism_drivers;
 pub mod networks;
+pub mod port_bindings;
 pub mod ports;
 pub mod quotas;
 pub mod rbac_policies;
