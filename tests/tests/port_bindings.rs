@@ -4,6 +4,9 @@
 //! bound on the new host, the old binding kept inactive and cleared), and the old binding is
 //! deleted. Only the `service` role changes bindings; admins read them.
 
+use std::path::PathBuf;
+use std::process::Command;
+
 use neutrino_ml2::agents::AgentReport;
 use neutrino_tests::{Client, TestServer, s};
 use serde_json::{Value, json};
@@ -669,5 +672,83 @@ async fn of_thirty_two_clients_creating_one_hosts_binding_exactly_one_wins() {
         r.expect_error(409, "PortBindingAlreadyExists");
     }
     assert_eq!(bindings_of(&nova, &port).await.len(), 2);
+    server.stop().await;
+}
+
+/// A Python that has openstacksdk: the `openstack` CLI's (`NEUTRINO_OPENSTACK_CLI`), the
+/// workspace's `.venv`, or the one on `PATH`.
+fn sdk_python() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Ok(cli) = std::env::var("NEUTRINO_OPENSTACK_CLI") {
+        candidates.push(PathBuf::from(cli).with_file_name("python3"));
+    }
+    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python3"));
+    candidates.push(PathBuf::from("python3"));
+    candidates.into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import openstack"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Nova's calls through openstacksdk (`create_port_binding`, `port_bindings`,
+/// `activate_port_binding`, `delete_port_binding`), as the service user.
+const SDK_SCRIPT: &str = r#"
+import sys
+from keystoneauth1 import noauth, session
+import openstack.connection
+
+url, port_id = sys.argv[1], sys.argv[2]
+sess = session.Session(
+    auth=noauth.NoAuth(endpoint=url),
+    additional_headers={"X-Project-Id": "service", "X-Roles": "service"},
+)
+net = openstack.connection.Connection(session=sess).network
+b = net.create_port_binding(port_id, host="compute-2")
+assert (b.host, b.status, b.vif_type) == ("compute-2", "INACTIVE", "ovs"), b
+assert sorted((x.host, x.status) for x in net.port_bindings(port_id)) == [
+    ("compute-1", "ACTIVE"), ("compute-2", "INACTIVE")]
+a = net.activate_port_binding(port_id, "compute-2")
+assert (a.host, a.status) == ("compute-2", "ACTIVE"), a
+net.delete_port_binding(port_id, "compute-1")
+assert [(x.host, x.status) for x in net.port_bindings(port_id)] == [("compute-2", "ACTIVE")]
+print("sdk ok")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openstacksdk_creates_activates_and_deletes_bindings() {
+    let Some(python) = sdk_python() else {
+        println!("SKIPPED: openstacksdk is not importable (run .ci/run to create .venv)");
+        return;
+    };
+    let (server, port) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("sdk_bindings.py");
+    std::fs::write(&script, SDK_SCRIPT).unwrap();
+    let (url, id) = (server.url.clone(), s(&port, "id").to_string());
+
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(&python)
+            .arg(&script)
+            .arg(&url)
+            .arg(&id)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .unwrap();
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("sdk ok"),
+        "openstacksdk script\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = server
+        .admin()
+        .get_ok(&format!("/v2.0/ports/{}", s(&port, "id")))
+        .await;
+    assert_eq!(p["port"]["binding:host_id"], "compute-2");
     server.stop().await;
 }
