@@ -176,7 +176,10 @@ async fn activating_moves_the_port_and_keeps_the_old_binding_inactive_and_cleare
         .clone();
     assert_eq!(p["binding:host_id"], "compute-2");
     assert_eq!(p["binding:vif_type"], "ovs");
-    assert_eq!(p["binding:vif_details"], created.body["binding"]["vif_details"]);
+    assert_eq!(
+        p["binding:vif_details"],
+        created.body["binding"]["vif_details"]
+    );
     assert_eq!(p["binding:levels"][0]["driver"], "openvswitch");
     assert_eq!(p["status"], "DOWN");
     assert!(p["revision_number"].as_i64() > port["revision_number"].as_i64());
@@ -510,13 +513,11 @@ async fn a_driver_binds_the_new_binding_on_its_host_and_its_update_hooks_see_the
             .unwrap()
             .iter()
             .find(|e| e["key"] == "count/update_port_postcommit")
-            .map_or(0, |e| e["value"].as_str().unwrap_or("0").parse().unwrap_or(0))
+            .map_or(0, |e| {
+                e["value"].as_str().unwrap_or("0").parse().unwrap_or(0)
+            })
     };
-    let before = updates(
-        &admin
-            .get_ok("/v2.0/mechanism-drivers/recorder/state")
-            .await,
-    );
+    let before = updates(&admin.get_ok("/v2.0/mechanism-drivers/recorder/state").await);
     let nova = nova(&server);
 
     let created = create_binding(&nova, &port, "h2").await;
@@ -527,26 +528,18 @@ async fn a_driver_binds_the_new_binding_on_its_host_and_its_update_hooks_see_the
         created.body["binding"]["vif_details"],
         json!({"bound_by": "recorder", "host": "h2"})
     );
-    let after_create = updates(
-        &admin
-            .get_ok("/v2.0/mechanism-drivers/recorder/state")
-            .await,
+    let after_create = updates(&admin.get_ok("/v2.0/mechanism-drivers/recorder/state").await);
+    assert_eq!(
+        after_create, before,
+        "creating a binding is not a port update"
     );
-    assert_eq!(after_create, before, "creating a binding is not a port update");
 
     let r = nova
-        .put(
-            &format!("{}/h2/activate", bindings_path(&port)),
-            json!({}),
-        )
+        .put(&format!("{}/h2/activate", bindings_path(&port)), json!({}))
         .await;
 
     assert_eq!(r.status, 200, "{}", r.body);
-    let after_activate = updates(
-        &admin
-            .get_ok("/v2.0/mechanism-drivers/recorder/state")
-            .await,
-    );
+    let after_activate = updates(&admin.get_ok("/v2.0/mechanism-drivers/recorder/state").await);
     assert_eq!(after_activate, before + 1);
     let p = admin
         .get_ok(&format!("/v2.0/ports/{}", s(&port, "id")))
@@ -616,9 +609,7 @@ async fn thirty_two_clients_activating_the_bindings_of_thirty_two_ports_move_eve
                 ("compute-2".into(), "ACTIVE".into())
             ]
         );
-        let shown = admin
-            .get_ok(&format!("/v2.0/ports/{}", s(p, "id")))
-            .await;
+        let shown = admin.get_ok(&format!("/v2.0/ports/{}", s(p, "id"))).await;
         assert_eq!(shown["port"]["binding:host_id"], "compute-2");
         assert_eq!(shown["port"]["binding:vif_type"], "ovs");
     }
@@ -640,7 +631,12 @@ async fn of_thirty_two_clients_activating_one_binding_exactly_one_wins() {
     let answers = futures::future::join_all(calls).await;
 
     let won = answers.iter().filter(|r| r.status == 200).count();
-    assert_eq!(won, 1, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(
+        won,
+        1,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     for r in answers.iter().filter(|r| r.status != 200) {
         r.expect_error(409, "PortBindingAlreadyActive");
     }

@@ -222,10 +222,7 @@ pub async fn inactive(
 }
 
 /// The levels of every inactive binding of a port.
-pub async fn inactive_levels(
-    conn: &mut AnyConnection,
-    port_id: &str,
-) -> Result<Vec<BindingLevel>> {
+pub async fn inactive_levels(conn: &mut AnyConnection, port_id: &str) -> Result<Vec<BindingLevel>> {
     let rows = sqlx::query(
         "SELECT level, host, driver, segment_id FROM port_binding_inactive_levels \
          WHERE port_id = $1 ORDER BY host, level",

@@ -80,10 +80,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v2.0/ports/{id}/bindings", get(list).post(create))
         .route("/v2.0/ports/{id}/bindings/", get(list).post(create))
-        .route(
-            "/v2.0/ports/{id}/bindings/{host}",
-            get(show).delete(delete),
-        )
+        .route("/v2.0/ports/{id}/bindings/{host}", get(show).delete(delete))
         .route("/v2.0/ports/{id}/bindings/{host}/activate", put(activate))
 }
 
@@ -190,7 +187,10 @@ async fn activate(
 ) -> ApiResult<Response> {
     let b = s.plugin.get_port_binding(&ctx, &port_id, &host).await?;
     policy::authorize_action(&s, &ctx, "activate", MEMBER, &ATTRS, &b, None).await?;
-    let b = s.plugin.activate_port_binding(&ctx, &port_id, &host).await?;
+    let b = s
+        .plugin
+        .activate_port_binding(&ctx, &port_id, &host)
+        .await?;
     let bytes = serde_json::to_vec(&view(&b)).map_err(|e| {
         crate::error::ApiError(neutrino_ml2::Error::neutron(
             "HTTPInternalServerError",
