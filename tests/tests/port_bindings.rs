@@ -151,6 +151,37 @@ async fn a_second_binding_is_bound_on_its_own_host_and_stays_inactive() {
 }
 
 #[tokio::test]
+async fn bindings_are_sorted_and_paged_by_host() {
+    let (server, port) = setup().await;
+    let nova = nova(&server);
+    assert_eq!(create_binding(&nova, &port, "compute-2").await.status, 201);
+    let path = bindings_path(&port);
+
+    let desc = nova
+        .get_ok(&format!("{path}?sort_key=host&sort_dir=desc"))
+        .await;
+    let first = nova.get_ok(&format!("{path}?limit=1")).await;
+    let next = nova
+        .get_ok(&format!("{path}?limit=1&marker=compute-1"))
+        .await;
+
+    let hosts = |v: &Value| -> Vec<String> {
+        v["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| s(b, "host").to_string())
+            .collect()
+    };
+    assert_eq!(hosts(&desc), vec!["compute-2", "compute-1"]);
+    assert_eq!(hosts(&first), vec!["compute-1"]);
+    let link = s(&first["bindings_links"][0], "href");
+    assert!(link.contains("marker=compute-1"), "{link}");
+    assert_eq!(hosts(&next), vec!["compute-2"]);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn activating_moves_the_port_and_keeps_the_old_binding_inactive_and_cleared() {
     let (server, port) = setup().await;
     let nova = nova(&server);
@@ -238,6 +269,79 @@ async fn activating_a_cleared_binding_again_binds_it_anew() {
             ("compute-1".into(), "ACTIVE".into()),
             ("compute-2".into(), "INACTIVE".into())
         ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_updates_a_bindings_profile_and_vnic_type_and_it_is_bound_again() {
+    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let admin = server.admin();
+    let r = admin
+        .load_driver(
+            "recorder",
+            "recorder",
+            json!({"grants": ["log", "config", "state"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let net = admin.network("n").await;
+    let port = admin
+        .port(
+            s(&net, "id"),
+            json!({"binding:host_id": "h1", "device_owner": "compute:nova"}),
+        )
+        .await;
+    let nova = nova(&server);
+    assert_eq!(create_binding(&nova, &port, "h2").await.status, 201);
+    let path = bindings_path(&port);
+
+    let inactive = admin
+        .put(
+            &format!("{path}/h2"),
+            json!({"binding": {"profile": {"pci_slot": "0000:05:00.1"}, "vnic_type": "direct"}}),
+        )
+        .await;
+    let active = admin
+        .put(
+            &format!("{path}/h1"),
+            json!({"binding": {"profile": {"k": "v"}}}),
+        )
+        .await;
+
+    assert_eq!(inactive.status, 200, "{}", inactive.body);
+    let b = &inactive.body["binding"];
+    assert_eq!(b["status"], "INACTIVE");
+    assert_eq!(b["vnic_type"], "direct");
+    assert_eq!(b["profile"], json!({"pci_slot": "0000:05:00.1"}));
+    assert_eq!(b["vif_details"]["host"], "h2");
+    assert_eq!(active.status, 200, "{}", active.body);
+    assert_eq!(active.body["binding"]["status"], "ACTIVE");
+    assert_eq!(active.body["binding"]["profile"], json!({"k": "v"}));
+    assert_eq!(active.body["binding"]["vif_type"], "ovs");
+    let p = admin
+        .get_ok(&format!("/v2.0/ports/{}", s(&port, "id")))
+        .await;
+    assert_eq!(p["port"]["binding:profile"], json!({"k": "v"}));
+    assert_eq!(p["port"]["binding:host_id"], "h1");
+    assert_eq!(
+        nova.get_ok(&format!("{path}/h2")).await["binding"]["vnic_type"],
+        "direct"
+    );
+    // `update_port_binding` has no rule of its own: `default` (admin or owner) decides.
+    nova.put(&format!("{path}/h2"), json!({"binding": {"profile": {}}}))
+        .await
+        .expect_error(403, "PolicyNotAuthorized");
+    admin
+        .put(&format!("{path}/h9"), json!({"binding": {"profile": {}}}))
+        .await
+        .expect_error(404, "PortBindingNotFound");
+    assert_eq!(
+        admin
+            .put(&format!("{path}/h2"), json!({"binding": {"host": "h3"}}))
+            .await
+            .expect_error(400, "HTTPBadRequest"),
+        "Cannot update read-only attribute host"
     );
     server.stop().await;
 }

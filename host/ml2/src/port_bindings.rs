@@ -14,6 +14,8 @@
 //!   `update-port` hooks see the port move from the old host to the new one. Concurrent
 //!   activations of one binding serialize on the port's lock: one wins, the others find it
 //!   active (`PortBindingAlreadyActive`);
+//! - updating a binding's `vnic_type` or `profile` binds it again (the active one as a port
+//!   update does);
 //! - deleting an inactive binding drops it (no driver hook, as in Neutron).
 
 use neutrino_runtime as rt;
@@ -100,6 +102,59 @@ impl Plugin {
         Ok(p)
     }
 
+    /// Ask the drivers to bind `port` on `host` with `vnic_type` and `profile`, as a binding
+    /// beside its active one (nothing is written but dynamic segments). Drivers see the port
+    /// as it would be on that host (Neutron's PortContext of the new binding: `host`,
+    /// `binding:host_id` and the rest are the new binding's). A network without segments is
+    /// left unbound, as Neutron leaves it; no driver binding it is `PortBindingError`.
+    async fn bind_elsewhere(
+        &self,
+        port: &Port,
+        network: Network,
+        host: &str,
+        vnic_type: String,
+        profile: Value,
+    ) -> Result<InactiveBinding> {
+        let mut candidate = port.clone();
+        candidate.binding_host_id = host.to_string();
+        candidate.binding_vnic_type = vnic_type.clone();
+        candidate.binding_profile = profile.clone();
+        candidate.binding_vif_type = "unbound".into();
+        candidate.binding_vif_details = json!({});
+        candidate.binding_levels = Vec::new();
+        let mut binding = InactiveBinding {
+            port_id: port.id.clone(),
+            host: host.to_string(),
+            vnic_type,
+            profile,
+            vif_type: "unbound".into(),
+            vif_details: json!({}),
+            levels: Vec::new(),
+        };
+        if network.segments.is_empty() {
+            return Ok(binding);
+        }
+        let (outcome, _, notes) = self.try_bind(&candidate, network).await?;
+        let Some(bound) = outcome else {
+            tracing::warn!(port = %port.id, %host, notes = %notes.join("; "), "no mechanism driver could bind the port's binding");
+            return Err(binding_error(&port.id, host));
+        };
+        binding.vif_type = bound.vif_type;
+        binding.vif_details = Value::Object(bound.vif_details);
+        binding.levels = bound
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(i, (driver, seg))| BindingLevel {
+                level: i as i64,
+                host: host.to_string(),
+                driver: driver.clone(),
+                segment_id: seg.id.clone(),
+            })
+            .collect();
+        Ok(binding)
+    }
+
     /// The bindings of a port: its active one and its inactive ones (`q` filters, sorts and
     /// pages them; a binding's key is its host).
     pub async fn list_port_bindings(
@@ -157,45 +212,9 @@ impl Plugin {
             .await?
             .ok_or_else(|| crate::ports::port_not_found(port_id))?;
         drop(conn);
-        // The drivers bind the port as it would be on the new host (Neutron's PortContext of
-        // the new binding: `host`, `binding:host_id` and the rest are the new binding's).
-        let mut candidate = port.clone();
-        candidate.binding_host_id = host.clone();
-        candidate.binding_vnic_type = req.vnic_type.clone();
-        candidate.binding_profile = req.profile.clone();
-        candidate.binding_vif_type = "unbound".into();
-        candidate.binding_vif_details = json!({});
-        candidate.binding_levels = Vec::new();
-        let mut binding = InactiveBinding {
-            port_id: port_id.to_string(),
-            host: host.clone(),
-            vnic_type: req.vnic_type,
-            profile: req.profile,
-            vif_type: "unbound".into(),
-            vif_details: json!({}),
-            levels: Vec::new(),
-        };
-        // Neutron leaves the binding of a network without segments unbound.
-        if !network.segments.is_empty() {
-            let (outcome, _, notes) = self.try_bind(&candidate, network).await?;
-            let Some(bound) = outcome else {
-                tracing::warn!(port = %port_id, %host, notes = %notes.join("; "), "no mechanism driver could bind the new binding");
-                return Err(binding_error(port_id, &host));
-            };
-            binding.vif_type = bound.vif_type;
-            binding.vif_details = Value::Object(bound.vif_details);
-            binding.levels = bound
-                .levels
-                .iter()
-                .enumerate()
-                .map(|(i, (driver, seg))| BindingLevel {
-                    level: i as i64,
-                    host: host.clone(),
-                    driver: driver.clone(),
-                    segment_id: seg.id.clone(),
-                })
-                .collect();
-        }
+        let binding = self
+            .bind_elsewhere(&port, network, &host, req.vnic_type, req.profile)
+            .await?;
         let stored = binding.clone();
         let committed = crate::in_tx!(self.store(), |tx| {
             ports::lock(tx, port_id).await?;
@@ -222,6 +241,97 @@ impl Plugin {
         Ok(BindingRecord {
             port_id: port_id.to_string(),
             host,
+            vnic_type: binding.vnic_type,
+            profile: binding.profile,
+            vif_type: binding.vif_type,
+            vif_details: binding.vif_details,
+            status: "INACTIVE".into(),
+        })
+    }
+
+    /// Change the `vnic_type` or `profile` of the port's binding on `host` (`None` keeps
+    /// it). The active binding changes as a port update of `binding:vnic_type` and
+    /// `binding:profile` does (unbound, bound again, drivers' update hooks); an inactive one
+    /// is bound again when its inputs changed or it is not bound. Either way a binding no
+    /// driver binds is `PortBindingError`.
+    pub async fn update_port_binding(
+        &self,
+        ctx: &RequestContext,
+        port_id: &str,
+        host: &str,
+        vnic_type: Option<String>,
+        profile: Option<Value>,
+    ) -> Result<BindingRecord> {
+        let port = self.binding_port(ctx, port_id).await?;
+        if port.binding_host_id == host {
+            let u = crate::ports::PortUpdate {
+                binding_vnic_type: vnic_type,
+                binding_profile: profile,
+                ..Default::default()
+            };
+            let p = self.update_port(ctx, port_id, u, None).await?;
+            if p.binding_host_id != host {
+                return Err(binding_not_found(port_id, host));
+            }
+            if p.binding_vif_type == "binding_failed" {
+                return Err(binding_error(port_id, host));
+            }
+            return Ok(BindingRecord {
+                port_id: p.id.clone(),
+                host: p.binding_host_id.clone(),
+                vnic_type: p.binding_vnic_type.clone(),
+                profile: p.binding_profile.clone(),
+                vif_type: p.binding_vif_type.clone(),
+                vif_details: p.binding_vif_details.clone(),
+                status: "ACTIVE".into(),
+            });
+        }
+        let mut conn = self.read().await?;
+        let old = bindings::inactive(&mut conn, port_id, host)
+            .await?
+            .ok_or_else(|| binding_not_found(port_id, host))?;
+        let network = networks::get(&mut conn, &port.network_id)
+            .await?
+            .ok_or_else(|| crate::ports::port_not_found(port_id))?;
+        drop(conn);
+        let vnic_type = vnic_type.unwrap_or_else(|| old.vnic_type.clone());
+        let profile = profile.unwrap_or_else(|| old.profile.clone());
+        let unchanged = vnic_type == old.vnic_type
+            && profile == old.profile
+            && !matches!(old.vif_type.as_str(), "unbound" | "binding_failed");
+        let binding = if unchanged {
+            old.clone()
+        } else {
+            self.bind_elsewhere(&port, network, host, vnic_type, profile)
+                .await?
+        };
+        if !unchanged {
+            let plugin = self.clone();
+            let stored = binding.clone();
+            let committed = crate::in_tx!(self.store(), |tx| {
+                ports::lock(tx, port_id).await?;
+                let Some(current) = bindings::inactive(tx, port_id, host).await? else {
+                    return Err(binding_not_found(port_id, host));
+                };
+                bindings::delete_inactive(tx, port_id, host).await?;
+                bindings::insert_inactive(tx, &stored).await?;
+                plugin
+                    .release_unused_dynamic(tx, &port.network_id, &current.levels)
+                    .await?;
+                Ok::<_, Error>(())
+            });
+            if let Err(e) = committed {
+                let plugin = self.clone();
+                let (network_id, levels) = (port.network_id.clone(), binding.levels.clone());
+                let _ = crate::in_tx!(self.store(), |tx| plugin
+                    .release_unused_dynamic(tx, &network_id, &levels)
+                    .await);
+                return Err(e);
+            }
+        }
+        Ok(BindingRecord {
+            port_id: port_id.to_string(),
+            host: host.to_string(),
             vnic_type: binding.vnic_type,
             profile: binding.profile,
             vif_type: binding.vif_type,
