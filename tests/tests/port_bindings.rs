@@ -347,6 +347,48 @@ async fn an_admin_updates_a_bindings_profile_and_vnic_type_and_it_is_bound_again
 }
 
 #[tokio::test]
+async fn a_port_bound_nowhere_gets_a_binding_activated_and_can_be_unbound_again() {
+    let (server, bound) = setup().await;
+    let admin = server.admin();
+    let port = admin
+        .port(
+            s(&bound, "network_id"),
+            json!({"device_owner": "compute:nova"}),
+        )
+        .await;
+    let nova = nova(&server);
+    // Its one binding is the unbound one, on no host (as Neutron lists it).
+    assert_eq!(
+        bindings_of(&nova, &port).await,
+        vec![("".into(), "ACTIVE".into())]
+    );
+    let created = create_binding(&nova, &port, "compute-2").await;
+    assert_eq!(created.body["binding"]["status"], "INACTIVE");
+
+    let r = nova
+        .put(
+            &format!("{}/compute-2/activate", bindings_path(&port)),
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        bindings_of(&nova, &port).await,
+        vec![("compute-2".into(), "ACTIVE".into())]
+    );
+    let unbound = admin
+        .put(
+            &format!("/v2.0/ports/{}", s(&port, "id")),
+            json!({"port": {"binding:host_id": ""}}),
+        )
+        .await;
+    assert_eq!(unbound.status, 200, "{}", unbound.body);
+    assert_eq!(unbound.body["port"]["binding:vif_type"], "unbound");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn deleting_an_inactive_binding_leaves_the_port_as_it_was() {
     let (server, port) = setup().await;
     let nova = nova(&server);

@@ -376,20 +376,24 @@ impl Plugin {
             p.updated_at = neutrino_store::now();
             bindings::delete_inactive(tx, port_id, host).await?;
             // The binding that was active stays, inactive and cleared (Neutron's
-            // `_clear_port_binding`): activating it again binds it anew.
-            bindings::insert_inactive(
-                tx,
-                &InactiveBinding {
-                    port_id: port_id.to_string(),
-                    host: current.binding_host_id.clone(),
-                    vnic_type: current.binding_vnic_type.clone(),
-                    profile: current.binding_profile.clone(),
-                    vif_type: "unbound".into(),
-                    vif_details: json!({}),
-                    levels: Vec::new(),
-                },
-            )
-            .await?;
+            // `_clear_port_binding`): activating it again binds it anew. A port bound
+            // nowhere had no binding to keep (Neutron would keep one for host "", which no
+            // URL names and which would refuse unbinding the port later).
+            if !current.binding_host_id.is_empty() {
+                bindings::insert_inactive(
+                    tx,
+                    &InactiveBinding {
+                        port_id: port_id.to_string(),
+                        host: current.binding_host_id.clone(),
+                        vnic_type: current.binding_vnic_type.clone(),
+                        profile: current.binding_profile.clone(),
+                        vif_type: "unbound".into(),
+                        vif_details: json!({}),
+                        levels: Vec::new(),
+                    },
+                )
+                .await?;
+            }
             if !ports::update(tx, &p, current.revision_number).await? {
                 return Err(StoreError::Retry("port changed while activating".into()).into());
             }

@@ -161,14 +161,15 @@ fn record(r: &sqlx::any::AnyRow) -> Result<BindingRecord> {
     })
 }
 
-/// The bindings of a port as the API lists them (`q` filters, sorts and pages them; a
-/// binding's `id` is its host).
+/// The bindings of a port as the API lists them (`q` filters, sorts and pages them; its
+/// marker is a host).
 pub async fn records(
     conn: &mut AnyConnection,
     port_id: &str,
     q: &crate::query::ListQuery,
 ) -> Result<Vec<BindingRecord>> {
     let mut q = q.clone();
+    q.marker = q.marker.map(|host| format!("{port_id} {host}"));
     q.conditions
         .push(crate::query::Condition::eq("port_id", port_id.to_string()));
     crate::query::list_map(conn, "port_binding_records", RECORD_COLUMNS, &q, record).await

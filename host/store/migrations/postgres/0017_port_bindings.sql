@@ -24,14 +24,15 @@ CREATE TABLE port_binding_inactive_levels (
 );
 CREATE INDEX port_binding_inactive_levels_segment ON port_binding_inactive_levels (segment_id);
 
--- `id` is the binding's host: unique among one port's bindings, the key of list pages.
+-- `id` is "<port id> <host>": unique, and in one port's bindings ordered as the hosts are
+-- (the key of list pages, whose markers are hosts).
 CREATE VIEW port_binding_records AS
-    SELECT id AS port_id, binding_host_id AS id, binding_host_id AS host,
+    SELECT id AS port_id, id || ' ' || binding_host_id AS id, binding_host_id AS host,
            binding_vnic_type AS vnic_type, binding_profile AS profile,
            binding_vif_type AS vif_type, binding_vif_details AS vif_details,
            'ACTIVE' AS status
       FROM ports
     UNION ALL
-    SELECT port_id, host AS id, host, vnic_type, profile, vif_type, vif_details,
+    SELECT port_id, port_id || ' ' || host AS id, host, vnic_type, profile, vif_type, vif_details,
            'INACTIVE' AS status
       FROM port_bindings;
