@@ -260,6 +260,19 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
         "mechanism-drivers" => answers(c, "/v2.0/mechanism-drivers").await,
         "allowed-address-pairs" => has(&f.port, "allowed_address_pairs"),
         "binding" => has(&f.port, "binding:vif_type"),
+        "binding-extended" => {
+            let r = c
+                .post(
+                    "/v2.0/ports",
+                    serde_json::json!({"port": {"network_id": net_id, "device_owner": "compute:nova"}}),
+                )
+                .await;
+            let id = r.body["port"]["id"].as_str().unwrap_or_default();
+            let r = c.get(&format!("/v2.0/ports/{id}/bindings")).await;
+            (r.status == 200 && r.body["bindings"][0]["status"] == "ACTIVE")
+                .then_some(())
+                .ok_or_else(|| format!("bindings of a compute port: {} {}", r.status, r.body))
+        }
         "default-subnetpools" => {
             answers(c, "/v2.0/subnetpools?is_default=true").await?;
             Ok(())

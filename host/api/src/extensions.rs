@@ -48,6 +48,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "Expose port bindings of a virtual port to external application",
     ),
     (
+        "binding-extended",
+        "Port Bindings Extended",
+        "Expose port bindings of a virtual port to external application",
+    ),
+    (
         "dhcp_agent_scheduler",
         "DHCP Agent Scheduler",
         "Schedule networks among dhcp agents",

@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<networks::Networks>())
         .merge(routes::<subnets::Subnets>())
         .merge(routes::<ports::Ports>())
+        .merge(port_bindings::routes())
         .merge(routes::<subnetpools::SubnetPools>())
         .merge(subnetpools::routes())
         .merge(routes::<security_groups::SecurityGroups>())

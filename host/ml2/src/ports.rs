@@ -1133,6 +1133,21 @@ impl Plugin {
         let binding_inputs_changed = p.binding_host_id != current.binding_host_id
             || p.binding_vnic_type != current.binding_vnic_type
             || p.binding_profile != current.binding_profile;
+        // One binding per host (`binding-extended`): a host with an inactive binding of the
+        // port gets there by activating it.
+        if p.binding_host_id != current.binding_host_id
+            && bindings::inactive(conn, id, &p.binding_host_id)
+                .await?
+                .is_some()
+        {
+            return Err(Error::conflict(
+                "PortBindingAlreadyExists",
+                format!(
+                    "Binding for port {id} on host {} already exists.",
+                    p.binding_host_id
+                ),
+            ));
+        }
         if binding_inputs_changed {
             // The binding no longer matches its inputs: unbind; it is bound again after commit.
             p.binding_vif_type = "unbound".into();
@@ -1205,9 +1220,12 @@ impl Plugin {
             // Floating IPs of the port lose their association (`fixed_port_id` would too,
             // by its foreign key, but not the fixed IP and router).
             neutrino_store::l3::disassociate_port(tx, &id, &neutrino_store::now()).await?;
+            // Inactive bindings go with the port (foreign keys); so do their dynamic segments.
+            let mut levels = p.binding_levels.clone();
+            levels.extend(bindings::inactive_levels(tx, &id).await?);
             ports::delete(tx, &id).await?;
             plugin
-                .release_unused_dynamic(tx, &p.network_id, &p.binding_levels)
+                .release_unused_dynamic(tx, &p.network_id, &levels)
                 .await?;
             Ok::<_, Error>((p, net))
         })?;

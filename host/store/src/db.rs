@@ -199,6 +199,11 @@ impl Store {
                     include_str!("../migrations/sqlite/0016_port_extensions.sql"),
                 ),
                 (
+                    17,
+                    "port_bindings",
+                    include_str!("../migrations/sqlite/0017_port_bindings.sql"),
+                ),
+                (
                     19,
                     "driver_periodic",
                     include_str!("../migrations/sqlite/0019_driver_periodic.sql"),
@@ -260,6 +265,11 @@ impl Store {
                     16,
                     "port_extensions",
                     include_str!("../migrations/postgres/0016_port_extensions.sql"),
+                ),
+                (
+                    17,
+                    "port_bindings",
+                    include_str!("../migrations/postgres/0017_port_bindings.sql"),
                 ),
                 (
                     19,

@@ -13,6 +13,7 @@ pub mod ip_availability;
 pub mod mechanism_drivers;
 pub mod networks;
 pub mod port_attrs;
+pub mod port_bindings;
 pub mod ports;
 pub mod quotas;
 pub mod rbac_policies;

@@ -15,7 +15,7 @@ use crate::attrs::{Attr, BodyExt, Kind, attr, check_value, owner, standard};
 use crate::error::{ApiResult, bad_request, invalid_input};
 use crate::{AppState, views};
 
-const VNIC_TYPES: &[&str] = &[
+pub(crate) const VNIC_TYPES: &[&str] = &[
     "normal",
     "direct",
     "macvtap",
