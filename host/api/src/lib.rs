@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routers::routes())
         .merge(routes::<floatingips::FloatingIps>())
         .merge(floatingips::routes())
+        .merge(auto_allocated_topology::routes())
         .fallback(|| async { error::not_found_url() })
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

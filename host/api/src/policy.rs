@@ -52,6 +52,7 @@ impl Fields for Network {
             "name" => s(&self.name),
             "shared" => Lookup::Bool(self.shared),
             "router:external" => Lookup::Bool(self.router_external),
+            "is_default" => Lookup::Bool(self.is_default),
             "port_security_enabled" => Lookup::Bool(self.port_security_enabled),
             "admin_state_up" => Lookup::Bool(self.admin_state_up),
             "status" => s(&self.status),

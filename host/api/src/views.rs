@@ -66,6 +66,9 @@ pub struct NetworkView<'a> {
     shared: bool,
     #[serde(rename = "router:external")]
     router_external: bool,
+    /// Only on external networks, as Neutron extends them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_default: Option<bool>,
     mtu: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     port_security_enabled: Option<bool>,
@@ -121,6 +124,7 @@ pub fn network(n: &Network, shown: Shown) -> NetworkView<'_> {
         status: &n.status,
         shared: n.shared,
         router_external: n.router_external,
+        is_default: n.router_external.then_some(n.is_default),
         mtu: n.mtu,
         port_security_enabled: shown.has(4).then_some(n.port_security_enabled),
         availability_zone_hints: &n.availability_zone_hints,

@@ -14,6 +14,7 @@ pub mod address_groups;
 pub mod address_scopes;
 pub mod agent_rpc;
 pub mod agents;
+pub mod auto_allocate;
 pub mod availability_zones;
 pub mod binding;
 pub mod checks;

@@ -29,6 +29,8 @@ pub struct NetworkCreate {
     pub shared: bool,
     /// `router:external`.
     pub router_external: bool,
+    /// `is_default` (only taken on an external network).
+    pub is_default: Option<bool>,
     /// Port security default.
     pub port_security_enabled: bool,
     /// Availability zone hints.
@@ -55,6 +57,8 @@ pub struct NetworkUpdate {
     pub shared: Option<bool>,
     /// `router:external`.
     pub router_external: Option<bool>,
+    /// `is_default` (only taken on an external network).
+    pub is_default: Option<bool>,
     /// Port security default.
     pub port_security_enabled: Option<bool>,
     /// DNS domain.
@@ -63,6 +67,29 @@ pub struct NetworkUpdate {
     pub mtu: Option<i64>,
     /// Provider attributes (updating them is refused).
     pub provider: Option<ProviderSpec>,
+}
+
+/// Neutron's `DefaultExternalNetworkExists`: setting `is_default` on a second external
+/// network.
+async fn check_default_external(conn: &mut Conn, id: &str) -> Result<()> {
+    match networks::default_external(conn).await? {
+        Some(other) if other != id => Err(Error::conflict(
+            "DefaultExternalNetworkExists",
+            format!("A default external network already exists: {other}."),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A write that met the one-default-external-network index: another transaction set a
+/// default meanwhile; run again to answer [`check_default_external`]'s error.
+fn default_race(e: neutrino_store::StoreError) -> Error {
+    match e {
+        neutrino_store::StoreError::Unique { message, .. } => {
+            neutrino_store::StoreError::Retry(message).into()
+        }
+        e => e.into(),
+    }
 }
 
 pub(crate) fn network_not_found(id: &str) -> Error {
@@ -173,12 +200,17 @@ impl Plugin {
             updated_at: now.clone(),
             revision_number: 1,
             rbac: vec![],
+            is_default: false,
             subnets: vec![],
             tags: vec![],
             segments: vec![],
             address_scopes: [None, None],
         };
-        networks::insert(conn, &net).await?;
+        if r.router_external && r.is_default == Some(true) {
+            check_default_external(conn, &id).await?;
+            net.is_default = true;
+        }
+        networks::insert(conn, &net).await.map_err(default_race)?;
         let mut allocated = Vec::new();
         match &r.segments {
             Some(specs) => {
@@ -324,6 +356,16 @@ impl Plugin {
                 }
                 net.router_external = v;
             }
+            // Neutron keeps `is_default` with the network's external row: it goes when the
+            // network stops being external.
+            if !net.router_external {
+                net.is_default = false;
+            } else if let Some(v) = u.is_default {
+                if v {
+                    check_default_external(tx, &id).await?;
+                }
+                net.is_default = v;
+            }
             if let Some(v) = u.port_security_enabled {
                 net.port_security_enabled = v;
             }
@@ -361,7 +403,10 @@ impl Plugin {
             }
             net.revision_number += 1;
             net.updated_at = neutrino_store::now();
-            if !networks::update(tx, &net, current.revision_number).await? {
+            if !networks::update(tx, &net, current.revision_number)
+                .await
+                .map_err(default_race)?
+            {
                 return Err(neutrino_store::StoreError::Retry("network changed".into()).into());
             }
             let host = plugin.staged_host();

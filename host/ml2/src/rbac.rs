@@ -212,6 +212,7 @@ async fn sync_network(conn: &mut Conn, id: &str) -> Result<()> {
         .iter()
         .any(|p| p.action == SHARED && p.target_project == "*");
     net.router_external = entries.iter().any(|p| p.action == EXTERNAL);
+    net.is_default &= net.router_external;
     net.revision_number += 1;
     net.updated_at = neutrino_store::now();
     if !networks::update(conn, &net, before).await? {

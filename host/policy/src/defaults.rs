@@ -424,6 +424,9 @@ pub const RULES: &[(&str, &str)] = &[
     ("delete_address_group", admin_or_pm!()),
     ("add_addresses", admin_or_pm!()),
     ("remove_addresses", admin_or_pm!()),
+    // Auto-allocated topologies (auto_allocated_topology.py).
+    ("get_auto_allocated_topology", admin_or_pr!()),
+    ("delete_auto_allocated_topology", admin_or_pm!()),
     // Flavors, service profiles, service providers (flavor.py, service_type.py).
     ("create_flavor", admin!()),
     ("get_flavor", "role:reader"),

@@ -208,6 +208,11 @@ impl Store {
                     "driver_periodic",
                     include_str!("../migrations/sqlite/0019_driver_periodic.sql"),
                 ),
+                (
+                    20,
+                    "auto_allocate",
+                    include_str!("../migrations/sqlite/0020_auto_allocate.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -275,6 +280,11 @@ impl Store {
                     19,
                     "driver_periodic",
                     include_str!("../migrations/postgres/0019_driver_periodic.sql"),
+                ),
+                (
+                    20,
+                    "auto_allocate",
+                    include_str!("../migrations/postgres/0020_auto_allocate.sql"),
                 ),
             ],
         };

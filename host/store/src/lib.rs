@@ -12,6 +12,7 @@
 pub mod address_groups;
 pub mod address_scopes;
 pub mod agents;
+pub mod auto_allocate;
 pub mod bindings;
 pub mod db;
 pub mod dhcp_bindings;

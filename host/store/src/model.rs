@@ -38,6 +38,9 @@ pub struct Network {
     pub revision_number: i64,
     /// Its RBAC entries (who else may use it), read with the row.
     pub rbac: Vec<RbacGrant>,
+    /// The default external network (`is_default`, `auto-allocated-topology`; only ever
+    /// true on an external network).
+    pub is_default: bool,
     /// Ids of the network's subnets (loaded, not a column).
     pub subnets: Vec<String>,
     /// Tags (loaded, not a column).

@@ -15,11 +15,16 @@ use crate::row::{boolean, fetch_in, group_text, int, json, opt_int, opt_text, te
 use crate::tags;
 
 /// Columns selected for a network, in `from_row` order.
-/// The last one is the network's RBAC entries (`action:target,…`).
+/// Column 15 is the network's RBAC entries (`action:target,…`), 16 `is_default`; statements
+/// that add columns after these read them from [`COLUMN_COUNT`] on.
 pub const COLUMNS: &str = "id, project_id, name, description, admin_state_up, status, shared, \
     router_external, mtu, port_security_enabled, availability_zone_hints, dns_domain, created_at, \
     updated_at, revision_number, (SELECT string_agg(r.action || ':' || r.target_project, ',') \
-    FROM rbac_policies r WHERE r.object_id = networks.id AND r.object_type = 'network') AS rbac";
+    FROM rbac_policies r WHERE r.object_id = networks.id AND r.object_type = 'network') AS rbac, \
+    is_default";
+
+/// How many columns [`COLUMNS`] selects.
+pub const COLUMN_COUNT: usize = 17;
 
 fn from_row(row: &AnyRow) -> Result<Network> {
     Ok(Network {
@@ -49,6 +54,7 @@ fn from_row(row: &AnyRow) -> Result<Network> {
                     .collect()
             })
             .unwrap_or_default(),
+        is_default: boolean(row, 16)?,
         subnets: Vec::new(),
         tags: Vec::new(),
         segments: Vec::new(),
@@ -61,8 +67,8 @@ pub async fn insert(conn: &mut AnyConnection, n: &Network) -> Result<()> {
     sqlx::query(
         "INSERT INTO networks (id, project_id, name, description, admin_state_up, status, shared, \
          router_external, mtu, port_security_enabled, availability_zone_hints, dns_domain, \
-         created_at, updated_at, revision_number) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         created_at, updated_at, revision_number, is_default) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(n.id.clone())
     .bind(n.project_id.clone())
@@ -79,6 +85,7 @@ pub async fn insert(conn: &mut AnyConnection, n: &Network) -> Result<()> {
     .bind(n.created_at.clone())
     .bind(n.updated_at.clone())
     .bind(n.revision_number)
+    .bind(i64::from(n.is_default))
     .execute(&mut *conn)
     .await
     .map_err(StoreError::classify)?;
@@ -91,8 +98,8 @@ pub async fn update(conn: &mut AnyConnection, n: &Network, expected_revision: i6
     let done = sqlx::query(
         "UPDATE networks SET name = $1, description = $2, admin_state_up = $3, status = $4, \
          shared = $5, router_external = $6, mtu = $7, port_security_enabled = $8, \
-         availability_zone_hints = $9, dns_domain = $10, updated_at = $11, revision_number = $12 \
-         WHERE id = $13 AND revision_number = $14",
+         availability_zone_hints = $9, dns_domain = $10, updated_at = $11, revision_number = $12, \
+         is_default = $13 WHERE id = $14 AND revision_number = $15",
     )
     .bind(n.name.clone())
     .bind(n.description.clone())
@@ -106,12 +113,22 @@ pub async fn update(conn: &mut AnyConnection, n: &Network, expected_revision: i6
     .bind(n.dns_domain.clone())
     .bind(n.updated_at.clone())
     .bind(n.revision_number)
+    .bind(i64::from(n.is_default))
     .bind(n.id.clone())
     .bind(expected_revision)
     .execute(&mut *conn)
     .await
     .map_err(StoreError::classify)?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The default external network (`is_default`), if any.
+pub async fn default_external(conn: &mut AnyConnection) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT id FROM networks WHERE is_default <> 0 ORDER BY created_at, id")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    row.as_ref().map(|r| text(r, 0)).transpose()
 }
 
 /// Delete a network row (and, by cascade, its segments); its tags too.
@@ -171,9 +188,9 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Network>> 
         None => Ok(None),
         Some(row) => {
             let mut n = from_row(&row)?;
-            n.subnets = json(&row, 16)?;
-            n.tags = json(&row, 17)?;
-            n.segments = json(&row, 18)?;
+            n.subnets = json(&row, COLUMN_COUNT)?;
+            n.tags = json(&row, COLUMN_COUNT + 1)?;
+            n.segments = json(&row, COLUMN_COUNT + 2)?;
             load_address_scopes(conn, std::slice::from_mut(&mut n)).await?;
             Ok(Some(n))
         }
@@ -234,7 +251,7 @@ pub async fn port_context(
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let first_free = match opt_text(&row, 21)? {
+    let first_free = match opt_text(&row, COLUMN_COUNT + 5)? {
         Some(json) => serde_json::from_str::<Vec<(String, String, String)>>(&json)
             .map_err(|e| StoreError::Corrupt(format!("free ranges of a network: {e}")))?
             .into_iter()
@@ -243,24 +260,28 @@ pub async fn port_context(
         None => HashMap::new(),
     };
     let mut network = from_row(&row)?;
-    network.subnets = json(&row, 16)?;
-    network.tags = json(&row, 17)?;
-    network.segments = json(&row, 18)?;
+    network.subnets = json(&row, COLUMN_COUNT)?;
+    network.tags = json(&row, COLUMN_COUNT + 1)?;
+    network.segments = json(&row, COLUMN_COUNT + 2)?;
     let port_quota = if conn_is_pg {
         None
     } else {
-        let used: Option<i64> = row.try_get(22).map_err(StoreError::classify)?;
-        let own: Option<i64> = row.try_get(23).map_err(StoreError::classify)?;
+        let used: Option<i64> = row
+            .try_get(COLUMN_COUNT + 6)
+            .map_err(StoreError::classify)?;
+        let own: Option<i64> = row
+            .try_get(COLUMN_COUNT + 7)
+            .map_err(StoreError::classify)?;
         Some((used.unwrap_or(0), own))
     };
-    let mut subnets = crate::subnets::from_json_array(&text(&row, 19)?)?;
+    let mut subnets = crate::subnets::from_json_array(&text(&row, COLUMN_COUNT + 3)?)?;
     for s in &mut subnets {
         s.router_external = network.router_external;
     }
     Ok(Some(PortContext {
         network,
         subnets,
-        default_security_group: opt_text(&row, 20)?,
+        default_security_group: opt_text(&row, COLUMN_COUNT + 4)?,
         first_free,
         port_quota,
     }))

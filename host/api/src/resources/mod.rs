@@ -5,6 +5,7 @@
 pub mod address_groups;
 pub mod address_scopes;
 pub mod agents;
+pub mod auto_allocated_topology;
 pub mod availability_zones;
 pub mod driver_state;
 pub mod flavors;

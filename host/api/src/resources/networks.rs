@@ -51,6 +51,10 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
             .rw()
             .default(json!(false))
             .filter("router_external"),
+        attr("is_default", Kind::Bool)
+            .rw()
+            .default(json!(false))
+            .filter("is_default"),
         attr("mtu", Kind::Int(0, i64::from(i32::MAX)))
             .rw()
             .column("mtu"),
@@ -146,6 +150,7 @@ fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<NetworkC
         admin_state_up: m.bool_of("admin_state_up").unwrap_or(true),
         shared: m.bool_of("shared").unwrap_or(false),
         router_external: m.bool_of("router:external").unwrap_or(false),
+        is_default: m.bool_of("is_default"),
         port_security_enabled: m.bool_of("port_security_enabled").unwrap_or(true),
         availability_zone_hints: super::availability_zones::hints(m)?,
         // `dns_domain` comes with DNS integration, which is not advertised.
@@ -213,6 +218,7 @@ impl Resource for Networks {
             admin_state_up: m.bool_of("admin_state_up"),
             shared: m.bool_of("shared"),
             router_external: m.bool_of("router:external"),
+            is_default: m.bool_of("is_default"),
             port_security_enabled: m.bool_of("port_security_enabled"),
             dns_domain: None,
             mtu: m.int_of("mtu"),
