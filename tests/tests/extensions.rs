@@ -45,7 +45,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "qos",
     "segment",
     "dns-integration",
-    "auto-allocated-topology",
     "floating-ip-port-forwarding",
     "metering",
 ];
@@ -361,6 +360,16 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             (r.status == 200)
                 .then_some(())
                 .ok_or_else(|| format!("POST tags: {} {}", r.status, r.body))
+        }
+        "auto-allocated-topology" => {
+            // Nothing is configured for it: the dry run says what is missing.
+            let r = c
+                .get("/v2.0/auto-allocated-topology/None?fields=dry-run")
+                .await;
+            (r.status == 409 && r.body["NeutronError"]["type"] == "AutoAllocationFailure")
+                .then_some(())
+                .ok_or_else(|| format!("dry run: {} {}", r.status, r.body))?;
+            has(&f.net, "router:external")
         }
         "flavors" => answers(c, "/v2.0/flavors").await,
         "quotas" => answers(c, "/v2.0/quotas").await,

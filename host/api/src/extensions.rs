@@ -28,6 +28,11 @@ pub const EXTENSIONS: &[Extension] = &[
     ),
     ("agent", "agent", "The agent management extension."),
     (
+        "auto-allocated-topology",
+        "Auto Allocated Topology Services",
+        "Auto Allocated Topology Services.",
+    ),
+    (
         "availability_zone",
         "Availability Zone",
         "The availability zone extension.",

@@ -158,7 +158,7 @@ impl Plugin {
     /// was built and release the claim.
     async fn build_topology(&self, ctx: &RequestContext, project: &str) -> Result<String> {
         let mut built = Built::default();
-        let result = self.build_steps(ctx, project, &mut built).await;
+        let result = Box::pin(self.build_steps(ctx, project, &mut built)).await;
         match result {
             Ok(()) => {
                 let (net, router) = (
@@ -170,7 +170,7 @@ impl Plugin {
                 crate::in_tx!(self.store(), |tx| {
                     Ok::<_, Error>(store::complete(tx, &p, &n2, &r2).await?)
                 })?;
-                self.update_network(
+                Box::pin(self.update_network(
                     ctx,
                     &net,
                     NetworkUpdate {
@@ -178,14 +178,14 @@ impl Plugin {
                         ..Default::default()
                     },
                     None,
-                )
+                ))
                 .await?;
                 tracing::info!(project = %project, network = %net, router = %router, "auto-allocated a topology");
                 Ok(net)
             }
             Err(e) => {
                 // Failures are logged; the request's own error is the answer.
-                let _ = self.cleanup_topology(ctx, &built).await;
+                let _ = Box::pin(self.cleanup_topology(ctx, &built)).await;
                 let p = project.to_string();
                 if let Err(undo) = crate::in_tx!(self.store(), |tx| {
                     Ok::<_, Error>(store::delete(tx, &p).await?)
@@ -206,19 +206,18 @@ impl Plugin {
         let external = self.default_external_network().await?;
         // The project's private network and its subnets.
         let private = async {
-            let net = self
-                .create_networks(
-                    ctx,
-                    vec![NetworkCreate {
-                        project_id: project.to_string(),
-                        name: "auto_allocated_network".into(),
-                        admin_state_up: false,
-                        port_security_enabled: true,
-                        ..Default::default()
-                    }],
-                )
-                .await?
-                .remove(0);
+            let net = Box::pin(self.create_networks(
+                ctx,
+                vec![NetworkCreate {
+                    project_id: project.to_string(),
+                    name: "auto_allocated_network".into(),
+                    admin_state_up: false,
+                    port_security_enabled: true,
+                    ..Default::default()
+                }],
+            ))
+            .await?
+            .remove(0);
             built.network_id = Some(net.id.clone());
             let pools = self.default_pools().await?;
             if pools.is_empty() {
@@ -230,21 +229,20 @@ impl Plugin {
             }
             let mut made: Vec<Subnet> = Vec::new();
             for (pool, v) in pools {
-                let s = self
-                    .create_subnets(
-                        ctx,
-                        vec![SubnetCreate {
-                            project_id: project.to_string(),
-                            network_id: net.id.clone(),
-                            name: format!("auto_allocated_subnet_v{v}"),
-                            ip_version: v,
-                            subnetpool_id: Some(pool),
-                            enable_dhcp: true,
-                            ..Default::default()
-                        }],
-                    )
-                    .await?
-                    .remove(0);
+                let s = Box::pin(self.create_subnets(
+                    ctx,
+                    vec![SubnetCreate {
+                        project_id: project.to_string(),
+                        network_id: net.id.clone(),
+                        name: format!("auto_allocated_subnet_v{v}"),
+                        ip_version: v,
+                        subnetpool_id: Some(pool),
+                        enable_dhcp: true,
+                        ..Default::default()
+                    }],
+                ))
+                .await?
+                .remove(0);
                 made.push(s);
             }
             Ok::<_, Error>(made)
@@ -260,26 +258,24 @@ impl Plugin {
         };
         // The router, its gateway and its interfaces.
         let uplink = async {
-            let router = self
-                .create_routers(
-                    ctx,
-                    vec![RouterCreate {
-                        project_id: project.to_string(),
-                        name: "auto_allocated_router".into(),
-                        admin_state_up: true,
-                        gateway: Some(GatewayInfo {
-                            network_id: external.clone(),
-                            ..Default::default()
-                        }),
+            let router = Box::pin(self.create_routers(
+                ctx,
+                vec![RouterCreate {
+                    project_id: project.to_string(),
+                    name: "auto_allocated_router".into(),
+                    admin_state_up: true,
+                    gateway: Some(GatewayInfo {
+                        network_id: external.clone(),
                         ..Default::default()
-                    }],
-                )
-                .await?
-                .remove(0);
+                    }),
+                    ..Default::default()
+                }],
+            ))
+            .await?
+            .remove(0);
             built.router_id = Some(router.id.clone());
             for s in &made {
-                self.add_router_interface(ctx, &router.id, Some(&s.id), None)
-                    .await?;
+                Box::pin(self.add_router_interface(ctx, &router.id, Some(&s.id), None)).await?;
                 built.subnets.push(s.id.clone());
             }
             Ok::<_, Error>(())
@@ -310,8 +306,7 @@ impl Plugin {
         };
         if let Some(router) = &built.router_id {
             for s in &built.subnets {
-                let r = self
-                    .remove_router_interface(ctx, router, Some(s), None)
+                let r = Box::pin(self.remove_router_interface(ctx, router, Some(s), None))
                     .await
                     .map(|_| ());
                 report("router interface", s, r);
@@ -319,11 +314,15 @@ impl Plugin {
             report(
                 "router",
                 router,
-                self.delete_router(ctx, router, None).await,
+                Box::pin(self.delete_router(ctx, router, None)).await,
             );
         }
         if let Some(net) = &built.network_id {
-            report("network", net, self.delete_network(ctx, net, None).await);
+            report(
+                "network",
+                net,
+                Box::pin(self.delete_network(ctx, net, None)).await,
+            );
         }
         first.map_or(Ok(()), Err)
     }
@@ -366,7 +365,7 @@ impl Plugin {
             router_id,
             subnets: subnet_ids,
         };
-        self.cleanup_topology(ctx, &built).await?;
+        Box::pin(self.cleanup_topology(ctx, &built)).await?;
         let p = project.clone();
         crate::in_tx!(self.store(), |tx| {
             Ok::<_, Error>(store::delete(tx, &p).await?)
