@@ -371,6 +371,38 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
         assert_eq!(fip["router_id"], router["id"], "{fip}");
         assert_eq!(fip["fixed_ip_address"], serde_json::json!(left[0]));
         cli.run(&["floating", "ip", "delete", &address]);
+
+        // An auto-allocated topology: the project's network, subnet and router on the
+        // default external network, from the default subnet pool.
+        cli.run(&["network", "set", "--default", "public"]);
+        cli.run(&[
+            "subnet",
+            "pool",
+            "create",
+            "--pool-prefix",
+            "10.200.0.0/16",
+            "--default-prefix-length",
+            "24",
+            "--default",
+            "--share",
+            "auto-pool",
+        ]);
+        let public = cli.json(&["network", "show", "public"]);
+        assert_eq!(public["is_default"], true, "{public}");
+        // With noauth the caller's project is `default_project_id`, `admin`.
+        let auto = ["network", "auto", "allocated", "topology"];
+        let check = cli.json(&[&auto[..], &["create", "--check-resources", "--project", "admin"]].concat());
+        assert_eq!(check, serde_json::json!({"dry_run": null}), "a passed dry run");
+        let topo = cli.json(&[&auto[..], &["create", "--project", "admin"]].concat());
+        assert_eq!(topo["project_id"], "admin", "{topo}");
+        let topo_net = topo["id"].as_str().unwrap_or_default().to_string();
+        let auto_net = cli.json(&["network", "show", &topo_net]);
+        assert_eq!(auto_net["name"], "auto_allocated_network", "{topo}");
+        let again = cli.json(&[&auto[..], &["create", "--project", "admin"]].concat());
+        assert_eq!(again["id"], topo["id"]);
+        cli.run(&[&auto[..], &["delete", "--project", "admin"]].concat());
+        assert!(!names(&cli.json(&["network", "list"])).contains(&"auto_allocated_network".to_string()));
+        cli.run(&["subnet", "pool", "delete", "auto-pool"]);
         cli.run(&["router", "remove", "subnet", "router1", "sub1"]);
         cli.run(&["router", "delete", "router1"]);
         cli.run(&["network", "delete", "public"]);
