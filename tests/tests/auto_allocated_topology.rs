@@ -139,6 +139,70 @@ async fn is_default_is_shown_on_external_networks_and_only_one_is_the_default() 
 }
 
 #[tokio::test]
+async fn the_default_external_network_stays_external_to_everyone() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let ext = external(&c, "public", true, "203.0.113.0/24").await;
+    let entries = c
+        .get_ok(&format!(
+            "/v2.0/rbac-policies?object_id={ext}&action=access_as_external"
+        ))
+        .await;
+    let wildcard = s(&entries["rbac_policies"][0], "id").to_string();
+
+    let deleted = c.delete(&format!("/v2.0/rbac-policies/{wildcard}")).await;
+
+    assert_eq!(
+        deleted.expect_error(409, "RbacPolicyInUse"),
+        format!(
+            "RBAC policy on object {ext} cannot be removed because other objects depend on \
+             it.\nDetails: Default external networks must be shared to everyone."
+        )
+    );
+    let net = c.get_ok(&format!("/v2.0/networks/{ext}")).await;
+    assert_eq!(net["network"]["router:external"], true);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn thirty_two_admins_making_networks_the_default_leave_one_default() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let mut nets = Vec::new();
+    for i in 0..32 {
+        nets.push(external(&c, &format!("ext{i}"), false, &format!("198.18.{i}.0/24")).await);
+    }
+
+    let paths: Vec<String> = nets
+        .iter()
+        .map(|id| format!("/v2.0/networks/{id}"))
+        .collect();
+    let answers: Vec<_> = futures::future::join_all(
+        paths
+            .iter()
+            .map(|path| c.put(path, json!({"network": {"is_default": true}}))),
+    )
+    .await;
+
+    let won: Vec<&str> = answers
+        .iter()
+        .zip(&nets)
+        .filter(|(r, _)| r.status == 200)
+        .map(|(_, id)| id.as_str())
+        .collect();
+    assert_eq!(won.len(), 1, "one default: {won:?}");
+    for r in answers.iter().filter(|r| r.status != 200) {
+        assert_eq!(
+            r.expect_error(409, "DefaultExternalNetworkExists"),
+            format!("A default external network already exists: {}.", won[0])
+        );
+    }
+    let defaults = c.get_ok("/v2.0/networks?is_default=true").await;
+    assert_eq!(defaults["networks"].as_array().unwrap().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn get_builds_a_network_subnets_and_a_router_on_the_default_external_network_once() {
     let server = TestServer::start().await;
     let c = server.admin();

@@ -868,7 +868,8 @@ async fn extensions_carry_neutrons_names_and_descriptions() {
 
 /// Attributes that come with extensions this server does not advertise, by resource.
 const UNADVERTISED_KEYS: &[(&str, &[&str])] = &[
-    // dns-integration, l2_adjacency, auto-allocated-topology
+    // dns-integration, l2_adjacency (`is_default` of auto-allocated-topology: external
+    // networks only, tests/tests/auto_allocated_topology.rs)
     ("network", &["dns_domain", "l2_adjacency", "is_default"]),
     // segment
     ("subnet", &["segment_id"]),

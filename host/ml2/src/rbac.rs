@@ -532,6 +532,12 @@ impl Plugin {
 
     /// Whether removing `p` would take the network away from a project that uses it.
     async fn check_removal(&self, conn: &mut Conn, net: &Network, p: &RbacPolicy) -> Result<()> {
+        if p.action == EXTERNAL && p.target_project == "*" && net.is_default {
+            return Err(in_use(
+                &net.id,
+                "Default external networks must be shared to everyone.",
+            ));
+        }
         if p.action != SHARED {
             return Ok(());
         }
