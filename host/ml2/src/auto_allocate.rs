@@ -165,11 +165,7 @@ impl Plugin {
                     built.network_id.clone().unwrap_or_default(),
                     built.router_id.clone().unwrap_or_default(),
                 );
-                let p = project.to_string();
-                let (n2, r2) = (net.clone(), router.clone());
-                crate::in_tx!(self.store(), |tx| {
-                    Ok::<_, Error>(store::complete(tx, &p, &n2, &r2).await?)
-                })?;
+                // Up before anyone is told of it (Neutron: once recorded).
                 Box::pin(self.update_network(
                     ctx,
                     &net,
@@ -180,6 +176,21 @@ impl Plugin {
                     None,
                 ))
                 .await?;
+                let p = project.to_string();
+                let (n2, r2) = (net.clone(), router.clone());
+                let recorded = crate::in_tx!(self.store(), |tx| {
+                    Ok::<_, Error>(store::complete(tx, &p, &n2, &r2).await?)
+                })?;
+                if !recorded {
+                    // Another request took the claim over (this one was slower than
+                    // STALE_CLAIM) or the topology was deleted meanwhile: this build goes,
+                    // and the project's topology is answered as a new request would.
+                    tracing::warn!(project = %project, network = %net, "auto-allocation lost its claim; removing what it built");
+                    let _ = Box::pin(self.cleanup_topology(ctx, &built)).await;
+                    return Box::pin(self.get_auto_allocated_topology(ctx, project, false))
+                        .await
+                        .map(|(net, _)| net);
+                }
                 tracing::info!(project = %project, network = %net, router = %router, "auto-allocated a topology");
                 Ok(net)
             }
