@@ -672,7 +672,7 @@ async fn extraroutes_are_added_and_removed_as_sets() {
 
 #[tokio::test]
 async fn thirty_two_clients_adding_extraroutes_lose_none() {
-    let server = TestServer::with_config(|c| c.max_routes = 64).await;
+    let server = TestServer::with_config(|c| c.quotas.quota_router_route = 64).await;
     let alice = server.project(ALICE);
     let (_, subnet) = alice.network_with_subnet("n", "10.5.0.0/24").await;
     let r = router(&alice, json!({})).await;
