@@ -471,7 +471,7 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             c.delete(&format!("/v2.0/routers/{id}")).await;
             out
         }
-        "fip-port-details" | "floatingip-pools" => answers(c, "/v2.0/floatingip_pools").await,
+        "fip-port-details" | "floatingip-pools" => answers(c, "/v2.0/floatingip-pools").await,
         "floating-ip-router-writable" => {
             // A router with its gateway on the external network but no interface on the
             // port's subnet hosts a floating IP named with it.

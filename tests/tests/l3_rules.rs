@@ -667,8 +667,8 @@ async fn an_access_as_external_entry_gives_its_project_the_network_for_gateways_
     let fip_body = json!({"floatingip": {"floating_network_id": net["id"]}});
     let alice_fip = alice.post("/v2.0/floatingips", fip_body.clone()).await;
     let bob_fip = bob.post("/v2.0/floatingips", fip_body).await;
-    let alice_pools = alice.get_ok("/v2.0/floatingip_pools").await;
-    let bob_pools = bob.get_ok("/v2.0/floatingip_pools").await;
+    let alice_pools = alice.get_ok("/v2.0/floatingip-pools").await;
+    let bob_pools = bob.get_ok("/v2.0/floatingip-pools").await;
     let alice_external = alice.get_ok("/v2.0/networks?router:external=True").await;
 
     assert_eq!(alice_sees.status, 200, "{}", alice_sees.body);
@@ -746,5 +746,72 @@ async fn an_access_as_external_entry_a_router_gateway_depends_on_stays() {
     assert_eq!(delete_wildcard.status, 204, "{}", delete_wildcard.body);
     // With no entry left the network is no longer external.
     assert_eq!(after["network"]["router:external"], false);
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// What neutron-tempest-plugin's L3 tests found
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_gateway_on_an_external_network_without_subnets_has_a_port_without_addresses() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let r = admin
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": "bare", "router:external": true}}),
+        )
+        .await;
+    let bare = r.body["network"].clone();
+
+    let routed = admin
+        .post(
+            "/v2.0/routers",
+            json!({"router": {"external_gateway_info": {"network_id": bare["id"]}}}),
+        )
+        .await;
+
+    assert_eq!(routed.status, 201, "{}", routed.body);
+    let info = &routed.body["router"]["external_gateway_info"];
+    assert_eq!(info["network_id"], bare["id"]);
+    assert_eq!(info["external_fixed_ips"], json!([]));
+    let ports = admin
+        .get_ok(&format!(
+            "/v2.0/ports?device_id={}",
+            s(&routed.body["router"], "id")
+        ))
+        .await;
+    assert_eq!(ports["ports"][0]["device_owner"], "network:router_gateway");
+    assert_eq!(ports["ports"][0]["fixed_ips"], json!([]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_network_owner_associating_another_projects_port_is_a_bad_request() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let alice = server.project(ALICE);
+    let (ext, net, _) = direct(&admin, &alice).await;
+    // An admin puts a port of another project on Alice's network: Alice sees it (she owns
+    // the network) but may not give it her floating IP.
+    let theirs = admin.port(s(&net, "id"), json!({"project_id": BOB})).await;
+    let f = fip(&alice, json!({"floating_network_id": ext["id"]})).await;
+
+    let r = alice
+        .put(
+            &format!("/v2.0/floatingips/{}", s(&f, "id")),
+            json!({"floatingip": {"port_id": theirs["id"]}}),
+        )
+        .await;
+
+    assert_eq!(
+        r.expect_error(400, "BadRequest"),
+        format!(
+            "Bad floatingip request: Cannot process floating IP association with Port {}, \
+             since that port is owned by a different project.",
+            s(&theirs, "id")
+        )
+    );
     server.stop().await;
 }

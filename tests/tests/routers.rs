@@ -762,20 +762,42 @@ async fn distributed_changes_need_the_router_down() {
     let active = admin
         .put(&path, json!({"router": {"distributed": true}}))
         .await;
-    let down = admin
+    // Down before and after: the same request taking it down is not enough.
+    let going_down = admin
         .put(
             &path,
             json!({"router": {"admin_state_up": false, "distributed": true}}),
+        )
+        .await;
+    let taken_down = admin
+        .put(&path, json!({"router": {"admin_state_up": false}}))
+        .await;
+    let down = admin
+        .put(&path, json!({"router": {"distributed": true}}))
+        .await;
+    let up_again = admin
+        .put(
+            &path,
+            json!({"router": {"admin_state_up": true, "distributed": false}}),
         )
         .await;
     let back = admin
         .put(&path, json!({"router": {"distributed": false}}))
         .await;
 
-    active.expect_error(400, "BadRequest");
+    assert_eq!(
+        active.expect_error(400, "BadRequest"),
+        "Bad router request: Cannot change the 'distributed' attribute of active routers. \
+         Please set router admin_state_up to False prior to upgrade."
+    );
+    going_down.expect_error(400, "BadRequest");
+    assert_eq!(taken_down.status, 200, "{}", taken_down.body);
     assert_eq!(down.status, 200, "{}", down.body);
     assert_eq!(down.body["router"]["distributed"], true);
-    back.expect_error(400, "BadRequest");
+    up_again.expect_error(400, "BadRequest");
+    // Back to centralized, as Neutron allows, while down.
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(back.body["router"]["distributed"], false);
     server.stop().await;
 }
 

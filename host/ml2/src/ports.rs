@@ -183,7 +183,12 @@ impl Plugin {
     }
 
     /// Whether the caller may see a port (its own, or on a network it owns).
-    async fn port_visible(&self, conn: &mut Conn, ctx: &RequestContext, p: &Port) -> Result<bool> {
+    pub(crate) async fn port_visible(
+        &self,
+        conn: &mut Conn,
+        ctx: &RequestContext,
+        p: &Port,
+    ) -> Result<bool> {
         if ctx.sees_all() || p.project_id == ctx.project_id {
             return Ok(true);
         }

@@ -1,5 +1,5 @@
 //! `/v2.0/floatingips` (extensions `router`, `fip-port-details`, `floating-ip-router-writable`) and
-//! `/v2.0/floatingip_pools` (`floatingip-pools`).
+//! `/v2.0/floatingip-pools` (`floatingip-pools`).
 
 use std::sync::LazyLock;
 
@@ -181,9 +181,12 @@ impl Resource for FloatingIps {
     }
 }
 
-/// `GET /v2.0/floatingip_pools`.
+/// `GET /v2.0/floatingip-pools` (Neutron's path: its extension translates the collection's
+/// `_` to `-`), also answered at `/v2.0/floatingip_pools`.
 pub fn routes() -> AxumRouter<AppState> {
-    AxumRouter::new().route("/v2.0/floatingip_pools", get(pools))
+    AxumRouter::new()
+        .route("/v2.0/floatingip-pools", get(pools))
+        .route("/v2.0/floatingip_pools", get(pools))
 }
 
 async fn pools(

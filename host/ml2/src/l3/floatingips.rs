@@ -123,10 +123,13 @@ impl Plugin {
         a: &Association,
         router: Option<&str>,
     ) -> Result<Resolved> {
+        // Seen as `GET /ports` sees it: the caller's own, or on a network it owns.
         let port: Port = ports::get(conn, &a.port_id)
             .await?
-            .filter(|p| ctx.sees_all() || p.project_id == ctx.project_id)
             .ok_or_else(|| port_not_found(&a.port_id))?;
+        if !self.port_visible(conn, ctx, &port).await? {
+            return Err(port_not_found(&a.port_id));
+        }
         if !ctx.sees_all() && port.project_id != fip.project_id {
             return Err(bad_fip(format!(
                 "Cannot process floating IP association with Port {}, since that port is owned \

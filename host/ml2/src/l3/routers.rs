@@ -252,20 +252,16 @@ impl Plugin {
     /// Neutron's rules for `distributed` and `ha` changes (`router-admin-state-down-before-update`).
     fn check_ha_dvr_change(&self, current: &Router, u: &RouterUpdate) -> Result<()> {
         let down = !u.admin_state_up.unwrap_or(current.admin_state_up);
+        // Either way, with the router down before and after the update (Neutron's
+        // `_validate_router_migration` with `router-admin-state-down-before-update`).
         if let Some(d) = u.distributed
             && d != current.distributed
+            && (current.admin_state_up || !down)
         {
-            if current.distributed && !d {
-                return Err(bad_router(
-                    "Migration from distributed router to centralized is not supported",
-                ));
-            }
-            if !down {
-                return Err(bad_router(
-                    "Cannot upgrade active router to distributed. Please set router \
-                     admin_state_up to False prior to upgrade",
-                ));
-            }
+            return Err(bad_router(
+                "Cannot change the 'distributed' attribute of active routers. Please set \
+                 router admin_state_up to False prior to upgrade",
+            ));
         }
         if let Some(h) = u.ha
             && h != current.ha
@@ -437,11 +433,8 @@ impl Plugin {
             .pop()
             .ok_or_else(|| Error::Store(StoreError::Retry("no port".into())))?;
         if port.fixed_ips.is_empty() {
-            self.delete_port(&admin, &port.id, None).await?;
-            return Err(bad_router(format!(
-                "No IPs available for external network {}",
-                net.id
-            )));
+            // Neutron only logs it: a gateway on an external network without subnets.
+            tracing::debug!(network = %net.id, "no IPs available for external network");
         }
         let (rid, pid, nid) = (current.id.clone(), port.id.clone(), net.id.clone());
         let attached = crate::in_tx!(self.store(), |tx| {
