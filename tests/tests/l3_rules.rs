@@ -815,3 +815,91 @@ async fn a_network_owner_associating_another_projects_port_is_a_bad_request() {
     );
     server.stop().await;
 }
+
+/// An L3 flavor bound to a profile of one of the L3 plugin's own providers.
+async fn l3_flavor(admin: &Client, driver: &str) -> Value {
+    let p = admin
+        .post(
+            "/v2.0/service_profiles",
+            json!({"service_profile": {"driver": format!(
+                "neutron.services.l3_router.service_providers.{driver}")}}),
+        )
+        .await;
+    assert_eq!(p.status, 201, "{}", p.body);
+    let f = admin
+        .post(
+            "/v2.0/flavors",
+            json!({"flavor": {"name": driver, "service_type": "L3_ROUTER_NAT"}}),
+        )
+        .await;
+    assert_eq!(f.status, 201, "{}", f.body);
+    let bound = admin
+        .post(
+            &format!(
+                "/v2.0/flavors/{}/service_profiles",
+                s(&f.body["flavor"], "id")
+            ),
+            json!({"service_profile": {"id": p.body["service_profile"]["id"]}}),
+        )
+        .await;
+    assert_eq!(bound.status, 201, "{}", bound.body);
+    f.body["flavor"].clone()
+}
+
+#[tokio::test]
+async fn a_flavor_and_flags_its_provider_cannot_serve_are_invalid_input() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let single = l3_flavor(&admin, "single_node.SingleNodeDriver").await;
+    let dvr = l3_flavor(&admin, "dvr.DvrDriver").await;
+    let create = |f: &Value, extra: Value| {
+        let mut body = json!({"flavor_id": f["id"]});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        json!({ "router": body })
+    };
+
+    let plain = admin
+        .post("/v2.0/routers", create(&single, json!({})))
+        .await;
+    let single_distributed = admin
+        .post(
+            "/v2.0/routers",
+            create(&single, json!({"distributed": true})),
+        )
+        .await;
+    let single_centralized = admin
+        .post(
+            "/v2.0/routers",
+            create(&single, json!({"distributed": false})),
+        )
+        .await;
+    let dvr_centralized = admin
+        .post("/v2.0/routers", create(&dvr, json!({"distributed": false})))
+        .await;
+    let dvr_ha = admin
+        .post("/v2.0/routers", create(&dvr, json!({"ha": true})))
+        .await;
+    let dvr_distributed = admin
+        .post("/v2.0/routers", create(&dvr, json!({"distributed": true})))
+        .await;
+
+    assert_eq!(plain.status, 201, "{}", plain.body);
+    assert_eq!(
+        single_distributed.expect_error(400, "InvalidInput"),
+        "Invalid input for operation: Provider single_node does not support distributed=True"
+    );
+    assert_eq!(
+        single_centralized.status, 201,
+        "{}",
+        single_centralized.body
+    );
+    assert_eq!(
+        dvr_centralized.expect_error(400, "InvalidInput"),
+        "Invalid input for operation: Provider dvr does not support distributed=False"
+    );
+    dvr_ha.expect_error(400, "InvalidInput");
+    assert_eq!(dvr_distributed.status, 201, "{}", dvr_distributed.body);
+    server.stop().await;
+}

@@ -606,10 +606,12 @@ impl Config {
                 router_distributed: self.router_distributed,
                 l3_ha: self.l3_ha,
             },
-            service_providers: neutrino_ml2::flavors::parse_service_providers(
-                &self.service_providers.service_provider,
-            )
-            .map_err(|e| invalid("service_providers.service_provider", e))?,
+            service_providers: neutrino_ml2::flavors::with_l3_providers(
+                neutrino_ml2::flavors::parse_service_providers(
+                    &self.service_providers.service_provider,
+                )
+                .map_err(|e| invalid("service_providers.service_provider", e))?,
+            ),
         };
         let m = &self.ml2;
         const KNOWN: [&str; 8] = [

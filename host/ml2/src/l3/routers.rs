@@ -107,6 +107,7 @@ impl Plugin {
         for r in &reqs {
             if let Some(f) = &r.flavor_id {
                 self.check_l3_flavor(ctx, f).await?;
+                self.check_flavor_flags(ctx, f, r).await?;
             }
         }
         let now = neutrino_store::now();
@@ -559,6 +560,33 @@ impl Plugin {
                         s.cidr, s.id, a.cidr, a.subnet_id
                     )));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Neutron's `_ensure_driver_supports_request`: `distributed` and `ha`, when given with a
+    /// flavor, must suit the provider the flavor leads to (400 `InvalidInput`).
+    async fn check_flavor_flags(
+        &self,
+        ctx: &RequestContext,
+        flavor_id: &str,
+        r: &RouterCreate,
+    ) -> Result<()> {
+        if r.distributed.is_none() && r.ha.is_none() {
+            return Ok(());
+        }
+        let admin = RequestContext::admin(&ctx.project_id);
+        let Ok((driver, name)) = self.flavor_next_provider(&admin, flavor_id).await else {
+            return Ok(());
+        };
+        for (key, ha, flag) in [("distributed", false, r.distributed), ("ha", true, r.ha)] {
+            let Some(flag) = flag else { continue };
+            if crate::flavors::l3_driver_accepts(&driver, ha, flag) == Some(false) {
+                let py = if flag { "True" } else { "False" };
+                return Err(Error::invalid_input(format!(
+                    "Provider {name} does not support {key}={py}"
+                )));
             }
         }
         Ok(())
