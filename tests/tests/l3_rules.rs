@@ -903,3 +903,34 @@ async fn a_flavor_and_flags_its_provider_cannot_serve_are_invalid_input() {
     assert_eq!(dvr_distributed.status, 201, "{}", dvr_distributed.body);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_flavor_a_router_uses_cannot_be_deleted() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let f = l3_flavor(&admin, "single_node.SingleNodeDriver").await;
+    let r = router(&admin, json!({"flavor_id": f["id"]})).await;
+    let flavor_path = format!("/v2.0/flavors/{}", s(&f, "id"));
+
+    let in_use = admin.delete(&flavor_path).await;
+    let still = admin.get(&flavor_path).await;
+    admin
+        .delete(&format!("/v2.0/routers/{}", s(&r, "id")))
+        .await;
+    let unused = admin.delete(&flavor_path).await;
+
+    assert_eq!(
+        in_use.expect_error(409, "FlavorInUse"),
+        format!("Flavor {} is used by some service instance.", s(&f, "id"))
+    );
+    assert_eq!(still.status, 200, "{}", still.body);
+    assert_eq!(
+        still.body["flavor"]["service_profiles"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(unused.status, 204, "{}", unused.body);
+    server.stop().await;
+}

@@ -200,7 +200,7 @@ pub struct ProfileUpdate {
     pub metainfo: Option<String>,
 }
 
-fn flavor_not_found(id: &str) -> Error {
+pub(crate) fn flavor_not_found(id: &str) -> Error {
     Error::neutron(
         "FlavorNotFound",
         404,

@@ -193,6 +193,11 @@ impl Store {
                     "driver_journal",
                     include_str!("../migrations/sqlite/0015_driver_journal.sql"),
                 ),
+                (
+                    18,
+                    "router_flavor_key",
+                    include_str!("../migrations/sqlite/0018_router_flavor_key.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -245,6 +250,11 @@ impl Store {
                     15,
                     "driver_journal",
                     include_str!("../migrations/postgres/0015_driver_journal.sql"),
+                ),
+                (
+                    18,
+                    "router_flavor_key",
+                    include_str!("../migrations/postgres/0018_router_flavor_key.sql"),
                 ),
             ],
         };

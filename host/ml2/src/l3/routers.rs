@@ -141,7 +141,13 @@ impl Plugin {
                 plugin.check_quota(tx, project, "router", n).await?;
             }
             for r in &routers {
-                store::insert_router(tx, r).await?;
+                store::insert_router(tx, r).await.map_err(|e| match e {
+                    // Its flavor was deleted since it was checked.
+                    StoreError::ForeignKey(_) => {
+                        crate::flavors::flavor_not_found(r.flavor_id.as_deref().unwrap_or_default())
+                    }
+                    other => other.into(),
+                })?;
                 for t in &r.tags {
                     neutrino_store::tags::add(tx, "routers", &r.id, t).await?;
                 }
