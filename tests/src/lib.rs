@@ -269,6 +269,14 @@ impl Client {
         }
     }
 
+    /// Same client acting in `project` with `roles` (comma-separated, as `X-Roles`).
+    pub fn with_roles(&self, project: &str, roles: &str) -> Client {
+        Client {
+            identity: Some((project.to_string(), roles.to_string())),
+            ..self.clone()
+        }
+    }
+
     /// Send a request with an optional JSON body and extra headers.
     pub async fn send(
         &self,

@@ -8,7 +8,8 @@
 //! same across a killed server process and with two servers on one PostgreSQL; a permanent
 //! refusal fails the entry, visible through the API, and an operator retries or drops it; a
 //! hot swap or rollback with pending entries delivers them on the version serving then;
-//! `periodic` is called every `periodic_interval` seconds, and drivers without the export
+//! `periodic` is called every `periodic_interval` seconds (once for two servers on one
+//! PostgreSQL), and drivers without the export
 //! (0.1, and 0.2 built without it) load unchanged.
 
 use std::collections::BTreeMap;
@@ -705,6 +706,37 @@ async fn periodic_runs_every_interval_and_drivers_without_it_load_unchanged() {
         assert_eq!(by_version["traps"], 0, "{name}: {by_version}");
     }
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_postgresql_make_each_periodic_call_once() {
+    // Every second, once for the deployment: two servers each calling it would make about
+    // ten calls in five seconds.
+    let backend = Backend::down().await;
+    backend.up();
+    let first = TestServer::on_db(TestDb::new(DbBackend::Postgres).await, |_| {}).await;
+    load(&first.admin(), &backend, "v1").await;
+    let second = TestServer::on_db(TestDb::existing(&first.db.url), |_| {}).await;
+    let r = second
+        .admin()
+        .get("/v2.0/mechanism-drivers/journaled")
+        .await;
+    assert_eq!(
+        r.body["mechanism_driver"]["periodic_interval"], 1,
+        "{}",
+        r.body
+    );
+    // Both servers serve the driver and had time to see it due.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = backend.received().periodic;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let calls = backend.received().periodic - before;
+    assert!(
+        (3..=6).contains(&calls),
+        "{calls} periodic calls in 5 s with a 1 s interval on two servers"
+    );
+    second.stop().await;
+    first.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,7 +48,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "auto-allocated-topology",
     "floating-ip-port-forwarding",
     "metering",
-    "extra_dhcp_opt",
 ];
 
 fn aliases(v: &Value) -> Vec<String> {
@@ -261,6 +260,19 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
         "mechanism-drivers" => answers(c, "/v2.0/mechanism-drivers").await,
         "allowed-address-pairs" => has(&f.port, "allowed_address_pairs"),
         "binding" => has(&f.port, "binding:vif_type"),
+        "binding-extended" => {
+            let r = c
+                .post(
+                    "/v2.0/ports",
+                    serde_json::json!({"port": {"network_id": net_id, "device_owner": "compute:nova"}}),
+                )
+                .await;
+            let id = r.body["port"]["id"].as_str().unwrap_or_default();
+            let r = c.get(&format!("/v2.0/ports/{id}/bindings")).await;
+            (r.status == 200 && r.body["bindings"][0]["status"] == "ACTIVE")
+                .then_some(())
+                .ok_or_else(|| format!("bindings of a compute port: {} {}", r.status, r.body))
+        }
         "default-subnetpools" => {
             answers(c, "/v2.0/subnetpools?is_default=true").await?;
             Ok(())
@@ -572,6 +584,63 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
                 .then_some(())
                 .ok_or_else(|| format!("multicast pair accepted: {}", r.status))
         }
+        "port-device-profile" => {
+            let r = c
+                .post(
+                    "/v2.0/ports",
+                    serde_json::json!({"port": {"network_id": net_id, "device_profile": "dp1"}}),
+                )
+                .await;
+            (r.status == 201 && r.body["port"]["device_profile"] == "dp1")
+                .then_some(())
+                .ok_or_else(|| format!("device_profile: {} {}", r.status, r.body))
+        }
+        "port-numa-affinity-policy" | "port-numa-affinity-policy-socket" => {
+            let policy = if alias.ends_with("socket") {
+                "socket"
+            } else {
+                "required"
+            };
+            let r = c
+                .post(
+                    "/v2.0/ports",
+                    serde_json::json!({"port": {"network_id": net_id, "numa_affinity_policy": policy}}),
+                )
+                .await;
+            (r.status == 201 && r.body["port"]["numa_affinity_policy"] == policy)
+                .then_some(())
+                .ok_or_else(|| format!("numa_affinity_policy: {} {}", r.status, r.body))
+        }
+        "extra_dhcp_opt" => {
+            let opts = serde_json::json!([{"opt_name": "bootfile-name", "opt_value": "pxe.0", "ip_version": 4}]);
+            let r = c
+                .post(
+                    "/v2.0/ports",
+                    serde_json::json!({"port": {"network_id": net_id, "extra_dhcp_opts": opts}}),
+                )
+                .await;
+            (r.status == 201 && r.body["port"]["extra_dhcp_opts"] == opts)
+                .then_some(())
+                .ok_or_else(|| format!("extra_dhcp_opts: {} {}", r.status, r.body))
+        }
+        "port-mac-override" => {
+            let mac = "b4:96:91:34:f4:aa";
+            let r = c
+                .with_roles("admin", "admin,service")
+                .post(
+                    "/v2.0/ports",
+                    serde_json::json!({"port": {
+                        "network_id": net_id,
+                        "binding:host_id": "probe-host",
+                        "binding:vnic_type": "direct-physical",
+                        "binding:profile": {"device_mac_address": mac},
+                    }}),
+                )
+                .await;
+            (r.status == 201 && r.body["port"]["mac_address"] == mac)
+                .then_some(())
+                .ok_or_else(|| format!("MAC not overridden: {} {}", r.status, r.body))
+        }
         "subnetpool-prefix-ops" | "subnet_onboard" => {
             let pool = c
                 .post(
@@ -648,6 +717,33 @@ async fn every_advertised_extension_is_served() {
 /// Name and description of extensions exactly as Neutron 29 gives them (neutron-lib's API
 /// definitions): clients look some of them up by name.
 const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
+    (
+        "extra_dhcp_opt",
+        "Neutron Extra DHCP options",
+        "Extra options configuration for DHCP. For example PXE boot options to DHCP clients \
+         can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+    ),
+    (
+        "port-device-profile",
+        "Port device profile",
+        "Expose the port device profile (Cyborg)",
+    ),
+    (
+        "port-mac-override",
+        "Neutron Port MAC address override",
+        "Allow overriding the MAC address of a direct-physical Port via the active binding \
+         profile",
+    ),
+    (
+        "port-numa-affinity-policy",
+        "Port NUMA affinity policy",
+        "Expose the port NUMA affinity policy",
+    ),
+    (
+        "port-numa-affinity-policy-socket",
+        "Port NUMA affinity policy \"socket\"",
+        "Adds \"socket\" to the supported port NUMA affinity policies",
+    ),
     (
         "availability_zone",
         "Availability Zone",
@@ -805,16 +901,8 @@ const UNADVERTISED_KEYS: &[(&str, &[&str])] = &[
     ("network", &["dns_domain", "l2_adjacency", "is_default"]),
     // segment
     ("subnet", &["segment_id"]),
-    // dns-integration, ip_allocation, extra_dhcp_opt
-    (
-        "port",
-        &[
-            "dns_name",
-            "dns_assignment",
-            "ip_allocation",
-            "extra_dhcp_opts",
-        ],
-    ),
+    // dns-integration, ip_allocation
+    ("port", &["dns_name", "dns_assignment", "ip_allocation"]),
 ];
 
 #[tokio::test]

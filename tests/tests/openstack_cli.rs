@@ -91,7 +91,12 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
         );
         return;
     };
-    let server = TestServer::start().await;
+    // `network service provider list` lists the configured providers.
+    let server = TestServer::with_config(|c| {
+        c.service_providers.service_provider =
+            vec!["L3_ROUTER_NAT:single_node:neutrino.l3.single_node:default".into()];
+    })
+    .await;
     let cli = Cli {
         exe,
         endpoint: server.url.clone(),
@@ -216,6 +221,124 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
         ]);
         assert_eq!(rule["port_range_min"], 22);
 
+        // Port attributes of the ML2 extensions: extra DHCP options, NUMA policy, device
+        // profile.
+        let port2 = cli.json(&[
+            "port",
+            "create",
+            "--network",
+            "net1",
+            "--extra-dhcp-option",
+            "name=bootfile-name,value=pxelinux.0",
+            "--numa-policy-socket",
+            "--device-profile",
+            "gpu-profile",
+            "port2",
+        ]);
+        assert_eq!(
+            port2["extra_dhcp_opts"],
+            serde_json::json!([{"opt_name": "bootfile-name", "opt_value": "pxelinux.0", "ip_version": 4}]),
+            "{port2}"
+        );
+        assert_eq!(port2["numa_affinity_policy"], "socket");
+        assert_eq!(port2["device_profile"], "gpu-profile");
+        cli.run(&[
+            "port",
+            "set",
+            "--extra-dhcp-option",
+            "name=bootfile-name,value=ipxe.efi",
+            "--numa-policy-legacy",
+            "port2",
+        ]);
+        let port2 = cli.json(&["port", "show", "port2"]);
+        assert_eq!(port2["extra_dhcp_opts"][0]["opt_value"], "ipxe.efi", "{port2}");
+        assert_eq!(port2["numa_affinity_policy"], "legacy");
+
+        // Subnet pool prefixes grow, merged as Neutron merges them.
+        cli.run(&["subnet", "pool", "set", "--pool-prefix", "10.101.0.0/16", "pool1"]);
+        let pool = cli.json(&["subnet", "pool", "show", "pool1"]);
+        assert_eq!(pool["prefixes"], serde_json::json!(["10.100.0.0/15"]), "{pool}");
+
+        // Address groups: create, add and remove addresses.
+        cli.run(&["address", "group", "create", "--address", "10.0.0.0/24", "group1"]);
+        cli.run(&["address", "group", "set", "--address", "10.1.0.0/24", "group1"]);
+        cli.run(&["address", "group", "unset", "--address", "10.0.0.0/24", "group1"]);
+        let group = cli.json(&["address", "group", "show", "group1"]);
+        assert_eq!(group["addresses"], serde_json::json!(["10.1.0.0/24"]), "{group}");
+        assert_eq!(
+            names(&cli.json(&["address", "group", "list"])),
+            vec!["group1"]
+        );
+
+        // Default security group rules (the templates of new groups' rules).
+        let template = cli.json(&[
+            "default",
+            "security",
+            "group",
+            "rule",
+            "create",
+            "--protocol",
+            "tcp",
+            "--dst-port",
+            "80",
+            "--for-custom-sg",
+        ]);
+        assert_eq!(template["used_in_non_default_sg"], true, "{template}");
+        let templates = cli.json(&["default", "security", "group", "rule", "list"]);
+        assert!(
+            templates.to_string().contains(template["id"].as_str().unwrap()),
+            "{templates}"
+        );
+        cli.run(&[
+            "default",
+            "security",
+            "group",
+            "rule",
+            "delete",
+            template["id"].as_str().unwrap(),
+        ]);
+
+        // IP availability, availability zones, service providers.
+        let availability = cli.json(&["ip", "availability", "list"]);
+        assert!(
+            availability.to_string().contains(net["id"].as_str().unwrap()),
+            "{availability}"
+        );
+        let shown = cli.json(&["ip", "availability", "show", "net1"]);
+        assert_eq!(shown["network_name"], "net1", "{shown}");
+        assert_eq!(shown["used_ips"], 2, "port1b and port2: {shown}");
+        let zones = cli.json(&["availability", "zone", "list", "--network"]);
+        assert_eq!(zones, serde_json::json!([]), "no agents, no zones");
+        let providers = cli.json(&["network", "service", "provider", "list"]);
+        assert_eq!(providers[0]["Name"], "single_node", "{providers}");
+
+        // Network flavors and service profiles.
+        let flavor = cli.json(&[
+            "network",
+            "flavor",
+            "create",
+            "--service-type",
+            "L3_ROUTER_NAT",
+            "flavor1",
+        ]);
+        assert_eq!(flavor["service_type"], "L3_ROUTER_NAT", "{flavor}");
+        let profile = cli.json(&[
+            "network",
+            "flavor",
+            "profile",
+            "create",
+            "--driver",
+            "neutrino.l3.single_node",
+        ]);
+        let profile_id = profile["id"].as_str().unwrap().to_string();
+        cli.run(&["network", "flavor", "add", "profile", "flavor1", &profile_id]);
+        let flavor = cli.json(&["network", "flavor", "show", "flavor1"]);
+        assert!(flavor.to_string().contains(&profile_id), "{flavor}");
+        cli.run(&["network", "flavor", "remove", "profile", "flavor1", &profile_id]);
+        cli.run(&["network", "flavor", "profile", "delete", &profile_id]);
+        cli.run(&["network", "flavor", "delete", "flavor1"]);
+        cli.run(&["address", "group", "delete", "group1"]);
+
         // Routers and floating IPs.
         let public = cli.json(&["network", "create", "--external", "public"]);
         assert_eq!(public["router:external"], true);
@@ -253,7 +376,7 @@ async fn the_readme_commands_work_with_the_openstack_cli() {
         cli.run(&["network", "delete", "public"]);
 
         // Clean up through the CLI too.
-        cli.run(&["port", "delete", "port1b"]);
+        cli.run(&["port", "delete", "port1b", "port2"]);
         cli.run(&["subnet", "delete", "sub1", "sub2"]);
         cli.run(&["subnet", "pool", "delete", "pool1"]);
         cli.run(&["network", "delete", "net1", "net2"]);

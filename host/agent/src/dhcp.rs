@@ -259,7 +259,23 @@ pub fn render(n: &Value) -> (String, String) {
                 continue;
             }
             let name = format!("host-{}", addr.replace(['.', ':'], "-"));
-            hosts.push_str(&format!("{mac},{name}.openstacklocal,{addr}\n"));
+            let opts = port_opts(p);
+            let id = p["id"].as_str().unwrap_or_default();
+            // As Neutron's dnsmasq driver: a port with extra DHCP options is tagged
+            // `port-<id>` (their lines in the opts file name the tag); a `client-id` option
+            // identifies the client instead of being sent.
+            match (client_id(&opts), opts.len()) {
+                (_, 0) => hosts.push_str(&format!("{mac},{name}.openstacklocal,{addr}\n")),
+                (Some(cid), 1) => {
+                    hosts.push_str(&format!("{mac},id:{cid},{name}.openstacklocal,{addr}\n"))
+                }
+                (Some(cid), _) => hosts.push_str(&format!(
+                    "{mac},id:{cid},{name}.openstacklocal,{addr},set:port-{id}\n"
+                )),
+                (None, _) => hosts.push_str(&format!(
+                    "{mac},{name}.openstacklocal,{addr},set:port-{id}\n"
+                )),
+            }
         }
     }
     let mut opts = String::new();
@@ -306,7 +322,89 @@ pub fn render(n: &Value) -> (String, String) {
             opts.push_str(&format!("tag:subnet-{sid},249,{r}\n"));
         }
     }
+    for p in n["ports"].as_array().into_iter().flatten() {
+        let extra = port_opts(p);
+        if extra.is_empty() {
+            continue;
+        }
+        let id = p["id"].as_str().unwrap_or_default();
+        let versions: BTreeSet<i64> = p["fixed_ips"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["ip_address"].as_str()?.parse::<std::net::IpAddr>().ok())
+            .map(|a| if a.is_ipv4() { 4 } else { 6 })
+            .collect();
+        for (name, value, version) in extra {
+            if is_client_id(name) {
+                continue;
+            }
+            if versions.contains(&version) {
+                opts.push_str(&format_option(version, &format!("port-{id}"), name, value));
+                opts.push('\n');
+            } else {
+                tracing::info!(
+                    port = id,
+                    option = name,
+                    version,
+                    "cannot apply a DHCP option of an IP version the port has no address of"
+                );
+            }
+        }
+    }
     (hosts, opts)
+}
+
+/// A port's `extra_dhcp_opts`: `(opt_name, opt_value, ip_version)`.
+fn port_opts(p: &Value) -> Vec<(&str, &str, i64)> {
+    p["extra_dhcp_opts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| {
+            Some((
+                o["opt_name"].as_str()?,
+                o["opt_value"].as_str()?,
+                o["ip_version"].as_i64().unwrap_or(4),
+            ))
+        })
+        .collect()
+}
+
+/// Neutron's `client-id` option names (DHCP option 61).
+fn is_client_id(name: &str) -> bool {
+    matches!(name, "client-id" | "61")
+}
+
+fn client_id<'a>(opts: &[(&str, &'a str, i64)]) -> Option<&'a str> {
+    opts.iter()
+        .find(|(name, _, _)| is_client_id(name))
+        .map(|(_, value, _)| *value)
+}
+
+/// One `dhcp-option` line of the opts file for the hosts tagged `tag` (Neutron's
+/// `_format_option`): a name may carry its own tags (`tag:ipxe,bootfile-name`); names are
+/// `option:<name>` (IPv4) or `option6:<name>` (IPv6), numbers stay numbers in IPv4; only
+/// the first line of a name or value counts.
+pub fn format_option(ip_version: i64, tag: &str, name: &str, value: &str) -> String {
+    let first = |s: &str| s.split('\n').next().unwrap_or_default().to_string();
+    let name = first(name);
+    let (extra_tag, option) = match name.strip_prefix("tag:").and_then(|_| name.rfind(',')) {
+        Some(comma) => (Some(&name[..comma]), &name[comma + 1..]),
+        None => (None, name.as_str()),
+    };
+    let option = if ip_version == 6 {
+        format!("option6:{option}")
+    } else if !option.is_empty() && option.chars().all(|c| c.is_ascii_digit()) {
+        option.to_string()
+    } else {
+        format!("option:{option}")
+    };
+    let mut parts = vec![format!("tag:{tag}")];
+    parts.extend(extra_tag.map(String::from));
+    parts.push(option);
+    parts.push(first(value));
+    parts.join(",")
 }
 
 fn pid_of(dir: &Path) -> Option<i32> {
@@ -520,5 +618,104 @@ async fn disable(bus: &Bus, host: &str, settings: &DhcpSettings, network_id: &st
         if let Err(e) = r {
             tracing::warn!(network = %network_id, error = %e, "releasing the DHCP port failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(ports: Value) -> Value {
+        json!({
+            "id": "net",
+            "subnets": [{
+                "id": "sub4", "ip_version": 4, "enable_dhcp": true, "cidr": "10.0.0.0/24",
+                "gateway_ip": "10.0.0.1", "dns_nameservers": [], "host_routes": [],
+            }],
+            "ports": ports,
+        })
+    }
+
+    #[test]
+    fn a_port_without_extra_options_has_a_plain_host_entry() {
+        let (hosts, opts) = render(&network(json!([{
+            "id": "p1", "mac_address": "fa:16:3e:00:00:01", "device_owner": "compute:nova",
+            "fixed_ips": [{"subnet_id": "sub4", "ip_address": "10.0.0.5"}],
+            "extra_dhcp_opts": [],
+        }])));
+        assert_eq!(
+            hosts,
+            "fa:16:3e:00:00:01,host-10-0-0-5.openstacklocal,10.0.0.5\n"
+        );
+        assert_eq!(opts, "tag:subnet-sub4,option:router,10.0.0.1\n");
+    }
+
+    #[test]
+    fn extra_options_are_tagged_with_the_port_as_neutrons_dnsmasq_driver_does() {
+        let (hosts, opts) = render(&network(json!([{
+            "id": "p1", "mac_address": "fa:16:3e:00:00:01", "device_owner": "compute:nova",
+            "fixed_ips": [{"subnet_id": "sub4", "ip_address": "10.0.0.5"}],
+            "extra_dhcp_opts": [
+                {"opt_name": "bootfile-name", "opt_value": "pxelinux.0", "ip_version": 4},
+                {"opt_name": "66", "opt_value": "10.0.0.9", "ip_version": 4},
+                {"opt_name": "tag:ipxe,bootfile-name", "opt_value": "http://boot/x", "ip_version": 4},
+                {"opt_name": "dns-server", "opt_value": "[2001:db8::1]", "ip_version": 6},
+            ],
+        }])));
+        assert_eq!(
+            hosts,
+            "fa:16:3e:00:00:01,host-10-0-0-5.openstacklocal,10.0.0.5,set:port-p1\n"
+        );
+        assert_eq!(
+            opts,
+            "tag:subnet-sub4,option:router,10.0.0.1\n\
+             tag:port-p1,option:bootfile-name,pxelinux.0\n\
+             tag:port-p1,66,10.0.0.9\n\
+             tag:port-p1,tag:ipxe,option:bootfile-name,http://boot/x\n",
+            "the IPv6 option is left out: the port has no IPv6 address"
+        );
+    }
+
+    #[test]
+    fn a_client_id_option_identifies_the_client_instead() {
+        let port = |opts: Value| {
+            json!([{
+                "id": "p1", "mac_address": "fa:16:3e:00:00:01", "device_owner": "compute:nova",
+                "fixed_ips": [{"subnet_id": "sub4", "ip_address": "10.0.0.5"}],
+                "extra_dhcp_opts": opts,
+            }])
+        };
+        let (hosts, opts) = render(&network(port(json!([
+            {"opt_name": "client-id", "opt_value": "cid-1", "ip_version": 4},
+        ]))));
+        assert_eq!(
+            hosts,
+            "fa:16:3e:00:00:01,id:cid-1,host-10-0-0-5.openstacklocal,10.0.0.5\n"
+        );
+        assert!(!opts.contains("cid-1"), "{opts}");
+        let (hosts, opts) = render(&network(port(json!([
+            {"opt_name": "61", "opt_value": "cid-1", "ip_version": 4},
+            {"opt_name": "tftp-server", "opt_value": "10.0.0.9", "ip_version": 4},
+        ]))));
+        assert_eq!(
+            hosts,
+            "fa:16:3e:00:00:01,id:cid-1,host-10-0-0-5.openstacklocal,10.0.0.5,set:port-p1\n"
+        );
+        assert!(
+            opts.ends_with("tag:port-p1,option:tftp-server,10.0.0.9\n"),
+            "{opts}"
+        );
+    }
+
+    #[test]
+    fn options_are_formatted_as_neutron_formats_them() {
+        assert_eq!(
+            format_option(6, "port-p", "dns-server", "[2001:db8::1]"),
+            "tag:port-p,option6:dns-server,[2001:db8::1]"
+        );
+        assert_eq!(
+            format_option(4, "port-p", "tag:a,tag:b,67", "x\ny"),
+            "tag:port-p,tag:a,tag:b,67,x"
+        );
     }
 }

@@ -391,6 +391,117 @@ async fn vms_get_their_addresses_and_reach_exactly_their_network(l2: L2) {
     drop(clean);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ports_extra_dhcp_options_reach_its_vm_and_only_its_vm() {
+    if !runnable() {
+        return;
+    }
+    let clean = Cleanup::default();
+    let state_path = {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        *clean.state.lock().unwrap() = Some(dir);
+        path
+    };
+    // udhcpc asks for the domain name (option 15) by default and hands it over as $domain.
+    let script = state_path.join("udhcpc.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
+         ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
+         echo \"BOUND $ip domain=$domain\"\n",
+    )
+    .unwrap();
+    ok(&["chmod", "+x", script.to_str().unwrap()]);
+
+    let server = TestServer::start().await;
+    let host = format!("dp-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let config = AgentConfig {
+        roles: vec!["linuxbridge".into(), "dhcp".into()],
+        host: host.clone(),
+        state_path: state_path.clone(),
+        ..AgentConfig::default()
+    };
+    let agents = Agents::start(server.bus().clone(), &config).await.unwrap();
+    let c = server.admin();
+    for _ in 0..50 {
+        if c.get(&format!("/v2.0/agents?host={host}"))
+            .await
+            .items("agents")
+            .len()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let net = c.network("opts").await;
+    let net_id = s(&net, "id").to_string();
+    clean.link(&format!("brq{}", &net_id[..11]));
+    clean.namespace(&format!("qdhcp-{net_id}"));
+    c.subnet(&net_id, "10.232.0.0/24").await;
+    let with = vm_port(
+        &c,
+        &net_id,
+        &host,
+        json!({"extra_dhcp_opts": [
+            {"opt_name": "domain-name", "opt_value": "pxe.example"},
+        ]}),
+    )
+    .await;
+    let without = vm_port(&c, &net_id, &host, json!({})).await;
+    let vm1 = boot_vm(&clean, &with, None).await;
+    let vm2 = boot_vm(&clean, &without, None).await;
+    wait_status(&c, s(&with, "id"), "ACTIVE").await;
+    wait_status(&c, s(&without, "id"), "ACTIVE").await;
+
+    let (script2, vm1c, vm2c) = (script.clone(), vm1.clone(), vm2.clone());
+    let (a1, a2) =
+        tokio::task::spawn_blocking(move || (dhcp(&vm1c, &script2), dhcp(&vm2c, &script2)))
+            .await
+            .unwrap();
+    let ip1 = s(&with["fixed_ips"][0], "ip_address");
+    let ip2 = s(&without["fixed_ips"][0], "ip_address");
+    assert_eq!(
+        a1.as_deref(),
+        Some(format!("{ip1} domain=pxe.example").as_str()),
+        "the port's option reached its VM"
+    );
+    assert_eq!(
+        a2.as_deref(),
+        Some(format!("{ip2} domain=openstacklocal").as_str()),
+        "the other VM gets the network's domain"
+    );
+
+    // An update rewrites the options and reloads dnsmasq; the next lease carries it.
+    let r = c
+        .put(
+            &format!("/v2.0/ports/{}", s(&with, "id")),
+            json!({"port": {"extra_dhcp_opts": [
+                {"opt_name": "domain-name", "opt_value": "ipxe.example"},
+            ]}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let want = format!("{ip1} domain=ipxe.example");
+    let mut got = None;
+    for _ in 0..20 {
+        let (script2, vm1c) = (script.clone(), vm1.clone());
+        got = tokio::task::spawn_blocking(move || dhcp(&vm1c, &script2))
+            .await
+            .unwrap();
+        if got.as_deref() == Some(want.as_str()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(got.as_deref(), Some(want.as_str()), "the updated option");
+
+    agents.stop().await;
+    server.stop().await;
+    drop(clean);
+}
+
 /// Starts RabbitMQ's application again when dropped, so a failing test leaves it running.
 struct BrokerDown;
 

@@ -48,6 +48,11 @@ pub const EXTENSIONS: &[Extension] = &[
         "Expose port bindings of a virtual port to external application",
     ),
     (
+        "binding-extended",
+        "Port Bindings Extended",
+        "Expose port bindings of a virtual port to external application",
+    ),
+    (
         "dhcp_agent_scheduler",
         "DHCP Agent Scheduler",
         "Schedule networks among dhcp agents",
@@ -297,6 +302,33 @@ pub const EXTENSIONS: &[Extension] = &[
         "Prevent change of IP address for some L3 router ports",
     ),
     (
+        "extra_dhcp_opt",
+        "Neutron Extra DHCP options",
+        "Extra options configuration for DHCP. For example PXE boot options to DHCP clients \
+         can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+    ),
+    (
+        "port-device-profile",
+        "Port device profile",
+        "Expose the port device profile (Cyborg)",
+    ),
+    (
+        "port-mac-override",
+        "Neutron Port MAC address override",
+        "Allow overriding the MAC address of a direct-physical Port via the active binding \
+         profile",
+    ),
+    (
+        "port-numa-affinity-policy",
+        "Port NUMA affinity policy",
+        "Expose the port NUMA affinity policy",
+    ),
+    (
+        "port-numa-affinity-policy-socket",
+        "Port NUMA affinity policy \"socket\"",
+        "Adds \"socket\" to the supported port NUMA affinity policies",
+    ),
+    (
         "port-mac-address-regenerate",
         "Neutron Port MAC address regenerate",
         "Network port MAC address regenerate",
@@ -430,6 +462,7 @@ fn render(e: &Extension) -> Value {
 fn all(state: &AppState) -> Vec<Extension> {
     let mut out: Vec<Extension> = EXTENSIONS.to_vec();
     out.extend(state.extra_extensions.iter().copied());
+    out.retain(|e| !state.config.extension_drivers.hides_alias(e.0));
     out.sort_by_key(|e| e.0);
     out
 }

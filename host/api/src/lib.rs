@@ -8,6 +8,7 @@ pub mod attrs;
 pub mod auth;
 pub mod edge;
 pub mod error;
+pub mod ext_drivers;
 pub mod extensions;
 pub mod keystone;
 pub mod policy;
@@ -36,6 +37,8 @@ pub struct ApiConfig {
     /// Whether pagination links follow the `Forwarded`, `X-Forwarded-Host` and
     /// `X-Forwarded-Prefix` of a proxy (`[oslo_middleware] enable_proxy_headers_parsing`).
     pub enable_proxy_headers_parsing: bool,
+    /// `[ml2] extension_drivers`: which ML2 extension drivers are on.
+    pub extension_drivers: ext_drivers::ExtensionDrivers,
 }
 
 impl Default for ApiConfig {
@@ -45,6 +48,7 @@ impl Default for ApiConfig {
             pagination_max_limit: None,
             edge: edge::EdgeLimits::default(),
             enable_proxy_headers_parsing: false,
+            extension_drivers: ext_drivers::ExtensionDrivers::all(),
         }
     }
 }
@@ -74,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::<networks::Networks>())
         .merge(routes::<subnets::Subnets>())
         .merge(routes::<ports::Ports>())
+        .merge(port_bindings::routes())
         .merge(routes::<subnetpools::SubnetPools>())
         .merge(subnetpools::routes())
         .merge(routes::<security_groups::SecurityGroups>())

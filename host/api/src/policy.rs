@@ -629,11 +629,26 @@ pub async fn authorize_change(
     body: Option<&Map<String, Value>>,
 ) -> ApiResult<()> {
     let action = format!("{verb}_{member}");
+    authorize_action(state, ctx, &action, member, attrs, record, body).await
+}
+
+/// Check an action named by its rule (`activate`, `add_router_interface`) on a record the
+/// caller can fetch, as [`authorize_change`] checks updates and deletes: 403 when the
+/// record is readable (`get_<member>`), 404 when it is not.
+pub async fn authorize_action(
+    state: &AppState,
+    ctx: &RequestContext,
+    action: &str,
+    member: &str,
+    attrs: &[Attr],
+    record: &dyn Fields,
+    body: Option<&Map<String, Value>>,
+) -> ApiResult<()> {
     if foreign_scope(ctx).is_some() {
         // Neutron reads the record first, as the same token: nothing is readable.
         return Err(crate::error::not_found_url());
     }
-    let m = MatchRule::new(&state.policy, &action, attrs, body, false);
+    let m = MatchRule::new(&state.policy, action, attrs, body, false);
     let mut parents = Parents::default();
     let about = About {
         body,
@@ -704,7 +719,9 @@ impl<'s> Reader<'s> {
             .iter()
             .map(|a| {
                 let name = format!("{get}:{a}");
-                let d = if policy.has(&name) {
+                let d = if state.config.extension_drivers.hides_attr(member, a) {
+                    Some(false)
+                } else if policy.has(&name) {
                     fixed(&name)
                 } else {
                     Some(true)

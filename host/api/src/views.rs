@@ -3,8 +3,8 @@
 //! `get_port:binding:*`) are left out unless the caller's [`Shown`] has them.
 
 use neutrino_ml2::store::model::{
-    AddressPair, FixedIp, Network, Port, SecurityGroup, SecurityGroupRule, Segment, Subnet,
-    SubnetPool,
+    AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, SecurityGroup, SecurityGroupRule, Segment,
+    Subnet, SubnetPool,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -67,7 +67,8 @@ pub struct NetworkView<'a> {
     #[serde(rename = "router:external")]
     router_external: bool,
     mtu: i64,
-    port_security_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port_security_enabled: Option<bool>,
     availability_zone_hints: &'a [String],
     availability_zones: [&'a str; 0],
     ipv4_address_scope: Option<&'a str>,
@@ -87,6 +88,8 @@ pub const NETWORK_GUARDED: &[&str] = &[
     "provider:physical_network",
     "provider:segmentation_id",
     "segments",
+    // Left out when the `port_security` extension driver is off.
+    "port_security_enabled",
 ];
 
 /// Render a network; the provider attributes (one segment) or `segments` (several) when
@@ -119,7 +122,7 @@ pub fn network(n: &Network, shown: Shown) -> NetworkView<'_> {
         shared: n.shared,
         router_external: n.router_external,
         mtu: n.mtu,
-        port_security_enabled: n.port_security_enabled,
+        port_security_enabled: shown.has(4).then_some(n.port_security_enabled),
         availability_zone_hints: &n.availability_zone_hints,
         availability_zones: [],
         ipv4_address_scope: n.address_scopes[0].as_deref(),
@@ -216,6 +219,10 @@ pub const PORT_GUARDED: &[&str] = &[
     "binding:profile",
     "binding:vif_type",
     "binding:vif_details",
+    // Bits 4-6: attributes of ML2 extension drivers, left out when their driver is off.
+    "port_security_enabled",
+    "device_profile",
+    "numa_affinity_policy",
 ];
 
 /// One binding level (admins only).
@@ -243,7 +250,13 @@ pub struct PortView<'a> {
     fixed_ips: &'a [FixedIp],
     allowed_address_pairs: &'a [AddressPair],
     security_groups: &'a [String],
-    port_security_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port_security_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_profile: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    numa_affinity_policy: Option<Option<&'a str>>,
+    extra_dhcp_opts: &'a [ExtraDhcpOpt],
     #[serde(rename = "binding:vnic_type")]
     vnic_type: &'a str,
     #[serde(flatten)]
@@ -271,7 +284,10 @@ pub fn port(p: &Port, shown: Shown) -> PortView<'_> {
         fixed_ips: &p.fixed_ips,
         allowed_address_pairs: &p.allowed_address_pairs,
         security_groups: &p.security_groups,
-        port_security_enabled: p.port_security_enabled,
+        port_security_enabled: shown.has(4).then_some(p.port_security_enabled),
+        device_profile: shown.has(5).then_some(p.device_profile.as_deref()),
+        numa_affinity_policy: shown.has(6).then_some(p.numa_affinity_policy.as_deref()),
+        extra_dhcp_opts: &p.extra_dhcp_opts,
         vnic_type: &p.binding_vnic_type,
         binding: (shown.0 & 0xf != 0).then(|| BindingView {
             host_id: shown.has(0).then_some(p.binding_host_id.as_str()),

@@ -32,11 +32,12 @@ pub fn needs_binding(p: &Port) -> bool {
 }
 
 /// A successful binding.
-struct Bound {
-    levels: Vec<(String, rt::Segment)>,
-    vif_type: String,
-    vif_details: Map<String, Value>,
-    status: Option<String>,
+pub(crate) struct Bound {
+    /// Driver and segment of each level, top first.
+    pub(crate) levels: Vec<(String, rt::Segment)>,
+    pub(crate) vif_type: String,
+    pub(crate) vif_details: Map<String, Value>,
+    pub(crate) status: Option<String>,
 }
 
 /// What went wrong with drivers' bind results during one binding attempt, for the
@@ -74,12 +75,24 @@ impl Plugin {
             return Ok(port);
         };
         drop(conn);
+        let (outcome, network, notes) = self.try_bind(&port, network).await?;
+        self.commit_binding(port, &network, outcome, notes).await
+    }
+
+    /// Ask the drivers to bind `port` on its `binding_host_id` with its vnic type and profile
+    /// (nothing is written but dynamic segments): the result, the network (read again when
+    /// a dynamic segment was allocated) and what went wrong with drivers' answers.
+    pub(crate) async fn try_bind(
+        &self,
+        port: &Port,
+        network: Network,
+    ) -> Result<(Option<Bound>, Network, Vec<String>)> {
         let notes = Notes::default();
         let outcome = if self.mech().has_drivers() && !network.segments.is_empty() {
             let base = self
                 .mech()
                 .contexts()
-                .port_context(&port, None, &network, Vec::new());
+                .port_context(port, None, &network, Vec::new());
             let segments: Vec<rt::Segment> = network
                 .segments
                 .iter()
@@ -107,7 +120,7 @@ impl Plugin {
             _ => network,
         };
         let notes = notes.0.into_inner().unwrap_or_else(|p| p.into_inner());
-        self.commit_binding(port, &network, outcome, notes).await
+        Ok((outcome, network, notes))
     }
 
     fn bind_level<'a>(
@@ -327,6 +340,10 @@ impl Plugin {
                     Vec::new()
                 }
             };
+            // `port-mac-override`: a direct-physical port takes the MAC of the physical
+            // device Nova names in the binding's profile (`device_mac_address`), or a new
+            // one when the profile names none, as Neutron's `_commit_port_binding` does.
+            override_mac(&mut p, plugin.core().base_mac);
             p.revision_number += 1;
             p.updated_at = neutrino_store::now();
             if !ports::update(tx, &p, current.revision_number).await? {
@@ -423,4 +440,19 @@ impl Plugin {
 /// shows `binding_failed`.
 pub fn is_bound(p: &Port) -> bool {
     !matches!(p.binding_vif_type.as_str(), "unbound" | "binding_failed")
+}
+
+/// `port-mac-override`: a `direct-physical` port takes the MAC of the physical device Nova
+/// names in its binding's profile (`device_mac_address`), or a new one when the profile names
+/// none, as Neutron's `_commit_port_binding` does (on binding and on activating a binding).
+pub(crate) fn override_mac(p: &mut neutrino_store::model::Port, base_mac: [u8; 6]) {
+    if p.binding_vnic_type == "direct-physical" {
+        p.mac_address = p
+            .binding_profile
+            .get("device_mac_address")
+            .and_then(Value::as_str)
+            .and_then(crate::ipam::mac::parse_unicast)
+            .map(crate::ipam::mac::format)
+            .unwrap_or_else(|| crate::ipam::mac::random_mac(base_mac));
+    }
 }

@@ -28,6 +28,7 @@ pub mod ipam;
 pub mod l3;
 pub mod mech;
 pub mod networks;
+pub mod port_bindings;
 pub mod ports;
 pub mod quotas;
 pub mod rbac;

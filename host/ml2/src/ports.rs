@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use neutrino_store::model::{AddressPair, FixedIp, Network, Port, Subnet};
+use neutrino_store::model::{AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
 use neutrino_store::query::{Condition, ListQuery};
 use neutrino_store::{
     Backend, Conn, StoreError, Tx, UniqueKind, ipam as store_ipam, networks, ports, subnets, tags,
@@ -77,6 +77,107 @@ pub struct PortCreate {
     pub binding_profile: serde_json::Value,
     /// Tags.
     pub tags: Vec<String>,
+    /// `device_profile` (port-device-profile; empty is none).
+    pub device_profile: Option<String>,
+    /// `numa_affinity_policy` (port-numa-affinity-policy; empty is none).
+    pub numa_affinity_policy: Option<String>,
+    /// `extra_dhcp_opts`, validated; options without a value are left out as Neutron does.
+    pub extra_dhcp_opts: Vec<DhcpOptRequest>,
+}
+
+/// One requested extra DHCP option (`extra_dhcp_opt`): on update, a `None` value removes
+/// the port's option of that name and IP version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpOptRequest {
+    /// Option name.
+    pub opt_name: String,
+    /// Value; `None` removes (update) or is ignored (create).
+    pub opt_value: Option<String>,
+    /// 4 or 6 (4 when not given).
+    pub ip_version: i64,
+}
+
+/// Neutron's `VALID_BLANK_EXTRA_DHCP_OPTS`: options that may have an empty value.
+pub const VALID_BLANK_EXTRA_DHCP_OPTS: [&str; 2] = ["router", "classless-static-route"];
+
+/// Neutron's `_is_valid_opt_value`: whether an option with this value is stored.
+fn storable_opt_value(name: &str, value: Option<&str>) -> bool {
+    match value {
+        None => false,
+        Some(v) => VALID_BLANK_EXTRA_DHCP_OPTS.contains(&name) || !v.is_empty(),
+    }
+}
+
+/// The options a create stores: those with a value, in request order; one name and IP
+/// version twice is refused (Neutron's unique key on them fails the request).
+fn created_dhcp_opts(reqs: &[DhcpOptRequest]) -> Result<Vec<ExtraDhcpOpt>> {
+    let mut out: Vec<ExtraDhcpOpt> = Vec::new();
+    for r in reqs {
+        if !storable_opt_value(&r.opt_name, r.opt_value.as_deref()) {
+            continue;
+        }
+        if out
+            .iter()
+            .any(|o| o.opt_name == r.opt_name && o.ip_version == r.ip_version)
+        {
+            return Err(duplicate_dhcp_opt(r));
+        }
+        out.push(ExtraDhcpOpt {
+            opt_name: r.opt_name.clone(),
+            opt_value: r.opt_value.clone().unwrap_or_default(),
+            ip_version: r.ip_version,
+        });
+    }
+    Ok(out)
+}
+
+fn duplicate_dhcp_opt(r: &DhcpOptRequest) -> Error {
+    Error::invalid_input(format!(
+        "Duplicate extra DHCP option opt_name={} ip_version={}.",
+        r.opt_name, r.ip_version
+    ))
+}
+
+/// Neutron's `_update_extra_dhcp_opts_on_port`: each requested option replaces the value of
+/// the port's option of the same name and IP version, or removes it when its value is
+/// `None`, or is added after the others; options not named stay.
+pub fn merge_dhcp_opts(
+    current: &[ExtraDhcpOpt],
+    reqs: &[DhcpOptRequest],
+) -> Result<Vec<ExtraDhcpOpt>> {
+    let mut out = current.to_vec();
+    let mut added: Vec<&DhcpOptRequest> = Vec::new();
+    for r in reqs {
+        let at = out
+            .iter()
+            .position(|o| o.opt_name == r.opt_name && o.ip_version == r.ip_version);
+        match (at, &r.opt_value) {
+            (Some(i), None) => {
+                out.remove(i);
+            }
+            (Some(i), Some(v)) => {
+                if storable_opt_value(&r.opt_name, Some(v)) {
+                    out[i].opt_value = v.clone();
+                }
+            }
+            (None, Some(v)) if storable_opt_value(&r.opt_name, Some(v)) => {
+                if added
+                    .iter()
+                    .any(|a| a.opt_name == r.opt_name && a.ip_version == r.ip_version)
+                {
+                    return Err(duplicate_dhcp_opt(r));
+                }
+                added.push(r);
+                out.push(ExtraDhcpOpt {
+                    opt_name: r.opt_name.clone(),
+                    opt_value: v.clone(),
+                    ip_version: r.ip_version,
+                });
+            }
+            (None, _) => {}
+        }
+    }
+    Ok(out)
 }
 
 /// A validated port update: `None` keeps the attribute.
@@ -108,6 +209,11 @@ pub struct PortUpdate {
     pub binding_vnic_type: Option<String>,
     /// `binding:profile`.
     pub binding_profile: Option<serde_json::Value>,
+    /// `numa_affinity_policy`: `Some(None)` (or an empty string) removes it; only while the
+    /// port is not bound.
+    pub numa_affinity_policy: Option<Option<String>>,
+    /// `extra_dhcp_opts` to merge into the port's (see [`merge_dhcp_opts`]).
+    pub extra_dhcp_opts: Option<Vec<DhcpOptRequest>>,
 }
 
 pub(crate) fn port_not_found(id: &str) -> Error {
@@ -331,6 +437,9 @@ impl Plugin {
             security_groups: vec![],
             tags: r.tags.clone(),
             binding_levels: vec![],
+            device_profile: r.device_profile.clone().filter(|v| !v.is_empty()),
+            numa_affinity_policy: r.numa_affinity_policy.clone().filter(|v| !v.is_empty()),
+            extra_dhcp_opts: created_dhcp_opts(&r.extra_dhcp_opts)?,
         };
         let claims = self
             .choose_addresses(
@@ -850,6 +959,26 @@ impl Plugin {
         if !p.port_security_enabled && !p.allowed_address_pairs.is_empty() {
             return Err(address_pairs_need_security());
         }
+        if let Some(policy) = &u.numa_affinity_policy {
+            if !matches!(
+                current.binding_vif_type.as_str(),
+                "unbound" | "binding_failed"
+            ) {
+                return Err(Error::conflict(
+                    "PortBoundNUMAAffinityPolicy",
+                    format!(
+                        "Unable to complete operation on port {id}, port is already bound to \
+                         host {}, numa_affinity_policy value given {}.",
+                        current.binding_host_id,
+                        policy.as_deref().unwrap_or("None")
+                    ),
+                ));
+            }
+            p.numa_affinity_policy = policy.clone().filter(|v| !v.is_empty());
+        }
+        if let Some(opts) = &u.extra_dhcp_opts {
+            p.extra_dhcp_opts = merge_dhcp_opts(&current.extra_dhcp_opts, opts)?;
+        }
         let subnets = subnets::of_network(conn, &p.network_id).await?;
         // A new device owner must be able to hold the port's addresses (subnet service types).
         if p.device_owner != current.device_owner && u.fixed_ips.is_none() {
@@ -1009,6 +1138,21 @@ impl Plugin {
         let binding_inputs_changed = p.binding_host_id != current.binding_host_id
             || p.binding_vnic_type != current.binding_vnic_type
             || p.binding_profile != current.binding_profile;
+        // One binding per host (`binding-extended`): a host with an inactive binding of the
+        // port gets there by activating it.
+        if p.binding_host_id != current.binding_host_id
+            && bindings::inactive(conn, id, &p.binding_host_id)
+                .await?
+                .is_some()
+        {
+            return Err(Error::conflict(
+                "PortBindingAlreadyExists",
+                format!(
+                    "Binding for port {id} on host {} already exists.",
+                    p.binding_host_id
+                ),
+            ));
+        }
         if binding_inputs_changed {
             // The binding no longer matches its inputs: unbind; it is bound again after commit.
             p.binding_vif_type = "unbound".into();
@@ -1091,9 +1235,12 @@ impl Plugin {
             // Floating IPs of the port lose their association (`fixed_port_id` would too,
             // by its foreign key, but not the fixed IP and router).
             neutrino_store::l3::disassociate_port(tx, &id, &neutrino_store::now()).await?;
+            // Inactive bindings go with the port (foreign keys); so do their dynamic segments.
+            let mut levels = p.binding_levels.clone();
+            levels.extend(bindings::inactive_levels(tx, &id).await?);
             ports::delete(tx, &id).await?;
             plugin
-                .release_unused_dynamic(tx, &p.network_id, &p.binding_levels)
+                .release_unused_dynamic(tx, &p.network_id, &levels)
                 .await?;
             Ok::<_, Error>((p, net))
         })?;

@@ -375,6 +375,14 @@ pub const RULES: &[(&str, &str)] = &[
             nom!()
         ),
     ),
+    // Port bindings (port_bindings.py): Nova's service user creates, activates and deletes.
+    (
+        "get_port_binding",
+        "(rule:admin_only) or (rule:service_api)",
+    ),
+    ("create_port_binding", "rule:service_api"),
+    ("delete_port_binding", "rule:service_api"),
+    ("activate", "rule:service_api"),
     // Subnet pools (subnetpool.py).
     ("create_subnetpool", admin_or_pm!()),
     ("create_subnetpool:shared", admin!()),

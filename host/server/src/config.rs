@@ -269,6 +269,8 @@ pub struct Ml2Section {
     pub geneve_max_header_size: i64,
     /// Mechanism drivers loaded at start-up, in call order.
     pub mechanism_drivers: Vec<String>,
+    /// ML2 extension drivers that are on (Neutron's names); unset: all of them.
+    pub extension_drivers: Option<Vec<String>>,
 }
 
 impl Default for Ml2Section {
@@ -286,6 +288,7 @@ impl Default for Ml2Section {
             physical_network_mtus: BTreeMap::new(),
             geneve_max_header_size: 30,
             mechanism_drivers: vec!["openvswitch".into(), "linuxbridge".into()],
+            extension_drivers: None,
         }
     }
 }
@@ -672,6 +675,10 @@ impl Config {
                 ..neutrino_api::edge::EdgeLimits::default()
             },
             enable_proxy_headers_parsing: self.oslo_middleware.enable_proxy_headers_parsing,
+            extension_drivers: neutrino_api::ext_drivers::ExtensionDrivers::only(
+                m.extension_drivers.as_deref(),
+            )
+            .map_err(|e| invalid("ml2.extension_drivers", e.to_string()))?,
         };
         if self.max_header_line < 1024 {
             return Err(invalid(

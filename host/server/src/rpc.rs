@@ -239,6 +239,7 @@ pub fn port_dict(p: &Port) -> Value {
         "fixed_ips": p.fixed_ips.iter().map(|f| json!({"subnet_id": f.subnet_id, "ip_address": f.ip_address})).collect::<Vec<_>>(),
         "binding:host_id": p.binding_host_id,
         "binding:vif_type": p.binding_vif_type,
+        "extra_dhcp_opts": p.extra_dhcp_opts,
     })
 }
 

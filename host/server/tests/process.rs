@@ -75,6 +75,26 @@ fn a_bad_file_value_names_its_key_and_exits_non_zero() {
 }
 
 #[test]
+fn an_unknown_ml2_extension_driver_is_named_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ext.toml");
+    std::fs::write(
+        &file,
+        "[ml2]\nextension_drivers = [\"port_security\", \"qos\"]\n",
+    )
+    .unwrap();
+
+    let (status, out) = run_to_exit(dir.path(), &[], &["--config", file.to_str().unwrap()]);
+
+    assert!(
+        !status.success(),
+        "an unknown extension driver must stop start-up"
+    );
+    assert!(out.contains("ml2.extension_drivers"), "{out}");
+    assert!(out.contains("unknown ML2 extension driver 'qos'"), "{out}");
+}
+
+#[test]
 fn an_unknown_file_key_is_named_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     for (text, key) in [

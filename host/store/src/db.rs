@@ -194,9 +194,24 @@ impl Store {
                     include_str!("../migrations/sqlite/0015_driver_journal.sql"),
                 ),
                 (
+                    16,
+                    "port_extensions",
+                    include_str!("../migrations/sqlite/0016_port_extensions.sql"),
+                ),
+                (
+                    17,
+                    "port_bindings",
+                    include_str!("../migrations/sqlite/0017_port_bindings.sql"),
+                ),
+                (
                     18,
                     "router_flavor_key",
                     include_str!("../migrations/sqlite/0018_router_flavor_key.sql"),
+                ),
+                (
+                    19,
+                    "driver_periodic",
+                    include_str!("../migrations/sqlite/0019_driver_periodic.sql"),
                 ),
             ],
             Backend::Postgres => &[
@@ -252,9 +267,24 @@ impl Store {
                     include_str!("../migrations/postgres/0015_driver_journal.sql"),
                 ),
                 (
+                    16,
+                    "port_extensions",
+                    include_str!("../migrations/postgres/0016_port_extensions.sql"),
+                ),
+                (
+                    17,
+                    "port_bindings",
+                    include_str!("../migrations/postgres/0017_port_bindings.sql"),
+                ),
+                (
                     18,
                     "router_flavor_key",
                     include_str!("../migrations/postgres/0018_router_flavor_key.sql"),
+                ),
+                (
+                    19,
+                    "driver_periodic",
+                    include_str!("../migrations/postgres/0019_driver_periodic.sql"),
                 ),
             ],
         };

@@ -24,6 +24,7 @@ pub mod journal;
 pub mod l3;
 pub mod model;
 pub mod networks;
+pub mod periodic;
 pub mod ports;
 pub mod query;
 pub mod quotas;

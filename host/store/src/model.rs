@@ -171,6 +171,17 @@ pub struct AddressPair {
     pub mac_address: String,
 }
 
+/// An extra DHCP option of a port (`extra_dhcp_opt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraDhcpOpt {
+    /// Option name (`bootfile-name`, `66`, `tag:ipxe,bootfile-name`, …).
+    pub opt_name: String,
+    /// Option value.
+    pub opt_value: String,
+    /// 4 or 6.
+    pub ip_version: i64,
+}
+
 /// A port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Port {
@@ -222,6 +233,12 @@ pub struct Port {
     pub tags: Vec<String>,
     /// Binding levels, top first (loaded).
     pub binding_levels: Vec<crate::bindings::BindingLevel>,
+    /// `device_profile` (port-device-profile).
+    pub device_profile: Option<String>,
+    /// `numa_affinity_policy` (port-numa-affinity-policy).
+    pub numa_affinity_policy: Option<String>,
+    /// `extra_dhcp_opts` (extra_dhcp_opt), in the order they were added.
+    pub extra_dhcp_opts: Vec<ExtraDhcpOpt>,
 }
 
 /// A subnet pool.

@@ -12,8 +12,9 @@ use crate::tags;
 const INSERT_PORT_Q: &str = "INSERT INTO ports (id, project_id, network_id, name, description, \
      mac_address, admin_state_up, status, device_id, device_owner, port_security_enabled, \
      allowed_address_pairs, binding_host_id, binding_vnic_type, binding_profile, \
-     binding_vif_type, binding_vif_details, created_at, updated_at, revision_number) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     binding_vif_type, binding_vif_details, created_at, updated_at, revision_number, \
+     device_profile, numa_affinity_policy, extra_dhcp_opts) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// The values of a port row, in column order.
 fn port_row_values(p: &Port) -> Vec<SqlValue> {
@@ -38,6 +39,9 @@ fn port_row_values(p: &Port) -> Vec<SqlValue> {
         p.created_at.as_str().into(),
         p.updated_at.as_str().into(),
         p.revision_number.into(),
+        p.device_profile.clone().into(),
+        p.numa_affinity_policy.clone().into(),
+        to_json(&p.extra_dhcp_opts).into(),
     ]
 }
 
@@ -125,7 +129,9 @@ pub async fn update(conn: &mut AnyConnection, p: &Port, expected_revision: i64) 
          status = $5, device_id = $6, device_owner = $7, port_security_enabled = $8, \
          allowed_address_pairs = $9, binding_host_id = $10, binding_vnic_type = $11, \
          binding_profile = $12, binding_vif_type = $13, binding_vif_details = $14, \
-         updated_at = $15, revision_number = $16 WHERE id = $17 AND revision_number = $18",
+         updated_at = $15, revision_number = $16, device_profile = $17, \
+         numa_affinity_policy = $18, extra_dhcp_opts = $19 \
+         WHERE id = $20 AND revision_number = $21",
     )
     .bind(p.name.clone())
     .bind(p.description.clone())
@@ -143,6 +149,9 @@ pub async fn update(conn: &mut AnyConnection, p: &Port, expected_revision: i64) 
     .bind(to_json(&p.binding_vif_details))
     .bind(p.updated_at.clone())
     .bind(p.revision_number)
+    .bind(p.device_profile.clone())
+    .bind(p.numa_affinity_policy.clone())
+    .bind(to_json(&p.extra_dhcp_opts))
     .bind(p.id.clone())
     .bind(expected_revision)
     .execute(&mut *conn)
@@ -188,6 +197,12 @@ struct PortJson {
     updated_at: String,
     revision_number: i64,
     #[serde(default)]
+    device_profile: Option<String>,
+    #[serde(default)]
+    numa_affinity_policy: Option<String>,
+    #[serde(default)]
+    extra_dhcp_opts: Vec<crate::model::ExtraDhcpOpt>,
+    #[serde(default)]
     fixed_ips: Vec<crate::model::FixedIp>,
     #[serde(default)]
     security_groups: Vec<String>,
@@ -222,6 +237,9 @@ impl From<PortJson> for Port {
             security_groups: p.security_groups,
             tags: p.tags,
             binding_levels: Vec::new(),
+            device_profile: p.device_profile,
+            numa_affinity_policy: p.numa_affinity_policy,
+            extra_dhcp_opts: p.extra_dhcp_opts,
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod floatingips;
 pub mod ip_availability;
 pub mod mechanism_drivers;
 pub mod networks;
+pub mod port_attrs;
+pub mod port_bindings;
 pub mod ports;
 pub mod quotas;
 pub mod rbac_policies;
@@ -62,6 +64,13 @@ pub trait Resource: Send + Sync + 'static {
 
     /// The attribute map.
     fn attrs() -> &'static [Attr];
+    /// The attribute map as this server serves it: without the attributes of ML2 extension
+    /// drivers that `[ml2] extension_drivers` leaves off.
+    fn served_attrs(s: &AppState) -> &'static [Attr] {
+        s.config
+            .extension_drivers
+            .attrs(Self::MEMBER, Self::attrs())
+    }
     /// Render a record for the caller, with the guarded attributes it may read.
     fn view<'a>(item: &'a Self::Item, ctx: &RequestContext, shown: Shown) -> Self::View<'a>;
     /// The record's id.
@@ -120,11 +129,11 @@ async fn create<R: Resource>(
     let (objs, bulk) = respond::body(&body, R::MEMBER, R::BODY_COLLECTION, R::BULK)?;
     let checked = objs
         .iter()
-        .map(|o| check_body(R::attrs(), o, Op::Create))
+        .map(|o| check_body(R::served_attrs(&s), o, Op::Create))
         .collect::<ApiResult<Vec<_>>>()?;
     for m in &checked {
         let project = owner(m, &ctx)?;
-        policy::authorize_create(&s, &ctx, R::MEMBER, R::attrs(), m, &project).await?;
+        policy::authorize_create(&s, &ctx, R::MEMBER, R::served_attrs(&s), m, &project).await?;
     }
     let items = R::create(&s, &ctx, checked).await?;
     let mut reader = Reader::new(&s, &ctx, R::MEMBER, R::GUARDED);
@@ -152,7 +161,7 @@ async fn list<R: Resource>(
 ) -> ApiResult<Response> {
     let params = query::parse(
         q.as_deref(),
-        R::attrs(),
+        R::served_attrs(&s),
         R::COLLECTION,
         s.config.pagination_max_limit,
         &ctx,
@@ -219,14 +228,14 @@ async fn update<R: Resource>(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let (objs, _) = respond::body(&body, R::MEMBER, R::BODY_COLLECTION, false)?;
-    let m = check_body(R::attrs(), &objs[0], Op::Update)?;
+    let m = check_body(R::served_attrs(&s), &objs[0], Op::Update)?;
     let current = R::get(&s, &ctx, &id).await?;
     policy::authorize_change(
         &s,
         &ctx,
         "update",
         R::MEMBER,
-        R::attrs(),
+        R::served_attrs(&s),
         &current,
         Some(&m),
     )
@@ -245,7 +254,16 @@ async fn delete<R: Resource>(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let current = R::get(&s, &ctx, &id).await?;
-    policy::authorize_change(&s, &ctx, "delete", R::MEMBER, R::attrs(), &current, None).await?;
+    policy::authorize_change(
+        &s,
+        &ctx,
+        "delete",
+        R::MEMBER,
+        R::served_attrs(&s),
+        &current,
+        None,
+    )
+    .await?;
     R::delete(&s, &ctx, &id, respond::if_match(&headers)?).await?;
     Ok(respond::no_content())
 }

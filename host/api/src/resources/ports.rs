@@ -15,7 +15,7 @@ use crate::attrs::{Attr, BodyExt, Kind, attr, check_value, owner, standard};
 use crate::error::{ApiResult, bad_request, invalid_input};
 use crate::{AppState, views};
 
-const VNIC_TYPES: &[&str] = &[
+pub(crate) const VNIC_TYPES: &[&str] = &[
     "normal",
     "direct",
     "macvtap",
@@ -146,6 +146,30 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
             .default(Value::Null),
         attr("binding:vif_type", Kind::Str(64)),
         attr("binding:vif_details", Kind::Dict),
+        // port-device-profile: set on create only (`allow_put: False`).
+        attr(
+            "device_profile",
+            Kind::Checked(super::port_attrs::check_device_profile),
+        )
+        .post()
+        .nullable()
+        .default(Value::Null),
+        // port-numa-affinity-policy[-socket].
+        attr(
+            "numa_affinity_policy",
+            Kind::Checked(super::port_attrs::check_numa_policy),
+        )
+        .rw()
+        .nullable()
+        .default(Value::Null),
+        // extra_dhcp_opt.
+        attr(
+            "extra_dhcp_opts",
+            Kind::Checked(super::port_attrs::check_dhcp_opts),
+        )
+        .rw()
+        .nullable()
+        .default(Value::Null),
     ];
     standard(&mut a);
     // Ports, unlike other resources, take tags on create (tag-ports-during-bulk-creation).
@@ -333,6 +357,12 @@ fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<PortCrea
             .cloned()
             .unwrap_or_else(|| json!({})),
         tags: m.strs_of("tags").unwrap_or_default(),
+        device_profile: m.str_of("device_profile"),
+        numa_affinity_policy: m.str_of("numa_affinity_policy"),
+        extra_dhcp_opts: match m.get("extra_dhcp_opts") {
+            Some(v) => super::port_attrs::dhcp_opts(v)?.unwrap_or_default(),
+            None => Vec::new(),
+        },
     })
 }
 
@@ -404,6 +434,13 @@ impl Resource for Ports {
             binding_profile: m
                 .get("binding:profile")
                 .map(|v| if v.is_null() { json!({}) } else { v.clone() }),
+            numa_affinity_policy: m
+                .get("numa_affinity_policy")
+                .map(|v| v.as_str().map(String::from)),
+            extra_dhcp_opts: match m.get("extra_dhcp_opts") {
+                Some(v) => super::port_attrs::dhcp_opts(v)?,
+                None => None,
+            },
         };
         if let Some(ips) = &u.fixed_ips {
             s.plugin.prevent_internal_ip_change_for_fip(id, ips).await?;

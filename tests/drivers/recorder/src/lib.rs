@@ -5,7 +5,8 @@
 //! - refuses with a `conflict` error if config `refuse` names the hook.
 //!
 //! `bind_port` binds the first segment offered with vif type `ovs` and
-//! `vif_details` `{"bound_by": "recorder"}`.
+//! `vif_details` `{"bound_by": "recorder", "host": <the host it was asked to
+//! bind on>}` (the host names the binding: a port has one per host).
 
 use neutrino_driver::{
     BindResult, DriverError, MechanismDriver, NetworkContext, PortContext, SubnetContext, binding,
@@ -69,7 +70,11 @@ impl MechanismDriver for Recorder {
             )));
         }
         Ok(match ctx.segments_to_bind.first() {
-            Some(segment) => binding::bound(segment, "ovs", json!({ "bound_by": "recorder" })),
+            Some(segment) => binding::bound(
+                segment,
+                "ovs",
+                json!({ "bound_by": "recorder", "host": ctx.host }),
+            ),
             None => BindResult::NotBound,
         })
     }
