@@ -446,26 +446,42 @@ async fn service_providers_are_the_configured_ones() {
     let defaults = member.get_ok("/v2.0/service-providers?default=false").await;
     let bad = member.get("/v2.0/service-providers?driver=x").await;
 
+    // The L3 plugin's own providers follow, but for the name configured already.
     assert_eq!(
         all["service_providers"],
         json!([
             {"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": true},
-            {"service_type": "VPN", "name": "strongswan", "default": false}
+            {"service_type": "VPN", "name": "strongswan", "default": false},
+            {"service_type": "L3_ROUTER_NAT", "name": "dvrha", "default": false},
+            {"service_type": "L3_ROUTER_NAT", "name": "dvr", "default": false},
+            {"service_type": "L3_ROUTER_NAT", "name": "ha", "default": false}
         ])
     );
-    assert_eq!(l3["service_providers"], json!([{"name": "single_node"}]));
+    assert_eq!(
+        l3["service_providers"],
+        json!([{"name": "single_node"}, {"name": "dvrha"}, {"name": "dvr"}, {"name": "ha"}])
+    );
     assert_eq!(defaults["service_providers"][0]["name"], "strongswan");
     assert_eq!(bad.status, 400, "{}", bad.body);
     server.stop().await;
 }
 
 #[tokio::test]
-async fn without_configured_providers_the_list_is_empty() {
+async fn without_configured_providers_the_l3_plugins_own_are_listed() {
     let server = TestServer::start().await;
 
     let r = server.admin().get_ok("/v2.0/service-providers").await;
 
-    assert_eq!(r, json!({"service_providers": []}));
+    // Neutron's L3 router plugin always adds these four.
+    assert_eq!(
+        r,
+        json!({"service_providers": [
+            {"service_type": "L3_ROUTER_NAT", "name": "dvrha", "default": false},
+            {"service_type": "L3_ROUTER_NAT", "name": "dvr", "default": false},
+            {"service_type": "L3_ROUTER_NAT", "name": "ha", "default": false},
+            {"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": false}
+        ]})
+    );
     server.stop().await;
 }
 

@@ -492,7 +492,40 @@ async fn served(alias: &str, f: &Fixture) -> Result<(), String> {
             c.delete(&format!("/v2.0/routers/{id}")).await;
             out
         }
-        "fip-port-details" | "floatingip-pools" => answers(c, "/v2.0/floatingip_pools").await,
+        "fip-port-details" | "floatingip-pools" => answers(c, "/v2.0/floatingip-pools").await,
+        "floating-ip-router-writable" => {
+            // A router with its gateway on the external network but no interface on the
+            // port's subnet hosts a floating IP named with it.
+            let ext = c
+                .post(
+                    "/v2.0/networks",
+                    serde_json::json!({"network": {"name": alias, "router:external": true}}),
+                )
+                .await
+                .body["network"]
+                .clone();
+            let ext_id = ext["id"].as_str().unwrap_or_default();
+            c.subnet(ext_id, "198.51.100.0/24").await;
+            let router = c
+                .post(
+                    "/v2.0/routers",
+                    serde_json::json!({"router": {"name": alias,
+                        "external_gateway_info": {"network_id": ext_id}}}),
+                )
+                .await
+                .body["router"]["id"]
+                .clone();
+            let r = c
+                .post(
+                    "/v2.0/floatingips",
+                    serde_json::json!({"floatingip": {"floating_network_id": ext_id,
+                        "port_id": port_id, "router_id": router}}),
+                )
+                .await;
+            (r.status == 201 && r.body["floatingip"]["router_id"] == router)
+                .then_some(())
+                .ok_or_else(|| format!("router_id not taken: {} {}", r.status, r.body))
+        }
         "l3-port-ip-change-not-allowed" => {
             let (net, subnet) = c.network_with_subnet("ipchange", "10.77.0.0/24").await;
             let router = c
@@ -825,6 +858,11 @@ const NEUTRON_NAMES: &[(&str, &str, &str)] = &[
         "fip-port-details",
         "Floating IP Port Details Extension",
         "Add port_details attribute to Floating IP resource",
+    ),
+    (
+        "floating-ip-router-writable",
+        "Floating IP router writable",
+        "Allow the router hosting a floating IP (router_id) to be set on create and update",
     ),
     (
         "floatingip-pools",

@@ -672,7 +672,7 @@ async fn extraroutes_are_added_and_removed_as_sets() {
 
 #[tokio::test]
 async fn thirty_two_clients_adding_extraroutes_lose_none() {
-    let server = TestServer::with_config(|c| c.max_routes = 64).await;
+    let server = TestServer::with_config(|c| c.quotas.quota_router_route = 64).await;
     let alice = server.project(ALICE);
     let (_, subnet) = alice.network_with_subnet("n", "10.5.0.0/24").await;
     let r = router(&alice, json!({})).await;
@@ -762,20 +762,42 @@ async fn distributed_changes_need_the_router_down() {
     let active = admin
         .put(&path, json!({"router": {"distributed": true}}))
         .await;
-    let down = admin
+    // Down before and after: the same request taking it down is not enough.
+    let going_down = admin
         .put(
             &path,
             json!({"router": {"admin_state_up": false, "distributed": true}}),
+        )
+        .await;
+    let taken_down = admin
+        .put(&path, json!({"router": {"admin_state_up": false}}))
+        .await;
+    let down = admin
+        .put(&path, json!({"router": {"distributed": true}}))
+        .await;
+    let up_again = admin
+        .put(
+            &path,
+            json!({"router": {"admin_state_up": true, "distributed": false}}),
         )
         .await;
     let back = admin
         .put(&path, json!({"router": {"distributed": false}}))
         .await;
 
-    active.expect_error(400, "BadRequest");
+    assert_eq!(
+        active.expect_error(400, "BadRequest"),
+        "Bad router request: Cannot change the 'distributed' attribute of active routers. \
+         Please set router admin_state_up to False prior to upgrade."
+    );
+    going_down.expect_error(400, "BadRequest");
+    assert_eq!(taken_down.status, 200, "{}", taken_down.body);
     assert_eq!(down.status, 200, "{}", down.body);
     assert_eq!(down.body["router"]["distributed"], true);
-    back.expect_error(400, "BadRequest");
+    up_again.expect_error(400, "BadRequest");
+    // Back to centralized, as Neutron allows, while down.
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(back.body["router"]["distributed"], false);
     server.stop().await;
 }
 

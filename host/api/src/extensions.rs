@@ -180,6 +180,13 @@ pub const EXTENSIONS: &[Extension] = &[
         "Add port_details attribute to Floating IP resource",
     ),
     (
+        // Not in the neutron-lib this project reads: name and description from the
+        // extension's spec (Neutron 29 advertises it).
+        "floating-ip-router-writable",
+        "Floating IP router writable",
+        "Allow the router hosting a floating IP (router_id) to be set on create and update",
+    ),
+    (
         "floatingip-pools",
         "Floating IP Pools Extension",
         "Provides a floating IP pools API.",

@@ -28,6 +28,59 @@ pub struct ServiceProvider {
     pub default: bool,
 }
 
+/// The L3 providers Neutron's L3 router plugin always adds after the configured ones
+/// (`_LegacyPlusProviderConfiguration`): (name, driver, supports distributed, requires it,
+/// supports ha, requires it).
+pub const L3_PROVIDERS: [(&str, &str, [bool; 4]); 4] = [
+    (
+        "dvrha",
+        "neutron.services.l3_router.service_providers.dvrha.DvrHaDriver",
+        [true, true, true, true],
+    ),
+    (
+        "dvr",
+        "neutron.services.l3_router.service_providers.dvr.DvrDriver",
+        [true, true, false, false],
+    ),
+    (
+        "ha",
+        "neutron.services.l3_router.service_providers.ha.HaDriver",
+        [false, false, true, true],
+    ),
+    (
+        "single_node",
+        "neutron.services.l3_router.service_providers.single_node.SingleNodeDriver",
+        [false, false, false, false],
+    ),
+];
+
+/// Add [`L3_PROVIDERS`] to configured providers, each unless its name (for
+/// `L3_ROUTER_NAT`) or its driver is taken already, as Neutron does.
+pub fn with_l3_providers(mut providers: Vec<ServiceProvider>) -> Vec<ServiceProvider> {
+    for (name, driver, _) in L3_PROVIDERS {
+        let taken = providers
+            .iter()
+            .any(|p| p.driver == driver || (p.service_type == "L3_ROUTER_NAT" && p.name == name));
+        if !taken {
+            providers.push(ServiceProvider {
+                service_type: "L3_ROUTER_NAT".into(),
+                name: name.into(),
+                driver: driver.into(),
+                default: false,
+            });
+        }
+    }
+    providers
+}
+
+/// Whether one of [`L3_PROVIDERS`]' drivers accepts `distributed` / `ha` set to `flag`
+/// (Neutron's `_FeatureFlag.is_compatible`); `None` for other drivers.
+pub fn l3_driver_accepts(driver: &str, ha: bool, flag: bool) -> Option<bool> {
+    let (_, _, f) = L3_PROVIDERS.iter().find(|(_, d, _)| *d == driver)?;
+    let (supports, requires) = if ha { (f[2], f[3]) } else { (f[0], f[1]) };
+    Some(flag == requires || (flag && supports))
+}
+
 /// Parse `service_provider` entries with Neutron's rules: the format, names of at most 255
 /// characters, a driver used by one provider only, one provider per type and name, and at
 /// most one default per type.
@@ -147,7 +200,7 @@ pub struct ProfileUpdate {
     pub metainfo: Option<String>,
 }
 
-fn flavor_not_found(id: &str) -> Error {
+pub(crate) fn flavor_not_found(id: &str) -> Error {
     Error::neutron(
         "FlavorNotFound",
         404,

@@ -289,7 +289,12 @@ impl Plugin {
     }
 
     /// Whether the caller may see a port (its own, or on a network it owns).
-    async fn port_visible(&self, conn: &mut Conn, ctx: &RequestContext, p: &Port) -> Result<bool> {
+    pub(crate) async fn port_visible(
+        &self,
+        conn: &mut Conn,
+        ctx: &RequestContext,
+        p: &Port,
+    ) -> Result<bool> {
         if ctx.sees_all() || p.project_id == ctx.project_id {
             return Ok(true);
         }
@@ -1216,6 +1221,16 @@ impl Plugin {
                     )
                     .await?;
                 host.flush(tx).await?;
+            }
+            // A project may not take away another project's floating IP (an admin's, say)
+            // by deleting its port: Neutron's `FipAssociated`.
+            if !ctx.sees_all()
+                && neutrino_store::l3::fips_of_port(tx, &id)
+                    .await?
+                    .iter()
+                    .any(|f| f.project_id != ctx.project_id)
+            {
+                return Err(crate::l3::fip_associated(&id));
             }
             // Floating IPs of the port lose their association (`fixed_port_id` would too,
             // by its foreign key, but not the fixed IP and router).

@@ -23,7 +23,14 @@ pub const RESOURCES: &[(&str, i64)] = &[
     ("rbac_policy", 10),
     ("router", 10),
     ("floatingip", 50),
+    ("router_route", 30),
 ];
+
+/// Resources limited per object rather than counted per project (Neutron's `router_route`:
+/// extra routes per router); their usage is always 0.
+pub fn per_object(resource: &str) -> bool {
+    resource == "router_route"
+}
 
 /// Whether a resource has a `quota_<resource>` option of its own (others take
 /// `default_quota`).
@@ -177,6 +184,26 @@ impl Plugin {
                 404,
                 format!("Quota for tenant {project_id} could not be found."),
             ));
+        }
+        Ok(())
+    }
+
+    /// Neutron's `limit_check`: refuse `n` of a per-object `resource` (such as the routes of
+    /// one router) beyond `project_id`'s limit.
+    pub(crate) async fn limit_check(
+        &self,
+        conn: &mut Conn,
+        project_id: &str,
+        resource: &str,
+        n: i64,
+    ) -> Result<()> {
+        let own = quotas::limits(conn, project_id).await?;
+        let limit = own
+            .get(resource)
+            .copied()
+            .unwrap_or_else(|| self.quota_default(resource));
+        if limit >= 0 && n > limit {
+            return Err(over_quota(&[resource]));
         }
         Ok(())
     }

@@ -431,7 +431,7 @@ impl Plugin {
                     let net = plugin
                         .owned_network(tx, &ctx, &p.object_id, |m| in_use("", &m))
                         .await?;
-                    plugin.check_removal(tx, &net, &p).await?;
+                    plugin.check_removal(tx, &net, &p, Some(&target)).await?;
                 } else {
                     let owner = plugin
                         .owned_object(tx, &ctx, t, &p.object_id, |m| in_use("", &m))
@@ -471,7 +471,7 @@ impl Plugin {
             match t {
                 Some(ObjectType::Network) => {
                     if let Some(net) = networks::get_row(tx, &p.object_id).await? {
-                        plugin.check_removal(tx, &net, &p).await?;
+                        plugin.check_removal(tx, &net, &p, None).await?;
                     }
                 }
                 Some(t) => {
@@ -487,6 +487,41 @@ impl Plugin {
             }
             Ok::<_, Error>(())
         })
+    }
+
+    /// Neutron's `_validate_ext_not_in_use_by_project`: a project's `access_as_external`
+    /// entry is needed while no wildcard entry exists and a router of that project has its
+    /// gateway on the network; the wildcard while a router with its gateway there belongs to
+    /// a project without an entry of its own (its owner's included, as in Neutron).
+    async fn check_external_removal(
+        &self,
+        conn: &mut Conn,
+        net: &Network,
+        p: &RbacPolicy,
+        new_target: Option<&str>,
+    ) -> Result<()> {
+        let entries = rbac::of_object(conn, "network", &net.id).await?;
+        let external = entries.iter().filter(|e| e.action == EXTERNAL);
+        let routers = neutrino_store::l3::gateway_projects(conn, &net.id).await?;
+        let stranded = if p.target_project != "*" {
+            !external.clone().any(|e| e.target_project == "*")
+                && routers.contains(&p.target_project)
+        } else {
+            let mut with_entries: Vec<&str> = external
+                .filter(|e| e.target_project != "*")
+                .map(|e| e.target_project.as_str())
+                .collect();
+            with_entries.extend(new_target);
+            routers.iter().any(|r| !with_entries.contains(&r.as_str()))
+        };
+        if stranded {
+            return Err(in_use(
+                &net.id,
+                "There are routers attached to this network that depend on this policy for \
+                 access.",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether removing `p` (of a non-network object owned by `owner`) would take the object
@@ -530,13 +565,27 @@ impl Plugin {
         Ok(())
     }
 
-    /// Whether removing `p` would take the network away from a project that uses it.
-    async fn check_removal(&self, conn: &mut Conn, net: &Network, p: &RbacPolicy) -> Result<()> {
-        if p.action == EXTERNAL && p.target_project == "*" && net.is_default {
+    /// Whether removing `p` (or pointing it at `new_target`) would take the network away
+    /// from a project that uses it.
+    async fn check_removal(
+        &self,
+        conn: &mut Conn,
+        net: &Network,
+        p: &RbacPolicy,
+        new_target: Option<&str>,
+    ) -> Result<()> {
+        if p.action == EXTERNAL
+            && p.target_project == "*"
+            && new_target != Some("*")
+            && net.is_default
+        {
             return Err(in_use(
                 &net.id,
                 "Default external networks must be shared to everyone.",
             ));
+        }
+        if p.action == EXTERNAL {
+            return self.check_external_removal(conn, net, p, new_target).await;
         }
         if p.action != SHARED {
             return Ok(());

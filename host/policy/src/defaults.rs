@@ -561,8 +561,11 @@ pub const RULES: &[(&str, &str)] = &[
     // Floating IPs (floatingip.py).
     ("create_floatingip", admin_or_pm!()),
     ("create_floatingip:floating_ip_address", admin_or_pmgr!()),
+    // `floating-ip-router-writable` (its spec: project members or admins).
+    ("create_floatingip:router_id", admin_or_pm!()),
     ("get_floatingip", admin_or_pr!()),
     ("update_floatingip", admin_or_pm!()),
+    ("update_floatingip:router_id", admin_or_pm!()),
     ("delete_floatingip", admin_or_pm!()),
 ];
 

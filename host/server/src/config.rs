@@ -43,7 +43,9 @@ pub struct Config {
     pub router_distributed: bool,
     /// `l3_ha`: `ha` of a router that does not say.
     pub l3_ha: bool,
-    /// `max_routes`: extra routes per router.
+    /// `max_routes`: deprecated and ignored, as in Neutron 2026.2 (the `router_route` quota,
+    /// `[quotas] quota_router_route`, limits extra routes per router); a value other than 30
+    /// is warned about at start-up.
     pub max_routes: usize,
     /// Longest request line or header line (`Name: value`) accepted, in bytes (Neutron's
     /// `max_header_line`, 16384); a longer one is a 400.
@@ -108,6 +110,8 @@ pub struct QuotasSection {
     pub quota_router: i64,
     /// Floating IPs per project.
     pub quota_floatingip: i64,
+    /// Extra routes per router (Neutron counts them per router, not per project).
+    pub quota_router_route: i64,
     /// Default of the resources without an option of their own (subnet pools).
     pub default_quota: i64,
 }
@@ -123,6 +127,7 @@ impl Default for QuotasSection {
             quota_rbac_policy: 10,
             quota_router: 10,
             quota_floatingip: 50,
+            quota_router_route: 30,
             default_quota: -1,
         }
     }
@@ -307,7 +312,7 @@ impl Default for Config {
             enable_snat_by_default: core.l3.enable_snat_by_default,
             router_distributed: core.l3.router_distributed,
             l3_ha: core.l3.l3_ha,
-            max_routes: core.l3.max_routes,
+            max_routes: 30,
             max_header_line: 16_384,
             oslo_middleware: OsloMiddlewareSection::default(),
             ml2: Ml2Section::default(),
@@ -538,6 +543,13 @@ impl Config {
         if base_mac[0] & 1 == 1 {
             return Err(invalid("base_mac", "must be a unicast address"));
         }
+        if self.max_routes != 30 {
+            tracing::warn!(
+                max_routes = self.max_routes,
+                "max_routes is deprecated and ignored (as in Neutron 2026.2): set \
+                 [quotas] quota_router_route instead"
+            );
+        }
         if self.dhcp_agents_per_network == 0 {
             return Err(invalid("dhcp_agents_per_network", "must be at least 1"));
         }
@@ -566,6 +578,7 @@ impl Config {
             ("quota_rbac_policy", "rbac_policy", q.quota_rbac_policy),
             ("quota_router", "router", q.quota_router),
             ("quota_floatingip", "floatingip", q.quota_floatingip),
+            ("quota_router_route", "router_route", q.quota_router_route),
         ] {
             if value < -1 {
                 return Err(invalid(
@@ -595,12 +608,13 @@ impl Config {
                 enable_snat_by_default: self.enable_snat_by_default,
                 router_distributed: self.router_distributed,
                 l3_ha: self.l3_ha,
-                max_routes: self.max_routes,
             },
-            service_providers: neutrino_ml2::flavors::parse_service_providers(
-                &self.service_providers.service_provider,
-            )
-            .map_err(|e| invalid("service_providers.service_provider", e))?,
+            service_providers: neutrino_ml2::flavors::with_l3_providers(
+                neutrino_ml2::flavors::parse_service_providers(
+                    &self.service_providers.service_provider,
+                )
+                .map_err(|e| invalid("service_providers.service_provider", e))?,
+            ),
         };
         let m = &self.ml2;
         const KNOWN: [&str; 8] = [

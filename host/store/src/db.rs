@@ -204,6 +204,11 @@ impl Store {
                     include_str!("../migrations/sqlite/0017_port_bindings.sql"),
                 ),
                 (
+                    18,
+                    "router_flavor_key",
+                    include_str!("../migrations/sqlite/0018_router_flavor_key.sql"),
+                ),
+                (
                     19,
                     "driver_periodic",
                     include_str!("../migrations/sqlite/0019_driver_periodic.sql"),
@@ -275,6 +280,11 @@ impl Store {
                     17,
                     "port_bindings",
                     include_str!("../migrations/postgres/0017_port_bindings.sql"),
+                ),
+                (
+                    18,
+                    "router_flavor_key",
+                    include_str!("../migrations/postgres/0018_router_flavor_key.sql"),
                 ),
                 (
                     19,

@@ -82,6 +82,10 @@ impl StoreError {
                 }
                 _ => {}
             }
+            // SQLite triggers that stand in for a foreign key (`RAISE(ABORT, …)`).
+            if message.starts_with("FOREIGN KEY constraint failed") {
+                return StoreError::ForeignKey(message);
+            }
             if message.contains("database is locked") {
                 return StoreError::Retry(message);
             }

@@ -389,6 +389,18 @@ pub async fn gateways_on(conn: &mut AnyConnection, network_id: &str) -> Result<b
     Ok(row.is_some())
 }
 
+/// The projects of the routers with their gateway on `network_id`, each once.
+pub async fn gateway_projects(conn: &mut AnyConnection, network_id: &str) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT project_id FROM routers WHERE gw_network_id = $1 ORDER BY project_id",
+    )
+    .bind(network_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    rows.iter().map(|r| text(r, 0)).collect()
+}
+
 /// Replace a router's extra routes.
 pub async fn set_routes(conn: &mut AnyConnection, router_id: &str, routes: &[Route]) -> Result<()> {
     sqlx::query("DELETE FROM router_routes WHERE router_id = $1")

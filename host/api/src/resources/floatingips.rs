@@ -1,5 +1,5 @@
-//! `/v2.0/floatingips` (extensions `router`, `fip-port-details`) and
-//! `/v2.0/floatingip_pools` (`floatingip-pools`).
+//! `/v2.0/floatingips` (extensions `router`, `fip-port-details`, `floating-ip-router-writable`) and
+//! `/v2.0/floatingip-pools` (`floatingip-pools`).
 
 use std::sync::LazyLock;
 
@@ -34,7 +34,12 @@ pub static ATTRS: LazyLock<Vec<Attr>> = LazyLock::new(|| {
         attr("floating_network_id", Kind::Uuid)
             .required()
             .column("floating_network_id"),
-        attr("router_id", Kind::Uuid).column("router_id"),
+        // Writable with `floating-ip-router-writable`.
+        attr("router_id", Kind::Uuid)
+            .rw()
+            .nullable()
+            .default(Value::Null)
+            .column("router_id"),
         attr("port_id", Kind::Uuid)
             .rw()
             .nullable()
@@ -121,6 +126,7 @@ impl Resource for FloatingIps {
                     subnet_id: m.str_of("subnet_id"),
                     port_id: m.str_of("port_id"),
                     fixed_ip_address: ip_of(m, "fixed_ip_address"),
+                    router_id: m.str_of("router_id"),
                     description: m.str_of("description").unwrap_or_default(),
                     tags: m.strs_of("tags").unwrap_or_default(),
                 })
@@ -161,6 +167,7 @@ impl Resource for FloatingIps {
         let u = FipUpdate {
             description: m.str_of("description"),
             association,
+            router_id: m.get("router_id").map(|v| v.as_str().map(str::to_string)),
         };
         Ok(s.plugin.update_floatingip(ctx, id, u, if_match).await?)
     }
@@ -174,9 +181,12 @@ impl Resource for FloatingIps {
     }
 }
 
-/// `GET /v2.0/floatingip_pools`.
+/// `GET /v2.0/floatingip-pools` (Neutron's path: its extension translates the collection's
+/// `_` to `-`), also answered at `/v2.0/floatingip_pools`.
 pub fn routes() -> AxumRouter<AppState> {
-    AxumRouter::new().route("/v2.0/floatingip_pools", get(pools))
+    AxumRouter::new()
+        .route("/v2.0/floatingip-pools", get(pools))
+        .route("/v2.0/floatingip_pools", get(pools))
 }
 
 async fn pools(

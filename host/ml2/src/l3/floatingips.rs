@@ -30,6 +30,8 @@ pub struct FipCreate {
     pub port_id: Option<String>,
     /// Fixed IP of that port.
     pub fixed_ip_address: Option<IpAddr>,
+    /// The router to host it (`floating-ip-router-writable`), instead of the one found.
+    pub router_id: Option<String>,
     /// Description.
     pub description: String,
     /// Tags.
@@ -52,10 +54,29 @@ pub struct FipUpdate {
     pub description: Option<String>,
     /// `Some(None)`: disassociate; `Some(Some(a))`: associate with `a`.
     pub association: Option<Option<Association>>,
+    /// `router_id` (`floating-ip-router-writable`): `Some(Some(r))` names the hosting router,
+    /// `Some(None)` asks for the one found as without the extension.
+    pub router_id: Option<Option<String>>,
 }
 
 fn bad_fip(msg: impl std::fmt::Display) -> Error {
     bad("floatingip", msg)
+}
+
+/// A named router without a gateway on the floating IP's external network (409).
+fn router_not_on_network(router_id: &str, net_id: &str) -> Error {
+    Error::conflict(
+        "FloatingIPRouterGatewayNotFound",
+        format!(
+            "Router {router_id} has no external gateway on network {net_id}, so it cannot host \
+             a floating IP of that network."
+        ),
+    )
+}
+
+/// `router_id` named where there is no association to host.
+fn router_without_port() -> Error {
+    bad_fip("router_id cannot be specified without a port_id")
 }
 
 /// What an association resolves to: port, fixed IP and router.
@@ -91,18 +112,24 @@ fn association_collision(e: Error, f: &FloatingIp, r: Option<&Resolved>) -> Erro
 }
 
 impl Plugin {
-    /// Neutron's `_check_and_get_fip_assoc` and `get_router_for_floatingip`.
+    /// Neutron's `_check_and_get_fip_assoc` and `get_router_for_floatingip`; with `router`
+    /// (`floating-ip-router-writable`), that router hosts the floating IP if the caller sees
+    /// it and its gateway is on the floating IP's network, whatever subnets it is on.
     async fn resolve_association(
         &self,
         conn: &mut Conn,
         ctx: &RequestContext,
         fip: &FloatingIp,
         a: &Association,
+        router: Option<&str>,
     ) -> Result<Resolved> {
+        // Seen as `GET /ports` sees it: the caller's own, or on a network it owns.
         let port: Port = ports::get(conn, &a.port_id)
             .await?
-            .filter(|p| ctx.sees_all() || p.project_id == ctx.project_id)
             .ok_or_else(|| port_not_found(&a.port_id))?;
+        if !self.port_visible(conn, ctx, &port).await? {
+            return Err(port_not_found(&a.port_id));
+        }
         if !ctx.sees_all() && port.project_id != fip.project_id {
             return Err(bad_fip(format!(
                 "Cannot process floating IP association with Port {}, since that port is owned \
@@ -153,28 +180,16 @@ impl Plugin {
                 }
             },
         };
-        let candidates =
-            store::routers_for_subnet(conn, &fixed.subnet_id, &fip.floating_network_id).await?;
-        if candidates.is_empty() {
-            return Err(Error::neutron(
-                "ExternalGatewayForFloatingIPNotFound",
-                404,
-                format!(
-                    "External network {} is not reachable from subnet {}.  Therefore, cannot \
-                     associate Port {} with a Floating IP.",
-                    fip.floating_network_id, fixed.subnet_id, port.id
-                ),
-            ));
-        }
-        let gateway = subnets::get(conn, &fixed.subnet_id)
-            .await?
-            .and_then(|s| s.gateway_ip);
-        let router_id = candidates
-            .iter()
-            .find(|(_, ip)| Some(ip) == gateway.as_ref())
-            .unwrap_or(&candidates[0])
-            .0
-            .clone();
+        let router_id = match router {
+            Some(r) => {
+                let r = self.visible_router(conn, ctx, r).await?;
+                if r.gw_network_id.as_deref() != Some(fip.floating_network_id.as_str()) {
+                    return Err(router_not_on_network(&r.id, &fip.floating_network_id));
+                }
+                r.id
+            }
+            None => self.router_for_fip(conn, fip, &port, fixed).await?,
+        };
         let resolved = Resolved {
             port_id: port.id.clone(),
             fixed_ip: fixed.ip_address.clone(),
@@ -192,6 +207,40 @@ impl Plugin {
             return Err(already_associated(fip, &resolved));
         }
         Ok(resolved)
+    }
+
+    /// Neutron's `get_router_for_floatingip`: a router with an interface on the fixed IP's
+    /// subnet and its gateway on the floating IP's network, the one holding the subnet's
+    /// gateway address first.
+    async fn router_for_fip(
+        &self,
+        conn: &mut Conn,
+        fip: &FloatingIp,
+        port: &Port,
+        fixed: &neutrino_store::model::FixedIp,
+    ) -> Result<String> {
+        let candidates =
+            store::routers_for_subnet(conn, &fixed.subnet_id, &fip.floating_network_id).await?;
+        if candidates.is_empty() {
+            return Err(Error::neutron(
+                "ExternalGatewayForFloatingIPNotFound",
+                404,
+                format!(
+                    "External network {} is not reachable from subnet {}.  Therefore, cannot \
+                     associate Port {} with a Floating IP.",
+                    fip.floating_network_id, fixed.subnet_id, port.id
+                ),
+            ));
+        }
+        let gateway = subnets::get(conn, &fixed.subnet_id)
+            .await?
+            .and_then(|s| s.gateway_ip);
+        Ok(candidates
+            .iter()
+            .find(|(_, ip)| Some(ip) == gateway.as_ref())
+            .unwrap_or(&candidates[0])
+            .0
+            .clone())
     }
 
     /// Create floating IPs, each with its own port on the external network.
@@ -220,6 +269,9 @@ impl Plugin {
             return Err(bad_fip(
                 "fixed_ip_address cannot be specified without a port_id",
             ));
+        }
+        if r.router_id.is_some() && r.port_id.is_none() {
+            return Err(router_without_port());
         }
         let mut conn = self.read().await?;
         let net = networks::get(&mut conn, &r.floating_network_id)
@@ -262,7 +314,8 @@ impl Plugin {
             fixed_ip_address: r.fixed_ip_address,
         });
         if let Some(a) = &assoc {
-            self.resolve_association(&mut conn, ctx, &fip, a).await?;
+            self.resolve_association(&mut conn, ctx, &fip, a, r.router_id.as_deref())
+                .await?;
         }
         drop(conn);
         let fixed_ips = (r.subnet_id.is_some() || r.floating_ip_address.is_some()).then(|| {
@@ -307,7 +360,11 @@ impl Plugin {
         let written = crate::in_tx!(self.store(), |tx| {
             let mut f = fip.clone();
             let resolved = match &assoc {
-                Some(a) => Some(plugin.resolve_association(tx, &ctx2, &f, a).await?),
+                Some(a) => Some(
+                    plugin
+                        .resolve_association(tx, &ctx2, &f, a, r.router_id.as_deref())
+                        .await?,
+                ),
                 None => None,
             };
             if let Some(res) = &resolved {
@@ -383,7 +440,22 @@ impl Plugin {
                 f.description = d.clone();
             }
             let mut resolved = None;
-            match &u.association {
+            // A new router for the current association is a re-association with it.
+            let kept = match (&u.association, &u.router_id, &current.fixed_port_id) {
+                (None, Some(_), Some(port)) => Some(Some(Association {
+                    port_id: port.clone(),
+                    fixed_ip_address: current
+                        .fixed_ip_address
+                        .as_deref()
+                        .and_then(|i| i.parse().ok()),
+                })),
+                (None, Some(Some(_)), None) | (Some(None), Some(Some(_)), _) => {
+                    return Err(router_without_port());
+                }
+                _ => None,
+            };
+            let router = u.router_id.clone().flatten();
+            match kept.as_ref().or(u.association.as_ref()) {
                 None => {}
                 Some(None) => {
                     f.fixed_port_id = None;
@@ -391,7 +463,9 @@ impl Plugin {
                     f.router_id = None;
                 }
                 Some(Some(a)) => {
-                    let res = plugin.resolve_association(tx, &ctx2, &current, a).await?;
+                    let res = plugin
+                        .resolve_association(tx, &ctx2, &current, a, router.as_deref())
+                        .await?;
                     f.fixed_port_id = Some(res.port_id.clone());
                     f.fixed_ip_address = Some(res.fixed_ip.clone());
                     f.router_id = Some(res.router_id.clone());

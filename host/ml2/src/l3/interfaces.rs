@@ -48,6 +48,50 @@ fn info(router_id: &str, port: &Port, subnet_ids: Vec<String>) -> InterfaceInfo 
     }
 }
 
+/// How often `add_router_interface` tries again when another request changed the router's
+/// IPv6 interface port under it.
+const SHARE_ATTEMPTS: usize = 100;
+
+/// The error kind of that race when it persists.
+const IPV6_PORT_TAKEN: &str = "RouterInterfaceConflict";
+
+/// What adding an IPv6 subnet to an existing port came to.
+enum Share {
+    /// Added.
+    Done(InterfaceInfo),
+    /// The router has no IPv6 interface port on the network.
+    NoPort,
+    /// The port changed (or went) meanwhile.
+    Raced,
+}
+
+/// The router's IPv6 interface port on `network_id` (one holding an IPv6 address), other
+/// than `except`.
+fn ipv6_port_on(
+    held: &[store::InterfaceIp],
+    network_id: &str,
+    except: Option<&str>,
+) -> Option<String> {
+    held.iter()
+        .find(|a| {
+            a.port_type == INTERFACE
+                && a.network_id == network_id
+                && Some(a.port_id.as_str()) != except
+                && a.ip_address
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|i| i.is_ipv6())
+        })
+        .map(|a| a.port_id.clone())
+}
+
+/// A held address as a request that keeps it.
+fn requested(f: &neutrino_store::model::FixedIp) -> FixedIpRequest {
+    FixedIpRequest {
+        subnet_id: Some(f.subnet_id.clone()),
+        ip_address: f.ip_address.parse().ok(),
+    }
+}
+
 fn port_in_use(port: &Port) -> Error {
     Error::conflict(
         "PortInUse",
@@ -152,33 +196,102 @@ impl Plugin {
         check_subnets(&mut conn, router, std::slice::from_ref(&subnet)).await?;
         drop(conn);
         let admin = RequestContext::admin(&router.project_id);
-        let port = self
-            .create_ports(
-                &admin,
-                vec![PortCreate {
-                    project_id: router.project_id.clone(),
-                    network_id: subnet.network_id.clone(),
-                    admin_state_up: true,
-                    fixed_ips: Some(vec![FixedIpRequest {
-                        subnet_id: Some(subnet.id.clone()),
-                        ip_address: gateway.parse().ok(),
-                    }]),
-                    device_id: router.id.clone(),
-                    device_owner: INTERFACE.into(),
-                    security_groups: Some(vec![]),
-                    ..PortCreate::default()
-                }],
-            )
-            .await?
-            .pop()
-            .ok_or_else(|| port_not_found(""))?;
-        if let Err(e) = self.attach(router, &port, &[subnet]).await {
-            if let Err(undo) = self.delete_port(&admin, &port.id, None).await {
-                tracing::error!(port = %port.id, error = %undo, "could not delete an interface port its router refused");
+        let address = FixedIpRequest {
+            subnet_id: Some(subnet.id.clone()),
+            ip_address: gateway.parse().ok(),
+        };
+        // IPv6: the address joins the router's IPv6 interface port on the network if there
+        // is one. Two requests may race for that port; the loser tries again.
+        let v6_network = (subnet.ip_version == 6).then_some(subnet.network_id.as_str());
+        for _ in 0..SHARE_ATTEMPTS {
+            if v6_network.is_some() {
+                match self
+                    .add_to_ipv6_port(router, &subnet, &address, &admin)
+                    .await?
+                {
+                    Share::Done(i) => return Ok(i),
+                    Share::Raced => continue,
+                    Share::NoPort => {}
+                }
             }
-            return Err(e);
+            let port = self
+                .create_ports(
+                    &admin,
+                    vec![PortCreate {
+                        project_id: router.project_id.clone(),
+                        network_id: subnet.network_id.clone(),
+                        admin_state_up: true,
+                        fixed_ips: Some(vec![address.clone()]),
+                        device_id: router.id.clone(),
+                        device_owner: INTERFACE.into(),
+                        security_groups: Some(vec![]),
+                        ..PortCreate::default()
+                    }],
+                )
+                .await?
+                .pop()
+                .ok_or_else(|| port_not_found(""))?;
+            let attached = self
+                .attach(router, &port, std::slice::from_ref(&subnet), v6_network)
+                .await;
+            match attached {
+                Ok(()) => return Ok(info(&router.id, &port, vec![subnet_id.to_string()])),
+                Err(e) => {
+                    if let Err(undo) = self.delete_port(&admin, &port.id, None).await {
+                        tracing::error!(port = %port.id, error = %undo, "could not delete an interface port its router refused");
+                    }
+                    if !matches!(&e, Error::Neutron { kind, .. } if *kind == IPV6_PORT_TAKEN) {
+                        return Err(e);
+                    }
+                }
+            }
         }
-        Ok(info(&router.id, &port, vec![subnet_id.to_string()]))
+        Err(Error::conflict(
+            IPV6_PORT_TAKEN,
+            format!(
+                "Router {} interface on network {} changed too often; try again.",
+                router.id, subnet.network_id
+            ),
+        ))
+    }
+
+    /// Neutron's `_find_ipv6_router_port_by_network` and what follows: add the subnet's
+    /// gateway address to the router's IPv6 interface port on its network, if it has one.
+    /// The port is updated only if it did not change since it was read (its revision).
+    async fn add_to_ipv6_port(
+        &self,
+        router: &store::Router,
+        subnet: &Subnet,
+        address: &FixedIpRequest,
+        admin: &RequestContext,
+    ) -> Result<Share> {
+        let mut conn = self.read().await?;
+        let held = store::router_addresses(&mut conn, &router.id).await?;
+        let Some(port_id) = ipv6_port_on(&held, &subnet.network_id, None) else {
+            return Ok(Share::NoPort);
+        };
+        check_subnets(&mut conn, router, std::slice::from_ref(subnet)).await?;
+        let Some(port) = neutrino_store::ports::get(&mut conn, &port_id).await? else {
+            return Ok(Share::Raced);
+        };
+        drop(conn);
+        let mut ips: Vec<FixedIpRequest> = port.fixed_ips.iter().map(requested).collect();
+        ips.push(address.clone());
+        let u = PortUpdate {
+            fixed_ips: Some(ips),
+            ..PortUpdate::default()
+        };
+        match self
+            .update_port(admin, &port_id, u, Some(port.revision_number))
+            .await
+        {
+            Ok(p) => Ok(Share::Done(info(&router.id, &p, vec![subnet.id.clone()]))),
+            Err(Error::Neutron {
+                kind: "RevisionNumberConstraintFailed" | "PortNotFound",
+                ..
+            }) => Ok(Share::Raced),
+            Err(e) => Err(e),
+        }
     }
 
     async fn add_interface_by_port(
@@ -232,7 +345,7 @@ impl Plugin {
             }
             Err(e) => return Err(e),
         };
-        if let Err(e) = self.attach(router, &claimed, &held).await {
+        if let Err(e) = self.attach(router, &claimed, &held, None).await {
             let undo = PortUpdate {
                 device_id: Some(String::new()),
                 device_owner: Some(port.device_owner.clone()),
@@ -247,9 +360,18 @@ impl Plugin {
         Ok(info(&router.id, &claimed, ids))
     }
 
-    /// Record `port` as an interface of `router`, checking again under the router's row.
-    async fn attach(&self, router: &store::Router, port: &Port, new: &[Subnet]) -> Result<()> {
+    /// Record `port` as an interface of `router`, checking again under the router's row;
+    /// with `v6_network`, refused (`IPV6_PORT_TAKEN`) if the router has meanwhile got an
+    /// IPv6 interface port on that network, which the address should join.
+    async fn attach(
+        &self,
+        router: &store::Router,
+        port: &Port,
+        new: &[Subnet],
+        v6_network: Option<&str>,
+    ) -> Result<()> {
         let (rid, pid) = (router.id.clone(), port.id.clone());
+        let v6_network = v6_network.map(str::to_string);
         crate::in_tx!(self.store(), |tx| {
             let now = neutrino_store::now();
             if !revision::touch(tx, "routers", &rid, &now).await? {
@@ -259,6 +381,12 @@ impl Plugin {
                 .await?
                 .ok_or_else(|| router_not_found(&rid))?;
             check_subnets(tx, &r, new).await?;
+            if let Some(net) = &v6_network {
+                let held = store::router_addresses(tx, &rid).await?;
+                if ipv6_port_on(&held, net, Some(&pid)).is_some() {
+                    return Err(Error::conflict(IPV6_PORT_TAKEN, "raced"));
+                }
+            }
             store::add_router_port(tx, &rid, &pid, INTERFACE).await?;
             Ok::<_, Error>(())
         })
@@ -371,37 +499,67 @@ impl Plugin {
         }
         drop(conn);
         let result = info(&router.id, &port, removed.clone());
-        let keeps_others = port_id.is_none()
-            && port
-                .fixed_ips
-                .iter()
-                .any(|f| !removed.contains(&f.subnet_id));
-        if keeps_others {
-            let rest = port
+        // By subnet, a port that keeps other subnets loses only that address; otherwise the
+        // port goes. Either only if the port did not change since it was read (an IPv6
+        // subnet may be joining it), else read again.
+        let mut port = port;
+        for _ in 0..SHARE_ATTEMPTS {
+            let rest: Vec<FixedIpRequest> = port
                 .fixed_ips
                 .iter()
                 .filter(|f| !removed.contains(&f.subnet_id))
-                .map(|f| FixedIpRequest {
-                    subnet_id: Some(f.subnet_id.clone()),
-                    ip_address: f.ip_address.parse().ok(),
-                })
+                .map(requested)
                 .collect();
-            let u = PortUpdate {
-                fixed_ips: Some(rest),
-                ..PortUpdate::default()
+            let outcome = if port_id.is_none() && !rest.is_empty() {
+                let u = PortUpdate {
+                    fixed_ips: Some(rest),
+                    ..PortUpdate::default()
+                };
+                self.update_port(&admin, &port.id, u, Some(port.revision_number))
+                    .await
+                    .map(|_| ())
+            } else {
+                // Deleting the port drops its `router_ports` row (foreign key).
+                self.delete_port(&admin, &port.id, Some(port.revision_number))
+                    .await
             };
-            self.update_port(&admin, &port.id, u, None).await?;
-            return Ok(result);
+            match outcome {
+                Ok(()) => {
+                    let rid = router.id.clone();
+                    crate::in_tx!(self.store(), |tx| {
+                        revision::touch(tx, "routers", &rid, &neutrino_store::now()).await?;
+                        Ok::<_, Error>(())
+                    })?;
+                    return Ok(result);
+                }
+                Err(Error::Neutron {
+                    kind: "RevisionNumberConstraintFailed",
+                    ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
+            let mut conn = self.read().await?;
+            port = match neutrino_store::ports::get(&mut conn, &port.id).await? {
+                Some(p) if p.fixed_ips.iter().any(|f| removed.contains(&f.subnet_id)) => p,
+                _ => {
+                    return Err(Error::neutron(
+                        "RouterInterfaceNotFoundForSubnet",
+                        404,
+                        format!(
+                            "Router {router_id} has no interface on subnet {}",
+                            removed.first().map(String::as_str).unwrap_or_default()
+                        ),
+                    ));
+                }
+            };
         }
-        let (rid, pid) = (router.id.clone(), port.id.clone());
-        crate::in_tx!(self.store(), |tx| {
-            let now = neutrino_store::now();
-            revision::touch(tx, "routers", &rid, &now).await?;
-            store::remove_router_port(tx, &pid).await?;
-            Ok::<_, Error>(())
-        })?;
-        self.delete_port(&admin, &port.id, None).await?;
-        Ok(result)
+        Err(Error::conflict(
+            IPV6_PORT_TAKEN,
+            format!(
+                "Router {router_id} interface port {} changed too often; try again.",
+                port.id
+            ),
+        ))
     }
 
     /// Neutron's `prevent_l3_port_deletion`: a router's or floating IP's port is deleted

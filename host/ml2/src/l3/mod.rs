@@ -23,8 +23,6 @@ pub struct L3Config {
     pub router_distributed: bool,
     /// `l3_ha`: `ha` of a router that does not say.
     pub l3_ha: bool,
-    /// `max_routes`: extra routes per router.
-    pub max_routes: usize,
 }
 
 impl Default for L3Config {
@@ -33,7 +31,6 @@ impl Default for L3Config {
             enable_snat_by_default: true,
             router_distributed: false,
             l3_ha: false,
-            max_routes: 30,
         }
     }
 }
@@ -50,6 +47,18 @@ pub fn router_not_found(id: &str) -> Error {
 /// `FloatingIPNotFound` (404).
 pub fn fip_not_found(id: &str) -> Error {
     Error::not_found("FloatingIPNotFound", "Floating IP", id)
+}
+
+/// `FipAssociated` (409): a port with another project's floating IP cannot be deleted by
+/// its project.
+pub fn fip_associated(port_id: &str) -> Error {
+    Error::conflict(
+        "FipAssociated",
+        format!(
+            "Unable to complete the operation on port {port_id} because the port still has an \
+             associated floating IP."
+        ),
+    )
 }
 
 /// Neutron's `BadRequest(resource=…)`: "Bad <resource> request: <msg>."

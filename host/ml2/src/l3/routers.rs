@@ -107,6 +107,7 @@ impl Plugin {
         for r in &reqs {
             if let Some(f) = &r.flavor_id {
                 self.check_l3_flavor(ctx, f).await?;
+                self.check_flavor_flags(ctx, f, r).await?;
             }
         }
         let now = neutrino_store::now();
@@ -140,7 +141,13 @@ impl Plugin {
                 plugin.check_quota(tx, project, "router", n).await?;
             }
             for r in &routers {
-                store::insert_router(tx, r).await?;
+                store::insert_router(tx, r).await.map_err(|e| match e {
+                    // Its flavor was deleted since it was checked.
+                    StoreError::ForeignKey(_) => {
+                        crate::flavors::flavor_not_found(r.flavor_id.as_deref().unwrap_or_default())
+                    }
+                    other => other.into(),
+                })?;
                 for t in &r.tags {
                     neutrino_store::tags::add(tx, "routers", &r.id, t).await?;
                 }
@@ -252,20 +259,16 @@ impl Plugin {
     /// Neutron's rules for `distributed` and `ha` changes (`router-admin-state-down-before-update`).
     fn check_ha_dvr_change(&self, current: &Router, u: &RouterUpdate) -> Result<()> {
         let down = !u.admin_state_up.unwrap_or(current.admin_state_up);
+        // Either way, with the router down before and after the update (Neutron's
+        // `_validate_router_migration` with `router-admin-state-down-before-update`).
         if let Some(d) = u.distributed
             && d != current.distributed
+            && (current.admin_state_up || !down)
         {
-            if current.distributed && !d {
-                return Err(bad_router(
-                    "Migration from distributed router to centralized is not supported",
-                ));
-            }
-            if !down {
-                return Err(bad_router(
-                    "Cannot upgrade active router to distributed. Please set router \
-                     admin_state_up to False prior to upgrade",
-                ));
-            }
+            return Err(bad_router(
+                "Cannot change the 'distributed' attribute of active routers. Please set \
+                 router admin_state_up to False prior to upgrade",
+            ));
         }
         if let Some(h) = u.ha
             && h != current.ha
@@ -437,11 +440,8 @@ impl Plugin {
             .pop()
             .ok_or_else(|| Error::Store(StoreError::Retry("no port".into())))?;
         if port.fixed_ips.is_empty() {
-            self.delete_port(&admin, &port.id, None).await?;
-            return Err(bad_router(format!(
-                "No IPs available for external network {}",
-                net.id
-            )));
+            // Neutron only logs it: a gateway on an external network without subnets.
+            tracing::debug!(network = %net.id, "no IPs available for external network");
         }
         let (rid, pid, nid) = (current.id.clone(), port.id.clone(), net.id.clone());
         let attached = crate::in_tx!(self.store(), |tx| {
@@ -566,6 +566,33 @@ impl Plugin {
                         s.cidr, s.id, a.cidr, a.subnet_id
                     )));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Neutron's `_ensure_driver_supports_request`: `distributed` and `ha`, when given with a
+    /// flavor, must suit the provider the flavor leads to (400 `InvalidInput`).
+    async fn check_flavor_flags(
+        &self,
+        ctx: &RequestContext,
+        flavor_id: &str,
+        r: &RouterCreate,
+    ) -> Result<()> {
+        if r.distributed.is_none() && r.ha.is_none() {
+            return Ok(());
+        }
+        let admin = RequestContext::admin(&ctx.project_id);
+        let Ok((driver, name)) = self.flavor_next_provider(&admin, flavor_id).await else {
+            return Ok(());
+        };
+        for (key, ha, flag) in [("distributed", false, r.distributed), ("ha", true, r.ha)] {
+            let Some(flag) = flag else { continue };
+            if crate::flavors::l3_driver_accepts(&driver, ha, flag) == Some(false) {
+                let py = if flag { "True" } else { "False" };
+                return Err(Error::invalid_input(format!(
+                    "Provider {name} does not support {key}={py}"
+                )));
             }
         }
         Ok(())

@@ -38,25 +38,13 @@ fn invalid_routes(routes: &[Route], reason: &str) -> Error {
 
 impl Plugin {
     /// Neutron's `_validate_routes`: every nexthop is inside a CIDR of the router's ports and
-    /// is none of their addresses; at most `max_routes`.
+    /// is none of their addresses; at most the `router_route` quota.
     pub(crate) async fn check_routes(
         &self,
         conn: &mut Conn,
         router: &Router,
         routes: &[Route],
     ) -> Result<()> {
-        let max = self.core().l3.max_routes;
-        if routes.len() > max {
-            return Err(Error::neutron(
-                "RoutesExhausted",
-                400,
-                format!(
-                    "Unable to complete operation for {}. The number of routes exceeds the \
-                     maximum {max}.",
-                    router.id
-                ),
-            ));
-        }
         let held = store::router_addresses(conn, &router.id).await?;
         for r in routes {
             let Ok(hop) = r.nexthop.parse::<IpAddr>() else {
@@ -81,6 +69,15 @@ impl Plugin {
                 return Err(invalid_routes(routes, "the nexthop is used by router"));
             }
         }
+        // After the nexthops, as Neutron 2026.2: the `router_route` quota of the router's
+        // project, counted per router (409 `OverQuota`).
+        self.limit_check(
+            conn,
+            &router.project_id,
+            "router_route",
+            routes.len() as i64,
+        )
+        .await?;
         Ok(())
     }
 
