@@ -174,8 +174,16 @@ fn members(state: &BTreeMap<String, String>, key: &str) -> usize {
     set.len()
 }
 
-/// The driver's state keys and values.
+/// The driver's state keys and values, but the provider network marks (`provider/<network>`,
+/// kept while their network lives).
 async fn driver_state(server: &TestServer) -> BTreeMap<String, String> {
+    let mut state = all_driver_state(server).await;
+    state.retain(|k, _| !k.starts_with("provider/"));
+    state
+}
+
+/// The driver's state keys and values.
+async fn all_driver_state(server: &TestServer) -> BTreeMap<String, String> {
     let mut conn = server.plugin().store().reader().acquire().await.unwrap();
     let keys = neutrino_ml2::store::drivers::state_keys(&mut conn, "cisco_nexus", "")
         .await
@@ -252,6 +260,168 @@ async fn ovs_binds_and_the_switch_carries_the_vlan_on_the_trunks_of_the_hosts_wi
         "no set and no port record is left: {:?}",
         driver_state(&server).await
     );
+    server.stop().await;
+}
+
+/// A server whose project networks are VLANs of physnet1 (VLAN 200 only), with
+/// `provider_vlan_auto_create` and `provider_vlan_auto_trunk` as given.
+async fn setup_provider_options(create: bool, trunk: bool) -> (TestServer, FakeHttp<FakeNexus>) {
+    setup_with(
+        json!({"provider_vlan_auto_create": create, "provider_vlan_auto_trunk": trunk}),
+        |c| {
+            c.ml2.tenant_network_types = vec!["vlan".into()];
+            c.ml2.network_vlan_ranges = vec!["physnet1:200:200".into()];
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn with_both_provider_options_off_a_provider_vlan_never_reaches_the_switch_but_a_project_vlan_does()
+ {
+    let (server, switch) = setup_provider_options(false, false).await;
+    let c = server.admin();
+    let provider = vlan_network(&c, 100).await;
+    let project = c.network("project").await;
+    assert_eq!(project["provider:network_type"], "vlan");
+    assert_eq!(project["provider:segmentation_id"], 200);
+    let shown = c.get(&format!("/v2.0/networks/{provider}")).await;
+    assert!(
+        shown.body["network"].get("is_provider_network").is_none(),
+        "the mark is for drivers only: {:?}",
+        shown.body
+    );
+    assert!(
+        all_driver_state(&server)
+            .await
+            .contains_key(&format!("provider/{provider}")),
+        "the driver recorded the provider network at its create_network_precommit"
+    );
+
+    let p1 = vm_port(&c, &provider, "compute-1").await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(p1["binding:vif_type"], "ovs", "{p1}");
+    assert_eq!(calls(&switch.requests()), Vec::<String>::new());
+
+    let p2 = vm_port(&c, s(&project, "id"), "compute-1").await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(switch.backend().vlans(), set(&[200]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[200]));
+
+    switch.clear_requests();
+    delete_port(&c, &p1).await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(calls(&switch.requests()), Vec::<String>::new());
+    delete_port(&c, &p2).await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[]));
+
+    let r = c.delete(&format!("/v2.0/networks/{provider}")).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(all_driver_state(&server).await.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_auto_create_a_provider_vlan_is_only_trunked_and_never_deleted() {
+    let (server, switch) = setup_provider_options(false, true).await;
+    let c = server.admin();
+    let provider = vlan_network(&c, 100).await;
+
+    let port = vm_port(&c, &provider, "compute-2").await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(
+        calls(&switch.requests()),
+        vec![
+            "POST /api/mo/sys/intf/phys-[eth1/2].json",
+            "POST /api/mo/sys/intf/aggr-[po20].json",
+        ],
+        "the operator created VLAN 100 on the switch; the driver only trunks it"
+    );
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    assert_eq!(switch.backend().trunk("eth1/2"), set(&[100]));
+    assert_eq!(switch.backend().trunk("po20"), set(&[100]));
+
+    switch.clear_requests();
+    delete_port(&c, &port).await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(
+        calls(&switch.requests()),
+        vec![
+            "POST /api/mo/sys/intf/phys-[eth1/2].json",
+            "POST /api/mo/sys/intf/aggr-[po20].json",
+        ],
+        "no VLAN delete"
+    );
+    assert_eq!(switch.backend().trunk("eth1/2"), set(&[]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_auto_trunk_a_provider_vlan_is_created_and_deleted_but_never_trunked() {
+    let (server, switch) = setup_provider_options(true, false).await;
+    let c = server.admin();
+    let provider = vlan_network(&c, 100).await;
+
+    let port = vm_port(&c, &provider, "compute-1").await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(calls(&switch.requests()), vec!["POST /api/mo.json"]);
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[]));
+
+    switch.clear_requests();
+    delete_port(&c, &port).await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(
+        calls(&switch.requests()),
+        vec!["DELETE /api/mo/sys/bd/bd-[vlan-100].json"]
+    );
+    assert_eq!(switch.backend().vlans(), set(&[]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_network_without_an_explicit_segmentation_id_or_without_cisco_providernet_ext_is_no_provider_network()
+ {
+    // networking-cisco's `cisco_providernet_ext` marks only networks created with
+    // `provider:segmentation_id`; with `[ml2] extension_drivers` leaving it out, none.
+    let (server, switch) = setup_with(
+        json!({"provider_vlan_auto_create": false, "provider_vlan_auto_trunk": false}),
+        |c| {
+            c.ml2.network_vlan_ranges = vec!["physnet1:300:300".into()];
+        },
+    )
+    .await;
+    let c = server.admin();
+    let r = c
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": "typed", "provider:network_type": "vlan",
+                "provider:physical_network": "physnet1"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["network"]["provider:segmentation_id"], 300);
+    let port = vm_port(&c, s(&r.body["network"], "id"), "compute-1").await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(switch.backend().vlans(), set(&[300]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[300]));
+    delete_port(&c, &port).await;
+    drain(&c, "cisco_nexus").await;
+    server.stop().await;
+
+    let (server, switch) = setup_with(
+        json!({"provider_vlan_auto_create": false, "provider_vlan_auto_trunk": false}),
+        |c| c.ml2.extension_drivers = Some(vec!["port_security".into()]),
+    )
+    .await;
+    let c = server.admin();
+    let net = vlan_network(&c, 100).await;
+    vm_port(&c, &net, "compute-1").await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(switch.backend().vlans(), set(&[100]));
+    assert_eq!(switch.backend().trunk("eth1/1"), set(&[100]));
     server.stop().await;
 }
 

@@ -8,6 +8,7 @@
 //! same across a killed server process and with two servers on one PostgreSQL; a permanent
 //! refusal fails the entry, visible through the API, and an operator retries or drops it; a
 //! hot swap or rollback with pending entries delivers them on the version serving then;
+//! a project's implicit default security group reaches the backend once, like an explicit one;
 //! `periodic` is called every `periodic_interval` seconds (once for two servers on one
 //! PostgreSQL), and drivers without the export
 //! (0.1, and 0.2 built without it) load unchanged.
@@ -280,6 +281,16 @@ fn positions(hooks: &[Value]) -> BTreeMap<(String, String), usize> {
     at
 }
 
+/// The default security group a port got (its project's).
+async fn ports_default_group(c: &Client, port: &str) -> String {
+    let r = c.get(&format!("/v2.0/ports/{port}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["port"]["security_groups"][0]
+        .as_str()
+        .expect("a default group")
+        .to_string()
+}
+
 /// The network was created first, then its subnet, then each port, each once.
 fn assert_in_order(hooks: &[Value], network: &str, subnet: &str, ports: &[String]) {
     let at = positions(hooks);
@@ -388,7 +399,9 @@ async fn a_backend_down_for_thirty_seconds_gets_all_100_ports_in_order_once_it_i
         }
     }
     let j = journal(&c).await;
-    assert_eq!(j["pending"], 122, "{}", j["pending"]);
+    // The network, its subnet, the project's default security group (created with the first
+    // port), 100 ports and 20 updates.
+    assert_eq!(j["pending"], 123, "{}", j["pending"]);
     assert_eq!(j["delivered"], 0);
     assert!(j["oldest_pending_age"].as_f64().unwrap() >= 0.0);
     let first = &j["entries"][0];
@@ -403,7 +416,7 @@ async fn a_backend_down_for_thirty_seconds_gets_all_100_ports_in_order_once_it_i
     let outage = Duration::from_secs(30).saturating_sub(outage_started.elapsed());
     tokio::time::sleep(outage).await;
     backend.up();
-    let j = wait_delivered(&c, 122).await;
+    let j = wait_delivered(&c, 123).await;
     assert_eq!(j["failed"], 0);
     assert_eq!(j["entries"], json!([]));
     let hooks = backend.hooks();
@@ -423,7 +436,15 @@ async fn a_backend_down_for_thirty_seconds_gets_all_100_ports_in_order_once_it_i
             .unwrap();
         assert!(create < first_update, "update of {p} before its create");
     }
-    assert_eq!(hooks.len(), 122);
+    assert_eq!(hooks.len(), 123);
+    let group = at[&(
+        "create_security_group".into(),
+        ports_default_group(&c, &ports[0]).await,
+    )];
+    assert!(
+        group < at[&("create_port".into(), ports[0].clone())],
+        "the default security group before the port that made it"
+    );
     server.stop().await;
 }
 
@@ -439,21 +460,22 @@ async fn the_journal_survives_a_killed_server() {
     let subnet = c.subnet(&net_id, "10.9.0.0/24").await;
     let subnet_id = subnet["id"].as_str().unwrap().to_string();
     let mut ports = create_ports(std::slice::from_ref(&c), &net_id, 50).await;
-    assert_eq!(journal(&c).await["pending"], 52);
+    // The network, its subnet, the default security group and 50 ports.
+    assert_eq!(journal(&c).await["pending"], 53);
     first.kill();
 
     let second = TestServer::on_db(TestDb::existing(&db.url), |_| {}).await;
     let c = second.admin();
     assert_eq!(
         journal(&c).await["pending"],
-        52,
+        53,
         "entries lost with the server"
     );
     ports.extend(create_ports(std::slice::from_ref(&c), &net_id, 50).await);
     backend.up();
-    wait_delivered(&c, 102).await;
+    wait_delivered(&c, 103).await;
     let hooks = backend.hooks();
-    assert_eq!(hooks.len(), 102);
+    assert_eq!(hooks.len(), 103);
     assert_in_order(&hooks, &net_id, &subnet_id, &ports);
     second.stop().await;
     drop(db);
@@ -474,15 +496,16 @@ async fn two_servers_on_one_postgresql_deliver_each_entry_once() {
     let subnet_id = subnet["id"].as_str().unwrap().to_string();
     let ports = create_ports(&[a.clone(), b.clone()], &net_id, 100).await;
     backend.up();
-    wait_delivered(&a, 102).await;
+    // With the project's default security group.
+    wait_delivered(&a, 103).await;
     let hooks = backend.hooks();
-    assert_eq!(hooks.len(), 102);
+    assert_eq!(hooks.len(), 103);
     assert_in_order(&hooks, &net_id, &subnet_id, &ports);
     // More while both deliver (no outage): still once each.
     let more = create_ports(&[a.clone(), b.clone()], &net_id, 100).await;
-    wait_delivered(&b, 202).await;
+    wait_delivered(&b, 203).await;
     let hooks = backend.hooks();
-    assert_eq!(hooks.len(), 202);
+    assert_eq!(hooks.len(), 203);
     assert_in_order(&hooks, &net_id, &subnet_id, &more);
     second.stop().await;
     first.stop().await;
@@ -553,7 +576,8 @@ async fn a_permanent_refusal_fails_the_entry_until_an_operator_retries_or_drops_
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    let j = wait_delivered(&c, 2).await;
+    // The network, the default security group p1 created, p1.
+    let j = wait_delivered(&c, 3).await;
     assert_eq!(j["failed"], 0);
     assert!(backend.hooks().iter().any(|h| h["id"] == p1.as_str()));
 
@@ -579,7 +603,7 @@ async fn a_permanent_refusal_fails_the_entry_until_an_operator_retries_or_drops_
         (j["pending"].clone(), j["failed"].clone()),
         (json!(0), json!(0))
     );
-    assert_eq!(j["delivered"], 2);
+    assert_eq!(j["delivered"], 3);
     assert!(!backend.hooks().iter().any(|h| h["id"] == p2.as_str()));
 
     // Neutron-format errors.
@@ -621,9 +645,10 @@ async fn entries_pending_across_a_hot_swap_and_a_rollback_go_out_on_the_version_
     load(&c, &backend, "v2").await;
     wait_unclaimed(&c).await;
     backend.up();
-    wait_delivered(&c, 22).await;
+    // The network, its subnet, the default security group and 20 ports.
+    wait_delivered(&c, 23).await;
     let hooks = backend.hooks();
-    assert_eq!(hooks.len(), 22);
+    assert_eq!(hooks.len(), 23);
     assert!(hooks.iter().all(|h| h["tag"] == "v2"), "{hooks:?}");
     positions(&hooks);
 
@@ -635,9 +660,9 @@ async fn entries_pending_across_a_hot_swap_and_a_rollback_go_out_on_the_version_
     assert_eq!(r.status, 200, "{}", r.body);
     wait_unclaimed(&c).await;
     backend.up();
-    wait_delivered(&c, 32).await;
+    wait_delivered(&c, 33).await;
     let hooks = backend.hooks();
-    assert_eq!(hooks.len(), 32);
+    assert_eq!(hooks.len(), 33);
     positions(&hooks);
     for p in more.iter() {
         let h = hooks.iter().find(|h| h["id"] == p.as_str()).unwrap();
@@ -784,6 +809,71 @@ async fn a_security_group_reaches_the_backend_before_its_rules() {
         let r = at[&("create_security_group_rule".into(), rule.clone())];
         assert!(group < r, "rule {rule} before its group");
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_projects_implicit_default_security_group_reaches_the_backend_once() {
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let backend = Backend::down().await;
+    backend.up();
+    load(&c, &backend, "v1").await;
+
+    // 32 clients of a new project list their groups at once: one default group is made, and
+    // the drivers hear of it once.
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let client = server.project("project-a");
+            tokio::spawn(async move {
+                let r = client.get("/v2.0/security-groups").await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                r.body["security_groups"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        ids.insert(t.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1, "one default group: {ids:?}");
+    let default_a = ids.into_iter().next().unwrap();
+    wait_delivered(&c, 1).await;
+    let hooks = backend.hooks();
+    assert_eq!(hooks[0]["hook"], "create_security_group");
+    assert_eq!(hooks[0]["id"], default_a.as_str());
+
+    // A port of another project makes that project's default group, delivered before it.
+    let net = c.network("shared").await;
+    let net_id = net["id"].as_str().unwrap().to_string();
+    let r = c
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net_id, "project_id": "project-b"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let port = r.body["port"]["id"].as_str().unwrap().to_string();
+    let default_b = ports_default_group(&c, &port).await;
+    assert_ne!(default_b, default_a);
+    // The network, project-b's group, the port.
+    wait_delivered(&c, 4).await;
+    let at = positions(&backend.hooks());
+    assert!(
+        at[&("create_security_group".into(), default_b.clone())]
+            < at[&("create_port".into(), port.clone())]
+    );
+    // Listing again makes nothing new.
+    let r = server
+        .project("project-b")
+        .get("/v2.0/security-groups")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(journal(&c).await["pending"], 0);
+    assert_eq!(backend.hooks().len(), 4);
     server.stop().await;
 }
 

@@ -197,6 +197,8 @@ async fn network_subnet_and_port_changes_reach_midonet_as_neutron_dicts_with_its
             "GET /neutron".into(),
             "POST /neutron/networks".into(),
             "POST /neutron/subnets".into(),
+            // The project's default security group, made by its first port.
+            "POST /neutron/security_groups".into(),
             "POST /neutron/ports".into(),
             format!("PUT /neutron/networks/{net_id}"),
             format!("PUT /neutron/subnets/{subnet_id}"),
@@ -239,8 +241,13 @@ async fn networks_of_other_types_and_their_ports_are_left_alone() {
     assert_eq!(vxlan.status, 201, "{:?}", vxlan.body);
     let net_id = s(&vxlan.body["network"], "id").to_string();
     c.subnet(&net_id, "10.1.0.0/24").await;
+    // No security group: the project's default group would reach MidoNet, which takes
+    // every group whatever the network.
     let port = c
-        .port(&net_id, json!({"binding:host_id": "compute-1"}))
+        .port(
+            &net_id,
+            json!({"binding:host_id": "compute-1", "security_groups": []}),
+        )
         .await;
     assert_eq!(
         c.delete(&format!("/v2.0/networks/{net_id}")).await.status,
@@ -351,13 +358,18 @@ async fn security_groups_and_rules_reach_midonet_and_a_group_update_sends_nothin
     assert_eq!(
         writes,
         vec![
+            // The project's default group, made before `web`, then `web`.
+            "POST security_groups",
             "POST security_groups",
             "POST security_group_rules",
             "DELETE security_group_rules",
             "DELETE security_groups",
         ]
     );
-    assert!(api.backend().stored("security_groups").is_empty());
+    let default = c.get("/v2.0/security-groups?name=default").await;
+    let default_id = s(&default.items("security_groups")[0], "id").to_string();
+    let stored = api.backend().stored("security_groups");
+    assert_eq!(stored.keys().collect::<Vec<_>>(), vec![&default_id]);
     server.stop().await;
 }
 

@@ -432,8 +432,22 @@ async fn security_groups_become_groups_with_a_security_policy_of_their_rules() {
                 "destination_ports": ["22"]}])
     );
     assert_eq!(after_rule_delete, 2);
-    assert!(nsx.backend().groups().is_empty());
-    assert!(nsx.backend().policies().is_empty());
+    // Left: the project's default group, made before `web`.
+    let default = c.get("/v2.0/security-groups?name=default").await;
+    let default_id = s(&default.items("security_groups")[0], "id").to_string();
+    assert_eq!(
+        nsx.backend().groups().keys().collect::<Vec<_>>(),
+        vec![&default_id]
+    );
+    assert_eq!(
+        nsx.backend().policies().keys().collect::<Vec<_>>(),
+        vec![&default_id]
+    );
+    assert_eq!(
+        nsx.backend().policies()[&default_id].rules.len(),
+        4,
+        "egress and ingress from the group, IPv4 and IPv6"
+    );
     server.stop().await;
 }
 

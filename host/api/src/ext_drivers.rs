@@ -53,6 +53,15 @@ pub const EXTENSION_DRIVERS: &[ExtensionDriver] = &[
         attrs: &[],
         on_create: &[("port", "tags")],
     },
+    // networking-cisco's: marks networks created with `provider:segmentation_id` as
+    // provider networks (`is_provider_network` in the dict mechanism drivers get on create),
+    // which the `cisco_nexus` driver's `provider_vlan_auto_*` options need. Nothing in the API.
+    ExtensionDriver {
+        name: "cisco_providernet_ext",
+        aliases: &[],
+        attrs: &[],
+        on_create: &[],
+    },
 ];
 
 /// A name in `[ml2] extension_drivers` that names no driver this server has.
@@ -119,6 +128,11 @@ impl ExtensionDrivers {
             .filter(|d| !self.off.contains(d))
             .map(|d| d.name)
             .collect()
+    }
+
+    /// Whether the driver named `name` is on.
+    pub fn is_on(&self, name: &str) -> bool {
+        EXTENSION_DRIVERS.iter().any(|d| d.name == name) && !self.off.iter().any(|d| d.name == name)
     }
 
     /// Whether an extension alias belongs to a driver that is off.

@@ -42,6 +42,10 @@ pub struct NetworkCreate {
     /// Provider segments (`provider:*` gives one, `segments` several); none = a project
     /// network segment.
     pub segments: Option<Vec<ProviderSpec>>,
+    /// A provider network as networking-cisco's `cisco_providernet_ext` extension driver
+    /// marks it (its creator gave `provider:segmentation_id`): drivers see
+    /// `"is_provider_network": true` in the network of its create hooks.
+    pub is_provider_network: bool,
 }
 
 /// A validated network update request: `None` leaves an attribute as it is.
@@ -144,11 +148,11 @@ impl Plugin {
             for r in &reqs {
                 let net = plugin.insert_network(tx, &ctx, r).await?;
                 plugin
-                    .network_hook(
+                    .network_create_hook(
                         Phase::Pre(&host, &mut *tx),
                         Hook::CreatePrecommit,
                         &net,
-                        None,
+                        r.is_provider_network,
                     )
                     .await?;
                 out.push(net);
@@ -156,9 +160,14 @@ impl Plugin {
             host.flush(tx).await?;
             Ok::<_, Error>(out)
         })?;
-        for net in &created {
+        for (net, r) in created.iter().zip(&reqs) {
             if let Err(e) = self
-                .network_hook(Phase::Post, Hook::CreatePostcommit, net, None)
+                .network_create_hook(
+                    Phase::Post,
+                    Hook::CreatePostcommit,
+                    net,
+                    r.is_provider_network,
+                )
                 .await
             {
                 let admin = RequestContext::admin(&ctx.project_id);

@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use neutrino_store::model::{AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, Subnet};
+use neutrino_store::model::{
+    AddressPair, ExtraDhcpOpt, FixedIp, Network, Port, SecurityGroup, Subnet,
+};
 use neutrino_store::query::{Condition, ListQuery};
 use neutrino_store::{
     Backend, Conn, StoreError, Tx, UniqueKind, ipam as store_ipam, networks, ports, subnets, tags,
@@ -317,9 +319,10 @@ impl Plugin {
             let mut out = Vec::with_capacity(reqs.len());
             let host = plugin.staged_host();
             let mut tally = crate::quotas::Tally::default();
+            let mut defaults = Vec::new();
             for r in &reqs {
                 let (port, net) = plugin
-                    .insert_port(tx, &ctx, r, &mut tally)
+                    .insert_port(tx, &ctx, r, &mut tally, (&host, &mut defaults))
                     .await
                     .map_err(retry_on_collision)?;
                 plugin
@@ -328,8 +331,10 @@ impl Plugin {
                 out.push((port, net));
             }
             host.flush(tx).await?;
-            Ok::<_, Error>(out)
+            Ok::<_, Error>((out, defaults))
         })?;
+        let (created, defaults) = created;
+        self.default_groups_postcommit(&defaults).await;
         if self.mech().has_drivers() {
             // The network as the transaction read it, as in Neutron, whose contexts are built
             // inside the transaction.
@@ -363,6 +368,7 @@ impl Plugin {
         ctx: &RequestContext,
         r: &PortCreate,
         tally: &mut crate::quotas::Tally,
+        defaults: (&StagedHost, &mut Vec<SecurityGroup>),
     ) -> Result<(Port, Network)> {
         // PostgreSQL: lock the owner's port usage first (SQLite reads it with the network).
         let mut locked = None;
@@ -464,6 +470,7 @@ impl Plugin {
                 &port,
                 r.security_groups.as_deref(),
                 default_group.as_deref(),
+                Some(defaults),
             )
             .await?;
         ports::insert_with_children(tx, &port).await?;
@@ -485,6 +492,7 @@ impl Plugin {
         port: &Port,
         requested: Option<&[String]>,
         known_default: Option<&str>,
+        defaults: Option<(&StagedHost, &mut Vec<SecurityGroup>)>,
     ) -> Result<Vec<String>> {
         match requested {
             Some(groups) if !groups.is_empty() => {
@@ -545,7 +553,7 @@ impl Plugin {
                     Some(id) => id.to_string(),
                     None => {
                         tx.flush().await.map_err(StoreError::classify)?;
-                        self.ensure_default_security_group(tx, &port.project_id)
+                        self.ensure_default_security_group(tx, &port.project_id, defaults)
                             .await?
                     }
                 }])
@@ -1125,7 +1133,7 @@ impl Plugin {
         }
         if let Some(groups) = &u.security_groups {
             p.security_groups = self
-                .port_security_groups(conn, ctx, &p, Some(groups), None)
+                .port_security_groups(conn, ctx, &p, Some(groups), None, None)
                 .await?;
             ports::set_security_groups(conn, id, &p.security_groups).await?;
         } else if u.port_security_enabled == Some(false) && !p.security_groups.is_empty() {

@@ -4,9 +4,10 @@
 use ipnet::IpNet;
 use neutrino_store::model::{SecurityGroup, SecurityGroupRule};
 use neutrino_store::query::{Condition, ListQuery};
-use neutrino_store::{Conn, StoreError, security_groups as sg};
+use neutrino_store::{Conn, StoreError, Tx, security_groups as sg};
 
 use crate::error::{Error, Result};
+use crate::mech::StagedHost;
 use crate::mech::hooks::{Phase, create_undone};
 use crate::networks::marker_error;
 use crate::{Plugin, RequestContext, check_revision};
@@ -123,13 +124,18 @@ impl Plugin {
         Ok(g)
     }
 
-    /// The project's default group, created if it does not exist yet.
+    /// The project's default group, created if it does not exist yet. A group created here
+    /// runs the drivers' `create_security_group_precommit` as an explicit create does, staged
+    /// in `hooks.0` (which the caller flushes), and is pushed to `hooks.1` for the
+    /// postcommit ([`Plugin::default_groups_postcommit`]) after the commit. `None`: only for
+    /// callers that cannot reach the creation (they name their groups).
     pub(crate) async fn ensure_default_security_group(
         &self,
-        conn: &mut Conn,
+        tx: &mut Tx,
         project_id: &str,
+        hooks: Option<(&StagedHost, &mut Vec<SecurityGroup>)>,
     ) -> Result<String> {
-        if let Some(id) = sg::default_of(conn, project_id).await? {
+        if let Some(id) = sg::default_of(tx, project_id).await? {
             return Ok(id);
         }
         let req = SecurityGroupCreate {
@@ -138,15 +144,40 @@ impl Plugin {
             description: "Default security group".into(),
             stateful: Some(true),
         };
-        let g = self.insert_group(conn, &req, true).await?;
-        if sg::set_default(conn, project_id, &g.id).await? {
+        let g = self.insert_group(tx, &req, true).await?;
+        if sg::set_default(tx, project_id, &g.id).await? {
+            if let Some((host, created)) = hooks {
+                self.security_group_hook(
+                    Phase::Pre(host, &mut *tx),
+                    Hook::CreatePrecommit,
+                    &g,
+                    None,
+                )
+                .await?;
+                created.push(g.clone());
+            }
             return Ok(g.id);
         }
         // Another request created it first: use theirs.
-        sg::delete(conn, &g.id).await?;
-        sg::default_of(conn, project_id)
+        sg::delete(tx, &g.id).await?;
+        sg::default_of(tx, project_id)
             .await?
             .ok_or_else(|| StoreError::Retry("default security group raced".into()).into())
+    }
+
+    /// The drivers' `create_security_group_postcommit` for default groups created by
+    /// [`Plugin::ensure_default_security_group`], once their transaction committed. A failure
+    /// is logged (as Neutron logs a failing `AFTER_CREATE` callback): the group stays, since
+    /// the request that created it did not ask for it.
+    pub(crate) async fn default_groups_postcommit(&self, created: &[SecurityGroup]) {
+        for g in created {
+            if let Err(e) = self
+                .security_group_hook(Phase::Post, Hook::CreatePostcommit, g, None)
+                .await
+            {
+                tracing::error!(security_group = %g.id, project = %g.project_id, error = %e, "create_security_group_postcommit of a default security group failed");
+            }
+        }
     }
 
     /// Create a group.
@@ -173,10 +204,14 @@ impl Plugin {
         }
         let plugin = self.clone();
         let _ = ctx;
-        let created = crate::in_tx!(self.store(), |tx| {
+        let (created, defaults) = crate::in_tx!(self.store(), |tx| {
             let counts = crate::quotas::per_project(reqs.iter().map(|r| &r.project_id));
+            let host = plugin.staged_host();
+            let mut defaults = Vec::new();
             for (project, n) in &counts {
-                plugin.ensure_default_security_group(tx, project).await?;
+                plugin
+                    .ensure_default_security_group(tx, project, Some((&host, &mut defaults)))
+                    .await?;
                 plugin
                     .check_quota(tx, project, "security_group", *n)
                     .await?;
@@ -187,7 +222,6 @@ impl Plugin {
                     .await?;
             }
             let mut out = Vec::with_capacity(reqs.len());
-            let host = plugin.staged_host();
             for r in &reqs {
                 let mut r = r.clone();
                 if r.stateful.is_none() {
@@ -207,8 +241,9 @@ impl Plugin {
                 out.push(g);
             }
             host.flush(tx).await?;
-            Ok::<_, Error>(out)
+            Ok::<_, Error>((out, defaults))
         })?;
+        self.default_groups_postcommit(&defaults).await;
         for g in &created {
             if let Err(e) = self
                 .security_group_hook(Phase::Post, Hook::CreatePostcommit, g, None)
@@ -263,9 +298,16 @@ impl Plugin {
         let project = filtered
             .filter(|p| ctx.sees_all() || *p == ctx.project_id)
             .unwrap_or_else(|| ctx.project_id.clone());
-        crate::in_tx!(self.store(), |tx| plugin
-            .ensure_default_security_group(tx, &project)
-            .await)?;
+        let created = crate::in_tx!(self.store(), |tx| {
+            let host = plugin.staged_host();
+            let mut created = Vec::new();
+            plugin
+                .ensure_default_security_group(tx, &project, Some((&host, &mut created)))
+                .await?;
+            host.flush(tx).await?;
+            Ok::<_, Error>(created)
+        })?;
+        self.default_groups_postcommit(&created).await;
         if !ctx.sees_all() {
             q.conditions.push(neutrino_store::rbac::visible_to(
                 "security_group",

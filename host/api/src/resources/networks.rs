@@ -133,8 +133,17 @@ fn segments_of(m: &Map<String, Value>) -> ApiResult<Option<Vec<ProviderSpec>>> {
     Ok(Some(out))
 }
 
-fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<NetworkCreate> {
+fn to_create(
+    m: &Map<String, Value>,
+    ctx: &RequestContext,
+    mark_provider: bool,
+) -> ApiResult<NetworkCreate> {
     let provider = provider_of(m)?;
+    // networking-cisco's `cisco_providernet_ext`: an explicit `provider:segmentation_id`.
+    let is_provider_network = mark_provider
+        && provider
+            .as_ref()
+            .is_some_and(|p| p.segmentation_id.is_some());
     let segments = segments_of(m)?;
     if provider.is_some() && segments.is_some() {
         return Err(crate::error::ApiError(neutrino_ml2::Error::neutron(
@@ -157,6 +166,7 @@ fn to_create(m: &Map<String, Value>, ctx: &RequestContext) -> ApiResult<NetworkC
         dns_domain: String::new(),
         mtu: m.int_of("mtu"),
         segments: segments.or(provider.map(|p| vec![p])),
+        is_provider_network,
     })
 }
 
@@ -190,7 +200,13 @@ impl Resource for Networks {
     ) -> ApiResult<Vec<Network>> {
         let reqs = bodies
             .iter()
-            .map(|m| to_create(m, ctx))
+            .map(|m| {
+                to_create(
+                    m,
+                    ctx,
+                    s.config.extension_drivers.is_on("cisco_providernet_ext"),
+                )
+            })
             .collect::<ApiResult<Vec<_>>>()?;
         Ok(s.plugin.create_networks(ctx, reqs).await?)
     }

@@ -54,6 +54,28 @@ impl Plugin {
         self.run_hook(phase, Call::Network(hook, &ctx)).await
     }
 
+    /// Call a network create hook on the loaded drivers. A provider network (created with an
+    /// explicit `provider:segmentation_id`, not a project network whose segment the type
+    /// driver allocated) carries `"is_provider_network": true` in the JSON of its context, as
+    /// networking-cisco's `cisco_providernet_ext` extension driver marks it for mechanism
+    /// drivers (never shown in API responses).
+    pub(crate) async fn network_create_hook(
+        &self,
+        phase: Phase<'_>,
+        hook: Hook,
+        current: &Network,
+        is_provider_network: bool,
+    ) -> Result<()> {
+        if !self.mech().has_drivers() {
+            return Ok(());
+        }
+        let mut ctx = self.mech().contexts().network_context(current, None);
+        if is_provider_network {
+            mark_provider_network(&mut ctx.current.json);
+        }
+        self.run_hook(phase, Call::Network(hook, &ctx)).await
+    }
+
     /// Call a subnet hook on the loaded drivers.
     pub(crate) async fn subnet_hook(
         &self,
@@ -147,5 +169,31 @@ pub fn create_undone(e: Error) -> Error {
             message,
         },
         other => other,
+    }
+}
+
+/// Add `"is_provider_network": true` to a network's API dict (left as is when it is not a
+/// JSON object).
+fn mark_provider_network(json: &mut String) {
+    if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(json) {
+        map.insert("is_provider_network".into(), serde_json::Value::Bool(true));
+        *json = serde_json::Value::Object(map).to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mark_provider_network;
+
+    #[test]
+    fn a_provider_network_is_marked_in_its_api_dict() {
+        let mut json = r#"{"id":"n1","provider:segmentation_id":100}"#.to_string();
+        mark_provider_network(&mut json);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["is_provider_network"], true);
+        assert_eq!(v["provider:segmentation_id"], 100);
+        let mut empty = String::new();
+        mark_provider_network(&mut empty);
+        assert_eq!(empty, "");
     }
 }
