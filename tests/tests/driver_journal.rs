@@ -765,6 +765,85 @@ async fn two_servers_on_one_postgresql_make_each_periodic_call_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_left_out_of_the_manifest_are_never_called_nor_journaled() {
+    // The `journaled` driver's manifest lists (`hooks`) only the postcommits it implements.
+    let server = TestServer::start().await;
+    let c = server.admin();
+    let backend = Backend::down().await;
+    backend.up();
+
+    // Synchronous build: every call it gets is a listed postcommit, which posts one hook;
+    // no precommit is called (without `hooks`, each change would cost a second call).
+    let wasm = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        neutrino_tests::drivers::guests().wasm("journaled-sync"),
+    );
+    let r = c
+        .put(
+            "/v2.0/mechanism-drivers/journaled",
+            json!({"mechanism_driver": {"wasm": wasm, "settings": settings(&backend, "sync")}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["mechanism_driver"]["journal"], false);
+    let hooks = r.body["mechanism_driver"]["hooks"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(hooks.len(), 10, "{hooks:?}");
+    assert!(hooks.contains(&json!("create_port_postcommit")));
+    let net = c.network("listed").await;
+    let net_id = net["id"].as_str().unwrap().to_string();
+    let subnet = c.subnet(&net_id, "10.7.0.0/24").await;
+    for _ in 0..3 {
+        c.port(&net_id, json!({})).await;
+    }
+    let r = c
+        .put(
+            &format!("/v2.0/subnets/{}", subnet["id"].as_str().unwrap()),
+            json!({"subnet": {"name": "renamed"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let received = backend.hooks();
+    assert!(
+        received.iter().all(|h| h["hook"] != "update_subnet"),
+        "update_subnet_postcommit is not listed"
+    );
+    let r = c.get("/v2.0/mechanism-drivers/journaled").await;
+    let stats = &r.body["mechanism_driver"]["stats"];
+    assert_eq!(
+        stats["calls"].as_u64(),
+        Some(received.len() as u64),
+        "one call per hook received, none for precommits: {stats}"
+    );
+    assert!(
+        received.len() >= 5,
+        "network, subnet, three ports: {received:?}"
+    );
+
+    // Journaled build: a change whose postcommit is not listed records no entry.
+    load(&c, &backend, "v1").await;
+    let before = wait_delivered(&c, 0).await;
+    assert_eq!(before["pending"], 0);
+    let r = c
+        .put(
+            &format!("/v2.0/subnets/{}", subnet["id"].as_str().unwrap()),
+            json!({"subnet": {"name": "again"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = journal(&c).await;
+    assert_eq!(j["pending"], 0, "{j}");
+    assert_eq!(j["delivered"], 0, "{j}");
+    let port = c.port(&net_id, json!({})).await;
+    let j = wait_delivered(&c, 1).await;
+    assert_eq!(j["delivered"], 1, "only the port's create: {j}");
+    assert!(port["id"].is_string());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_security_group_reaches_the_backend_before_its_rules() {
     let server = TestServer::start().await;
     let c = server.admin();

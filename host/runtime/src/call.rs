@@ -93,6 +93,11 @@ impl Op<'_> {
         }
     }
 
+    /// Whether this is one of the [`HOOKS`] (not `initialize`, `bind_port` or `periodic`).
+    pub fn is_hook(&self) -> bool {
+        !matches!(self, Op::Initialize | Op::BindPort(_) | Op::Periodic)
+    }
+
     /// The name of the function, as errors and stats show it.
     pub fn name(&self) -> &'static str {
         const NETWORK: [&str; 6] = [
@@ -147,6 +152,40 @@ impl Op<'_> {
         }
     }
 }
+
+/// Every hook's name, as a manifest's `hooks` lists them.
+pub const HOOKS: [&str; 30] = [
+    "create_network_precommit",
+    "create_network_postcommit",
+    "update_network_precommit",
+    "update_network_postcommit",
+    "delete_network_precommit",
+    "delete_network_postcommit",
+    "create_subnet_precommit",
+    "create_subnet_postcommit",
+    "update_subnet_precommit",
+    "update_subnet_postcommit",
+    "delete_subnet_precommit",
+    "delete_subnet_postcommit",
+    "create_port_precommit",
+    "create_port_postcommit",
+    "update_port_precommit",
+    "update_port_postcommit",
+    "delete_port_precommit",
+    "delete_port_postcommit",
+    "create_security_group_precommit",
+    "create_security_group_postcommit",
+    "update_security_group_precommit",
+    "update_security_group_postcommit",
+    "delete_security_group_precommit",
+    "delete_security_group_postcommit",
+    "create_security_group_rule_precommit",
+    "create_security_group_rule_postcommit",
+    "update_security_group_rule_precommit",
+    "update_security_group_rule_postcommit",
+    "delete_security_group_rule_precommit",
+    "delete_security_group_rule_postcommit",
+];
 
 /// What the guest returned.
 #[derive(Debug)]

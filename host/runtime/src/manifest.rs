@@ -10,6 +10,7 @@
 //! capabilities = ["log", "config", "agents"]
 //! journal = true            # postcommit hooks delivered in the background (default false)
 //! periodic_interval = 30    # seconds between `periodic` calls (0.2; absent: never)
+//! hooks = ["create_port_postcommit", "delete_port_postcommit"]  # the only hooks called
 //! ```
 //!
 //! When both exist they must agree ([`reconcile`]).
@@ -58,6 +59,13 @@ pub struct Manifest {
     /// export); absent: never called.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic_interval: Option<u64>,
+    /// The hooks the driver implements (`create_port_postcommit`, …; every name in
+    /// [`crate::call::HOOKS`]); absent: all of them. The host calls no other hook of the
+    /// driver: one left out behaves as a hook that returns at once, without an instance, and
+    /// a journaled driver records no entry for a postcommit left out. `bind_port`,
+    /// `initialize` and `periodic` are not hooks in this sense and are called as always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Vec<String>>,
 }
 
 impl Manifest {
@@ -102,6 +110,20 @@ impl Manifest {
                 "contract {:?} is not of the form `neutrino:ml2@MAJOR.MINOR.PATCH`",
                 self.contract
             )));
+        }
+        if let Some(hooks) = &self.hooks {
+            let unknown: Vec<&str> = hooks
+                .iter()
+                .map(String::as_str)
+                .filter(|h| !crate::call::HOOKS.contains(h))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(invalid(format!(
+                    "hooks: unknown hook {} (hooks are named as the contract's functions with `_`, \
+                     e.g. `create_port_postcommit`)",
+                    unknown.join(", ")
+                )));
+            }
         }
         if self.periodic_interval == Some(0) {
             return Err(invalid(
@@ -148,7 +170,7 @@ pub fn reconcile(
         }),
         (Some(m), None) | (None, Some(m)) => Ok(m),
         (Some(e), Some(f)) => {
-            let fields: [(&str, String, String); 7] = [
+            let fields: [(&str, String, String); 8] = [
                 ("name", e.name.clone(), f.name.clone()),
                 ("version", e.version.clone(), f.version.clone()),
                 ("contract", e.contract.clone(), f.contract.clone()),
@@ -164,6 +186,7 @@ pub fn reconcile(
                     format!("{:?}", e.periodic_interval),
                     format!("{:?}", f.periodic_interval),
                 ),
+                ("hooks", format!("{:?}", e.hooks), format!("{:?}", f.hooks)),
             ];
             match fields.into_iter().find(|(_, a, b)| a != b) {
                 Some((field, embedded, file)) => Err(LoadError::ManifestMismatch {
@@ -340,5 +363,41 @@ mod tests {
         );
         let err = Manifest::parse("name = \"x\"\nversion = \"1\"\ncontract = \"neutrino:ml2@0.1.0\"\ncapabilities = [\"disk\"]").unwrap_err();
         assert!(err.to_string().contains("disk"), "{err}");
+    }
+
+    #[test]
+    fn hooks_name_the_contracts_hooks_and_leave_out_the_others() {
+        let base = "name = \"x\"\nversion = \"1\"\ncontract = \"neutrino:ml2@0.2.0\"\n";
+        let m = Manifest::parse(&format!(
+            "{base}hooks = [\"create_port_postcommit\", \"delete_port_postcommit\"]"
+        ))
+        .unwrap();
+        assert_eq!(
+            m.hooks.as_deref(),
+            Some(
+                &[
+                    "create_port_postcommit".to_string(),
+                    "delete_port_postcommit".into()
+                ][..]
+            )
+        );
+        assert_eq!(
+            Manifest::parse(base).unwrap().hooks,
+            None,
+            "absent: all hooks"
+        );
+        let err = Manifest::parse(&format!(
+            "{base}hooks = [\"create_port_postcommit\", \"bind_port\", \"create_port\"]"
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown hook bind_port, create_port"),
+            "{err}"
+        );
+        // Embedded and driver.toml must agree on them too.
+        let file = Manifest::parse(&format!("{base}hooks = [\"create_port_postcommit\"]")).unwrap();
+        let err = reconcile(Some(Manifest::parse(base).unwrap()), Some(file)).unwrap_err();
+        assert!(err.to_string().contains("`hooks`"), "{err}");
     }
 }

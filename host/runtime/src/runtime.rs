@@ -86,9 +86,18 @@ pub struct DriverMeta {
     /// How often the host calls its `periodic` export: the manifest's
     /// `periodic_interval`, if the component exports `periodic` (else `None`).
     pub periodic_interval: Option<Duration>,
+    /// The hooks its manifest says it implements (`None`: all).
+    pub hooks: Option<Vec<String>>,
 }
 
 impl DriverMeta {
+    /// Whether the host calls hook `name` (`create_port_precommit`, …) of this version.
+    pub fn implements(&self, name: &str) -> bool {
+        self.hooks
+            .as_ref()
+            .is_none_or(|hooks| hooks.iter().any(|h| h == name))
+    }
+
     /// `version (sha256 prefix)`, the label stats use per version.
     pub fn version_label(&self) -> String {
         format!(
@@ -294,6 +303,7 @@ impl Runtime {
             failure_policy: settings.failure_policy,
             secrets: manifest.secrets.clone(),
             journal: manifest.journal,
+            hooks: manifest.hooks.clone(),
             periodic_interval: match (manifest.periodic_interval, pre.has_periodic()) {
                 (Some(secs), true) => Some(Duration::from_secs(secs)),
                 (Some(_), false) => {
@@ -508,6 +518,10 @@ impl PreparedDriver {
         host: &Arc<dyn HostServices>,
         also: Option<&DriverStats>,
     ) -> Result<(), CallError> {
+        if op.is_hook() && !self.meta.implements(op.name()) {
+            // Not among the manifest's `hooks`: as if it returned at once.
+            return Ok(());
+        }
         let started = Instant::now();
         let result = match call::invoke(self, op, host.clone()).await {
             Ok(Outcome::Done(Ok(()))) => Ok(()),

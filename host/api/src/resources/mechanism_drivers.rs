@@ -102,6 +102,7 @@ pub fn view(d: &DriverInfo) -> Value {
         "quarantined": d.quarantined,
         "journal": d.journal,
         "periodic_interval": d.periodic_interval,
+        "hooks": d.hooks,
         "stats": {
             "calls": d.stats.calls,
             "ok": d.stats.ok,

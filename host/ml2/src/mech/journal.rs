@@ -223,16 +223,6 @@ impl MechanismManager {
     /// The journal entries the postcommit following precommit `call` needs: one per enabled
     /// journaled driver (in reverse order for deletes, as the calls would be).
     pub fn journal_entries(&self, call: Call<'_>) -> Vec<NewEntry> {
-        let drivers: Vec<String> = self
-            .enabled(matches!(call.hook(), Hook::DeletePrecommit))
-            .iter()
-            .filter(|e| Self::is_journaled(e))
-            .map(|e| e.name.clone())
-            .collect();
-        if drivers.is_empty() {
-            return Vec::new();
-        }
-        let (resource_type, resource_id, parents, context) = describe(call);
         let operation = match call {
             Call::Network(h, c) => rt::call::Op::Network(postcommit_of(h), c).name(),
             Call::Subnet(h, c) => rt::call::Op::Subnet(postcommit_of(h), c).name(),
@@ -242,6 +232,17 @@ impl MechanismManager {
                 rt::call::Op::SecurityGroupRule(postcommit_of(h), c).name()
             }
         };
+        // Drivers whose manifest leaves the postcommit out of its `hooks` get no entry.
+        let drivers: Vec<String> = self
+            .enabled(matches!(call.hook(), Hook::DeletePrecommit))
+            .iter()
+            .filter(|e| Self::is_journaled(e) && e.slot.current().meta().implements(operation))
+            .map(|e| e.name.clone())
+            .collect();
+        if drivers.is_empty() {
+            return Vec::new();
+        }
+        let (resource_type, resource_id, parents, context) = describe(call);
         drivers
             .into_iter()
             .map(|driver| NewEntry {

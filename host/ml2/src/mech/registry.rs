@@ -76,6 +76,8 @@ pub struct DriverInfo {
     pub journal: bool,
     /// Seconds between `periodic` calls, when it has them.
     pub periodic_interval: Option<u64>,
+    /// The hooks its manifest says it implements (`None`: all).
+    pub hooks: Option<Vec<String>>,
 }
 
 /// One line of a driver's history.
@@ -544,6 +546,7 @@ impl MechanismManager {
             quarantined: self.quarantined(&e.name, &meta.sha256),
             journal: meta.journal,
             periodic_interval: meta.periodic_interval.map(|d| d.as_secs()),
+            hooks: meta.hooks.clone(),
         })
     }
 
