@@ -218,8 +218,9 @@ impl Plugin {
         resource: &str,
         n: i64,
     ) -> Result<()> {
-        let (used, own) = quotas::usage_for_update(conn, project_id, resource).await?;
-        let limit = own.unwrap_or_else(|| self.quota_default(resource));
+        let default = self.quota_default(resource);
+        let (used, own) = quotas::usage_for_update(conn, project_id, resource, default).await?;
+        let limit = own.unwrap_or(default);
         if limit >= 0 && used + n > limit {
             return Err(over_quota(&[resource]));
         }
