@@ -42,14 +42,15 @@ enum Quota {
     /// and checks them (on PostgreSQL it locks the usage row for that), and the database's
     /// trigger counts the new port, as in production.
     Enforced,
-    /// A limit of -1 (unlimited), as an operator sets it: the same reads and counting as
-    /// `Enforced` (the limit is only known from the read that also gives the usage).
+    /// A limit of -1 (unlimited), as an operator sets it: nothing is checked (on PostgreSQL
+    /// the quota statement reads the limit but neither writes nor locks the usage row), and
+    /// the trigger still counts the port.
     Unlimited,
     /// No counting: a limit of -1, and the port-counting triggers dropped from the
     /// benchmark's own test database with plain SQL (bench only; no server has such a
-    /// switch, as Neutron has none). What remains of enforcement is the read of the usage
-    /// and limit (SQLite: two subqueries in the statement that reads the network anyway;
-    /// PostgreSQL: the statement that locks the project's usage row).
+    /// switch, as Neutron has none). What remains of enforcement is reading the limit
+    /// (SQLite: two subqueries in the statement that reads the network anyway; PostgreSQL:
+    /// the quota statement, which with -1 neither writes nor locks).
     Off,
 }
 

@@ -1,7 +1,8 @@
 //! Quotas: limits per project on the resources it creates, Neutron's defaults, and their
 //! enforcement. Usage is counted by the database (triggers) in the creating transaction and
 //! read while concurrent creators in the project wait (the SQLite writer, or a row lock on
-//! PostgreSQL), so a limit is never overshot, however many servers share the database.
+//! PostgreSQL), so a limit is never overshot, however many servers share the database. No
+//! reservation outlives or precedes that transaction, so the details' `reserved` is always 0.
 
 use std::collections::BTreeMap;
 
