@@ -8,7 +8,9 @@
 //! `NEUTRINO_BENCH_DRIVERS` (default `none,default`: without mechanism drivers, which is the
 //! core API alone, and with the default configuration's in-tree drivers),
 //! `NEUTRINO_BENCH_LIST_ROUNDS` (lists timed, default 21), `NEUTRINO_BENCH_MALLOC_DEFAULTS`
-//! (set: keep glibc's allocator defaults instead of `neutrino_server::malloc::tune`).
+//! (set: keep glibc's allocator defaults instead of `neutrino_server::malloc::tune`),
+//! `NEUTRINO_BENCH_QUOTA` (default `enforced`; any of `enforced,unlimited,off`, see [`Quota`]),
+//! so that one run measures what quota enforcement costs port creation.
 //! On SQLite it also reports the write-ahead log file's size during and after the run.
 
 use neutrino_tests::bench::env_usize;
@@ -33,8 +35,73 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// How the benchmark's project is held to its port quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quota {
+    /// A finite limit (1,000,000 ports): every creation reads the project's usage and limit
+    /// and checks them (on PostgreSQL it locks the usage row for that), and the database's
+    /// trigger counts the new port, as in production.
+    Enforced,
+    /// A limit of -1 (unlimited), as an operator sets it: nothing is checked (on PostgreSQL
+    /// the quota statement reads the limit but neither writes nor locks the usage row), and
+    /// the trigger still counts the port.
+    Unlimited,
+    /// No counting: a limit of -1, and the port-counting triggers dropped from the
+    /// benchmark's own test database with plain SQL (bench only; no server has such a
+    /// switch, as Neutron has none). What remains of enforcement is reading the limit
+    /// (SQLite: two subqueries in the statement that reads the network anyway; PostgreSQL:
+    /// the quota statement, which with -1 neither writes nor locks).
+    Off,
+}
+
+impl Quota {
+    fn parse(s: &str) -> Quota {
+        match s {
+            "enforced" => Quota::Enforced,
+            "unlimited" => Quota::Unlimited,
+            "off" => Quota::Off,
+            other => {
+                panic!("NEUTRINO_BENCH_QUOTA: unknown mode {other} (enforced, unlimited, off)")
+            }
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Quota::Enforced => "enforced",
+            Quota::Unlimited => "unlimited",
+            Quota::Off => "off",
+        }
+    }
+}
+
+/// Bench only: drop the triggers that count ports in `quota_usages` from the benchmark's own
+/// test database (see [`Quota::Off`]).
+async fn drop_port_counting(url: &str, backend: Backend) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("connect to the benchmark's database");
+    let statements: &[&str] = match backend {
+        Backend::Sqlite => &[
+            "DROP TRIGGER quota_ports_insert",
+            "DROP TRIGGER quota_ports_delete",
+        ],
+        Backend::Postgres => &["DROP TRIGGER quota_count ON ports"],
+    };
+    for sql in statements {
+        sqlx::query(*sql)
+            .execute(&mut conn)
+            .await
+            .expect("drop a port-counting trigger");
+    }
+    conn.close().await.ok();
+}
+
 struct Figures {
     auth: String,
+    quota: Quota,
     backend: &'static str,
     drivers: String,
     ports: usize,
@@ -77,6 +144,7 @@ async fn run(
     ports: usize,
     clients: usize,
     auth: &str,
+    quota: Quota,
 ) -> Figures {
     let db = TestDb::new(backend).await;
     let mut loaded = Vec::new();
@@ -118,15 +186,23 @@ async fn run(
         None => Client::new(url, None),
     };
     let admin = client(&server.url);
-    // Quotas are enforced (Neutron's default of 500 ports would stop the run): a finite
-    // limit, so every creation counts against it as in production.
+    // Neutron's default of 500 ports would stop the run: a finite limit for `enforced`, so
+    // every creation counts against it as in production; -1 otherwise.
+    let port_limit: i64 = if quota == Quota::Enforced {
+        1_000_000
+    } else {
+        -1
+    };
     let q = admin
         .put(
             &format!("/v2.0/quotas/{project}"),
-            json!({"quota": {"port": 1_000_000, "network": 1000, "subnet": 1000}}),
+            json!({"quota": {"port": port_limit, "network": 1000, "subnet": 1000}}),
         )
         .await;
     assert_eq!(q.status, 200, "{}", q.body);
+    if quota == Quota::Off {
+        drop_port_counting(&server.db.url, backend).await;
+    }
     let net = network_with_subnet(&admin, "10.0.0.0/16").await;
 
     // Warm up connections, caches and the default security group.
@@ -203,6 +279,16 @@ async fn run(
 
     // Listing: a network with exactly 2000 ports, listed by network_id.
     let list_net = network_with_subnet(&admin, "10.1.0.0/20").await;
+    // The counting works (or, for `off`, is gone) as the row says.
+    let details = admin
+        .get_ok(&format!("/v2.0/quotas/{project}/details"))
+        .await;
+    let used = details["quota"]["port"]["used"].as_u64().unwrap() as usize;
+    if quota == Quota::Off {
+        assert_eq!(used, 0, "ports counted with the counting triggers dropped");
+    } else {
+        assert_eq!(used, 4 * clients + per_client * clients);
+    }
     for _ in 0..20 {
         let bulk: Vec<Value> = (0..100).map(|_| json!({"network_id": list_net})).collect();
         let r = admin.post("/v2.0/ports", json!({ "ports": bulk })).await;
@@ -237,6 +323,7 @@ async fn run(
     Figures {
         backend: name,
         auth: auth.to_string(),
+        quota,
         drivers: if loaded.is_empty() {
             "none".into()
         } else {
@@ -280,38 +367,56 @@ fn main() {
         .expect("runtime");
     let modes = std::env::var("NEUTRINO_BENCH_DRIVERS").unwrap_or_else(|_| "none,default".into());
     let auths = std::env::var("NEUTRINO_BENCH_AUTH").unwrap_or_else(|_| "noauth".into());
+    let quotas: Vec<Quota> = std::env::var("NEUTRINO_BENCH_QUOTA")
+        .unwrap_or_else(|_| "enforced".into())
+        .split(',')
+        .map(|q| Quota::parse(q.trim()))
+        .collect();
     let mut all = Vec::new();
     for auth in auths.split(',').map(str::trim) {
         for b in backends.split(',').map(str::trim) {
             for mode in modes.split(',').map(str::trim) {
-                let figures = rt.block_on(async {
-                    match b {
-                        "sqlite" => {
-                            Some(run(Backend::Sqlite, "SQLite", mode, ports, clients, auth).await)
+                for &quota in &quotas {
+                    let figures = rt.block_on(async {
+                        match b {
+                            "sqlite" => Some(
+                                run(Backend::Sqlite, "SQLite", mode, ports, clients, auth, quota)
+                                    .await,
+                            ),
+                            "postgres" if postgres_reachable().await => Some(
+                                run(
+                                    Backend::Postgres,
+                                    "PostgreSQL",
+                                    mode,
+                                    ports,
+                                    clients,
+                                    auth,
+                                    quota,
+                                )
+                                .await,
+                            ),
+                            "postgres" => {
+                                println!("PostgreSQL unreachable: skipped");
+                                None
+                            }
+                            other => panic!("unknown backend {other}"),
                         }
-                        "postgres" if postgres_reachable().await => Some(
-                            run(Backend::Postgres, "PostgreSQL", mode, ports, clients, auth).await,
-                        ),
-                        "postgres" => {
-                            println!("PostgreSQL unreachable: skipped");
-                            None
-                        }
-                        other => panic!("unknown backend {other}"),
-                    }
-                });
-                all.extend(figures);
+                    });
+                    all.extend(figures);
+                }
             }
         }
     }
     println!();
     println!(
-        "| auth | backend | mechanism drivers | ports | clients | ports/s | p50 | p99 | max | list 2000 ports (median / best) |"
+        "| auth | quota | backend | mechanism drivers | ports | clients | ports/s | p50 | p99 | max | list 2000 ports (median / best) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for f in &all {
         println!(
-            "| {} | {} | {} | {} | {clients} | {:.0} | {} | {} | {} | {} / {} |",
+            "| {} | {} | {} | {} | {} | {clients} | {:.0} | {} | {} | {} | {} / {} |",
             f.auth,
+            f.quota.name(),
             f.backend,
             f.drivers,
             f.ports,
@@ -326,14 +431,15 @@ fn main() {
     if all.iter().any(|f| f.wal.is_some()) {
         println!();
         println!(
-            "| SQLite write-ahead log: auth | mechanism drivers | largest during the run | at its end | 1 s later |"
+            "| SQLite write-ahead log: auth | quota | mechanism drivers | largest during the run | at its end | 1 s later |"
         );
-        println!("|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|");
         for f in &all {
             if let Some((largest, at_end, later)) = f.wal {
                 println!(
-                    "| {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} |",
                     f.auth,
+                    f.quota.name(),
                     f.drivers,
                     mib(largest),
                     mib(at_end),

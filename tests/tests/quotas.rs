@@ -248,6 +248,96 @@ async fn thirty_two_concurrent_creators_end_with_exactly_the_limit() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn details_while_32_creators_race_show_use_within_the_limit_and_nothing_reserved() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let alice = server.project("alice");
+    let net = alice.network("n").await;
+    alice.subnet(s(&net, "id"), "10.0.0.0/24").await;
+    admin
+        .put("/v2.0/quotas/alice", json!({"quota": {"port": 50}}))
+        .await;
+
+    // One reader asks for the details again and again while 32 clients create ports.
+    let racing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let reader = {
+        let alice = alice.clone();
+        let racing = racing.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while racing.load(std::sync::atomic::Ordering::Relaxed) {
+                seen.push(alice.get_ok("/v2.0/quotas/alice/details").await);
+            }
+            seen
+        })
+    };
+    let (made, _) = port_race((0..32).map(|_| alice.clone()).collect(), s(&net, "id")).await;
+    racing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut seen = reader.await.unwrap();
+    seen.push(alice.get_ok("/v2.0/quotas/alice/details").await);
+
+    assert_eq!(made, 50);
+    assert!(seen.len() > 1, "no details read during the race");
+    let mut last_used = 0;
+    for details in &seen {
+        for (resource, d) in details["quota"].as_object().unwrap() {
+            assert_eq!(d["reserved"], 0, "{resource} reserved: {details}");
+        }
+        let port = &details["quota"]["port"];
+        let used = port["used"].as_i64().unwrap();
+        assert_eq!(port["limit"], 50);
+        assert!(used <= 50, "{used} ports in use past a limit of 50");
+        assert!(
+            used >= last_used,
+            "use went back from {last_used} to {used}"
+        );
+        last_used = used;
+    }
+    assert_eq!(last_used, 50);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unlimited_project_still_counts_what_32_creators_make() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let alice = server.project("alice");
+    let net = alice.network("n").await;
+    alice.subnet(s(&net, "id"), "10.0.0.0/24").await;
+    admin
+        .put("/v2.0/quotas/alice", json!({"quota": {"port": -1}}))
+        .await;
+
+    let (made, refused) = port_race((0..32).map(|_| alice.clone()).collect(), s(&net, "id")).await;
+    let details = alice.get_ok("/v2.0/quotas/alice/details").await;
+    let lower = admin
+        .put("/v2.0/quotas/alice", json!({"quota": {"port": 50}}))
+        .await;
+    let forced = admin
+        .put(
+            "/v2.0/quotas/alice",
+            json!({"quota": {"port": 50, "force": true}}),
+        )
+        .await;
+    let past = alice
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": s(&net, "id")}}),
+        )
+        .await;
+
+    assert_eq!((made, refused), (96, 0));
+    assert_eq!(
+        details["quota"]["port"],
+        json!({"limit": -1, "used": 96, "reserved": 0})
+    );
+    lower.expect_error(400, "HTTPBadRequest");
+    assert_eq!(forced.status, 200, "{}", forced.body);
+    past.expect_error(409, "OverQuota");
+    server.stop().await;
+}
+
 fn pg_wanted() -> bool {
     std::env::var_os("NEUTRINO_TEST_REQUIRE_PG").is_some()
         || Backend::from_env() == Backend::Postgres

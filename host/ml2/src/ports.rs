@@ -374,8 +374,11 @@ impl Plugin {
         let mut locked = None;
         if self.backend() == Backend::Postgres && !tally.knows(&r.project_id) {
             tx.flush().await.map_err(StoreError::classify)?;
-            locked =
-                Some(neutrino_store::quotas::usage_for_update(tx, &r.project_id, "port").await?);
+            let default = self.quota_default("port");
+            locked = Some(
+                neutrino_store::quotas::usage_for_update(tx, &r.project_id, "port", default)
+                    .await?,
+            );
         }
         // One statement for the network (which the precommit hooks get too), its subnets and
         // the owner's default security group: this runs while holding the (SQLite: only)

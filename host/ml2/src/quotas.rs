@@ -1,7 +1,8 @@
 //! Quotas: limits per project on the resources it creates, Neutron's defaults, and their
 //! enforcement. Usage is counted by the database (triggers) in the creating transaction and
 //! read while concurrent creators in the project wait (the SQLite writer, or a row lock on
-//! PostgreSQL), so a limit is never overshot, however many servers share the database.
+//! PostgreSQL), so a limit is never overshot, however many servers share the database. No
+//! reservation outlives or precedes that transaction, so the details' `reserved` is always 0.
 
 use std::collections::BTreeMap;
 
@@ -218,8 +219,9 @@ impl Plugin {
         resource: &str,
         n: i64,
     ) -> Result<()> {
-        let (used, own) = quotas::usage_for_update(conn, project_id, resource).await?;
-        let limit = own.unwrap_or_else(|| self.quota_default(resource));
+        let default = self.quota_default(resource);
+        let (used, own) = quotas::usage_for_update(conn, project_id, resource, default).await?;
+        let limit = own.unwrap_or(default);
         if limit >= 0 && used + n > limit {
             return Err(over_quota(&[resource]));
         }

@@ -77,26 +77,38 @@ pub async fn usage(conn: &mut AnyConnection, project_id: &str) -> Result<BTreeMa
 }
 
 /// In a write transaction: what the project uses of `resource`, and its own limit if it has
-/// one. On PostgreSQL the usage row is locked until the transaction ends, so concurrent
-/// creators of the resource in the project (on any server) take turns from here; on SQLite
-/// the transaction holds the one writer already.
+/// one (`default_limit` is the limit of a project without one). On PostgreSQL the usage row
+/// is locked until the transaction ends, so concurrent creators of the resource in the
+/// project (on any server) take turns from here; on SQLite the transaction holds the one
+/// writer already. When the project's limit is -1 (its own, or the default when it has none;
+/// both are known in this one statement), nothing is checked, so PostgreSQL neither writes
+/// nor locks the usage row here (the counting trigger locks it when the row is inserted) and
+/// the usage reads 0.
 pub async fn usage_for_update(
     conn: &mut AnyConnection,
     project_id: &str,
     resource: &str,
+    default_limit: i64,
 ) -> Result<(i64, Option<i64>)> {
     let postgres = conn.backend_name() == "PostgreSQL";
     let sql = if postgres {
-        "INSERT INTO quota_usages (project_id, resource, in_use) VALUES ($1, $2, 0) \
-         ON CONFLICT (project_id, resource) DO UPDATE SET in_use = quota_usages.in_use \
-         RETURNING in_use, (SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2)"
+        "WITH own AS (SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2), \
+         locked AS (INSERT INTO quota_usages (project_id, resource, in_use) \
+           SELECT $1, $2, 0 WHERE coalesce((SELECT hard_limit FROM own), $3) >= 0 \
+           ON CONFLICT (project_id, resource) DO UPDATE SET in_use = quota_usages.in_use \
+           RETURNING in_use) \
+         SELECT (SELECT in_use FROM locked), (SELECT hard_limit FROM own)"
     } else {
         "SELECT (SELECT in_use FROM quota_usages WHERE project_id = $1 AND resource = $2), \
          (SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2)"
     };
-    let row = sqlx::query(sql)
+    let mut query = sqlx::query(sql)
         .bind(project_id.to_string())
-        .bind(resource.to_string())
+        .bind(resource.to_string());
+    if postgres {
+        query = query.bind(default_limit);
+    }
+    let row = query
         .fetch_one(&mut *conn)
         .await
         .map_err(StoreError::classify)?;
