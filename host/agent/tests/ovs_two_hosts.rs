@@ -154,6 +154,54 @@ fn flows(bridge: &str) -> String {
     String::from_utf8_lossy(&sh(&["ovs-ofctl", "dump-flows", bridge]).stdout).into_owned()
 }
 
+/// A VM per host on `net`: each gets its Neutron address by DHCP from the first host and
+/// pings the other. Returns the VMs and their ports.
+async fn vms_on_both_hosts_talk(
+    c: &neutrino_tests::Client,
+    clean: &Cleanup,
+    net: &str,
+    hosts: &[(String, OvsConfig)],
+    script: &std::path::Path,
+) -> Vec<(String, Value)> {
+    let mut vms = Vec::new();
+    for (host, ovs) in hosts {
+        let port = c
+            .port(
+                net,
+                json!({"binding:host_id": host, "device_owner": "compute:nova",
+                       "device_id": uuid::Uuid::new_v4().to_string()}),
+            )
+            .await;
+        assert_eq!(port["binding:vif_type"], "ovs", "bound on {host}");
+        let vm = boot_vm(clean, &port, ovs).await;
+        vms.push((vm, port));
+    }
+    for (_, port) in &vms {
+        wait_status(c, s(port, "id"), "ACTIVE").await;
+    }
+    let (script2, vms2) = (script.to_path_buf(), vms.clone());
+    let (got, ab, ba) = tokio::task::spawn_blocking(move || {
+        let got: Vec<Option<String>> = vms2.iter().map(|(vm, _)| dhcp(vm, &script2)).collect();
+        let ip = |i: usize| got[i].clone().unwrap_or_default();
+        let ab = pings(&vms2[0].0, &ip(1));
+        let ba = pings(&vms2[1].0, &ip(0));
+        (got, ab, ba)
+    })
+    .await
+    .unwrap();
+    for (i, (_, port)) in vms.iter().enumerate() {
+        assert_eq!(
+            got[i].as_deref(),
+            Some(s(&port["fixed_ips"][0], "ip_address")),
+            "the VM on host {} got its Neutron address by DHCP from the first host",
+            i + 1
+        );
+    }
+    assert!(ab, "the VM on the first host pings the one on the second");
+    assert!(ba, "the VM on the second host pings the one on the first");
+    vms
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_a_provider_vlan() {
     if !runnable() {
@@ -281,22 +329,7 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_a_provider_vlan() {
         clean.states.lock().unwrap().push(st);
         p
     };
-    let mut vms = Vec::new();
-    for (host, ovs) in &hosts {
-        let port = c
-            .port(
-                &net_id,
-                json!({"binding:host_id": host, "device_owner": "compute:nova",
-                       "device_id": uuid::Uuid::new_v4().to_string()}),
-            )
-            .await;
-        assert_eq!(port["binding:vif_type"], "ovs", "bound on {host}");
-        let vm = boot_vm(&clean, &port, ovs).await;
-        vms.push((vm, port));
-    }
-    for (_, port) in &vms {
-        wait_status(&c, s(port, "id"), "ACTIVE").await;
-    }
+    let vms = vms_on_both_hosts_talk(&c, &clean, &net_id, &hosts, &script).await;
     // Each provider bridge retags its host's local VLAN to the segment, and back.
     for i in 1..=2 {
         let f = flows(&format!("bp{i}-{tag}"));
@@ -311,26 +344,27 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_a_provider_vlan() {
         );
     }
 
-    let (script2, vms2) = (script.clone(), vms.clone());
-    let (got, ab, ba) = tokio::task::spawn_blocking(move || {
-        let got: Vec<Option<String>> = vms2.iter().map(|(vm, _)| dhcp(vm, &script2)).collect();
-        let ip = |i: usize| got[i].clone().unwrap_or_default();
-        let ab = pings(&vms2[0].0, &ip(1));
-        let ba = pings(&vms2[1].0, &ip(0));
-        (got, ab, ba)
-    })
-    .await
-    .unwrap();
-    for (i, (_, port)) in vms.iter().enumerate() {
-        assert_eq!(
-            got[i].as_deref(),
-            Some(s(&port["fixed_ips"][0], "ip_address")),
-            "the VM on host {} got its Neutron address by DHCP from the first host",
-            i + 1
+    // A flat network on the same physnet: untagged on the wire.
+    let flat = c
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"name": format!("ofl-{tag}"), "provider:network_type": "flat",
+                                "provider:physical_network": "physnet1"}}),
+        )
+        .await
+        .get("network")
+        .clone();
+    let flat_id = s(&flat, "id").to_string();
+    clean.namespace(&format!("qdhcp-{flat_id}"));
+    c.subnet(&flat_id, "10.239.0.0/24").await;
+    vms_on_both_hosts_talk(&c, &clean, &flat_id, &hosts, &script).await;
+    for i in 1..=2 {
+        let f = flows(&format!("bp{i}-{tag}"));
+        assert!(
+            f.contains("actions=strip_vlan,NORMAL"),
+            "host {i}'s provider bridge sends the flat network untagged: {f}"
         );
     }
-    assert!(ab, "the VM on the first host pings the one on the second");
-    assert!(ba, "the VM on the second host pings the one on the first");
 
     // The port on the second host goes: its network's flows go with its last port there.
     c.delete(&format!("/v2.0/ports/{}", s(&vms[1].1, "id")))
