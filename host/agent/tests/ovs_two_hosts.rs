@@ -5,8 +5,8 @@
 //! two provider bridges are joined by a veth pair, the "wire" between the hosts. VMs (network
 //! namespaces whose veth's host end is plugged into their host's integration bridge, as
 //! os-vif does) on one provider VLAN network, one per host, get their addresses from the DHCP
-//! agent on the first host and ping each other; the frames on the wire carry the network's
-//! segmentation id, not a local VLAN.
+//! agent on the first host and ping each other, the provider bridges' flows retagging each
+//! host's local VLAN to the segmentation id; likewise for a flat network (sent untagged).
 //!
 //! Needs root, `ip`, `dnsmasq`, busybox and a running Open vSwitch (`ovs-vsctl show`
 //! answers): without them it prints SKIPPED, unless `NEUTRINO_TEST_REQUIRE_DATAPLANE` is set.
@@ -203,7 +203,7 @@ async fn vms_on_both_hosts_talk(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_a_provider_vlan() {
+async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_a_provider_vlan_and_a_flat_network() {
     if !runnable() {
         return;
     }
