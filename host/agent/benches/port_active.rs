@@ -115,6 +115,7 @@ async fn main() {
     let ovs_config = OvsConfig {
         integration_bridge: format!("bb-{}", &host[6..]),
         datapath_type: "netdev".into(),
+        ..OvsConfig::default()
     };
     let ovs = (l2 == "openvswitch").then_some(ovs_config.clone());
     if ovs.is_some() {

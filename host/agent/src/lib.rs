@@ -4,7 +4,8 @@
 //! * `linuxbridge` ([`linuxbridge`]): the L2 agent that plugs `tap…` devices into a bridge
 //!   per network and reports them up or down;
 //! * `openvswitch` ([`ovs`]): the L2 agent that tags the integration bridge's ports with
-//!   their network's local VLAN;
+//!   their network's local VLAN, and carries flat and VLAN networks to other hosts through
+//!   provider bridges (`bridge_mappings`);
 //!
 //! both on the same agent loop ([`l2`]);
 //! * `dhcp` ([`dhcp`]): dnsmasq per network in a `qdhcp-…` namespace.
@@ -55,7 +56,7 @@ pub struct AgentConfig {
     /// How the DHCP agent plugs its ports (`interface_driver`): by default `openvswitch`
     /// when this host runs the `openvswitch` role, else `linuxbridge`.
     pub interface_driver: Option<plug::InterfaceDriver>,
-    /// `[ovs]`: the integration bridge and its datapath.
+    /// `[ovs]`: the integration bridge, its datapath and the provider bridges.
     pub ovs: plug::OvsConfig,
     /// `[linux_bridge]`: `physical_interface_mappings`.
     pub linux_bridge: linuxbridge::LinuxBridgeConfig,

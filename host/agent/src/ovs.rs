@@ -6,9 +6,16 @@
 //! that is administratively down, unknown or bound elsewhere gets the dead VLAN (4095) and a
 //! drop flow for everything it sends. After a restart, a port's existing tag is kept for
 //! its network when no other network has it, so ports that are right are not disturbed.
-//! The wiring is local to the host (no tunnels or provider bridges yet).
+//!
+//! Flat and VLAN networks leave the host through provider bridges (`bridge_mappings`,
+//! `physnet:bridge`): each is joined to the integration bridge by a pair of patch ports
+//! (`int-<bridge>` on `br-int`, `phy-<bridge>` on the provider bridge), and while a network
+//! has ports here, flows translate its local VLAN to its segment on the way out
+//! (`mod_vlan_vid:<segmentation_id>` for VLAN, `strip_vlan` for flat) and back on the way in,
+//! as Neutron's agent does; anything else crossing the patch is dropped. Other networks
+//! stay local to the host (no tunnels yet).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use neutrino_bus::neutron::{self, DeviceDetails};
@@ -29,6 +36,9 @@ struct Bridge {
     vlans: HashMap<String, u16>,
     /// Port id → network, for ports wired into a network.
     members: HashMap<String, String>,
+    /// Network → the flows carrying it to its provider bridge (bridge, strict match),
+    /// removed with its local VLAN.
+    flows: HashMap<String, Vec<(String, String)>>,
 }
 
 impl Bridge {
@@ -46,30 +56,119 @@ impl Bridge {
         Some(v)
     }
 
-    /// A port leaves its network; the network's VLAN is freed with its last port.
-    fn leave(&mut self, port: &str) {
+    /// A port leaves its network; the network's VLAN is freed with its last port, and the
+    /// flows that carried it are returned (to be removed).
+    fn leave(&mut self, port: &str) -> Vec<(String, String)> {
         if let Some(net) = self.members.remove(port)
             && !self.members.values().any(|n| *n == net)
         {
             self.vlans.remove(&net);
+            return self.flows.remove(&net).unwrap_or_default();
+        }
+        Vec::new()
+    }
+}
+
+/// A provider bridge patched to the integration bridge.
+#[derive(Debug, Clone)]
+struct Provider {
+    bridge: String,
+    /// OpenFlow port of `int-<bridge>` on the integration bridge.
+    int_ofport: String,
+    /// OpenFlow port of `phy-<bridge>` on the provider bridge.
+    phy_ofport: String,
+}
+
+/// `bridge_mappings` entries (`physnet:bridge`) as a map.
+fn parse_mappings(entries: &[String]) -> Result<BTreeMap<String, String>, crate::Error> {
+    let mut m = BTreeMap::new();
+    for e in entries {
+        match e.split_once(':') {
+            Some((net, br)) if !net.is_empty() && !br.is_empty() && !br.contains(':') => {
+                if m.insert(net.to_string(), br.to_string()).is_some() {
+                    return Err(crate::Error::Config(format!(
+                        "[ovs] bridge_mappings: physical network '{net}' is mapped twice"
+                    )));
+                }
+            }
+            _ => {
+                return Err(crate::Error::Config(format!(
+                    "[ovs] bridge_mappings: '{e}' is not physnet:bridge"
+                )));
+            }
         }
     }
+    Ok(m)
+}
+
+/// The flows (bridge, match, actions) carrying a network with local VLAN `lvid` through
+/// provider `p`: `segmentation_id` for VLAN, `None` for flat.
+fn provider_flows(
+    br_int: &str,
+    p: &Provider,
+    lvid: u16,
+    segmentation_id: Option<i64>,
+) -> [(String, String, String); 2] {
+    let (int_in, phy_out) = match segmentation_id {
+        Some(seg) => (
+            format!("dl_vlan={seg}"),
+            format!("mod_vlan_vid:{seg},NORMAL"),
+        ),
+        None => ("vlan_tci=0x0000/0x1fff".into(), "strip_vlan,NORMAL".into()),
+    };
+    [
+        (
+            br_int.to_string(),
+            format!("priority=3,in_port={},{int_in}", p.int_ofport),
+            format!("mod_vlan_vid:{lvid},NORMAL"),
+        ),
+        (
+            p.bridge.clone(),
+            format!("priority=4,in_port={},dl_vlan={lvid}", p.phy_ofport),
+            phy_out,
+        ),
+    ]
+}
+
+/// Patch port names (at most 15 characters, as Neutron keeps them).
+fn patch_names(bridge: &str) -> (String, String) {
+    let cut = |s: String| s.chars().take(15).collect::<String>();
+    (cut(format!("int-{bridge}")), cut(format!("phy-{bridge}")))
 }
 
 /// Wiring with one Open vSwitch integration bridge.
 pub struct Ovs {
     config: OvsConfig,
     bridge: Mutex<Bridge>,
+    /// Physical network → its provider bridge.
+    providers: BTreeMap<String, Provider>,
 }
 
 impl Ovs {
-    /// Wiring on the configured integration bridge (created when missing).
+    /// Wiring on the configured integration bridge (created when missing), with the
+    /// provider bridges of `bridge_mappings` (created when missing) patched to it.
     pub async fn new(config: OvsConfig) -> Result<Ovs, crate::Error> {
+        let mappings = parse_mappings(&config.bridge_mappings)?;
         crate::plug::ensure_bridge(&config).await?;
+        let br_int = config.integration_bridge.clone();
+        let mut providers = BTreeMap::new();
+        for (physnet, br) in mappings {
+            providers.insert(physnet, setup_provider(&config, &br_int, &br).await?);
+        }
         Ok(Ovs {
             config,
             bridge: Mutex::new(Bridge::default()),
+            providers,
         })
+    }
+
+    /// Remove flows (bridge, strict match) of a network that left this host.
+    async fn remove_flows(&self, flows: Vec<(String, String)>) {
+        for (br, m) in flows {
+            if let Err(e) = ip::run("ovs-ofctl", &["--strict", "del-flows", &br, &m]).await {
+                tracing::warn!(bridge = %br, flow = %m, error = %e, "removing a flow failed");
+            }
+        }
     }
 
     fn br(&self) -> &str {
@@ -94,6 +193,56 @@ impl Ovs {
         }
         Ok(())
     }
+}
+
+/// Create provider bridge `br` when missing and patch it to `br_int`: `int-<br>` and
+/// `phy-<br>`, each dropping what crosses it until a network's flows let it through.
+async fn setup_provider(
+    config: &OvsConfig,
+    br_int: &str,
+    br: &str,
+) -> Result<Provider, crate::Error> {
+    crate::plug::ensure_named_bridge(config, br).await?;
+    let (int_p, phy_p) = patch_names(br);
+    for (bridge, port, peer) in [(br_int, &int_p, &phy_p), (br, &phy_p, &int_p)] {
+        vsctl(&[
+            "--may-exist",
+            "add-port",
+            bridge,
+            port,
+            "--",
+            "set",
+            "Interface",
+            port,
+            "type=patch",
+            &format!("options:peer={peer}"),
+        ])
+        .await?;
+    }
+    let int_ofport = vsctl(&["get", "Interface", &int_p, "ofport"])
+        .await?
+        .trim()
+        .to_string();
+    let phy_ofport = vsctl(&["get", "Interface", &phy_p, "ofport"])
+        .await?
+        .trim()
+        .to_string();
+    for (bridge, flow) in [
+        (
+            br_int,
+            format!("priority=2,in_port={int_ofport},actions=drop"),
+        ),
+        (br, format!("priority=2,in_port={phy_ofport},actions=drop")),
+        (br, "priority=0,actions=NORMAL".to_string()),
+    ] {
+        ip::run("ovs-ofctl", &["add-flow", bridge, &flow]).await?;
+    }
+    tracing::info!(bridge = %br, "provider bridge patched to {br_int}");
+    Ok(Provider {
+        bridge: br.to_string(),
+        int_ofport,
+        phy_ofport,
+    })
 }
 
 /// The rows of `ovs-vsctl --format=json list …`: `data` as arrays of cells.
@@ -123,7 +272,11 @@ impl Wiring for Ovs {
 
     fn configurations(&self) -> Value {
         json!({
-            "bridge_mappings": {},
+            "bridge_mappings": self
+                .providers
+                .iter()
+                .map(|(n, p)| (n.clone(), p.bridge.clone()))
+                .collect::<BTreeMap<_, _>>(),
             "tunnel_types": ["vxlan"],
             "integration_bridge": self.config.integration_bridge,
             "datapath_type": self.config.datapath_type,
@@ -189,15 +342,17 @@ impl Wiring for Ovs {
     }
 
     async fn wire(&self, d: &DeviceDetails) -> Result<Option<String>, crate::Error> {
-        let (iface, tag, network) = {
+        let mut install = Vec::new();
+        let (iface, tag, network, freed) = {
             let mut b = self.bridge.lock().expect("bridge state");
             let Some(iface) = b.interfaces.get(&d.device).cloned() else {
                 return Ok(None);
             };
             match (&d.network_id, d.admin_state_up) {
                 (Some(net), Some(true)) => {
+                    let mut freed = Vec::new();
                     if b.members.get(&d.device) != Some(net) {
-                        b.leave(&d.device);
+                        freed = b.leave(&d.device);
                     }
                     let preferred = b.seen_tags.get(&d.device).copied();
                     let Some(vlan) = b.vlan(net, preferred) else {
@@ -205,22 +360,56 @@ impl Wiring for Ovs {
                         return Ok(None);
                     };
                     b.members.insert(d.device.clone(), net.clone());
-                    (iface, vlan, Some(net.clone()))
+                    // A flat or VLAN network on a mapped physnet: its flows, once.
+                    let provider = d
+                        .physical_network
+                        .as_ref()
+                        .and_then(|p| self.providers.get(p));
+                    let seg = match d.network_type.as_deref() {
+                        Some("vlan") => d.segmentation_id.map(Some),
+                        Some("flat") => Some(None),
+                        _ => None,
+                    };
+                    if let (Some(p), Some(seg)) = (provider, seg)
+                        && !b.flows.contains_key(net)
+                    {
+                        let flows = provider_flows(self.br(), p, vlan, seg);
+                        b.flows.insert(
+                            net.clone(),
+                            flows
+                                .iter()
+                                .map(|(br, m, _)| (br.clone(), m.clone()))
+                                .collect(),
+                        );
+                        install.extend(flows);
+                    }
+                    (iface, vlan, Some(net.clone()), freed)
                 }
                 _ => {
-                    b.leave(&d.device);
-                    (iface, DEAD_VLAN, None)
+                    let freed = b.leave(&d.device);
+                    (iface, DEAD_VLAN, None, freed)
                 }
             }
         };
+        self.remove_flows(freed).await;
+        for (br, m, actions) in &install {
+            ip::run(
+                "ovs-ofctl",
+                &["add-flow", br, &format!("{m},actions={actions}")],
+            )
+            .await?;
+        }
         self.set_tag(&iface, tag).await?;
         Ok(network)
     }
 
     async fn forget(&self, device: &str) {
-        let mut b = self.bridge.lock().expect("bridge state");
-        b.leave(device);
-        b.seen_tags.remove(device);
+        let freed = {
+            let mut b = self.bridge.lock().expect("bridge state");
+            b.seen_tags.remove(device);
+            b.leave(device)
+        };
+        self.remove_flows(freed).await;
     }
 }
 
@@ -263,5 +452,50 @@ mod tests {
         assert_eq!(r[0][0], "tap1");
         assert_eq!(map_get(&r[0][1], "iface-id"), Some("abc"));
         assert_eq!(map_get(&r[0][1], "missing"), None);
+    }
+
+    #[test]
+    fn bridge_mappings_are_physnet_colon_bridge() {
+        let m = parse_mappings(&["physnet1:br-eth1".into(), "physnet2:br-ex".into()]).unwrap();
+        assert_eq!(m["physnet1"], "br-eth1");
+        assert_eq!(m["physnet2"], "br-ex");
+        assert!(parse_mappings(&["physnet1".into()]).is_err());
+        assert!(parse_mappings(&["a:b".into(), "a:c".into()]).is_err());
+    }
+
+    #[test]
+    fn vlan_networks_are_retagged_and_flat_ones_stripped_at_the_provider_bridge() {
+        let p = Provider {
+            bridge: "br-eth1".into(),
+            int_ofport: "7".into(),
+            phy_ofport: "1".into(),
+        };
+        let [int, phy] = provider_flows("br-int", &p, 3, Some(123));
+        assert_eq!(int.0, "br-int");
+        assert_eq!(int.1, "priority=3,in_port=7,dl_vlan=123");
+        assert_eq!(int.2, "mod_vlan_vid:3,NORMAL");
+        assert_eq!(phy.0, "br-eth1");
+        assert_eq!(phy.1, "priority=4,in_port=1,dl_vlan=3");
+        assert_eq!(phy.2, "mod_vlan_vid:123,NORMAL");
+        let [int, phy] = provider_flows("br-int", &p, 4, None);
+        assert_eq!(int.1, "priority=3,in_port=7,vlan_tci=0x0000/0x1fff");
+        assert_eq!(phy.2, "strip_vlan,NORMAL");
+        assert_eq!(
+            patch_names("br-eth1"),
+            ("int-br-eth1".into(), "phy-br-eth1".into())
+        );
+    }
+
+    #[test]
+    fn a_networks_flows_go_with_its_last_port() {
+        let mut b = Bridge::default();
+        b.vlan("net-a", None);
+        b.members.insert("p1".into(), "net-a".into());
+        b.members.insert("p2".into(), "net-a".into());
+        b.flows
+            .insert("net-a".into(), vec![("br-int".into(), "m".into())]);
+        assert!(b.leave("p1").is_empty(), "p2 is still on net-a");
+        assert_eq!(b.leave("p2"), vec![("br-int".to_string(), "m".to_string())]);
+        assert!(b.flows.is_empty());
     }
 }

@@ -31,6 +31,10 @@ pub struct OvsConfig {
     /// `datapath_type`: `system` (the kernel module, Neutron's default) or `netdev` (the
     /// userspace datapath, which needs no kernel module).
     pub datapath_type: String,
+    /// `bridge_mappings`: `physnet:bridge` entries (Neutron's format), the provider
+    /// bridges carrying flat and VLAN networks of each physical network. The agent creates
+    /// a missing bridge (with `datapath_type`) and patches it to the integration bridge.
+    pub bridge_mappings: Vec<String>,
 }
 
 impl Default for OvsConfig {
@@ -38,6 +42,7 @@ impl Default for OvsConfig {
         OvsConfig {
             integration_bridge: "br-int".into(),
             datapath_type: "system".into(),
+            bridge_mappings: Vec::new(),
         }
     }
 }
@@ -51,7 +56,11 @@ pub async fn vsctl(args: &[&str]) -> Result<String, ip::CommandError> {
 
 /// Make sure the integration bridge exists, with the configured datapath.
 pub async fn ensure_bridge(ovs: &OvsConfig) -> Result<(), ip::CommandError> {
-    let br = ovs.integration_bridge.as_str();
+    ensure_named_bridge(ovs, &ovs.integration_bridge).await
+}
+
+/// Make sure bridge `br` exists, with the configured datapath, and is up.
+pub async fn ensure_named_bridge(ovs: &OvsConfig, br: &str) -> Result<(), ip::CommandError> {
     let dp = format!("datapath_type={}", ovs.datapath_type);
     vsctl(&["--may-exist", "add-br", br, "--", "set", "Bridge", br, &dp]).await?;
     ip::ip(&["link", "set", "dev", br, "up"]).await.map(|_| ())

@@ -230,6 +230,7 @@ async fn vms_get_their_addresses_and_reach_exactly_their_network(l2: L2) {
         integration_bridge: format!("bi-{}", &host[3..]),
         // The userspace datapath: no kernel module needed.
         datapath_type: "netdev".into(),
+        ..OvsConfig::default()
     };
     let (role, agent_type, vif_type) = match l2 {
         L2::LinuxBridge => ("linuxbridge", "Linux bridge agent", "bridge"),

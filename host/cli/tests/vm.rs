@@ -112,6 +112,7 @@ async fn boot_two_vms_that_ping_each_other(ovs: bool) {
         ovs: OvsConfig {
             integration_bridge: format!("bv-{tag}"),
             datapath_type: "netdev".into(),
+            ..OvsConfig::default()
         },
         ..AgentConfig::default()
     };
