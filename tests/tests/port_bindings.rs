@@ -57,6 +57,23 @@ async fn setup() -> (TestServer, Value) {
     (server, port)
 }
 
+/// A server whose only mechanism driver is the `recorder` test driver (it binds on any host
+/// and records the host in `vif_details`), with a network `n`.
+async fn recorder_server() -> (TestServer, Value) {
+    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let admin = server.admin();
+    let r = admin
+        .load_driver(
+            "recorder",
+            "recorder",
+            json!({"grants": ["log", "config", "state"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let net = admin.network("n").await;
+    (server, net)
+}
+
 fn bindings_path(port: &Value) -> String {
     format!("/v2.0/ports/{}/bindings", s(port, "id"))
 }
@@ -275,17 +292,8 @@ async fn activating_a_cleared_binding_again_binds_it_anew() {
 
 #[tokio::test]
 async fn an_admin_updates_a_bindings_profile_and_vnic_type_and_it_is_bound_again() {
-    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let (server, net) = recorder_server().await;
     let admin = server.admin();
-    let r = admin
-        .load_driver(
-            "recorder",
-            "recorder",
-            json!({"grants": ["log", "config", "state"]}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let net = admin.network("n").await;
     let port = admin
         .port(
             s(&net, "id"),
@@ -635,17 +643,8 @@ async fn admins_read_bindings_and_only_the_service_role_changes_them() {
 
 #[tokio::test]
 async fn a_driver_binds_the_new_binding_on_its_host_and_its_update_hooks_see_the_activation() {
-    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let (server, net) = recorder_server().await;
     let admin = server.admin();
-    let r = admin
-        .load_driver(
-            "recorder",
-            "recorder",
-            json!({"grants": ["log", "config", "state"]}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let net = admin.network("n").await;
     let port = admin
         .port(
             s(&net, "id"),
@@ -900,17 +899,8 @@ async fn activating_a_direct_physical_ports_binding_takes_the_mac_of_its_device(
     // `port-mac-override` on live migration: the port moves to the new host's physical
     // function, whose MAC Nova names in the new binding's profile (Neutron's
     // `_commit_port_binding` runs on activation too).
-    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let (server, net) = recorder_server().await;
     let admin = server.admin();
-    let r = admin
-        .load_driver(
-            "recorder",
-            "recorder",
-            json!({"grants": ["log", "config", "state"]}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let net = admin.network("n").await;
     let nova = nova(&server);
     let port = nova
         .port(
