@@ -17,7 +17,7 @@
 //! operator retries or drops it).
 //!
 //! Order ([`eligible`]): an entry waits while an older pending entry of the same driver
-//! concerns the same resource, a resource it depends on (a port's network and subnets, a
+//! concerns the same resource, a resource it depends on (a port's network, subnets and security groups, a
 //! subnet's network, a rule's security group), or a resource that depends on it. So a
 //! network is created before its subnets and ports, and deleted after them; unrelated
 //! resources are delivered in parallel. Failed entries no longer hold others back.
@@ -133,6 +133,15 @@ fn describe(call: Call<'_>) -> (&'static str, String, Vec<String>, String) {
             for ip in &c.current.fixed_ips {
                 if !parents.contains(&ip.subnet_id) {
                     parents.push(ip.subnet_id.clone());
+                }
+            }
+            // Its security groups too (a controller must know a group before a port in it:
+            // a project's default group is made in the port's own transaction).
+            let dict: serde_json::Value = serde_json::from_str(&c.current.json).unwrap_or_default();
+            let groups = dict["security_groups"].as_array().into_iter().flatten();
+            for group in groups.filter_map(serde_json::Value::as_str) {
+                if !parents.iter().any(|p| p == group) {
+                    parents.push(group.to_string());
                 }
             }
             (
