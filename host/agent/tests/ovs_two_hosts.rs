@@ -19,7 +19,7 @@ use std::time::Duration;
 
 mod support;
 
-use support::{dhcp, ok, sh, wait_status};
+use support::{dhcp, ok, pings, sh, wait_status};
 
 use neutrino_agent::plug::{self, InterfaceDriver, OvsConfig};
 use neutrino_agent::{AgentConfig, Agents};
@@ -135,18 +135,6 @@ async fn boot_vm(clean: &Cleanup, port: &Value, ovs: &OvsConfig) -> String {
     .await
     .unwrap();
     vm
-}
-
-fn pings(vm: &str, ip: &str) -> bool {
-    (0..15).any(|_| {
-        let ok = sh(&["ip", "netns", "exec", vm, "ping", "-c", "1", "-W", "1", ip])
-            .status
-            .success();
-        if !ok {
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        ok
-    })
 }
 
 /// The flows of `bridge` (`ovs-ofctl dump-flows`).

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{dhcp, ok, sh, wait_status};
+use support::{dhcp, ok, pings, sh, wait_status};
 
 fn runnable() -> bool {
     #[allow(unsafe_code)]
@@ -148,17 +148,6 @@ fn boot_vm(clean: &Cleanup, host_ns: &str, port: &Value) -> String {
     ok(&["ip", "-n", &vm, "link", "set", "eth0", "up"]);
     ok(&["ip", "-n", host_ns, "link", "set", &tap, "up"]);
     vm
-}
-fn pings(vm: &str, ip: &str) -> bool {
-    (0..15).any(|_| {
-        let ok = sh(&["ip", "netns", "exec", vm, "ping", "-c", "1", "-W", "1", ip])
-            .status
-            .success();
-        if !ok {
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        ok
-    })
 }
 /// Two VMs on `net` (one per host) get their addresses by DHCP and ping each other.
 async fn vms_on_both_hosts_talk(

@@ -66,3 +66,17 @@ pub async fn wait_status(c: &Client, port: &str, want: &str) {
     }
     panic!("port {port} never became {want}");
 }
+
+/// Whether `vm` reaches `ip` within about 20 s (up to 15 pings, 1 s each, 300 ms apart).
+#[allow(dead_code)] // the two-host tests use it, `dataplane.rs` pings its own way
+pub fn pings(vm: &str, ip: &str) -> bool {
+    (0..15).any(|_| {
+        let ok = sh(&["ip", "netns", "exec", vm, "ping", "-c", "1", "-W", "1", ip])
+            .status
+            .success();
+        if !ok {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        ok
+    })
+}
