@@ -296,6 +296,11 @@ impl Store {
                     "auto_allocate",
                     include_str!("../migrations/postgres/0020_auto_allocate.sql"),
                 ),
+                (
+                    21,
+                    "quota_shards",
+                    include_str!("../migrations/postgres/0021_quota_shards.sql"),
+                ),
             ],
         };
         let migrations = files
