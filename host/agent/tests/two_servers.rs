@@ -192,7 +192,11 @@ async fn two_servers_on_one_postgresql_and_one_broker_serve_the_same_agent_proce
 
     let net = a.network("shared-servers").await;
     let net_id = s(&net, "id").to_string();
-    clean.links.lock().unwrap().push(format!("brq{}", &net_id[..11]));
+    clean
+        .links
+        .lock()
+        .unwrap()
+        .push(format!("brq{}", &net_id[..11]));
     clean
         .namespaces
         .lock()
@@ -227,7 +231,10 @@ async fn two_servers_on_one_postgresql_and_one_broker_serve_the_same_agent_proce
     let reached = tokio::task::spawn_blocking(move || pings(&vm0, &last_ip))
         .await
         .unwrap();
-    assert!(reached, "a VM of one server's port reaches one of the other's");
+    assert!(
+        reached,
+        "a VM of one server's port reaches one of the other's"
+    );
 
     // Down through server one (its notification reaches the agent), up through server two.
     let last = s(&ports[3], "id").to_string();
@@ -255,7 +262,10 @@ async fn two_servers_on_one_postgresql_and_one_broker_serve_the_same_agent_proce
     let again = tokio::task::spawn_blocking(move || pings(&vm0, &last_ip))
         .await
         .unwrap();
-    assert!(again, "set up again through the other server, it passes traffic");
+    assert!(
+        again,
+        "set up again through the other server, it passes traffic"
+    );
     wait_status(&a, &last, "ACTIVE").await;
 
     two.stop().await;
