@@ -86,8 +86,11 @@ pub struct AgentSection {
     pub state_path: Option<String>,
     /// How the DHCP agent plugs its ports (`interface_driver`; default: follows the L2 role).
     pub interface_driver: Option<neutrino_agent::plug::InterfaceDriver>,
-    /// `[agent.ovs]`: `integration_bridge`, `datapath_type`, for the `openvswitch` role.
+    /// `[agent.ovs]`: `integration_bridge`, `datapath_type`, `local_ip`, … for the
+    /// `openvswitch` role.
     pub ovs: neutrino_agent::plug::OvsConfig,
+    /// `tunnel_types` of the `openvswitch` role (needs `[agent.ovs] local_ip`).
+    pub tunnel_types: Vec<String>,
 }
 
 /// `[quotas]`, with Neutron's `[QUOTAS]` option names and defaults; -1 is unlimited.
@@ -769,6 +772,9 @@ impl Config {
             transport_url: self.transport_url.clone(),
             interface_driver: a.interface_driver.clone(),
             ovs: a.ovs.clone(),
+            agent: neutrino_agent::L2AgentConfig {
+                tunnel_types: a.tunnel_types.clone(),
+            },
             ..neutrino_agent::AgentConfig::default()
         };
         if let Some(p) = &a.state_path {
