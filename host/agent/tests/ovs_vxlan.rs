@@ -444,6 +444,14 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
     for (_, port) in &vms {
         wait_status(&c, s(port, "id"), "ACTIVE").await;
     }
+    let wire = |dir: &str| -> u64 {
+        std::fs::read_to_string(format!("/sys/class/net/{wa}/statistics/{dir}_packets"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = (wire("tx"), wire("rx"));
     let (script2, vms2) = (script.clone(), vms.clone());
     let (got, ab, ba) = tokio::task::spawn_blocking(move || {
         let got: Vec<Option<String>> = vms2.iter().map(|(vm, _)| dhcp(vm, &script2)).collect();
@@ -464,6 +472,10 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
     }
     assert!(ab, "the VM on the first host pings the one on the second");
     assert!(ba, "the VM on the second host pings the one on the first");
+    assert!(
+        wire("tx") > before.0 && wire("rx") > before.1,
+        "the traffic crossed the wire between the hosts both ways"
+    );
     // The network's VNI on the tunnel bridges, both ways.
     for ovs in [&ovs1, &ovs2] {
         let f = flows(ovs, &ovs.tunnel_bridge);
@@ -480,7 +492,14 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
     let other_id = s(&other, "id").to_string();
     assert_ne!(other["provider:segmentation_id"].as_i64().unwrap(), vni);
     clean.namespace(&format!("qdhcp-{other_id}"));
-    let sub = c.subnet(&other_id, &cidr).await;
+    // Its addresses (its DHCP port's too) are none the first network's VMs have.
+    let sub = c
+        .subnet_with(
+            json!({"network_id": &other_id, "cidr": &cidr, "ip_version": 4,
+                            "allocation_pools": [{"start": format!("10.241.{n}.200"),
+                                                  "end": format!("10.241.{n}.254")}]}),
+        )
+        .await;
     let lone_ip = format!("10.241.{n}.250");
     let port = c
         .port(
@@ -493,6 +512,13 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
     let lone = boot_vm(&clean, &port, &ovs2, Some(&host_ns)).await;
     wait_status(&c, s(&port, "id"), "ACTIVE").await;
     let targets: Vec<String> = got.iter().map(|g| g.clone().unwrap_or_default()).collect();
+    assert!(
+        targets
+            .iter()
+            .all(|t| !t.ends_with(".250")
+                && t.rsplit('.').next().unwrap().parse::<u8>().unwrap() < 200),
+        "the first network's VMs have addresses the second network does not use: {targets:?}"
+    );
     let (script3, lone2) = (script.clone(), lone.clone());
     let (own, reached) = tokio::task::spawn_blocking(move || {
         let own = dhcp(&lone2, &script3);
