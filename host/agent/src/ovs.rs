@@ -585,6 +585,34 @@ mod tests {
     }
 
     #[test]
+    fn tunnels_need_an_ipv4_local_ip_and_only_vxlan_is_carried() {
+        let mut c = OvsConfig::default();
+        assert_eq!(
+            tunnel_endpoint(&c, &[]).unwrap(),
+            None,
+            "no tunnel types: no tunnels"
+        );
+        let vxlan = ["vxlan".to_string()];
+        assert!(
+            tunnel_endpoint(&c, &vxlan).is_err(),
+            "tunnel types without local_ip are refused"
+        );
+        c.local_ip = Some("192.0.2.5".into());
+        assert_eq!(
+            tunnel_endpoint(&c, &vxlan).unwrap(),
+            Some("192.0.2.5".parse().unwrap())
+        );
+        assert_eq!(
+            tunnel_endpoint(&c, &[]).unwrap(),
+            None,
+            "local_ip alone: none"
+        );
+        assert!(tunnel_endpoint(&c, &["gre".to_string()]).is_err());
+        c.local_ip = Some("2001:db8::5".into());
+        assert!(tunnel_endpoint(&c, &vxlan).is_err());
+    }
+
+    #[test]
     fn a_networks_flows_go_with_its_last_port() {
         let mut b = Bridge::default();
         b.vlan("net-a", None);

@@ -13,7 +13,9 @@
 //! and make `vxlan-<hex address>` ports on their tunnel bridges. VMs of one VXLAN network,
 //! one per host, get their addresses by DHCP from the first host's DHCP agent and ping each
 //! other; a VM of a second VXLAN network (same addresses) on the second host gets its own
-//! address from the first host too and reaches neither.
+//! address from the first host too and reaches neither. When the second host's endpoint
+//! moves, the first host's tunnel to the old address goes (`tunnel_delete`) and one to the
+//! new address comes.
 //!
 //! Needs root, `ip`, `dnsmasq`, busybox, `ovsdb-tool` and a running Open vSwitch: without
 //! them it prints SKIPPED, unless `NEUTRINO_TEST_REQUIRE_DATAPLANE` is set. Every namespace,
@@ -546,6 +548,31 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
         [false, false],
         "it reaches neither VM of the first network"
     );
+
+    // The second host's endpoint moves (as its agent reports when its `local_ip` changes):
+    // the first host drops the tunnel to the old address and makes one to the new.
+    let ip3 = format!("172.30.{n}.3");
+    server
+        .bus()
+        .client(neutrino_bus::neutron::PLUGIN)
+        .call::<neutrino_bus::neutron::TunnelSync>(&neutrino_bus::neutron::TunnelSyncArgs {
+            tunnel_ip: ip3.clone(),
+            tunnel_type: "vxlan".into(),
+            host: Some(hosts[1].0.clone()),
+        })
+        .await
+        .unwrap();
+    tunnel_port(&ovs1, &hex(&ip3)).await;
+    let mut old_gone = false;
+    for _ in 0..100 {
+        let ports = vsctl(&ovs1, &["list-ports", &ovs1.tunnel_bridge]);
+        if !ports.lines().any(|p| p == hex(&ip2)) {
+            old_gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(old_gone, "the tunnel to the stale endpoint {ip2} is gone");
 
     for a in running.into_iter().rev() {
         a.stop().await;

@@ -886,6 +886,20 @@ mod tests {
     }
 
     #[test]
+    fn the_in_process_open_vswitch_agent_gets_its_tunnel_settings() {
+        let c: Config = toml::from_str(
+            "[agent]\nroles = [\"openvswitch\"]\ntunnel_types = [\"vxlan\"]\n\
+             [agent.ovs]\nlocal_ip = \"192.0.2.11\"\ntunnel_bridge = \"br-tun2\"\n",
+        )
+        .unwrap();
+        let a = c.settings().unwrap().agent.unwrap();
+        assert_eq!(a.agent.tunnel_types, ["vxlan"]);
+        assert_eq!(a.ovs.local_ip.as_deref(), Some("192.0.2.11"));
+        assert_eq!(a.ovs.tunnel_bridge, "br-tun2");
+        assert_eq!(a.ovs.int_peer_patch_port, "patch-tun", "Neutron's default");
+    }
+
+    #[test]
     fn service_providers_are_read_from_their_section() {
         let c: Config = toml::from_str(
             "[service_providers]\nservice_provider = [\"L3_ROUTER_NAT:ha:drv.ha:default\"]\n",
