@@ -109,8 +109,8 @@ pub struct Tunnels {
 }
 
 impl Tunnels {
-    /// Build the tunnel bridge (created when missing, its flows reset) and patch it to the
-    /// integration bridge.
+    /// Build the tunnel bridge (created when missing, its tunnel ports and flows reset) and
+    /// patch it to the integration bridge.
     pub async fn setup(ovs: &OvsConfig, local_ip: Ipv4Addr) -> Result<Tunnels, crate::Error> {
         let (br_int, br_tun) = (&ovs.integration_bridge, &ovs.tunnel_bridge);
         crate::plug::ensure_named_bridge(ovs, br_tun).await?;
@@ -137,6 +137,13 @@ impl Tunnels {
             .await?
             .trim()
             .to_string();
+        // Rebuilt from scratch: the tunnels come back from `tunnel_sync`, so one to an
+        // endpoint that went while the agent was away does not linger.
+        for port in vsctl(ovs, &["list-ports", br_tun]).await?.lines() {
+            if port.starts_with("vxlan-") {
+                vsctl(ovs, &["--if-exists", "del-port", br_tun, port]).await?;
+            }
+        }
         ovs.ofctl(&["del-flows", br_tun]).await?;
         for f in base_flows(&patch_int) {
             ovs.ofctl(&["add-flow", br_tun, &f]).await?;

@@ -13,7 +13,9 @@
 //! and make `vxlan-<hex address>` ports on their tunnel bridges. VMs of one VXLAN network,
 //! one per host, get their addresses by DHCP from the first host's DHCP agent and ping each
 //! other; a VM of a second VXLAN network (same addresses) on the second host gets its own
-//! address from the first host too and reaches neither. When the second host's endpoint
+//! address from the first host too and reaches neither. When the first host's agent
+//! restarts, it rebuilds its tunnels and the VMs reach each other again. When the second
+//! host's endpoint
 //! moves, the first host's tunnel to the old address goes (`tunnel_delete`) and one to the
 //! new address comes.
 //!
@@ -359,6 +361,7 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
         (format!("ovx2-{tag}"), ovs2.clone()),
     ];
     let mut running = Vec::new();
+    let mut configs = Vec::new();
     for (i, (host, ovs)) in hosts.iter().enumerate() {
         let st = clean.dir();
         let roles = if i == 0 {
@@ -377,6 +380,7 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
             ..AgentConfig::default()
         };
         running.push(Agents::start(server.bus().clone(), &config).await.unwrap());
+        configs.push(config);
     }
     let c = server.admin();
     for ((host, _), ip) in hosts.iter().zip([&ip1, &ip2]) {
@@ -521,10 +525,10 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
                 && t.rsplit('.').next().unwrap().parse::<u8>().unwrap() < 200),
         "the first network's VMs have addresses the second network does not use: {targets:?}"
     );
-    let (script3, lone2) = (script.clone(), lone.clone());
+    let (script3, lone2, targets2) = (script.clone(), lone.clone(), targets.clone());
     let (own, reached) = tokio::task::spawn_blocking(move || {
         let own = dhcp(&lone2, &script3);
-        let reached: Vec<bool> = targets
+        let reached: Vec<bool> = targets2
             .iter()
             .map(|t| {
                 sh(&[
@@ -547,6 +551,25 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
         reached,
         [false, false],
         "it reaches neither VM of the first network"
+    );
+
+    // The first host's agent restarts: it rebuilds its tunnel bridge from `tunnel_sync`, and
+    // the VMs reach each other again.
+    running.remove(0).stop().await;
+    running.insert(
+        0,
+        Agents::start(server.bus().clone(), &configs[0])
+            .await
+            .unwrap(),
+    );
+    tunnel_port(&ovs1, &hex(&ip2)).await;
+    let (vm1, ip_of_vm2) = (vms[0].0.clone(), targets[1].clone());
+    let again = tokio::task::spawn_blocking(move || pings(&vm1, &ip_of_vm2))
+        .await
+        .unwrap();
+    assert!(
+        again,
+        "after the first host's agent restarts, its VM pings the other again"
     );
 
     // The second host's endpoint moves (as its agent reports when its `local_ip` changes):
