@@ -3,7 +3,7 @@
 //! of it on `q-agent-notifier-tunnel-update`, a host's changed address replaces the old one
 //! (heard on `q-agent-notifier-tunnel-delete`), bad calls get Neutron's `InvalidInput`, and
 //! 32 agents registering at once through two servers sharing one database all end up
-//! recorded, each once.
+//! recorded, each once (and 32 reports of one host at once leave it one endpoint).
 
 use std::time::Duration;
 
@@ -237,6 +237,29 @@ async fn thirty_two_agents_registering_at_once_through_two_servers_are_each_reco
             "both servers answer the same 33 endpoints, one per host"
         );
     }
+
+    // 32 reports for one host at once, each with another address: one endpoint remains.
+    let mut tasks = Vec::new();
+    for i in 0..32u8 {
+        let bus = buses[usize::from(i % 2)].clone();
+        tasks.push(tokio::spawn(async move {
+            sync(&bus, &format!("203.0.113.{}", i + 1), "vxlan", "contested").await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = endpoints(&sync(&buses[0], "198.51.100.200", "vxlan", "observer").await);
+    let contested: Vec<&(String, String)> = all.iter().filter(|(_, h)| h == "contested").collect();
+    assert_eq!(contested.len(), 1, "one endpoint for the host: {all:?}");
+    assert!(contested[0].0.starts_with("203.0.113."));
+    assert!(
+        !all.iter()
+            .any(|(ip, h)| ip.starts_with("203.0.113.") && h != "contested"),
+        "no address of the host's is left to another: {all:?}"
+    );
+    assert_eq!(all.len(), 34);
+
     second.stop().await;
     first.stop().await;
 }

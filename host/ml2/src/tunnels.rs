@@ -63,6 +63,7 @@ impl Plugin {
         let host = host.filter(|h| !h.is_empty()).map(str::to_string);
         let ty = tunnel_type.to_string();
         crate::in_tx!(self.store(), |tx| {
+            tunnels::lock(tx, &ty).await?;
             let mut replaced = None;
             if let Some(h) = &host {
                 let by_host = tunnels::by_host(tx, &ty, h).await?;

@@ -61,6 +61,23 @@ async fn one(
     row.as_ref().map(from_row).transpose()
 }
 
+/// Make this transaction the only one changing a type's endpoints until it ends: on
+/// PostgreSQL the table is locked against other writers (readers go on); SQLite has one
+/// writer. A host's report touches up to three rows found by two keys, and agents report
+/// rarely (when they start), so taking turns costs nothing and retries never pile up.
+pub async fn lock(conn: &mut AnyConnection, tunnel_type: &str) -> Result<()> {
+    let table = table_of(tunnel_type)?;
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"
+        )))
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    }
+    Ok(())
+}
+
 /// The endpoint of `host`.
 pub async fn by_host(
     conn: &mut AnyConnection,
