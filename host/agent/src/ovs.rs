@@ -473,8 +473,18 @@ impl Wiring for Ovs {
                 .await?;
         }
         self.untunnel().await;
-        if let (Some(t), Some((lvid, vni))) = (&self.tunnels, tunnel_net) {
-            t.add_network(lvid, vni).await?;
+        if let (Some(t), Some((lvid, vni))) = (&self.tunnels, tunnel_net)
+            && let Err(e) = t.add_network(lvid, vni).await
+        {
+            // Tried again with the device's next wiring.
+            if let Some(net) = &network {
+                self.bridge
+                    .lock()
+                    .expect("bridge state")
+                    .tunneled
+                    .remove(net);
+            }
+            return Err(e);
         }
         self.set_tag(&iface, tag).await?;
         Ok(network)
