@@ -36,9 +36,12 @@ impl Drop for Made {
             let _ = Command::new("ip").args(["link", "del", l]).output();
         }
         if let Some(br) = self.1.lock().unwrap().take() {
-            let _ = Command::new("ovs-vsctl")
-                .args(["--timeout=10", "--if-exists", "del-br", &br])
-                .output();
+            // The integration bridge and the tunnel bridge (`bt-…` for `bb-…`).
+            for b in [br.clone(), br.replacen("bb-", "bt-", 1)] {
+                let _ = Command::new("ovs-vsctl")
+                    .args(["--timeout=10", "--if-exists", "del-br", &b])
+                    .output();
+            }
         }
     }
 }
@@ -115,6 +118,11 @@ async fn main() {
     let ovs_config = OvsConfig {
         integration_bridge: format!("bb-{}", &host[6..]),
         datapath_type: "netdev".into(),
+        // VXLAN networks bind where the agent has tunnels (none to reach on one host).
+        local_ip: Some("127.0.0.1".into()),
+        tunnel_bridge: format!("bt-{}", &host[6..]),
+        int_peer_patch_port: format!("pt-{}", &host[6..]),
+        tun_peer_patch_port: format!("pi-{}", &host[6..]),
         ..OvsConfig::default()
     };
     let ovs = (l2 == "openvswitch").then_some(ovs_config.clone());
@@ -126,6 +134,9 @@ async fn main() {
         roles: vec![l2.clone()],
         host: host.clone(),
         ovs: ovs_config,
+        agent: neutrino_agent::L2AgentConfig {
+            tunnel_types: vec!["vxlan".into()],
+        },
         ..AgentConfig::default()
     };
     let agents = Agents::start(server.bus().clone(), &config).await.unwrap();

@@ -15,10 +15,20 @@ pub struct CommandError {
 
 /// Run a program; its stdout on success.
 pub async fn run(program: &str, args: &[&str]) -> Result<String, CommandError> {
+    run_with_env(program, args, &[]).await
+}
+
+/// Run a program with extra environment variables; its stdout on success.
+pub async fn run_with_env(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<String, CommandError> {
     let command = format!("{program} {}", args.join(" "));
     tracing::debug!(%command, "running");
     let out = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .await
         .map_err(|e| CommandError {

@@ -1,7 +1,9 @@
 //! What every L2 agent does, whatever it wires with: listen for port updates and deletes,
 //! report its state, look for new and vanished devices, ask the server for a new device's
 //! details, have its [`Wiring`] plug or unplug it, and report devices up or down
-//! (`update_device_list`). The Linux bridge ([`crate::linuxbridge`]) and Open vSwitch
+//! (`update_device_list`); a wiring that tunnels also tells the server its endpoint
+//! (`tunnel_sync`, until it succeeds) and hears of the others' (`tunnel_update`,
+//! `tunnel_delete`). The Linux bridge ([`crate::linuxbridge`]) and Open vSwitch
 //! ([`crate::ovs`]) agents differ only in their [`Wiring`].
 
 use std::collections::{BTreeSet, HashMap};
@@ -47,6 +49,30 @@ pub trait Wiring: Send + Sync + 'static {
 
     /// A device this agent wired has vanished.
     fn forget(&self, device: &str) -> impl Future<Output = ()> + Send;
+
+    /// This host's tunnel endpoint and the tunnel types it carries, when the wiring builds
+    /// tunnels to the other hosts' endpoints (`tunnel_sync`, `tunnel_update`).
+    fn tunneling(&self) -> Option<(String, Vec<String>)> {
+        None
+    }
+
+    /// Another host's endpoint is there: tunnel to it.
+    fn tunnel_update(
+        &self,
+        _ip: &str,
+        _tunnel_type: &str,
+    ) -> impl Future<Output = Result<(), crate::Error>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Another host's endpoint is stale: the tunnel to it goes.
+    fn tunnel_delete(
+        &self,
+        _ip: &str,
+        _tunnel_type: &str,
+    ) -> impl Future<Output = Result<(), crate::Error>> + Send {
+        async { Ok(()) }
+    }
 }
 
 #[derive(Default)]
@@ -80,6 +106,7 @@ impl L2Agent {
         let wake = Arc::new(Notify::new());
         let (s1, w1, r1) = (state.clone(), wake.clone(), wiring.clone());
         let (s2, w2, r2) = (state.clone(), wake.clone(), wiring.clone());
+        let (r3, r4) = (wiring.clone(), wiring.clone());
         let endpoint = Endpoint::new("1.4")
             .on::<neutron::PortUpdate, _, _>(move |_ctx, a| {
                 let (state, wake, wiring) = (s1.clone(), w1.clone(), r1.clone());
@@ -102,12 +129,34 @@ impl L2Agent {
                     wake.notify_one();
                     Ok::<_, RemoteError>(())
                 }
+            })
+            .on::<neutron::TunnelUpdate, _, _>(move |_ctx, a| {
+                let wiring = r3.clone();
+                async move {
+                    if let Err(e) = wiring.tunnel_update(&a.tunnel_ip, &a.tunnel_type).await {
+                        tracing::warn!(ip = %a.tunnel_ip, error = %e, "tunnel not set up");
+                    }
+                    Ok::<_, RemoteError>(())
+                }
+            })
+            .on::<neutron::TunnelDelete, _, _>(move |_ctx, a| {
+                let wiring = r4.clone();
+                async move {
+                    if let Err(e) = wiring.tunnel_delete(&a.tunnel_ip, &a.tunnel_type).await {
+                        tracing::warn!(ip = %a.tunnel_ip, error = %e, "tunnel not removed");
+                    }
+                    Ok::<_, RemoteError>(())
+                }
             });
         let d = Dispatcher::default().with(endpoint);
-        let listeners = vec![
+        let mut listeners = vec![
             bus.serve(neutron::PORT_UPDATE, &host, d.clone()).await?,
-            bus.serve(neutron::PORT_DELETE, &host, d).await?,
+            bus.serve(neutron::PORT_DELETE, &host, d.clone()).await?,
         ];
+        if wiring.tunneling().is_some() {
+            listeners.push(bus.serve(neutron::TUNNEL_UPDATE, &host, d.clone()).await?);
+            listeners.push(bus.serve(neutron::TUNNEL_DELETE, &host, d).await?);
+        }
         // The first report before anything else: ports are bound by it.
         let first = !report(&bus, &host, &*wiring, true).await;
         let reporter = tokio::spawn(report_loop(
@@ -187,7 +236,14 @@ async fn work_loop<W: Wiring>(
     wake: Arc<Notify>,
 ) {
     let agent_id = format!("{}-{host}", W::ID_PREFIX);
+    let mut synced = wiring.tunneling().is_none();
     loop {
+        if !synced {
+            match tunnel_sync(&bus, &host, &*wiring).await {
+                Ok(()) => synced = true,
+                Err(e) => tracing::warn!(error = %e, "tunnel_sync failed; retrying"),
+            }
+        }
         if let Err(e) = scan(&bus, &host, &agent_id, &*wiring, &state).await {
             tracing::warn!(error = %e, "device scan failed; retrying");
         }
@@ -196,6 +252,30 @@ async fn work_loop<W: Wiring>(
             _ = tokio::time::sleep(POLL) => {}
         }
     }
+}
+
+/// Tell the server this host's tunnel endpoint (`tunnel_sync`, per type) and tunnel to
+/// every endpoint it answers.
+async fn tunnel_sync<W: Wiring>(bus: &Bus, host: &str, wiring: &W) -> Result<(), crate::Error> {
+    let Some((ip, types)) = wiring.tunneling() else {
+        return Ok(());
+    };
+    let plugin = bus
+        .client(neutron::PLUGIN)
+        .with_timeout(Duration::from_secs(30));
+    for tunnel_type in types {
+        let reply = plugin
+            .call::<neutron::TunnelSync>(&neutron::TunnelSyncArgs {
+                tunnel_ip: ip.clone(),
+                tunnel_type: tunnel_type.clone(),
+                host: Some(host.to_string()),
+            })
+            .await?;
+        for t in reply.tunnels {
+            wiring.tunnel_update(&t.ip_address, &tunnel_type).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn scan<W: Wiring>(

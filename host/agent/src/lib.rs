@@ -5,7 +5,8 @@
 //!   per network and reports them up or down;
 //! * `openvswitch` ([`ovs`]): the L2 agent that tags the integration bridge's ports with
 //!   their network's local VLAN, and carries flat and VLAN networks to other hosts through
-//!   provider bridges (`bridge_mappings`);
+//!   provider bridges (`bridge_mappings`) and VXLAN networks through the tunnel bridge
+//!   ([`tunnel`]);
 //!
 //! both on the same agent loop ([`l2`]);
 //! * `dhcp` ([`dhcp`]): dnsmasq per network in a `qdhcp-…` namespace.
@@ -19,6 +20,7 @@ pub mod l2;
 pub mod linuxbridge;
 pub mod ovs;
 pub mod plug;
+pub mod tunnel;
 
 use std::path::PathBuf;
 
@@ -62,6 +64,17 @@ pub struct AgentConfig {
     pub linux_bridge: linuxbridge::LinuxBridgeConfig,
     /// `[vxlan]`: `enable_vxlan`, `local_ip`, `vxlan_group`, `udp_dstport`, `ttl`.
     pub vxlan: linuxbridge::VxlanConfig,
+    /// `[agent]`: `tunnel_types` (the Open vSwitch agent's).
+    pub agent: L2AgentConfig,
+}
+
+/// `[agent]` of the L2 agents (Neutron's option names).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct L2AgentConfig {
+    /// `tunnel_types`: the tunnel types the Open vSwitch agent carries (`vxlan`; default
+    /// none). Needs `[ovs] local_ip`.
+    pub tunnel_types: Vec<String>,
 }
 
 impl Default for AgentConfig {
@@ -77,6 +90,7 @@ impl Default for AgentConfig {
             ovs: plug::OvsConfig::default(),
             linux_bridge: linuxbridge::LinuxBridgeConfig::default(),
             vxlan: linuxbridge::VxlanConfig::default(),
+            agent: L2AgentConfig::default(),
         }
     }
 }
@@ -144,7 +158,7 @@ impl Agents {
             agents.l2 = Some(l2::L2Agent::start(bus.clone(), host.clone(), wiring).await?);
         }
         if config.has("openvswitch") {
-            let wiring = ovs::Ovs::new(config.ovs.clone()).await?;
+            let wiring = ovs::Ovs::new(config.ovs.clone(), &config.agent.tunnel_types).await?;
             agents.l2 = Some(l2::L2Agent::start(bus.clone(), host.clone(), wiring).await?);
         }
         if config.has("dhcp") {

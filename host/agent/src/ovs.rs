@@ -12,8 +12,10 @@
 //! (`int-<bridge>` on `br-int`, `phy-<bridge>` on the provider bridge), and while a network
 //! has ports here, flows translate its local VLAN to its segment on the way out
 //! (`mod_vlan_vid:<segmentation_id>` for VLAN, `strip_vlan` for flat) and back on the way in,
-//! as Neutron's agent does; anything else crossing the patch is dropped. Other networks
-//! stay local to the host (no tunnels yet).
+//! as Neutron's agent does; anything else crossing the patch is dropped. VXLAN networks
+//! reach the other hosts through the tunnel bridge ([`crate::tunnel`]) when `local_ip` and
+//! `tunnel_types` are set (only then does the agent report `tunnel_types` and
+//! `tunneling_ip`); other networks stay on the host.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -21,9 +23,9 @@ use std::sync::Mutex;
 use neutrino_bus::neutron::{self, DeviceDetails};
 use serde_json::{Value, json};
 
-use crate::ip;
 use crate::l2::Wiring;
 use crate::plug::{DEAD_VLAN, OvsConfig, vsctl};
+use crate::tunnel::Tunnels;
 
 /// What the agent knows of the integration bridge.
 #[derive(Default)]
@@ -39,6 +41,10 @@ struct Bridge {
     /// Network → the flows carrying it to its provider bridge (bridge, strict match),
     /// removed with its local VLAN.
     flows: HashMap<String, Vec<(String, String)>>,
+    /// Network → its local VLAN, for VXLAN networks carried by the tunnel bridge.
+    tunneled: HashMap<String, u16>,
+    /// Local VLANs of tunneled networks that left this host (their tunnel flows to remove).
+    untunnel: Vec<u16>,
 }
 
 impl Bridge {
@@ -63,6 +69,9 @@ impl Bridge {
             && !self.members.values().any(|n| *n == net)
         {
             self.vlans.remove(&net);
+            if let Some(lvid) = self.tunneled.remove(&net) {
+                self.untunnel.push(lvid);
+            }
             return self.flows.remove(&net).unwrap_or_default();
         }
         Vec::new()
@@ -142,30 +151,76 @@ pub struct Ovs {
     bridge: Mutex<Bridge>,
     /// Physical network → its provider bridge.
     providers: BTreeMap<String, Provider>,
+    /// The tunnel bridge, with `local_ip` and `tunnel_types`.
+    tunnels: Option<Tunnels>,
+}
+
+/// The tunnel endpoint of `[ovs] local_ip` for `[agent] tunnel_types` (`None`: no tunnels);
+/// tunnel types need an IPv4 `local_ip`, and only VXLAN is carried.
+fn tunnel_endpoint(
+    config: &OvsConfig,
+    tunnel_types: &[String],
+) -> Result<Option<std::net::Ipv4Addr>, crate::Error> {
+    if let Some(t) = tunnel_types
+        .iter()
+        .find(|t| !crate::tunnel::SUPPORTED.contains(&t.as_str()))
+    {
+        return Err(crate::Error::Config(format!(
+            "[agent] tunnel_types: '{t}' is not supported by the Open vSwitch agent (vxlan is)"
+        )));
+    }
+    if tunnel_types.is_empty() {
+        return Ok(None);
+    }
+    let Some(ip) = &config.local_ip else {
+        return Err(crate::Error::Config(
+            "[agent] tunnel_types needs [ovs] local_ip, this host's tunnel endpoint".into(),
+        ));
+    };
+    ip.parse()
+        .map(Some)
+        .map_err(|_| crate::Error::Config(format!("[ovs] local_ip: '{ip}' is not an IPv4 address")))
 }
 
 impl Ovs {
     /// Wiring on the configured integration bridge (created when missing), with the
-    /// provider bridges of `bridge_mappings` (created when missing) patched to it.
-    pub async fn new(config: OvsConfig) -> Result<Ovs, crate::Error> {
+    /// provider bridges of `bridge_mappings` (created when missing) patched to it, and the
+    /// tunnel bridge when `tunnel_types` names any (which needs `local_ip`).
+    pub async fn new(config: OvsConfig, tunnel_types: &[String]) -> Result<Ovs, crate::Error> {
         let mappings = parse_mappings(&config.bridge_mappings)?;
+        let endpoint = tunnel_endpoint(&config, tunnel_types)?;
         crate::plug::ensure_bridge(&config).await?;
         let br_int = config.integration_bridge.clone();
         let mut providers = BTreeMap::new();
         for (physnet, br) in mappings {
             providers.insert(physnet, setup_provider(&config, &br_int, &br).await?);
         }
+        let tunnels = match endpoint {
+            Some(ip) => Some(Tunnels::setup(&config, ip).await?),
+            None => None,
+        };
         Ok(Ovs {
             config,
             bridge: Mutex::new(Bridge::default()),
             providers,
+            tunnels,
         })
+    }
+
+    /// Remove the tunnel flows of tunneled networks that left this host.
+    async fn untunnel(&self) {
+        let gone = std::mem::take(&mut self.bridge.lock().expect("bridge state").untunnel);
+        if let Some(t) = &self.tunnels {
+            for lvid in gone {
+                t.remove_network(lvid).await;
+            }
+        }
     }
 
     /// Remove flows (bridge, strict match) of a network that left this host.
     async fn remove_flows(&self, flows: Vec<(String, String)>) {
         for (br, m) in flows {
-            if let Err(e) = ip::run("ovs-ofctl", &["--strict", "del-flows", &br, &m]).await {
+            if let Err(e) = self.config.ofctl(&["--strict", "del-flows", &br, &m]).await {
                 tracing::warn!(bridge = %br, flow = %m, error = %e, "removing a flow failed");
             }
         }
@@ -177,19 +232,19 @@ impl Ovs {
 
     /// Tag `iface` with `tag`; a dead port also gets a drop flow for what it sends.
     async fn set_tag(&self, iface: &str, tag: u16) -> Result<(), crate::Error> {
-        let ofport = vsctl(&["get", "Interface", iface, "ofport"]).await?;
+        let ofport = vsctl(&self.config, &["get", "Interface", iface, "ofport"]).await?;
         let ofport = ofport.trim();
         let flow = format!("priority=2,in_port={ofport}");
         if tag == DEAD_VLAN {
-            ip::run(
-                "ovs-ofctl",
-                &["add-flow", self.br(), &format!("{flow},actions=drop")],
-            )
-            .await?;
+            self.config
+                .ofctl(&["add-flow", self.br(), &format!("{flow},actions=drop")])
+                .await?;
         }
-        vsctl(&["set", "Port", iface, &format!("tag={tag}")]).await?;
+        vsctl(&self.config, &["set", "Port", iface, &format!("tag={tag}")]).await?;
         if tag != DEAD_VLAN {
-            ip::run("ovs-ofctl", &["--strict", "del-flows", self.br(), &flow]).await?;
+            self.config
+                .ofctl(&["--strict", "del-flows", self.br(), &flow])
+                .await?;
         }
         Ok(())
     }
@@ -205,25 +260,28 @@ async fn setup_provider(
     crate::plug::ensure_named_bridge(config, br).await?;
     let (int_p, phy_p) = patch_names(br);
     for (bridge, port, peer) in [(br_int, &int_p, &phy_p), (br, &phy_p, &int_p)] {
-        vsctl(&[
-            "--may-exist",
-            "add-port",
-            bridge,
-            port,
-            "--",
-            "set",
-            "Interface",
-            port,
-            "type=patch",
-            &format!("options:peer={peer}"),
-        ])
+        vsctl(
+            config,
+            &[
+                "--may-exist",
+                "add-port",
+                bridge,
+                port,
+                "--",
+                "set",
+                "Interface",
+                port,
+                "type=patch",
+                &format!("options:peer={peer}"),
+            ],
+        )
         .await?;
     }
-    let int_ofport = vsctl(&["get", "Interface", &int_p, "ofport"])
+    let int_ofport = vsctl(config, &["get", "Interface", &int_p, "ofport"])
         .await?
         .trim()
         .to_string();
-    let phy_ofport = vsctl(&["get", "Interface", &phy_p, "ofport"])
+    let phy_ofport = vsctl(config, &["get", "Interface", &phy_p, "ofport"])
         .await?
         .trim()
         .to_string();
@@ -235,7 +293,7 @@ async fn setup_provider(
         (br, format!("priority=2,in_port={phy_ofport},actions=drop")),
         (br, "priority=0,actions=NORMAL".to_string()),
     ] {
-        ip::run("ovs-ofctl", &["add-flow", bridge, &flow]).await?;
+        config.ofctl(&["add-flow", bridge, &flow]).await?;
     }
     tracing::info!(bridge = %br, "provider bridge patched to {br_int}");
     Ok(Provider {
@@ -277,7 +335,8 @@ impl Wiring for Ovs {
                 .iter()
                 .map(|(n, p)| (n.clone(), p.bridge.clone()))
                 .collect::<BTreeMap<_, _>>(),
-            "tunnel_types": ["vxlan"],
+            "tunnel_types": if self.tunnels.is_some() { vec!["vxlan"] } else { vec![] },
+            "tunneling_ip": self.tunnels.as_ref().map(|t| t.local_ip().to_string()),
             "integration_bridge": self.config.integration_bridge,
             "datapath_type": self.config.datapath_type,
             "ovs_hybrid_plug": false,
@@ -290,19 +349,26 @@ impl Wiring for Ovs {
     }
 
     async fn present(&self) -> Result<BTreeSet<String>, crate::Error> {
-        let ports: BTreeSet<String> = vsctl(&["list-ports", self.br()])
+        let ports: BTreeSet<String> = vsctl(&self.config, &["list-ports", self.br()])
             .await?
             .lines()
             .map(str::to_string)
             .collect();
-        let ifaces = vsctl(&[
-            "--format=json",
-            "--columns=name,external_ids",
-            "list",
-            "Interface",
-        ])
+        let ifaces = vsctl(
+            &self.config,
+            &[
+                "--format=json",
+                "--columns=name,external_ids",
+                "list",
+                "Interface",
+            ],
+        )
         .await?;
-        let tags = vsctl(&["--format=json", "--columns=name,tag", "list", "Port"]).await?;
+        let tags = vsctl(
+            &self.config,
+            &["--format=json", "--columns=name,tag", "list", "Port"],
+        )
+        .await?;
         let tags: HashMap<String, u16> = rows(&tags)
             .into_iter()
             .filter_map(|r| {
@@ -343,6 +409,7 @@ impl Wiring for Ovs {
 
     async fn wire(&self, d: &DeviceDetails) -> Result<Option<String>, crate::Error> {
         let mut install = Vec::new();
+        let mut tunnel_net = None;
         let (iface, tag, network, freed) = {
             let mut b = self.bridge.lock().expect("bridge state");
             let Some(iface) = b.interfaces.get(&d.device).cloned() else {
@@ -383,6 +450,14 @@ impl Wiring for Ovs {
                         );
                         install.extend(flows);
                     }
+                    // A VXLAN network: carried by the tunnel bridge, once.
+                    if let (Some(_), Some("vxlan"), Some(vni)) =
+                        (&self.tunnels, d.network_type.as_deref(), d.segmentation_id)
+                        && !b.tunneled.contains_key(net)
+                    {
+                        b.tunneled.insert(net.clone(), vlan);
+                        tunnel_net = Some((vlan, vni));
+                    }
                     (iface, vlan, Some(net.clone()), freed)
                 }
                 _ => {
@@ -393,11 +468,23 @@ impl Wiring for Ovs {
         };
         self.remove_flows(freed).await;
         for (br, m, actions) in &install {
-            ip::run(
-                "ovs-ofctl",
-                &["add-flow", br, &format!("{m},actions={actions}")],
-            )
-            .await?;
+            self.config
+                .ofctl(&["add-flow", br, &format!("{m},actions={actions}")])
+                .await?;
+        }
+        self.untunnel().await;
+        if let (Some(t), Some((lvid, vni))) = (&self.tunnels, tunnel_net)
+            && let Err(e) = t.add_network(lvid, vni).await
+        {
+            // Tried again with the device's next wiring.
+            if let Some(net) = &network {
+                self.bridge
+                    .lock()
+                    .expect("bridge state")
+                    .tunneled
+                    .remove(net);
+            }
+            return Err(e);
         }
         self.set_tag(&iface, tag).await?;
         Ok(network)
@@ -410,6 +497,27 @@ impl Wiring for Ovs {
             b.leave(device)
         };
         self.remove_flows(freed).await;
+        self.untunnel().await;
+    }
+
+    fn tunneling(&self) -> Option<(String, Vec<String>)> {
+        self.tunnels
+            .as_ref()
+            .map(|t| (t.local_ip().to_string(), vec!["vxlan".to_string()]))
+    }
+
+    async fn tunnel_update(&self, ip: &str, tunnel_type: &str) -> Result<(), crate::Error> {
+        match &self.tunnels {
+            Some(t) if tunnel_type == "vxlan" => t.add_endpoint(ip).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn tunnel_delete(&self, ip: &str, tunnel_type: &str) -> Result<(), crate::Error> {
+        match &self.tunnels {
+            Some(t) if tunnel_type == "vxlan" => t.remove_endpoint(ip).await,
+            _ => Ok(()),
+        }
     }
 }
 
@@ -484,6 +592,34 @@ mod tests {
             patch_names("br-eth1"),
             ("int-br-eth1".into(), "phy-br-eth1".into())
         );
+    }
+
+    #[test]
+    fn tunnels_need_an_ipv4_local_ip_and_only_vxlan_is_carried() {
+        let mut c = OvsConfig::default();
+        assert_eq!(
+            tunnel_endpoint(&c, &[]).unwrap(),
+            None,
+            "no tunnel types: no tunnels"
+        );
+        let vxlan = ["vxlan".to_string()];
+        assert!(
+            tunnel_endpoint(&c, &vxlan).is_err(),
+            "tunnel types without local_ip are refused"
+        );
+        c.local_ip = Some("192.0.2.5".into());
+        assert_eq!(
+            tunnel_endpoint(&c, &vxlan).unwrap(),
+            Some("192.0.2.5".parse().unwrap())
+        );
+        assert_eq!(
+            tunnel_endpoint(&c, &[]).unwrap(),
+            None,
+            "local_ip alone: none"
+        );
+        assert!(tunnel_endpoint(&c, &["gre".to_string()]).is_err());
+        c.local_ip = Some("2001:db8::5".into());
+        assert!(tunnel_endpoint(&c, &vxlan).is_err());
     }
 
     #[test]

@@ -35,6 +35,23 @@ pub struct OvsConfig {
     /// bridges carrying flat and VLAN networks of each physical network. The agent creates
     /// a missing bridge (with `datapath_type`) and patches it to the integration bridge.
     pub bridge_mappings: Vec<String>,
+    /// `local_ip`: this host's tunnel endpoint address. With `[agent] tunnel_types`, the
+    /// agent builds the tunnel bridge and carries VXLAN networks to the other hosts'
+    /// endpoints; without it, it reports no tunnel types (VXLAN networks do not bind here).
+    pub local_ip: Option<String>,
+    /// `tunnel_bridge` (Neutron's default `br-tun`): where the tunnel ports are.
+    pub tunnel_bridge: String,
+    /// `int_peer_patch_port` (default `patch-tun`): the integration bridge's patch port to
+    /// the tunnel bridge.
+    pub int_peer_patch_port: String,
+    /// `tun_peer_patch_port` (default `patch-int`): the tunnel bridge's patch port to the
+    /// integration bridge.
+    pub tun_peer_patch_port: String,
+    /// `ovsdb_connection`: the OVSDB this agent configures (`unix:/run/openvswitch/db.sock`
+    /// style; default: `ovs-vsctl`'s own default). A `unix:` socket's directory is also
+    /// where the agent finds the bridges' OpenFlow sockets (`<bridge>.mgmt`, Open vSwitch's
+    /// run directory), so one setting names one Open vSwitch.
+    pub ovsdb_connection: Option<String>,
 }
 
 impl Default for OvsConfig {
@@ -43,15 +60,49 @@ impl Default for OvsConfig {
             integration_bridge: "br-int".into(),
             datapath_type: "system".into(),
             bridge_mappings: Vec::new(),
+            local_ip: None,
+            tunnel_bridge: "br-tun".into(),
+            int_peer_patch_port: "patch-tun".into(),
+            tun_peer_patch_port: "patch-int".into(),
+            ovsdb_connection: None,
         }
     }
 }
 
-/// `ovs-vsctl --timeout=10 ARGS…`.
-pub async fn vsctl(args: &[&str]) -> Result<String, ip::CommandError> {
-    let mut all = vec!["--timeout=10"];
-    all.extend_from_slice(args);
-    ip::run("ovs-vsctl", &all).await
+impl OvsConfig {
+    /// Open vSwitch's run directory, when `ovsdb_connection` is a `unix:` socket.
+    fn rundir(&self) -> Option<&str> {
+        let path = self.ovsdb_connection.as_deref()?.strip_prefix("unix:")?;
+        path.rsplit_once('/').map(|(dir, _)| dir)
+    }
+
+    /// Run an Open vSwitch tool (`ovs-vsctl`, `ovs-ofctl`, `ovs-appctl`) against this
+    /// agent's Open vSwitch.
+    pub async fn tool(&self, program: &str, args: &[&str]) -> Result<String, ip::CommandError> {
+        let mut all: Vec<String> = Vec::new();
+        if program == "ovs-vsctl" {
+            all.push("--timeout=10".into());
+            if let Some(db) = &self.ovsdb_connection {
+                all.push(format!("--db={db}"));
+            }
+        }
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        match self.rundir() {
+            Some(dir) => ip::run_with_env(program, &all, &[("OVS_RUNDIR", dir)]).await,
+            None => ip::run(program, &all).await,
+        }
+    }
+
+    /// `ovs-ofctl ARGS…` on this agent's Open vSwitch.
+    pub async fn ofctl(&self, args: &[&str]) -> Result<String, ip::CommandError> {
+        self.tool("ovs-ofctl", args).await
+    }
+}
+
+/// `ovs-vsctl --timeout=10 ARGS…` on `ovs`'s Open vSwitch.
+pub async fn vsctl(ovs: &OvsConfig, args: &[&str]) -> Result<String, ip::CommandError> {
+    ovs.tool("ovs-vsctl", args).await
 }
 
 /// Make sure the integration bridge exists, with the configured datapath.
@@ -62,8 +113,13 @@ pub async fn ensure_bridge(ovs: &OvsConfig) -> Result<(), ip::CommandError> {
 /// Make sure bridge `br` exists, with the configured datapath, and is up.
 pub async fn ensure_named_bridge(ovs: &OvsConfig, br: &str) -> Result<(), ip::CommandError> {
     let dp = format!("datapath_type={}", ovs.datapath_type);
-    vsctl(&["--may-exist", "add-br", br, "--", "set", "Bridge", br, &dp]).await?;
-    ip::ip(&["link", "set", "dev", br, "up"]).await.map(|_| ())
+    vsctl(
+        ovs,
+        &["--may-exist", "add-br", br, "--", "set", "Bridge", br, &dp],
+    )
+    .await?;
+    // Up through Open vSwitch itself (its device lives where that Open vSwitch runs).
+    ovs.ofctl(&["mod-port", br, br, "up"]).await.map(|_| ())
 }
 
 /// Plug an existing device for `port_id` (with `mac`) into the switch.
@@ -81,24 +137,27 @@ pub async fn plug(
             let id = format!("external_ids:iface-id={port_id}");
             let mac = format!("external_ids:attached-mac={mac}");
             let tag = format!("tag={DEAD_VLAN}");
-            vsctl(&[
-                "--may-exist",
-                "add-port",
-                br,
-                device,
-                "--",
-                "set",
-                "Interface",
-                device,
-                &id,
-                &mac,
-                "external_ids:iface-status=active",
-                "--",
-                "set",
-                "Port",
-                device,
-                &tag,
-            ])
+            vsctl(
+                ovs,
+                &[
+                    "--may-exist",
+                    "add-port",
+                    br,
+                    device,
+                    "--",
+                    "set",
+                    "Interface",
+                    device,
+                    &id,
+                    &mac,
+                    "external_ids:iface-status=active",
+                    "--",
+                    "set",
+                    "Port",
+                    device,
+                    &tag,
+                ],
+            )
             .await
             .map(|_| ())
         }
@@ -108,6 +167,10 @@ pub async fn plug(
 /// Remove a device's port from the switch (the device itself is the caller's).
 pub async fn unplug(driver: &InterfaceDriver, ovs: &OvsConfig, device: &str) {
     if *driver == InterfaceDriver::Openvswitch {
-        let _ = vsctl(&["--if-exists", "del-port", &ovs.integration_bridge, device]).await;
+        let _ = vsctl(
+            ovs,
+            &["--if-exists", "del-port", &ovs.integration_bridge, device],
+        )
+        .await;
     }
 }

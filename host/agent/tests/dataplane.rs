@@ -116,9 +116,12 @@ impl Drop for Cleanup {
             let _ = Command::new("ip").args(["link", "del", l]).output();
         }
         if let Some(br) = self.ovs_bridge.lock().unwrap().take() {
-            let _ = Command::new("ovs-vsctl")
-                .args(["--timeout=10", "--if-exists", "del-br", &br])
-                .output();
+            // The integration bridge and the tunnel bridge (`bt-…` for `bi-…`).
+            for b in [br.clone(), br.replacen("bi-", "bt-", 1)] {
+                let _ = Command::new("ovs-vsctl")
+                    .args(["--timeout=10", "--if-exists", "del-br", &b])
+                    .output();
+            }
         }
     }
 }
@@ -230,6 +233,12 @@ async fn vms_get_their_addresses_and_reach_exactly_their_network(l2: L2) {
         integration_bridge: format!("bi-{}", &host[3..]),
         // The userspace datapath: no kernel module needed.
         datapath_type: "netdev".into(),
+        // VXLAN networks bind where the agent has tunnels; on one host there is no
+        // other endpoint to tunnel to.
+        local_ip: Some("127.0.0.1".into()),
+        tunnel_bridge: format!("bt-{}", &host[3..]),
+        int_peer_patch_port: format!("pt-{}", &host[3..]),
+        tun_peer_patch_port: format!("pi-{}", &host[3..]),
         ..OvsConfig::default()
     };
     let (role, agent_type, vif_type) = match l2 {
@@ -245,6 +254,9 @@ async fn vms_get_their_addresses_and_reach_exactly_their_network(l2: L2) {
         host: host.clone(),
         state_path: state_path.clone(),
         ovs: ovs.clone(),
+        agent: neutrino_agent::L2AgentConfig {
+            tunnel_types: vec!["vxlan".into()],
+        },
         ..AgentConfig::default()
     };
     let agents = Agents::start(server.bus().clone(), &config).await.unwrap();

@@ -207,6 +207,7 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_a_provider_vlan_and
                 integration_bridge: format!("bi{i}-{tag}"),
                 datapath_type: "netdev".into(),
                 bridge_mappings: vec![format!("physnet1:bp{i}-{tag}")],
+                ..OvsConfig::default()
             };
             clean.bridge(&ovs.integration_bridge);
             clean.bridge(&format!("bp{i}-{tag}"));

@@ -22,6 +22,11 @@ pub const NETWORK_UPDATE: &str = "q-agent-notifier-network-update";
 /// L2 agents hear network deletions here (fanout).
 pub const NETWORK_DELETE: &str = "q-agent-notifier-network-delete";
 
+/// L2 agents that tunnel hear new tunnel endpoints here (fanout).
+pub const TUNNEL_UPDATE: &str = "q-agent-notifier-tunnel-update";
+/// L2 agents that tunnel hear stale tunnel endpoints here (fanout).
+pub const TUNNEL_DELETE: &str = "q-agent-notifier-tunnel-delete";
+
 /// `q-agent-notifier-<table>-<op>` (`topics.get_topic_name`).
 pub fn agent_notifier(table: &str, op: &str) -> String {
     format!("q-agent-notifier-{table}-{op}")
@@ -199,6 +204,60 @@ pub struct DeviceListResult {
 method!(
     /// `update_device_list` on `q-plugin` (1.9 in Neutron's client).
     UpdateDeviceList = "update_device_list" @ "1.9" (DeviceListArgs) -> DeviceListResult
+);
+
+/// Arguments of `tunnel_sync`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelSyncArgs {
+    /// The agent's tunnel endpoint address (its `local_ip`).
+    pub tunnel_ip: String,
+    /// `vxlan`, `gre` or `geneve`.
+    pub tunnel_type: String,
+    /// The agent's host (since 1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// One tunnel endpoint in a `tunnel_sync` reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelEndpoint {
+    /// Address.
+    pub ip_address: String,
+    /// Host (absent for agents that did not say).
+    #[serde(default)]
+    pub host: Option<String>,
+}
+
+/// Reply of `tunnel_sync`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelSyncReply {
+    /// Every endpoint of the type, the caller's included.
+    pub tunnels: Vec<TunnelEndpoint>,
+}
+
+method!(
+    /// `tunnel_sync` on `q-plugin` (1.4): record the caller's endpoint, list all; the other
+    /// agents hear `tunnel_update`.
+    TunnelSync = "tunnel_sync" @ "1.4" (TunnelSyncArgs) -> TunnelSyncReply
+);
+
+/// Arguments of `tunnel_update` and `tunnel_delete`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelArgs {
+    /// The endpoint's address.
+    pub tunnel_ip: String,
+    /// Its tunnel type.
+    pub tunnel_type: String,
+}
+
+method!(
+    /// `tunnel_update` fanout on `q-agent-notifier-tunnel-update`: a new endpoint.
+    TunnelUpdate = "tunnel_update" @ "1.0" (TunnelArgs) -> ()
+);
+
+method!(
+    /// `tunnel_delete` fanout on `q-agent-notifier-tunnel-delete`: a stale endpoint.
+    TunnelDelete = "tunnel_delete" @ "1.0" (TunnelArgs) -> ()
 );
 
 /// Arguments of `port_update`.

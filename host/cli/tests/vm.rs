@@ -68,9 +68,12 @@ impl Drop for Cleanup {
             let _ = Command::new("ip").args(["netns", "del", n]).output();
         }
         if let Some(br) = &self.ovs_bridge {
-            let _ = Command::new("ovs-vsctl")
-                .args(["--timeout=10", "--if-exists", "del-br", br])
-                .output();
+            // The integration bridge and the tunnel bridge (`bt-…` for `bv-…`).
+            for b in [br.clone(), br.replacen("bv-", "bt-", 1)] {
+                let _ = Command::new("ovs-vsctl")
+                    .args(["--timeout=10", "--if-exists", "del-br", &b])
+                    .output();
+            }
         }
     }
 }
@@ -112,7 +115,15 @@ async fn boot_two_vms_that_ping_each_other(ovs: bool) {
         ovs: OvsConfig {
             integration_bridge: format!("bv-{tag}"),
             datapath_type: "netdev".into(),
+            // VXLAN networks bind where the agent has tunnels (none to reach on one host).
+            local_ip: Some("127.0.0.1".into()),
+            tunnel_bridge: format!("bt-{tag}"),
+            int_peer_patch_port: format!("pt-{tag}"),
+            tun_peer_patch_port: format!("pi-{tag}"),
             ..OvsConfig::default()
+        },
+        agent: neutrino_agent::L2AgentConfig {
+            tunnel_types: vec!["vxlan".into()],
         },
         ..AgentConfig::default()
     };

@@ -39,6 +39,7 @@ pub mod subnetpool_ops;
 pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
+pub mod tunnels;
 pub mod types;
 
 use std::sync::Arc;

@@ -86,8 +86,11 @@ pub struct AgentSection {
     pub state_path: Option<String>,
     /// How the DHCP agent plugs its ports (`interface_driver`; default: follows the L2 role).
     pub interface_driver: Option<neutrino_agent::plug::InterfaceDriver>,
-    /// `[agent.ovs]`: `integration_bridge`, `datapath_type`, for the `openvswitch` role.
+    /// `[agent.ovs]`: `integration_bridge`, `datapath_type`, `local_ip`, … for the
+    /// `openvswitch` role.
     pub ovs: neutrino_agent::plug::OvsConfig,
+    /// `tunnel_types` of the `openvswitch` role (needs `[agent.ovs] local_ip`).
+    pub tunnel_types: Vec<String>,
 }
 
 /// `[quotas]`, with Neutron's `[QUOTAS]` option names and defaults; -1 is unlimited.
@@ -769,6 +772,9 @@ impl Config {
             transport_url: self.transport_url.clone(),
             interface_driver: a.interface_driver.clone(),
             ovs: a.ovs.clone(),
+            agent: neutrino_agent::L2AgentConfig {
+                tunnel_types: a.tunnel_types.clone(),
+            },
             ..neutrino_agent::AgentConfig::default()
         };
         if let Some(p) = &a.state_path {
@@ -877,6 +883,20 @@ mod tests {
         std::fs::write(&path, "bnd = \"1.2.3.4:5\"\n").unwrap();
         let err = Config::load(Some(&path), &no_env).unwrap_err().to_string();
         assert!(err.contains("bnd"), "{err}");
+    }
+
+    #[test]
+    fn the_in_process_open_vswitch_agent_gets_its_tunnel_settings() {
+        let c: Config = toml::from_str(
+            "[agent]\nroles = [\"openvswitch\"]\ntunnel_types = [\"vxlan\"]\n\
+             [agent.ovs]\nlocal_ip = \"192.0.2.11\"\ntunnel_bridge = \"br-tun2\"\n",
+        )
+        .unwrap();
+        let a = c.settings().unwrap().agent.unwrap();
+        assert_eq!(a.agent.tunnel_types, ["vxlan"]);
+        assert_eq!(a.ovs.local_ip.as_deref(), Some("192.0.2.11"));
+        assert_eq!(a.ovs.tunnel_bridge, "br-tun2");
+        assert_eq!(a.ovs.int_peer_patch_port, "patch-tun", "Neutron's default");
     }
 
     #[test]

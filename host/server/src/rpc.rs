@@ -1,6 +1,7 @@
 //! The server's RPC layer (the third server module, beside REST and the plugin): serves the
-//! agents' calls on `q-plugin` and their state reports on `q-reports-plugin`, and tells them
-//! what changed: `port_update`/`port_delete`/`network_update`/`network_delete` fanouts to L2
+//! agents' calls on `q-plugin` (`tunnel_sync` included) and their state reports on
+//! `q-reports-plugin`, and tells them what changed: `tunnel_update`/`tunnel_delete`,
+//! `port_update`/`port_delete`/`network_update`/`network_delete` fanouts to L2
 //! agents, and the `*_end` notifications to the DHCP agents scheduled to the network
 //! (`dhcp_agent.<host>`; [`neutrino_ml2::dhcp_scheduler`]).
 
@@ -43,7 +44,7 @@ pub async fn serve(bus: &Bus, plugin: Plugin, host: &str) -> neutrino_bus::Resul
         .serve(neutron::REPORTS, host, reports(plugin.clone()))
         .await?;
     let calls = bus
-        .serve(neutron::PLUGIN, host, calls(plugin.clone()))
+        .serve(neutron::PLUGIN, host, calls(plugin.clone(), bus.clone()))
         .await?;
     let notifier = tokio::spawn(notify(bus.clone(), plugin));
     Ok(RpcServer {
@@ -109,7 +110,7 @@ fn details(device: &str, info: Option<neutrino_ml2::agent_rpc::DeviceInfo>) -> D
 }
 
 /// `q-plugin`: the L2 agents' calls (RpcCallbacks, 1.9) and the DHCP agents' (1.10).
-fn calls(plugin: Plugin) -> Dispatcher {
+fn calls(plugin: Plugin, bus: Bus) -> Dispatcher {
     let (p1, p2) = (plugin.clone(), plugin.clone());
     let l2 = Endpoint::new("1.9")
         .on::<neutron::GetDevicesDetailsListAndFailedDevices, _, _>(move |_ctx, args| {
@@ -152,6 +153,13 @@ fn calls(plugin: Plugin) -> Dispatcher {
                 Ok(out)
             }
         });
+    let l2 = l2.on::<neutron::TunnelSync, _, _>({
+        let (plugin, bus) = (plugin.clone(), bus.clone());
+        move |_ctx, args| {
+            let (plugin, bus) = (plugin.clone(), bus.clone());
+            async move { tunnel_sync(&plugin, &bus, args).await }
+        }
+    });
     let (p3, p4, p5, p6, p7) = (
         plugin.clone(),
         plugin.clone(),
@@ -222,6 +230,56 @@ fn calls(plugin: Plugin) -> Dispatcher {
             async move { Ok(()) }
         });
     Dispatcher::new(vec![l2, dhcp])
+}
+
+/// `tunnel_sync` (Neutron's `TunnelRpcCallbackMixin`): record the caller's endpoint, tell
+/// the other agents (`tunnel_delete` for the host's old address, `tunnel_update` for the new
+/// one) and answer every endpoint of the type.
+async fn tunnel_sync(
+    plugin: &Plugin,
+    bus: &Bus,
+    args: neutron::TunnelSyncArgs,
+) -> Result<neutron::TunnelSyncReply, RemoteError> {
+    let done = plugin
+        .tunnel_sync(&args.tunnel_ip, &args.tunnel_type, args.host.as_deref())
+        .await
+        .map_err(failed)?;
+    let notice = |ip: &str| neutron::TunnelArgs {
+        tunnel_ip: ip.to_string(),
+        tunnel_type: args.tunnel_type.clone(),
+    };
+    if let Some(old) = &done.replaced
+        && let Err(e) = bus
+            .client(neutron::TUNNEL_DELETE)
+            .to_all()
+            .cast::<neutron::TunnelDelete>(&notice(old))
+            .await
+    {
+        tracing::warn!(error = %e, ip = %old, "tunnel_delete not sent");
+    }
+    let ip = args
+        .tunnel_ip
+        .parse::<std::net::IpAddr>()
+        .map(|i| i.to_string());
+    let ip = ip.unwrap_or(args.tunnel_ip.clone());
+    if let Err(e) = bus
+        .client(neutron::TUNNEL_UPDATE)
+        .to_all()
+        .cast::<neutron::TunnelUpdate>(&notice(&ip))
+        .await
+    {
+        tracing::warn!(error = %e, ip = %ip, "tunnel_update not sent");
+    }
+    Ok(neutron::TunnelSyncReply {
+        tunnels: done
+            .endpoints
+            .into_iter()
+            .map(|e| neutron::TunnelEndpoint {
+                ip_address: e.ip_address,
+                host: e.host,
+            })
+            .collect(),
+    })
 }
 
 /// A port as agents see it in notifications and DHCP network info.

@@ -218,6 +218,11 @@ impl Store {
                     "auto_allocate",
                     include_str!("../migrations/sqlite/0020_auto_allocate.sql"),
                 ),
+                (
+                    24,
+                    "tunnel_endpoints",
+                    include_str!("../migrations/sqlite/0024_tunnel_endpoints.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -300,6 +305,11 @@ impl Store {
                     21,
                     "quota_shards",
                     include_str!("../migrations/postgres/0021_quota_shards.sql"),
+                ),
+                (
+                    24,
+                    "tunnel_endpoints",
+                    include_str!("../migrations/postgres/0024_tunnel_endpoints.sql"),
                 ),
             ],
         };

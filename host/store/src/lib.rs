@@ -38,6 +38,7 @@ pub mod sg_defaults;
 pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
+pub mod tunnels;
 pub mod tx;
 
 /// A database connection (a transaction dereferences to one).
