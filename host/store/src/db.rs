@@ -218,6 +218,11 @@ impl Store {
                     "auto_allocate",
                     include_str!("../migrations/sqlite/0020_auto_allocate.sql"),
                 ),
+                (
+                    26,
+                    "provisioning_blocks",
+                    include_str!("../migrations/sqlite/0026_provisioning_blocks.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -295,6 +300,11 @@ impl Store {
                     20,
                     "auto_allocate",
                     include_str!("../migrations/postgres/0020_auto_allocate.sql"),
+                ),
+                (
+                    26,
+                    "provisioning_blocks",
+                    include_str!("../migrations/postgres/0026_provisioning_blocks.sql"),
                 ),
             ],
         };
