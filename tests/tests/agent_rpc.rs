@@ -448,8 +448,9 @@ async fn thirty_two_ports_provisioned_at_once(what: &str, servers: &[&TestServer
         let dhcp_bus = servers[(i + 1) % servers.len()].bus().clone();
         let (p, host) = (p.clone(), host.clone());
         tasks.push(tokio::spawn(async move {
+            let ids = [p.as_str()];
             let l2 = device(&l2_bus, &host, &p, true);
-            let dhcp = dhcp_ready(&dhcp_bus, &[&p]);
+            let dhcp = dhcp_ready(&dhcp_bus, &ids);
             if i % 2 == 0 {
                 tokio::join!(l2, dhcp).0
             } else {

@@ -276,7 +276,7 @@ impl Plugin {
         let (dead, load) = {
             let mut conn = self.read().await?;
             let all = dhcp_agents(&mut conn).await?;
-            if !all.iter().any(|a| is_alive(a)) {
+            if !all.iter().any(is_alive) {
                 if !all.is_empty() {
                     tracing::warn!("no DHCP agents available, skipping rescheduling");
                 }
