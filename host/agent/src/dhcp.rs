@@ -228,6 +228,13 @@ async fn sync(
         disable(bus, host, settings, &n, true).await;
         served.lock().await.remove(&n);
     }
+    // Forget ports that are gone (a port back on a network is reported again).
+    let present: BTreeSet<&str> = nets
+        .iter()
+        .flat_map(|n| n["ports"].as_array().into_iter().flatten())
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    reported.retain(|id, _| present.contains(id.as_str()));
     Ok(())
 }
 
