@@ -316,10 +316,45 @@ async fn a_port_becomes_a_segment_port_and_binds_at_once_on_the_realized_logical
     assert_eq!(sp["attachment"], json!({"id": port_id}));
     let ip = port["fixed_ips"][0]["ip_address"].clone();
     let mac = port["mac_address"].clone();
+    let link_local = eui64_link_local(mac.as_str().unwrap());
     assert_eq!(
         sp["address_bindings"],
         json!([{"ip_address": ip, "mac_address": mac},
+               {"ip_address": link_local, "mac_address": mac},
                {"ip_address": "10.2.0.200", "mac_address": mac}])
+    );
+    // Port security: the driver's spoofguard and segment security profiles, made before
+    // the first port needed them; without it NSX's defaults. Discovery: NSX's defaults.
+    let profiles = nsx.backend().profiles();
+    assert_eq!(
+        profiles["/infra/spoofguard-profiles/neutron-spoofguard-profile"]["address_binding_whitelist"],
+        true
+    );
+    let security = &profiles["/infra/segment-security-profiles/neutron-segment-security-profile"];
+    assert_eq!(security["dhcp_server_block_enabled"], true);
+    assert_eq!(security["ra_guard_enabled"], true);
+    let maps = |id: &str| segment.maps[id].clone();
+    let secured = maps(&port_id);
+    assert_eq!(
+        secured["port-security-profile-binding-maps/default"]["spoofguard_profile_path"],
+        "/infra/spoofguard-profiles/neutron-spoofguard-profile"
+    );
+    assert_eq!(
+        secured["port-security-profile-binding-maps/default"]["segment_security_profile_path"],
+        "/infra/segment-security-profiles/neutron-segment-security-profile"
+    );
+    assert_eq!(
+        secured["port-discovery-profile-binding-maps/default"]["mac_discovery_profile_path"],
+        "/infra/mac-discovery-profiles/default-mac-discovery-profile"
+    );
+    let unsecured = maps(s(&open, "id"));
+    assert_eq!(
+        unsecured["port-security-profile-binding-maps/default"]["spoofguard_profile_path"],
+        "/infra/spoofguard-profiles/default-spoofguard-profile"
+    );
+    assert_eq!(
+        unsecured["port-security-profile-binding-maps/default"]["segment_security_profile_path"],
+        "/infra/segment-security-profiles/default-segment-security-profile"
     );
     let sg = port["security_groups"][0].as_str().unwrap();
     let tags = sp["tags"].as_array().unwrap();
@@ -353,6 +388,7 @@ async fn a_port_becomes_a_segment_port_and_binds_at_once_on_the_realized_logical
     }
     drain(&c).await;
     assert!(nsx.backend().segments()[&net_id].ports.is_empty());
+    assert!(nsx.backend().segments()[&net_id].maps.is_empty());
     assert_eq!(
         calls(&nsx.requests()),
         vec![
@@ -361,6 +397,74 @@ async fn a_port_becomes_a_segment_port_and_binds_at_once_on_the_realized_logical
         ]
     );
     let _ = sub;
+    server.stop().await;
+}
+
+/// The modified EUI-64 link-local address of a MAC (RFC 4291), computed here independently of
+/// the driver.
+fn eui64_link_local(mac: &str) -> String {
+    let b: Vec<u8> = mac
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    let iid = [b[0] ^ 2, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]];
+    let mut octets = [0u8; 16];
+    octets[0] = 0xfe;
+    octets[1] = 0x80;
+    octets[8..].copy_from_slice(&iid);
+    std::net::Ipv6Addr::from(octets).to_string()
+}
+
+#[tokio::test]
+async fn an_nsx_that_lost_the_drivers_profiles_gets_them_again_before_a_ports_maps() {
+    let (server, nsx) = setup(json!({})).await;
+    let c = server.admin();
+    let (net, _) = c.network_with_subnet("n", "10.3.0.0/24").await;
+    let net_id = s(&net, "id").to_string();
+    let first = c
+        .port(&net_id, json!({"device_owner": "compute:nova"}))
+        .await;
+    drain(&c).await;
+
+    // NSX loses everything; the network's segment is put back by an update of it.
+    nsx.backend().wipe();
+    let renamed = c
+        .put(
+            &format!("/v2.0/networks/{net_id}"),
+            json!({"network": {"name": "n2"}}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    drain(&c).await;
+    nsx.clear_requests();
+    let second = c
+        .port(&net_id, json!({"device_owner": "compute:nova"}))
+        .await;
+    drain_expecting(&c, 0).await;
+
+    let segment = &nsx.backend().segments()[&net_id];
+    let maps = &segment.maps[s(&second, "id")];
+    assert_eq!(
+        maps["port-security-profile-binding-maps/default"]["spoofguard_profile_path"],
+        "/infra/spoofguard-profiles/neutron-spoofguard-profile"
+    );
+    assert!(
+        nsx.backend()
+            .profiles()
+            .contains_key("/infra/segment-security-profiles/neutron-segment-security-profile")
+    );
+    let calls = calls(&nsx.requests());
+    let refused = calls
+        .iter()
+        .position(|c| c.contains("port-security-profile-binding-maps"))
+        .unwrap();
+    assert!(
+        calls[refused + 1..]
+            .iter()
+            .any(|c| c.starts_with("PATCH /policy/api/v1/infra/spoofguard-profiles/")),
+        "{calls:?}"
+    );
+    let _ = first;
     server.stop().await;
 }
 

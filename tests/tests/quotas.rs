@@ -338,6 +338,111 @@ async fn an_unlimited_project_still_counts_what_32_creators_make() {
     server.stop().await;
 }
 
+/// 32 clients each ask for one bulk create of three ports: (ports made, bulks refused).
+async fn bulk_race(clients: Vec<Client>, network: &str) -> (usize, usize) {
+    let tasks = clients.into_iter().enumerate().map(|(i, c)| {
+        let network = network.to_string();
+        async move {
+            let ports: Vec<Value> = (0..3)
+                .map(|k| json!({"network_id": network, "name": format!("b{i}-{k}")}))
+                .collect();
+            let r = c.post("/v2.0/ports", json!({ "ports": ports })).await;
+            match r.status {
+                201 => (r.body["ports"].as_array().map_or(0, Vec::len), 0),
+                409 if r.error_type() == Some("OverQuota") => (0, 1),
+                other => panic!("unexpected {other}: {}", r.body),
+            }
+        }
+    });
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+#[tokio::test]
+async fn thirty_two_concurrent_bulk_creates_stop_at_the_last_whole_bulk_under_the_limit() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let alice = server.project("alice");
+    let net = alice.network("n").await;
+    alice.subnet(s(&net, "id"), "10.0.0.0/24").await;
+    admin
+        .put("/v2.0/quotas/alice", json!({"quota": {"port": 50}}))
+        .await;
+
+    let (made, refused) = bulk_race((0..32).map(|_| alice.clone()).collect(), s(&net, "id")).await;
+    let listed = alice.get_ok("/v2.0/ports").await;
+
+    // 16 bulks of three fit in 50; the 2 left over fit no bulk, which is all or nothing.
+    assert_eq!((made, refused), (48, 16));
+    assert_eq!(listed["ports"].as_array().map(Vec::len), Some(48));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_lowered_limit_binds_at_once_after_32_creators_used_a_higher_one() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let alice = server.project("alice");
+    let net = alice.network("n").await;
+    alice.subnet(s(&net, "id"), "10.0.0.0/24").await;
+    admin
+        .put("/v2.0/quotas/alice", json!({"quota": {"port": 1000}}))
+        .await;
+    let (first, _) = port_race((0..32).map(|_| alice.clone()).collect(), s(&net, "id")).await;
+
+    let lower = admin
+        .put("/v2.0/quotas/alice", json!({"quota": {"port": 100}}))
+        .await;
+    let (second, refused) =
+        port_race((0..32).map(|_| alice.clone()).collect(), s(&net, "id")).await;
+    let details = alice.get_ok("/v2.0/quotas/alice/details").await;
+
+    assert_eq!(first, 96);
+    assert_eq!(lower.status, 200, "{}", lower.body);
+    assert_eq!((second, refused), (4, 92));
+    assert_eq!(
+        details["quota"]["port"],
+        json!({"limit": 100, "used": 100, "reserved": 0})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn ports_deleted_by_32_clients_free_exactly_their_quota_again() {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let alice = server.project("alice");
+    let net = alice.network("n").await;
+    alice.subnet(s(&net, "id"), "10.0.0.0/24").await;
+    admin
+        .put("/v2.0/quotas/alice", json!({"quota": {"port": 50}}))
+        .await;
+    let (made, _) = port_race((0..32).map(|_| alice.clone()).collect(), s(&net, "id")).await;
+    let ports = alice.get_ok("/v2.0/ports").await;
+
+    // 32 clients delete 20 of the 50 at once, then race for the room again.
+    let doomed: Vec<String> = ports["ports"].as_array().unwrap()[..20]
+        .iter()
+        .map(|p| s(p, "id").to_string())
+        .collect();
+    let deletes = doomed.iter().enumerate().map(|(i, id)| {
+        let c = alice.clone();
+        let path = format!("/v2.0/ports/{id}");
+        async move { (i, c.delete(&path).await.status) }
+    });
+    let statuses = futures::future::join_all(deletes).await;
+    let (again, refused) = port_race((0..32).map(|_| alice.clone()).collect(), s(&net, "id")).await;
+    let details = alice.get_ok("/v2.0/quotas/alice/details").await;
+
+    assert_eq!(made, 50);
+    assert!(statuses.iter().all(|(_, st)| *st == 204), "{statuses:?}");
+    assert_eq!((again, refused), (20, 76));
+    assert_eq!(details["quota"]["port"]["used"], 50);
+    server.stop().await;
+}
+
 fn pg_wanted() -> bool {
     std::env::var_os("NEUTRINO_TEST_REQUIRE_PG").is_some()
         || Backend::from_env() == Backend::Postgres

@@ -7,6 +7,8 @@
 //! - Precommit hooks check what NSX would refuse (a network type without a transport zone,
 //!   an external network without a tier-0), so the request fails before anything is written.
 //! - Postcommit hooks `PATCH` (create or update) and `DELETE` the objects ([`resources`]);
+//!   a VM's segment port also gets its security and discovery profile binding maps, and the
+//!   driver's own spoofguard and segment security profiles are made before the first;
 //!   a new segment is waited for until NSX realized it (bounded polling of the realization
 //!   state), and its realized id kept in the driver's state for `bind_port`.
 
@@ -15,7 +17,7 @@ mod resources;
 mod settings;
 
 use neutrino_driver::{
-    BindResult, DriverError, MechanismDriver, NetworkContext, PortContext, SecurityGroupContext,
+    BindResult, DriverError, ErrorKind, MechanismDriver, NetworkContext, PortContext, SecurityGroupContext,
     SecurityGroupRuleContext, SubnetContext, binding, state,
 };
 use policy::Nsx;
@@ -130,16 +132,48 @@ fn put_subnets(
     Ok(())
 }
 
+/// The driver's state key that says its own segment profiles exist on NSX.
+const PROFILES_KEY: &str = "profiles";
+
+/// Create (or overwrite) the driver's own segment profiles and remember that they exist.
+fn put_profiles(nsx: &Nsx<'_>) -> Result<(), DriverError> {
+    for (path, body) in resources::own_profiles() {
+        nsx.patch(&path, &body)?;
+    }
+    state::set(PROFILES_KEY, resources::API_VERSION.as_bytes())?;
+    Ok(())
+}
+
 fn put_port(ctx: &PortContext) -> Result<(), DriverError> {
     if is_external(&ctx.network.current) {
         return Ok(());
     }
     let settings = Settings::load()?;
+    let nsx = Nsx::new(&settings);
     let port = &ctx.current;
-    Nsx::new(&settings).patch(
+    nsx.patch(
         &resources::port_path(&port.network_id, &port.id),
         &resources::segment_port(port),
     )?;
+    // Router ports have no VIF, hence no profiles to bind.
+    if resources::segment_port(port).get("attachment").is_none() {
+        return Ok(());
+    }
+    if resources::port_security(port) && state::get(PROFILES_KEY)?.is_none() {
+        put_profiles(&nsx)?;
+    }
+    for (path, body) in resources::port_binding_maps(port) {
+        match nsx.patch(&path, &body) {
+            Ok(_) => {}
+            // NSX refuses a map naming a profile it does not have (it lost them, or they
+            // were deleted): make them again, once.
+            Err(e) if e.kind != ErrorKind::Unavailable && resources::port_security(port) => {
+                put_profiles(&nsx)?;
+                nsx.patch(&path, &body)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The Policy API objects for Neutron resources, shaped as vmware-nsx's `nsx_p` plugin
-//! shapes them: segments for networks, segment ports for ports, groups and security
-//! policies for security groups, with the `os-*` tags.
+//! shapes them: segments for networks, segment ports for ports (with their security and
+//! discovery profile binding maps, and the two segment profiles the driver owns), groups and
+//! security policies for security groups, with the `os-*` tags.
 
 use crate::settings::Settings;
 use neutrino_driver::{DriverError, Network, Port, SecurityGroup, SecurityGroupRule, Segment};
@@ -166,14 +167,12 @@ fn without_attachment(owner: &str) -> bool {
 }
 
 /// The segment port of a port: attachment (the port id is the VIF id), address bindings
-/// (fixed IPs with the MAC, and allowed address pairs) when port security is on, and tags
+/// (fixed IPs with the MAC, the MAC's IPv6 link-local address, and allowed address pairs)
+/// when port security is on, and tags
 /// (its id, project, version, one `os-security-group` tag per security group).
 pub fn segment_port(port: &Port) -> Value {
     let json = port.json_value();
-    let port_security = json
-        .get("port_security_enabled")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
+    let port_security = port_security(port);
     let mut tags = tags("os-neutron-port-id", &port.id, &port.project_id);
     for sg in json
         .get("security_groups")
@@ -201,6 +200,9 @@ pub fn segment_port(port: &Port) -> Value {
             .iter()
             .map(|ip| json!({"ip_address": ip.ip_address, "mac_address": port.mac_address}))
             .collect();
+        if let Some(ll) = link_local(&port.mac_address) {
+            bindings.push(json!({"ip_address": ll, "mac_address": port.mac_address}));
+        }
         for pair in json
             .get("allowed_address_pairs")
             .and_then(Value::as_array)
@@ -367,4 +369,129 @@ pub fn rule_from_json(v: &Value) -> Option<SecurityGroupRule> {
             .unwrap_or(0),
         json: v.to_string(),
     })
+}
+
+/// The spoofguard profile of ports with port security (vmware-nsx's `SPOOFGUARD_PROFILE_ID`):
+/// only the port's address bindings may send.
+pub const SPOOFGUARD_PROFILE: &str = "neutron-spoofguard-profile";
+/// The segment security profile of ports with port security (`SEG_SECURITY_PROFILE_ID`):
+/// DHCP servers and IPv6 router advertisements from VMs are blocked.
+pub const SEG_SECURITY_PROFILE: &str = "neutron-segment-security-profile";
+/// NSX's own profiles, which always exist: ports without port security get these.
+const DEFAULT_SPOOFGUARD: &str = "default-spoofguard-profile";
+const DEFAULT_SEG_SECURITY: &str = "default-segment-security-profile";
+const DEFAULT_IP_DISCOVERY: &str = "default-ip-discovery-profile";
+const DEFAULT_MAC_DISCOVERY: &str = "default-mac-discovery-profile";
+/// The id of a port's binding map of each kind (nsxlib's `DEFAULT_MAP_ID`).
+const MAP_ID: &str = "default";
+
+/// The two segment profiles the driver owns, as `(path, body)`: vmware-nsx creates them
+/// when the plugin starts; the driver creates them before the first port that needs them.
+pub fn own_profiles() -> Vec<(String, Value)> {
+    vec![
+        (
+            format!("infra/spoofguard-profiles/{SPOOFGUARD_PROFILE}"),
+            json!({
+                "resource_type": "SpoofGuardProfile",
+                "id": SPOOFGUARD_PROFILE,
+                "display_name": "Neutron Spoofguard Profile",
+                "address_binding_whitelist": true,
+                "tags": [tag("os-api-version", API_VERSION)],
+            }),
+        ),
+        (
+            format!("infra/segment-security-profiles/{SEG_SECURITY_PROFILE}"),
+            json!({
+                "resource_type": "SegmentSecurityProfile",
+                "id": SEG_SECURITY_PROFILE,
+                "display_name": "Neutron Segment Security Profile",
+                "bpdu_filter_enable": false,
+                "dhcp_client_block_enabled": false,
+                "dhcp_client_block_v6_enabled": false,
+                "dhcp_server_block_enabled": true,
+                "dhcp_server_block_v6_enabled": true,
+                "non_ip_traffic_block_enabled": false,
+                "ra_guard_enabled": true,
+                "rate_limits_enabled": false,
+                "tags": [tag("os-api-version", API_VERSION)],
+            }),
+        ),
+    ]
+}
+
+/// Whether a port has port security (the API's default is on).
+pub fn port_security(port: &Port) -> bool {
+    port.json_value()
+        .get("port_security_enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}
+
+/// A port's profile binding maps, as `(path, body)`: security (the driver's spoofguard and
+/// segment security profiles with port security, NSX's defaults without) and discovery
+/// (NSX's default IP and MAC discovery profiles; Neutrino has no MAC learning extension).
+pub fn port_binding_maps(port: &Port) -> Vec<(String, Value)> {
+    let base = port_path(&port.network_id, &port.id);
+    let (spoofguard, security) = if port_security(port) {
+        (SPOOFGUARD_PROFILE, SEG_SECURITY_PROFILE)
+    } else {
+        (DEFAULT_SPOOFGUARD, DEFAULT_SEG_SECURITY)
+    };
+    vec![
+        (
+            format!("{base}/port-security-profile-binding-maps/{MAP_ID}"),
+            json!({
+                "resource_type": "PortSecurityProfileBindingMap",
+                "id": MAP_ID,
+                "spoofguard_profile_path": format!("/infra/spoofguard-profiles/{spoofguard}"),
+                "segment_security_profile_path":
+                    format!("/infra/segment-security-profiles/{security}"),
+            }),
+        ),
+        (
+            format!("{base}/port-discovery-profile-binding-maps/{MAP_ID}"),
+            json!({
+                "resource_type": "PortDiscoveryProfileBindingMap",
+                "id": MAP_ID,
+                "ip_discovery_profile_path":
+                    format!("/infra/ip-discovery-profiles/{DEFAULT_IP_DISCOVERY}"),
+                "mac_discovery_profile_path":
+                    format!("/infra/mac-discovery-profiles/{DEFAULT_MAC_DISCOVERY}"),
+            }),
+        ),
+    ]
+}
+
+/// The IPv6 link-local address of a MAC (modified EUI-64, RFC 4291): NSX must allow it as
+/// an address binding, or spoofguard drops the VM's neighbour discovery.
+pub fn link_local(mac: &str) -> Option<String> {
+    let b: Vec<u8> = mac
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).ok())
+        .collect::<Option<_>>()?;
+    if b.len() != 6 {
+        return None;
+    }
+    let groups = [
+        u16::from_be_bytes([b[0] ^ 0x02, b[1]]),
+        u16::from_be_bytes([b[2], 0xff]),
+        u16::from_be_bytes([0xfe, b[3]]),
+        u16::from_be_bytes([b[4], b[5]]),
+    ];
+    let addr = std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, groups[0], groups[1], groups[2], groups[3]);
+    Some(addr.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_local;
+
+    #[test]
+    fn the_link_local_address_is_the_modified_eui64_of_the_mac() {
+        assert_eq!(
+            link_local("fa:16:3e:12:34:56").as_deref(),
+            Some("fe80::f816:3eff:fe12:3456")
+        );
+        assert_eq!(link_local("not a mac"), None);
+    }
 }

@@ -320,6 +320,14 @@ impl Plugin {
             let host = plugin.staged_host();
             let mut tally = crate::quotas::Tally::default();
             let mut defaults = Vec::new();
+            // PostgreSQL: each owner's ports are reserved first (its own quota shard locked),
+            // in project order; SQLite counts them with each port's network read.
+            if plugin.backend() == Backend::Postgres {
+                let owners = reqs.iter().map(|r| &r.project_id).filter(|p| !p.is_empty());
+                for (project, n) in crate::quotas::per_project(owners) {
+                    plugin.check_quota(tx, project, "port", n).await?;
+                }
+            }
             for r in &reqs {
                 let (port, net) = plugin
                     .insert_port(tx, &ctx, r, &mut tally, (&host, &mut defaults))
@@ -371,16 +379,6 @@ impl Plugin {
         tally: &mut crate::quotas::Tally,
         defaults: (&StagedHost, &mut Vec<SecurityGroup>),
     ) -> Result<(Port, Network)> {
-        // PostgreSQL: lock the owner's port usage first (SQLite reads it with the network).
-        let mut locked = None;
-        if self.backend() == Backend::Postgres && !tally.knows(&r.project_id) {
-            tx.flush().await.map_err(StoreError::classify)?;
-            let default = self.quota_default("port");
-            locked = Some(
-                neutrino_store::quotas::usage_for_update(tx, &r.project_id, "port", default)
-                    .await?,
-            );
-        }
         // One statement for the network (which the precommit hooks get too), its subnets and
         // the owner's default security group: this runs while holding the (SQLite: only)
         // writer connection.
@@ -396,9 +394,10 @@ impl Plugin {
             .ok_or_else(|| network_not_found(&r.network_id))?;
         let default_limit = self.quota_default("port");
         // Ports of no project (router gateways, floating IPs) count against no quota.
-        if !r.project_id.is_empty() {
+        // PostgreSQL reserved them before the first port (`create_ports`).
+        if !r.project_id.is_empty() && self.backend() != Backend::Postgres {
             tally.add(&r.project_id, || {
-                let (used, own) = locked.or(port_quota).unwrap_or((0, None));
+                let (used, own) = port_quota.unwrap_or((0, None));
                 (used, own.unwrap_or(default_limit))
             })?;
         }

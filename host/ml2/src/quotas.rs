@@ -210,8 +210,9 @@ impl Plugin {
     }
 
     /// Inside a creating transaction, before the rows are written: refuse `n` more of
-    /// `resource` for `project_id` beyond its limit. From here to the end of the transaction
-    /// other creators of the resource in the project wait.
+    /// `resource` for `project_id` beyond its limit. The rows the transaction then writes
+    /// count within the limit whatever concurrent creators (on any server) do
+    /// (`neutrino_store::quotas::reserve`).
     pub(crate) async fn check_quota(
         &self,
         conn: &mut Conn,
@@ -220,17 +221,17 @@ impl Plugin {
         n: i64,
     ) -> Result<()> {
         let default = self.quota_default(resource);
-        let (used, own) = quotas::usage_for_update(conn, project_id, resource, default).await?;
-        let limit = own.unwrap_or(default);
-        if limit >= 0 && used + n > limit {
+        if !quotas::reserve(conn, project_id, resource, n, default).await? {
             return Err(over_quota(&[resource]));
         }
         Ok(())
     }
 }
 
-/// Quota checks of one creating transaction that writes several rows of a resource (bulk
-/// ports): the usage is read once per project, then counted on.
+/// Quota checks of one creating transaction that writes several ports on SQLite, where each
+/// port's usage and limit come with the statement that reads its network: the usage is
+/// taken once per project, then counted on. (PostgreSQL reserves each project's ports before
+/// the first is written, with [`Plugin::check_quota`].)
 #[derive(Debug, Default)]
 pub struct Tally {
     seen: BTreeMap<String, (i64, i64)>,
@@ -249,11 +250,6 @@ impl Tally {
             return Err(over_quota(&["port"]));
         }
         Ok(())
-    }
-
-    /// Whether `project_id` was counted already in this transaction.
-    pub fn knows(&self, project_id: &str) -> bool {
-        self.seen.contains_key(project_id)
     }
 }
 

@@ -302,6 +302,11 @@ impl Store {
                     include_str!("../migrations/postgres/0020_auto_allocate.sql"),
                 ),
                 (
+                    21,
+                    "quota_shards",
+                    include_str!("../migrations/postgres/0021_quota_shards.sql"),
+                ),
+                (
                     26,
                     "provisioning_blocks",
                     include_str!("../migrations/postgres/0026_provisioning_blocks.sql"),

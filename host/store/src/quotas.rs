@@ -1,5 +1,6 @@
 //! Quotas: each project's own limits (`quotas`) and what it uses (`quota_usages`, counted by
-//! triggers on the resource tables, so it is exact in every transaction).
+//! triggers on the resource tables, so it is exact in every transaction; on PostgreSQL spread
+//! over shards, see [`reserve`]).
 
 use std::collections::BTreeMap;
 
@@ -63,56 +64,156 @@ pub async fn delete(conn: &mut AnyConnection, project_id: &str) -> Result<bool> 
     Ok(r.rows_affected() > 0)
 }
 
-/// What a project uses, by resource.
+/// What a project uses, by resource (on PostgreSQL the sum of the resource's shards).
 pub async fn usage(conn: &mut AnyConnection, project_id: &str) -> Result<BTreeMap<String, i64>> {
-    let rows = sqlx::query("SELECT resource, in_use FROM quota_usages WHERE project_id = $1")
-        .bind(project_id.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::classify)?;
+    let rows = sqlx::query(
+        "SELECT resource, CAST(sum(in_use) AS BIGINT) FROM quota_usages \
+         WHERE project_id = $1 GROUP BY resource",
+    )
+    .bind(project_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
     rows.iter()
         .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
         .collect::<std::result::Result<_, sqlx::Error>>()
         .map_err(StoreError::classify)
 }
 
-/// In a write transaction: what the project uses of `resource`, and its own limit if it has
-/// one (`default_limit` is the limit of a project without one). On PostgreSQL the usage row
-/// is locked until the transaction ends, so concurrent creators of the resource in the
-/// project (on any server) take turns from here; on SQLite the transaction holds the one
-/// writer already. When the project's limit is -1 (its own, or the default when it has none;
-/// both are known in this one statement), nothing is checked, so PostgreSQL neither writes
-/// nor locks the usage row here (the counting trigger locks it when the row is inserted) and
-/// the usage reads 0.
-pub async fn usage_for_update(
+/// In a write transaction, before the rows are written: whether `project_id` may create `n`
+/// more of `resource` under its own limit (`default_limit` for a project without one; -1 is
+/// unlimited). When it may, the rows the transaction then writes are counted within the
+/// limit, whatever other transactions (on any server) do meanwhile; when it may not, the
+/// caller refuses the request.
+///
+/// SQLite: the transaction holds the one writer, so reading usage and limit is enough.
+///
+/// PostgreSQL (see migration 0021): the limit is split into per-shard allowances; the
+/// transaction locks its connection's shard and is done when that shard's allowance covers
+/// `n` (concurrent creators in the project lock different shards). Otherwise it takes the
+/// (project, resource) advisory lock, locks every shard, refuses if the sum plus `n` is over
+/// the limit, and else splits what is free again: `n` plus an equal share to its own shard,
+/// an equal share to each of the others. The sum of the allowances never exceeds the limit.
+pub async fn reserve(
     conn: &mut AnyConnection,
     project_id: &str,
     resource: &str,
+    n: i64,
     default_limit: i64,
-) -> Result<(i64, Option<i64>)> {
-    let postgres = conn.backend_name() == "PostgreSQL";
-    let sql = if postgres {
-        "WITH own AS (SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2), \
-         locked AS (INSERT INTO quota_usages (project_id, resource, in_use) \
-           SELECT $1, $2, 0 WHERE coalesce((SELECT hard_limit FROM own), $3) >= 0 \
-           ON CONFLICT (project_id, resource) DO UPDATE SET in_use = quota_usages.in_use \
-           RETURNING in_use) \
-         SELECT (SELECT in_use FROM locked), (SELECT hard_limit FROM own)"
-    } else {
-        "SELECT (SELECT in_use FROM quota_usages WHERE project_id = $1 AND resource = $2), \
-         (SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2)"
-    };
-    let mut query = sqlx::query(sql)
+) -> Result<bool> {
+    if conn.backend_name() != "PostgreSQL" {
+        let row = sqlx::query(
+            "SELECT (SELECT CAST(sum(in_use) AS BIGINT) FROM quota_usages \
+               WHERE project_id = $1 AND resource = $2), \
+             (SELECT hard_limit FROM quotas WHERE project_id = $1 AND resource = $2)",
+        )
         .bind(project_id.to_string())
-        .bind(resource.to_string());
-    if postgres {
-        query = query.bind(default_limit);
-    }
-    let row = query
+        .bind(resource.to_string())
         .fetch_one(&mut *conn)
         .await
         .map_err(StoreError::classify)?;
-    let used: Option<i64> = row.try_get(0).map_err(StoreError::classify)?;
-    let limit: Option<i64> = row.try_get(1).map_err(StoreError::classify)?;
-    Ok((used.unwrap_or(0), limit))
+        let used: Option<i64> = row.try_get(0).map_err(StoreError::classify)?;
+        let limit: Option<i64> = row.try_get(1).map_err(StoreError::classify)?;
+        let limit = limit.unwrap_or(default_limit);
+        return Ok(limit < 0 || used.unwrap_or(0) + n <= limit);
+    }
+    // The fast path: one statement that reads the limit and locks this connection's shard
+    // only when its allowance (split for this very limit) covers `n`. It never waits: a
+    // shard another transaction holds (two connections whose pids share a shard) sends it
+    // to the slow path. Waiting here and then failing the check would keep the row locked
+    // into the slow path, where it would deadlock with another transaction's rebalance.
+    // A connection's shard is `pg_backend_pid() % 64`, as in migration 0021's trigger.
+    let fast = "WITH lim AS (SELECT coalesce((SELECT hard_limit FROM quotas \
+           WHERE project_id = $1 AND resource = $2), $3) AS l), \
+         mine AS (SELECT 1 FROM quota_usages u, lim WHERE u.project_id = $1 \
+           AND u.resource = $2 AND u.shard = pg_backend_pid() % 64 AND lim.l >= 0 \
+           AND u.for_limit = lim.l AND u.in_use + $4 <= u.allowance \
+           FOR UPDATE OF u SKIP LOCKED) \
+         SELECT (SELECT l FROM lim), EXISTS (SELECT 1 FROM mine)";
+    let row = sqlx::query(fast)
+        .bind(project_id.to_string())
+        .bind(resource.to_string())
+        .bind(default_limit)
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    let limit: i64 = row.try_get(0).map_err(StoreError::classify)?;
+    let granted: bool = row.try_get(1).map_err(StoreError::classify)?;
+    if limit < 0 || granted {
+        return Ok(true);
+    }
+    rebalance(conn, project_id, resource, n, default_limit).await
+}
+
+/// [`reserve`]'s slow path on PostgreSQL: under the (project, resource) advisory lock, with
+/// every shard locked, refuse or split the free remainder of the limit again.
+async fn rebalance(
+    conn: &mut AnyConnection,
+    project_id: &str,
+    resource: &str,
+    n: i64,
+    default_limit: i64,
+) -> Result<bool> {
+    sqlx::query("SELECT pg_advisory_xact_lock(21, hashtext($1 || '/' || $2))")
+        .bind(project_id.to_string())
+        .bind(resource.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::classify)?;
+    sqlx::query(
+        "INSERT INTO quota_usages (project_id, resource, shard, in_use) \
+         VALUES ($1, $2, pg_backend_pid() % 64, 0) ON CONFLICT DO NOTHING",
+    )
+    .bind(project_id.to_string())
+    .bind(resource.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    // Read after the advisory lock: a limit set meanwhile is seen (each statement has its
+    // own snapshot), and the rows come as their latest versions once locked.
+    let row = sqlx::query(
+        "SELECT coalesce((SELECT hard_limit FROM quotas WHERE project_id = $1 \
+           AND resource = $2), $3), CAST(coalesce(sum(in_use), 0) AS BIGINT), count(*), \
+           coalesce(string_agg(CAST(shard AS TEXT), ','), '') \
+         FROM (SELECT shard, in_use FROM quota_usages WHERE project_id = $1 AND resource = $2 \
+           ORDER BY shard FOR UPDATE) locked",
+    )
+    .bind(project_id.to_string())
+    .bind(resource.to_string())
+    .bind(default_limit)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    let limit: i64 = row.try_get(0).map_err(StoreError::classify)?;
+    let used: i64 = row.try_get(1).map_err(StoreError::classify)?;
+    let shards: i64 = row.try_get(2).map_err(StoreError::classify)?;
+    let locked: String = row.try_get(3).map_err(StoreError::classify)?;
+    if limit < 0 {
+        return Ok(true);
+    }
+    if used + n > limit {
+        return Ok(false);
+    }
+    let free = limit - used - n;
+    let share = free / shards.max(1);
+    let rest = free - share * shards.max(1);
+    // Only the shards locked above: a shard another transaction inserted since (counting
+    // without a check) is not part of `used` and gets no allowance.
+    sqlx::query(
+        "UPDATE quota_usages SET for_limit = $3, allowance = in_use + $4 + \
+           CASE WHEN shard = pg_backend_pid() % 64 THEN $5 ELSE 0 END \
+         WHERE project_id = $1 AND resource = $2 \
+           AND shard = ANY (CAST(string_to_array($6, ',') AS INTEGER[]))",
+    )
+    .bind(project_id.to_string())
+    .bind(resource.to_string())
+    .bind(limit)
+    .bind(share)
+    .bind(n + rest)
+    .bind(locked)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::classify)?;
+    Ok(true)
 }

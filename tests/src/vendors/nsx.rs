@@ -11,6 +11,11 @@
 //!   `infra/domains/default/groups/<id>`, `infra/domains/default/security-policies/<id>`
 //!   (its `rules` merged by id) and `…/security-policies/<id>/rules/<id>`. A segment that
 //!   still has ports cannot be deleted (400).
+//! - Segment profiles: `infra/{spoofguard,segment-security,ip-discovery,mac-discovery}-profiles/<id>`
+//!   (`default-<kind>-profile` of each kind always exists, as on NSX), and a segment port's
+//!   binding maps, `…/ports/<id>/{port-security,port-discovery}-profile-binding-maps/<id>`:
+//!   the port must exist (404) and every `*_profile_path` must name an existing profile
+//!   (400 otherwise, as NSX refuses); they go with their port.
 //! - `GET /policy/api/v1/infra/realized-state/realized-entities?intent_path=/infra/segments/<id>`:
 //!   the segment's `RealizedLogicalSwitch`, `UNREALIZED` for the first
 //!   [`FakeNsx::realize_after`] questions, then `REALIZED` with a logical switch id.
@@ -37,6 +42,30 @@ pub struct Segment {
     pub asked: usize,
     /// The realized logical switch id.
     pub logical_switch: String,
+    /// Its ports' profile binding maps by port id, then by `<kind>/<map id>` (e.g.
+    /// `port-security-profile-binding-maps/default`).
+    pub maps: BTreeMap<String, BTreeMap<String, Map<String, Value>>>,
+}
+
+/// The profile kinds (path segments under `infra/`) the fake keeps.
+const PROFILE_KINDS: [&str; 4] = [
+    "spoofguard-profiles",
+    "segment-security-profiles",
+    "ip-discovery-profiles",
+    "mac-discovery-profiles",
+];
+
+/// NSX's own profiles: `default-<kind without the s>`.
+fn default_profiles() -> BTreeMap<String, Map<String, Value>> {
+    PROFILE_KINDS
+        .iter()
+        .map(|kind| {
+            let id = format!("default-{}", kind.trim_end_matches('s'));
+            let mut body = Map::new();
+            body.insert("id".into(), json!(id));
+            (format!("/infra/{kind}/{id}"), body)
+        })
+        .collect()
 }
 
 /// A security policy and its rules.
@@ -58,6 +87,14 @@ struct Inner {
     logins: usize,
     realize_after: usize,
     never_realize: bool,
+    /// Segment profiles by path (`/infra/<kind>/<id>`); None until first used (the defaults).
+    profiles: Option<BTreeMap<String, Map<String, Value>>>,
+}
+
+impl Inner {
+    fn profiles(&mut self) -> &mut BTreeMap<String, Map<String, Value>> {
+        self.profiles.get_or_insert_with(default_profiles)
+    }
 }
 
 /// The fake manager (serve it with [`super::http::FakeHttp`]).
@@ -146,6 +183,7 @@ impl FakeNsx {
         inner.groups.clear();
         inner.policies.clear();
         inner.sessions.clear();
+        inner.profiles = None;
     }
 
     /// How many logins succeeded.
@@ -166,6 +204,12 @@ impl FakeNsx {
     /// The security policies by id.
     pub fn policies(&self) -> BTreeMap<String, Policy> {
         self.lock().policies.clone()
+    }
+
+    /// The segment profiles by path (`/infra/spoofguard-profiles/<id>`, …), NSX's defaults
+    /// included.
+    pub fn profiles(&self) -> BTreeMap<String, Map<String, Value>> {
+        self.lock().profiles().clone()
     }
 
     fn login(&self, req: &Request) -> Reply {
@@ -278,10 +322,47 @@ impl FakeNsx {
                     },
                     "DELETE" => {
                         segment.ports.remove(*id);
+                        segment.maps.remove(*id);
                         Reply::empty(200)
                     }
                     _ => error(405, 405, "method not allowed"),
                 }
+            }
+            (_, ["infra", "segments", seg, "ports", port, kind, map])
+                if kind.ends_with("-profile-binding-maps") =>
+            {
+                if method != "PATCH" {
+                    return error(405, 405, "method not allowed");
+                }
+                let Ok(b) = patch() else {
+                    return error(400, 255, "a JSON object expected");
+                };
+                let missing = b
+                    .iter()
+                    .filter(|(k, _)| k.ends_with("_profile_path"))
+                    .filter_map(|(_, v)| v.as_str())
+                    .find(|path| !inner.profiles().contains_key(*path))
+                    .map(str::to_string);
+                let Some(segment) = inner.segments.get_mut(*seg) else {
+                    return error(404, 500012, "segment not found");
+                };
+                if !segment.ports.contains_key(*port) {
+                    return error(404, 500012, "port not found");
+                }
+                if let Some(path) = missing {
+                    return error(400, 500105, &format!("Invalid profile path {path}"));
+                }
+                let maps = segment.maps.entry(port.to_string()).or_default();
+                merge(maps.entry(format!("{kind}/{map}")).or_default(), &b);
+                Reply::empty(200)
+            }
+            ("PATCH", ["infra", kind, id]) if PROFILE_KINDS.contains(kind) => {
+                let Ok(b) = patch() else {
+                    return error(400, 255, "a JSON object expected");
+                };
+                let path = format!("/infra/{kind}/{id}");
+                merge(inner.profiles().entry(path).or_default(), &b);
+                Reply::empty(200)
             }
             (_, ["infra", "domains", "default", "groups", id]) => match method {
                 "PATCH" => {
