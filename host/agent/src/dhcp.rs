@@ -117,6 +117,8 @@ impl DhcpAgent {
     pub async fn stop(mut self) {
         for t in self.tasks.drain(..) {
             t.abort();
+            // Wait until it stopped, so that no resync runs beside the teardown below.
+            let _ = t.await;
         }
         if let Some(l) = self.listener.take() {
             l.stop().await;
@@ -777,6 +779,22 @@ async fn spawn_dnsmasq(ns: &str, args: &[String]) -> Result<(), crate::Error> {
     Ok(())
 }
 
+/// The processes whose command line names `<d>/pid` as their pid file.
+fn dnsmasqs_of(d: &Path) -> Vec<i32> {
+    let arg = format!("--pid-file={}", d.join("pid").display());
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+        })
+        .collect()
+}
+
 /// Stop a dnsmasq and wait (up to 1 s) until it is gone.
 async fn stop_pid(pid: i32) {
     let _ = ip::run("kill", &[&pid.to_string()]).await;
@@ -793,6 +811,10 @@ async fn stop_pid(pid: i32) {
 async fn disable(bus: &Bus, host: &str, settings: &DhcpSettings, network_id: &str, release: bool) {
     let d = dir(&settings.state_path, network_id);
     if let Some(pid) = pid_of(&d) {
+        stop_pid(pid).await;
+    }
+    // A dnsmasq started just before (its pid file not written yet) is found by its command line.
+    for pid in dnsmasqs_of(&d) {
         stop_pid(pid).await;
     }
     let ns = namespace(network_id);
