@@ -1,6 +1,8 @@
 //! The server's RPC layer as an agent sees it, over the bus: state reports make an agent
 //! listed and alive, device details and device up/down drive a port's status, port changes
-//! reach the L2 agents' fanouts and the DHCP agents, and a DHCP agent gets its own port.
+//! reach the L2 agents' fanouts and the DHCP agents, and a DHCP agent gets its own port. A
+//! port on a DHCP network goes `ACTIVE` only once both its L2 agent and its DHCP agent said
+//! so, in either order (provisioning blocks), also with 32 ports at once on two servers.
 //! Each test runs on the in-process bus and, when RabbitMQ is there, with the server and the
 //! "agent" on separate AMQP connections (SKIPPED line without a broker, unless
 //! `NEUTRINO_TEST_REQUIRE_RABBITMQ` is set).
@@ -10,7 +12,7 @@ use std::time::Duration;
 use neutrino_bus::neutron::{self, AgentState, AgentStateWrapper};
 use neutrino_bus::{Bus, Dispatcher, Endpoint, Listener, RemoteError};
 use neutrino_tests::rabbit::{self, Vhost};
-use neutrino_tests::{TestServer, s};
+use neutrino_tests::{Backend, TestDb, TestServer, s};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -133,6 +135,37 @@ async fn expect(
     }
 }
 
+/// A DHCP agent's `dhcp_ready_on_ports`.
+async fn dhcp_ready(bus: &Bus, ports: &[&str]) {
+    bus.client(neutron::PLUGIN)
+        .call::<neutron::DhcpReadyOnPorts>(&neutron::DhcpReadyArgs {
+            port_ids: ports.iter().map(|p| p.to_string()).collect(),
+        })
+        .await
+        .expect("dhcp_ready_on_ports answered");
+}
+
+/// An L2 agent's `update_device_list` with one device up (`up`) or down; whether the server
+/// took it.
+async fn device(bus: &Bus, host: &str, port_id: &str, up: bool) -> bool {
+    let tap = format!("tap{}", &port_id[..11]);
+    let mut args = neutron::DeviceListArgs {
+        host: host.into(),
+        ..Default::default()
+    };
+    if up {
+        args.devices_up = vec![tap.clone()];
+    } else {
+        args.devices_down = vec![tap.clone()];
+    }
+    let r = bus
+        .client(neutron::PLUGIN)
+        .call::<neutron::UpdateDeviceList>(&args)
+        .await
+        .expect("update_device_list answered");
+    r.devices_up.contains(&tap) || r.devices_down.contains(&tap)
+}
+
 async fn status(c: &neutrino_tests::Client, port: &str) -> String {
     let r = c.get(&format!("/v2.0/ports/{port}")).await;
     r.get("port")["status"].as_str().unwrap().to_string()
@@ -233,6 +266,12 @@ async fn an_agent_reports_wires_a_port_and_the_port_goes_active_then_down() {
             .await
             .unwrap();
         assert_eq!(up.devices_up, vec![tap.clone()], "{name}");
+        assert_eq!(
+            status(&c, &port_id).await,
+            "BUILD",
+            "{name}: wired, but the DHCP agent serving the network has not said it is ready"
+        );
+        dhcp_ready(&bus, &[&port_id]).await;
         assert_eq!(status(&c, &port_id).await, "ACTIVE", "{name}");
 
         // Another host's agent can neither read nor activate the port.
@@ -284,6 +323,173 @@ async fn an_agent_reports_wires_a_port_and_the_port_goes_active_then_down() {
         server.stop().await;
         bus.close().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_with_dhcp_goes_active_once_its_l2_agent_and_its_dhcp_agent_both_said_so() {
+    for (name, server, bus, _vhost) in setups("provisioning blocks").await {
+        let host = unique_host("compute");
+        report(&bus, &host, true).await;
+        report_dhcp(&bus, &host).await;
+        let c = server.admin();
+        let plugin = server.plugin();
+        let net = c.network("pb").await;
+        let net_id = s(&net, "id").to_string();
+        c.subnet(&net_id, "10.7.0.0/24").await;
+        let vm = json!({"binding:host_id": host, "device_owner": "compute:nova"});
+        let blocks = |id: String| async move { plugin.provisioning_blocks(&id).await.unwrap() };
+
+        // L2 first, then DHCP.
+        let p1 = c.port(&net_id, vm.clone()).await;
+        let p1 = s(&p1, "id").to_string();
+        assert_eq!(blocks(p1.clone()).await, ["DHCP", "L2"], "{name}");
+        assert!(device(&bus, &host, &p1, true).await, "{name}");
+        assert_eq!(blocks(p1.clone()).await, ["DHCP"], "{name}");
+        assert_eq!(
+            status(&c, &p1).await,
+            "DOWN",
+            "{name}: still waiting for DHCP"
+        );
+        dhcp_ready(&bus, &[&p1]).await;
+        assert_eq!(status(&c, &p1).await, "ACTIVE", "{name}");
+        assert!(blocks(p1.clone()).await.is_empty(), "{name}");
+
+        // DHCP first, then L2.
+        let p2 = c.port(&net_id, vm.clone()).await;
+        let p2 = s(&p2, "id").to_string();
+        dhcp_ready(&bus, &[&p2]).await;
+        assert_eq!(blocks(p2.clone()).await, ["L2"], "{name}");
+        assert_eq!(
+            status(&c, &p2).await,
+            "DOWN",
+            "{name}: still waiting for its L2 agent"
+        );
+        assert!(device(&bus, &host, &p2, true).await, "{name}");
+        assert_eq!(status(&c, &p2).await, "ACTIVE", "{name}");
+
+        // A DHCP agent repeating itself does not bring back a port its L2 agent took down.
+        assert!(device(&bus, &host, &p2, false).await, "{name}");
+        dhcp_ready(&bus, &[&p2]).await;
+        assert_eq!(status(&c, &p2).await, "DOWN", "{name}");
+
+        // A new address means new DHCP entries: the port waits for DHCP again.
+        assert!(device(&bus, &host, &p2, true).await, "{name}");
+        let r = c
+            .put(
+                &format!("/v2.0/ports/{p2}"),
+                json!({"port": {"fixed_ips": [{"ip_address": "10.7.0.77"}]}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        assert_eq!(blocks(p2.clone()).await, ["DHCP"], "{name}");
+
+        // Without DHCP on its subnet a port needs only its L2 agent.
+        let plain = c.network("pb-plain").await;
+        let plain_id = s(&plain, "id").to_string();
+        c.subnet_with(json!({
+            "network_id": plain_id, "cidr": "10.6.0.0/24", "ip_version": 4, "enable_dhcp": false,
+        }))
+        .await;
+        let p3 = c.port(&plain_id, vm.clone()).await;
+        let p3 = s(&p3, "id").to_string();
+        assert_eq!(blocks(p3.clone()).await, ["L2"], "{name}");
+        assert!(device(&bus, &host, &p3, true).await, "{name}");
+        assert_eq!(status(&c, &p3).await, "ACTIVE", "{name}");
+
+        // Service ports are never blocked.
+        let dhcp_port = c
+            .port(
+                &net_id,
+                json!({"binding:host_id": host, "device_owner": "network:dhcp"}),
+            )
+            .await;
+        assert!(
+            blocks(s(&dhcp_port, "id").to_string()).await.is_empty(),
+            "{name}"
+        );
+        server.stop().await;
+        bus.close().await;
+    }
+}
+
+/// 32 ports provisioned at once, each by its L2 agent and its DHCP agent concurrently;
+/// `servers` are the servers (sharing one database) the agents talk to, in turn.
+async fn thirty_two_ports_provisioned_at_once(what: &str, servers: &[&TestServer]) {
+    let host = unique_host("compute");
+    let bus0 = servers[0].bus().clone();
+    report(&bus0, &host, true).await;
+    report_dhcp(&bus0, &host).await;
+    let c = servers[0].admin();
+    let net = c.network("pb32").await;
+    let net_id = s(&net, "id").to_string();
+    c.subnet(&net_id, "10.5.0.0/24").await;
+    let mut creates = Vec::new();
+    for i in 0..32 {
+        let c = servers[i % servers.len()].admin();
+        let (net_id, host) = (net_id.clone(), host.clone());
+        creates.push(tokio::spawn(async move {
+            let p = c
+                .port(
+                    &net_id,
+                    json!({"binding:host_id": host, "device_owner": "compute:nova"}),
+                )
+                .await;
+            s(&p, "id").to_string()
+        }));
+    }
+    let mut ports = Vec::new();
+    for t in creates {
+        ports.push(t.await.unwrap());
+    }
+    let mut tasks = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        // The L2 agent's call and the DHCP agent's at once, through different servers.
+        let l2_bus = servers[i % servers.len()].bus().clone();
+        let dhcp_bus = servers[(i + 1) % servers.len()].bus().clone();
+        let (p, host) = (p.clone(), host.clone());
+        tasks.push(tokio::spawn(async move {
+            let ids = [p.as_str()];
+            let l2 = device(&l2_bus, &host, &p, true);
+            let dhcp = dhcp_ready(&dhcp_bus, &ids);
+            if i % 2 == 0 {
+                tokio::join!(l2, dhcp).0
+            } else {
+                tokio::join!(dhcp, l2).1
+            }
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap(), "{what}: the device was taken up");
+    }
+    let c = servers[servers.len() - 1].admin();
+    for p in &ports {
+        assert_eq!(status(&c, p).await, "ACTIVE", "{what}: port {p}");
+        assert!(
+            servers[0]
+                .plugin()
+                .provisioning_blocks(p)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{what}: port {p}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_ports_whose_agents_report_at_once_all_go_active() {
+    let server = TestServer::start().await;
+    thirty_two_ports_provisioned_at_once("one server", &[&server]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_two_servers_sharing_postgresql_32_ports_whose_agents_report_at_once_all_go_active() {
+    let first = TestServer::on_db(TestDb::new(Backend::Postgres).await, |_| {}).await;
+    let second = TestServer::on_db(TestDb::existing(&first.db.url), |_| {}).await;
+    thirty_two_ports_provisioned_at_once("two servers on PostgreSQL", &[&first, &second]).await;
+    second.stop().await;
+    first.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

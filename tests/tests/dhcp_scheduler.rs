@@ -1,7 +1,8 @@
 //! DHCP agent scheduling (`dhcp_agent_scheduler`): networks with a DHCP-enabled subnet are
 //! served by `dhcp_agents_per_network` alive DHCP agents, the least loaded first, never
 //! more under concurrency; a DHCP agent asking for its networks gets exactly those
-//! scheduled to it; admins list, add and remove bindings with Neutron's answers.
+//! scheduled to it; admins list, add and remove bindings with Neutron's answers; networks of
+//! a DHCP agent that stopped reporting move to a live one (`allow_automatic_dhcp_failover`).
 
 use neutrino_bus::Bus;
 use neutrino_bus::neutron::{self, AgentState, AgentStateWrapper};
@@ -118,6 +119,153 @@ async fn each_network_gets_exactly_one_dhcp_agent_under_concurrency_and_agents_s
             "network {n} has one DHCP agent"
         );
     }
+    server.stop().await;
+}
+
+/// Make the DHCP agent of `host` look as if it had started and last reported long ago
+/// (what a crashed agent leaves behind), as its report would have stored it.
+async fn silence(server: &TestServer, host: &str) {
+    use neutrino_ml2::store::agents;
+    let store = server.plugin().store();
+    let mut agent = {
+        let mut conn = store.reader().acquire().await.unwrap();
+        agents::find(&mut conn, neutron::agent_type::DHCP, host)
+            .await
+            .unwrap()
+            .expect("the agent reported")
+    };
+    agent.started_at = "2000-01-01T00:00:00Z".into();
+    agent.heartbeat_timestamp = "2000-01-01T00:00:00Z".into();
+    let mut tx = store.begin().await.unwrap();
+    agents::upsert(&mut tx, &agent).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Records the networks the DHCP agent of `host` is told it got (`network_create_end`).
+async fn told_networks(
+    bus: &Bus,
+    host: &str,
+) -> (
+    Box<dyn neutrino_bus::Listener>,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let ep =
+        neutrino_bus::Endpoint::new("1.0").on::<neutron::NetworkCreateEnd, _, _>(move |_ctx, a| {
+            let tx = tx.clone();
+            async move {
+                let id = a.payload["network"]["id"].as_str().unwrap_or_default();
+                let _ = tx.send(id.to_string());
+                Ok::<_, neutrino_bus::RemoteError>(())
+            }
+        });
+    let l = bus
+        .serve(
+            neutron::DHCP_AGENT,
+            host,
+            neutrino_bus::Dispatcher::default().with(ep),
+        )
+        .await
+        .unwrap();
+    (l, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_leaves_a_dead_dhcp_agent_for_a_live_one() {
+    let server = TestServer::start().await;
+    let bus = server.bus().clone();
+    report_dhcp(&bus, "dhcp-a").await;
+    let nets = networks(&server, 3).await;
+    report_dhcp(&bus, "dhcp-b").await;
+    let c = server.admin();
+    for n in &nets {
+        assert_eq!(agents_of(&c, n).await, ["dhcp-a"]);
+    }
+    let (_l, mut told) = told_networks(&bus, "dhcp-b").await;
+    let plugin = server.plugin();
+
+    // Both alive: nothing moves.
+    assert!(
+        plugin
+            .remove_networks_from_down_agents()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    silence(&server, "dhcp-a").await;
+    let moved = plugin.remove_networks_from_down_agents().await.unwrap();
+    let mut moved_nets: Vec<String> = moved.iter().map(|m| m.network_id.clone()).collect();
+    moved_nets.sort();
+    assert_eq!(moved_nets, nets, "every network of the dead agent moved");
+    assert!(
+        moved
+            .iter()
+            .all(|m| m.from == "dhcp-a" && m.to == ["dhcp-b"])
+    );
+    for n in &nets {
+        assert_eq!(
+            agents_of(&c, n).await,
+            ["dhcp-b"],
+            "the dead agent is off network {n}, the live one on it"
+        );
+    }
+    assert_eq!(active_networks(&bus, "dhcp-b").await, nets);
+    let mut got = Vec::new();
+    for _ in &nets {
+        let id = tokio::time::timeout(std::time::Duration::from_secs(20), told.recv())
+            .await
+            .expect("the new agent is told")
+            .unwrap();
+        got.push(id);
+    }
+    got.sort();
+    assert_eq!(got, nets, "the live agent was told of each network");
+    // Done once: nothing is left to move.
+    assert!(
+        plugin
+            .remove_networks_from_down_agents()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_live_dhcp_agent_or_with_failover_off_networks_stay() {
+    // No live agent to take over: the dead agent keeps the network.
+    let server = TestServer::start().await;
+    let bus = server.bus().clone();
+    report_dhcp(&bus, "dhcp-a").await;
+    let net = networks(&server, 1).await.remove(0);
+    silence(&server, "dhcp-a").await;
+    let plugin = server.plugin();
+    assert!(
+        plugin
+            .remove_networks_from_down_agents()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(agents_of(&server.admin(), &net).await, ["dhcp-a"]);
+    server.stop().await;
+
+    // `allow_automatic_dhcp_failover = false`: nothing moves.
+    let server = TestServer::with_config(|c| c.allow_automatic_dhcp_failover = false).await;
+    let bus = server.bus().clone();
+    report_dhcp(&bus, "dhcp-a").await;
+    let net = networks(&server, 1).await.remove(0);
+    report_dhcp(&bus, "dhcp-b").await;
+    silence(&server, "dhcp-a").await;
+    assert!(
+        server
+            .plugin()
+            .remove_networks_from_down_agents()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(agents_of(&server.admin(), &net).await, ["dhcp-a"]);
     server.stop().await;
 }
 

@@ -3,7 +3,9 @@
 //! veth's host end is the port's `tap…` device (plugged into the integration bridge as
 //! os-vif does, for Open vSwitch). Two VMs on one network get exactly their Neutron
 //! addresses from dnsmasq and ping each other; a VM on another network reaches neither; a
-//! port set `admin_state_up=false` stops passing traffic and passes again when set true.
+//! port set `admin_state_up=false` stops passing traffic and passes again when set true. A
+//! VM on a `dhcpv6-stateful` subnet gets exactly its Neutron IPv6 address from dnsmasq by
+//! DHCPv6 (ISC dhclient).
 //!
 //! Needs root, `ip`, `dnsmasq` and `busybox` (udhcpc), and a running Open vSwitch
 //! (`ovs-vsctl show` answers) for the Open vSwitch case: without them a test prints a
@@ -82,6 +84,8 @@ struct Cleanup {
     state: Mutex<Option<tempfile::TempDir>>,
     /// An Open vSwitch bridge (with its ports).
     ovs_bridge: Mutex<Option<String>>,
+    /// Pid files of daemons a test started (a VM's DHCPv6 client).
+    pid_files: Mutex<Vec<std::path::PathBuf>>,
 }
 
 impl Cleanup {
@@ -98,6 +102,11 @@ impl Drop for Cleanup {
         if let Some(mut child) = self.child.lock().unwrap().take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for f in self.pid_files.lock().unwrap().iter() {
+            if let Ok(pid) = std::fs::read_to_string(f) {
+                let _ = Command::new("kill").arg(pid.trim()).output();
+            }
         }
         // dnsmasq processes of the DHCP agent, by their pid files.
         if let Some(state) = self.state.lock().unwrap().as_ref()
@@ -509,6 +518,134 @@ async fn a_ports_extra_dhcp_options_reach_its_vm_and_only_its_vm() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(got.as_deref(), Some(want.as_str()), "the updated option");
+
+    agents.stop().await;
+    server.stop().await;
+    drop(clean);
+}
+
+/// Run ISC dhclient for DHCPv6 in the VM until it binds (up to 10 tries); the address it
+/// got. Its script only records the address: the test compares it with Neutron's.
+fn dhcp6(clean: &Cleanup, vm: &str, dir: &std::path::Path) -> Option<String> {
+    let script = dir.join(format!("dhclient6-{vm}.sh"));
+    let got = dir.join(format!("dhclient6-{vm}.addr"));
+    let pid = dir.join(format!("dhclient6-{vm}.pid"));
+    let leases = dir.join(format!("dhclient6-{vm}.leases"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$reason\" = BOUND6 ] && echo \"$new_ip6_address\" > {}\nexit 0\n",
+            got.display()
+        ),
+    )
+    .unwrap();
+    ok(&["chmod", "+x", script.to_str().unwrap()]);
+    clean.pid_files.lock().unwrap().push(pid.clone());
+    for _ in 0..10 {
+        // -1: one attempt; once bound it goes to the background (killed below).
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            vm,
+            "timeout",
+            "30",
+            "dhclient",
+            "-6",
+            "-1",
+            "-sf",
+            script.to_str().unwrap(),
+            "-lf",
+            leases.to_str().unwrap(),
+            "-pf",
+            pid.to_str().unwrap(),
+            "eth0",
+        ]);
+        if let Ok(p) = std::fs::read_to_string(&pid) {
+            let _ = sh(&["kill", p.trim()]);
+        }
+        if let Ok(a) = std::fs::read_to_string(&got) {
+            return Some(a.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vm_on_a_dhcpv6_stateful_subnet_gets_exactly_its_neutron_address() {
+    if !runnable() {
+        return;
+    }
+    if !have("dhclient") {
+        assert!(
+            std::env::var_os("NEUTRINO_TEST_REQUIRE_DATAPLANE").is_none(),
+            "the DHCPv6 data-plane test is required but needs dhclient (isc-dhcp-client)"
+        );
+        println!("SKIPPED: DHCPv6 data plane: needs dhclient (isc-dhcp-client)");
+        return;
+    }
+    let clean = Cleanup::default();
+    let state_path = {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        *clean.state.lock().unwrap() = Some(dir);
+        path
+    };
+    let server = TestServer::start().await;
+    let host = format!("d6-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let config = AgentConfig {
+        roles: vec!["linuxbridge".into(), "dhcp".into()],
+        host: host.clone(),
+        state_path: state_path.clone(),
+        ..AgentConfig::default()
+    };
+    let agents = Agents::start(server.bus().clone(), &config).await.unwrap();
+    let c = server.admin();
+    for _ in 0..50 {
+        if c.get(&format!("/v2.0/agents?host={host}"))
+            .await
+            .items("agents")
+            .len()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let net = c.network("v6").await;
+    let net_id = s(&net, "id").to_string();
+    clean.link(&format!("brq{}", &net_id[..11]));
+    clean.namespace(&format!("qdhcp-{net_id}"));
+    let subnet = c
+        .subnet_with(json!({
+            "network_id": net_id, "cidr": "fd14:db8:6::/64", "ip_version": 6,
+            "ipv6_address_mode": "dhcpv6-stateful", "ipv6_ra_mode": "dhcpv6-stateful",
+        }))
+        .await;
+    let wanted = "fd14:db8:6::14:7";
+    let p = vm_port(
+        &c,
+        &net_id,
+        &host,
+        json!({"fixed_ips": [{"subnet_id": s(&subnet, "id"), "ip_address": wanted}]}),
+    )
+    .await;
+    let vm = boot_vm(&clean, &p, None).await;
+    // ACTIVE needs both the L2 agent and the DHCP agent (provisioning blocks).
+    wait_status(&c, s(&p, "id"), "ACTIVE").await;
+
+    let (vmc, dir) = (vm.clone(), state_path.clone());
+    let clean = std::sync::Arc::new(clean);
+    let clean2 = clean.clone();
+    let got = tokio::task::spawn_blocking(move || dhcp6(&clean2, &vmc, &dir))
+        .await
+        .unwrap();
+    assert_eq!(
+        got.as_deref(),
+        Some(wanted),
+        "the VM got exactly its Neutron address by DHCPv6"
+    );
 
     agents.stop().await;
     server.stop().await;

@@ -61,22 +61,10 @@ impl Plugin {
         let status = status.to_string();
         crate::in_tx!(self.store(), |tx| {
             ports::lock(tx, &id).await?;
-            let Some(mut p) = ports::get(tx, &id).await? else {
+            let Some(p) = ports::get(tx, &id).await? else {
                 return Ok::<_, Error>(None);
             };
-            if p.status == status {
-                return Ok(Some(p));
-            }
-            let expected = p.revision_number;
-            p.status = status.clone();
-            p.revision_number += 1;
-            p.updated_at = neutrino_store::now();
-            if !ports::update(tx, &p, expected).await? {
-                return Err(Error::Store(neutrino_store::StoreError::Retry(
-                    "port changed while its status was set".into(),
-                )));
-            }
-            Ok(Some(p))
+            Ok(Some(write_status(tx, p, &status).await?))
         })
     }
 
@@ -115,8 +103,10 @@ impl Plugin {
         }))
     }
 
-    /// An agent on `host` reports a device wired (`up`) or gone: the port becomes `ACTIVE`
-    /// or `DOWN`. `Ok(false)` when the port is unknown or bound elsewhere.
+    /// An agent on `host` reports a device wired (`up`) or gone: up, its L2 provisioning
+    /// block goes and the port becomes `ACTIVE` unless it still waits for DHCP
+    /// ([`crate::provisioning`]); down, the port becomes `DOWN`. `Ok(false)` when the port
+    /// is unknown or bound elsewhere.
     pub async fn update_device(&self, device: &str, host: &str, up: bool) -> Result<bool> {
         let Some(port) = self.port_of_device(device).await? else {
             return Ok(false);
@@ -124,12 +114,13 @@ impl Plugin {
         if !port.binding_host_id.is_empty() && port.binding_host_id != host {
             return Ok(false);
         }
-        let status = if up && port.admin_state_up {
-            "ACTIVE"
-        } else {
-            "DOWN"
-        };
-        Ok(self.set_port_status(&port.id, status).await?.is_some())
+        if up && port.admin_state_up {
+            let done = self
+                .provisioning_complete(&port.id, crate::provisioning::L2_ENTITY)
+                .await?;
+            return Ok(done.is_some());
+        }
+        Ok(self.set_port_status(&port.id, "DOWN").await?.is_some())
     }
 
     /// A network with its subnets and ports, if it exists.
@@ -226,4 +217,26 @@ impl Plugin {
         }
         Ok(())
     }
+}
+
+/// Write a port's status in `tx` (the port row locked by the caller): a revision like any
+/// change; unchanged when it is the status already.
+pub(crate) async fn write_status(
+    tx: &mut neutrino_store::Conn,
+    mut p: Port,
+    status: &str,
+) -> Result<Port> {
+    if p.status == status {
+        return Ok(p);
+    }
+    let expected = p.revision_number;
+    p.status = status.to_string();
+    p.revision_number += 1;
+    p.updated_at = neutrino_store::now();
+    if !ports::update(tx, &p, expected).await? {
+        return Err(Error::Store(neutrino_store::StoreError::Retry(
+            "port changed while its status was set".into(),
+        )));
+    }
+    Ok(p)
 }

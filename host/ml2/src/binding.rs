@@ -353,6 +353,7 @@ impl Plugin {
             }
             bindings::set_levels(tx, &p.id, &levels).await?;
             p.binding_levels = levels;
+            crate::provisioning::setup_l2_block(tx, &p).await?;
             if plugin.mech().has_drivers() {
                 let ctx = plugin.port_hook_context(&p, Some(&current), network);
                 let host = plugin.staged_host();

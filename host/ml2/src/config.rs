@@ -17,6 +17,9 @@ pub struct CoreConfig {
     pub max_fixed_ips_per_port: usize,
     /// `dhcp_agents_per_network`: DHCP agents scheduled to serve each network.
     pub dhcp_agents_per_network: usize,
+    /// `allow_automatic_dhcp_failover`: networks leave DHCP agents that stopped reporting
+    /// for live ones.
+    pub allow_automatic_dhcp_failover: bool,
     /// Default quota limits.
     pub quotas: crate::quotas::QuotaConfig,
     /// `[service_providers] service_provider`, parsed.
@@ -35,6 +38,7 @@ impl Default for CoreConfig {
             max_subnet_host_routes: 20,
             max_fixed_ips_per_port: 5,
             dhcp_agents_per_network: 1,
+            allow_automatic_dhcp_failover: true,
             quotas: crate::quotas::QuotaConfig::default(),
             service_providers: Vec::new(),
             l3: crate::l3::L3Config::default(),

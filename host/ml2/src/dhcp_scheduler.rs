@@ -101,6 +101,16 @@ impl Plugin {
         })
     }
 
+    /// Schedule a network whose subnet just got DHCP, before the request answers (as
+    /// Neutron's DHCP notifier does on `subnet` create and update), so that the ports created
+    /// next know their network is served (their DHCP provisioning block). A failure is
+    /// logged: the notifier and the agents' own asks schedule again.
+    pub(crate) async fn schedule_dhcp_now(&self, network_id: &str) {
+        if let Err(e) = self.schedule_network(network_id).await {
+            tracing::warn!(network = %network_id, error = %e, "DHCP scheduling failed");
+        }
+    }
+
     /// The DHCP agent of `host`, if it reported.
     async fn dhcp_agent_of_host(&self, host: &str) -> Result<Option<Agent>> {
         let mut conn = self.read().await?;
@@ -224,6 +234,141 @@ impl Plugin {
             }
         }
         Ok(out)
+    }
+}
+
+/// Seconds without a report after which a DHCP agent's networks move (Neutron's
+/// `agent_dead_limit_seconds`: twice `agent_down_time`).
+pub const AGENT_DEAD_LIMIT_SECS: i64 = 2 * crate::mech::host::AGENT_DOWN_TIME_SECS;
+
+/// How often the server looks for dead DHCP agents (Neutron: `agent_down_time / 2`).
+pub const FAILOVER_INTERVAL_SECS: i64 = crate::mech::host::AGENT_DOWN_TIME_SECS / 2;
+
+fn seconds_since(stamp: &str) -> Option<i64> {
+    let fmt = time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::parse(stamp, &fmt).ok()?;
+    Some((time::OffsetDateTime::now_utc() - t).whole_seconds())
+}
+
+/// One network moved by [`Plugin::remove_networks_from_down_agents`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rescheduled {
+    /// The network.
+    pub network_id: String,
+    /// The host of the dead agent it left.
+    pub from: String,
+    /// The hosts of the agents serving it now.
+    pub to: Vec<String>,
+}
+
+impl Plugin {
+    /// Neutron's `remove_networks_from_down_agents` (with `allow_automatic_dhcp_failover`):
+    /// each network bound to a DHCP agent that has not reported for
+    /// [`AGENT_DEAD_LIMIT_SECS`] leaves it (the dead agent is not told) and is scheduled
+    /// again, to live agents up to `dhcp_agents_per_network`, which are told
+    /// (`network_create_end`). Agents still starting up (started less than the limit plus 2 s
+    /// per network they serve ago) keep their networks, and nothing moves while no DHCP
+    /// agent is alive. Does nothing when failover is off.
+    pub async fn remove_networks_from_down_agents(&self) -> Result<Vec<Rescheduled>> {
+        if !self.core().allow_automatic_dhcp_failover {
+            return Ok(Vec::new());
+        }
+        let (dead, load) = {
+            let mut conn = self.read().await?;
+            let all = dhcp_agents(&mut conn).await?;
+            if !all.iter().any(is_alive) {
+                if !all.is_empty() {
+                    tracing::warn!("no DHCP agents available, skipping rescheduling");
+                }
+                return Ok(Vec::new());
+            }
+            let load: HashMap<String, i64> = bindings::load(&mut conn).await?.into_iter().collect();
+            let dead: Vec<Agent> = all
+                .into_iter()
+                .filter(|a| {
+                    seconds_since(&a.heartbeat_timestamp).is_none_or(|s| s > AGENT_DEAD_LIMIT_SECS)
+                })
+                .collect();
+            (dead, load)
+        };
+        let mut moved = Vec::new();
+        for agent in dead {
+            let networks = load.get(&agent.id).copied().unwrap_or(0);
+            let starting = seconds_since(&agent.started_at)
+                .is_some_and(|s| s < AGENT_DEAD_LIMIT_SECS + 2 * networks);
+            if starting {
+                tracing::debug!(agent = %agent.id, "DHCP agent is starting up, skipping");
+                continue;
+            }
+            let nets = {
+                let mut conn = self.read().await?;
+                bindings::networks_of(&mut conn, &agent.id).await?
+            };
+            for network_id in nets {
+                tracing::warn!(network = %network_id, agent = %agent.id, host = %agent.host,
+                    dead_time = AGENT_DEAD_LIMIT_SECS,
+                    "removing a network from a DHCP agent that did not report");
+                let (n, a) = (network_id.clone(), agent.id.clone());
+                let removed = crate::in_tx!(self.store(), |tx| {
+                    bindings::lock_network(tx, &n).await?;
+                    Ok::<_, Error>(bindings::remove(tx, &n, &a).await?)
+                })?;
+                if !removed {
+                    // Another server moved it meanwhile; scheduling again is harmless.
+                    tracing::debug!(network = %network_id, "already removed from the agent");
+                }
+                let before: Vec<String> = {
+                    let mut conn = self.read().await?;
+                    bindings::agents_of(&mut conn, &network_id).await?
+                };
+                let to = self.schedule_network(&network_id).await?;
+                let after = {
+                    let mut conn = self.read().await?;
+                    bindings::agents_of(&mut conn, &network_id).await?
+                };
+                for id in after.iter().filter(|id| !before.contains(id)) {
+                    let mut conn = self.read().await?;
+                    if let Some(a) = agents::get(&mut conn, id).await? {
+                        self.notify_dhcp_binding(&a.host, &network_id, true).await;
+                    }
+                }
+                moved.push(Rescheduled {
+                    network_id,
+                    from: agent.host.clone(),
+                    to,
+                });
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Run [`Plugin::remove_networks_from_down_agents`] every [`FAILOVER_INTERVAL_SECS`]
+    /// until the task is dropped, the first time after a random delay of one to two
+    /// intervals (as Neutron's periodic worker, so that servers spread out and agents get
+    /// to report after a server start). Nothing runs when failover is off.
+    pub async fn dhcp_failover_loop(self) {
+        if !self.core().allow_automatic_dhcp_failover {
+            tracing::info!(
+                "skipping the periodic DHCP agent status check: automatic network \
+                 rescheduling is disabled"
+            );
+            return;
+        }
+        let interval = FAILOVER_INTERVAL_SECS.max(1) as u64;
+        let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * interval / 255;
+        tokio::time::sleep(std::time::Duration::from_secs(interval + jitter)).await;
+        loop {
+            match self.remove_networks_from_down_agents().await {
+                Ok(moved) => {
+                    for m in moved {
+                        tracing::info!(network = %m.network_id, from = %m.from, to = ?m.to,
+                            "network rescheduled off a dead DHCP agent");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "DHCP rescheduling failed"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(interval)).await;
+        }
     }
 }
 

@@ -31,6 +31,7 @@ pub mod mech;
 pub mod networks;
 pub mod port_bindings;
 pub mod ports;
+pub mod provisioning;
 pub mod quotas;
 pub mod rbac;
 pub mod security_groups;

@@ -336,6 +336,7 @@ impl Plugin {
                 plugin
                     .port_hook(Phase::Pre(&host, &mut *tx), Hook::CreatePrecommit, &port, None, &net)
                     .await?;
+                crate::provisioning::setup_dhcp_block(tx, &port, true).await?;
                 out.push((port, net));
             }
             host.flush(tx).await?;
@@ -1189,6 +1190,9 @@ impl Plugin {
                 &net,
             )
             .await?;
+        }
+        if p.fixed_ips != current.fixed_ips || p.mac_address != current.mac_address {
+            crate::provisioning::setup_dhcp_block(conn, &p, false).await?;
         }
         Ok((p, Some(current)))
     }

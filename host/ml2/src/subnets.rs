@@ -370,6 +370,9 @@ impl Plugin {
             }
         }
         for s in &created {
+            if s.enable_dhcp {
+                self.schedule_dhcp_now(&s.network_id).await;
+            }
             self.emit(crate::events::Event::SubnetChanged(
                 s.network_id.clone(),
                 s.id.clone(),
@@ -793,6 +796,9 @@ impl Plugin {
                     &net,
                 )
                 .await;
+        }
+        if s.enable_dhcp {
+            self.schedule_dhcp_now(&s.network_id).await;
         }
         self.emit(crate::events::Event::SubnetChanged(
             s.network_id.clone(),

@@ -37,6 +37,9 @@ pub struct Config {
     pub max_fixed_ips_per_port: usize,
     /// `dhcp_agents_per_network`: DHCP agents scheduled to serve each network.
     pub dhcp_agents_per_network: usize,
+    /// `allow_automatic_dhcp_failover`: move networks off DHCP agents that stopped
+    /// reporting (checked every `agent_down_time / 2`).
+    pub allow_automatic_dhcp_failover: bool,
     /// `enable_snat_by_default`: SNAT of a router gateway that does not say.
     pub enable_snat_by_default: bool,
     /// `router_distributed`: `distributed` of a router that does not say.
@@ -312,6 +315,7 @@ impl Default for Config {
             max_subnet_host_routes: core.max_subnet_host_routes,
             max_fixed_ips_per_port: core.max_fixed_ips_per_port,
             dhcp_agents_per_network: core.dhcp_agents_per_network,
+            allow_automatic_dhcp_failover: core.allow_automatic_dhcp_failover,
             enable_snat_by_default: core.l3.enable_snat_by_default,
             router_distributed: core.l3.router_distributed,
             l3_ha: core.l3.l3_ha,
@@ -607,6 +611,7 @@ impl Config {
             max_subnet_host_routes: self.max_subnet_host_routes,
             max_fixed_ips_per_port: self.max_fixed_ips_per_port,
             dhcp_agents_per_network: self.dhcp_agents_per_network,
+            allow_automatic_dhcp_failover: self.allow_automatic_dhcp_failover,
             l3: neutrino_ml2::l3::L3Config {
                 enable_snat_by_default: self.enable_snat_by_default,
                 router_distributed: self.router_distributed,

@@ -3,7 +3,8 @@
 //! `q-reports-plugin`, and tells them what changed: `tunnel_update`/`tunnel_delete`,
 //! `port_update`/`port_delete`/`network_update`/`network_delete` fanouts to L2
 //! agents, and the `*_end` notifications to the DHCP agents scheduled to the network
-//! (`dhcp_agent.<host>`; [`neutrino_ml2::dhcp_scheduler`]).
+//! (`dhcp_agent.<host>`; [`neutrino_ml2::dhcp_scheduler`]). It also moves networks off DHCP
+//! agents that stopped reporting (`allow_automatic_dhcp_failover`).
 
 use neutrino_bus::neutron::{self, DeviceDetails, FixedIp};
 use neutrino_bus::{Bus, Dispatcher, Endpoint, Listener, RemoteError};
@@ -18,12 +19,14 @@ use tokio::task::JoinHandle;
 pub struct RpcServer {
     listeners: Vec<Box<dyn Listener>>,
     notifier: JoinHandle<()>,
+    failover: JoinHandle<()>,
 }
 
 impl RpcServer {
     /// Stop serving and notifying.
     pub async fn stop(self) {
         self.notifier.abort();
+        self.failover.abort();
         for l in self.listeners {
             l.stop().await;
         }
@@ -46,10 +49,12 @@ pub async fn serve(bus: &Bus, plugin: Plugin, host: &str) -> neutrino_bus::Resul
     let calls = bus
         .serve(neutron::PLUGIN, host, calls(plugin.clone(), bus.clone()))
         .await?;
+    let failover = tokio::spawn(plugin.clone().dhcp_failover_loop());
     let notifier = tokio::spawn(notify(bus.clone(), plugin));
     Ok(RpcServer {
         listeners: vec![reports, calls],
         notifier,
+        failover,
     })
 }
 
@@ -224,10 +229,15 @@ fn calls(plugin: Plugin, bus: Bus) -> Dispatcher {
                     .map_err(failed)
             }
         })
-        .on::<neutron::DhcpReadyOnPorts, _, _>(move |_ctx, _args| {
-            // DHCP provisioning blocks are not kept: a port's status follows its L2 agent.
-            let _ = &p7;
-            async move { Ok(()) }
+        .on::<neutron::DhcpReadyOnPorts, _, _>(move |_ctx, args| {
+            // Clears the ports' DHCP provisioning blocks ([`neutrino_ml2::provisioning`]).
+            let plugin = p7.clone();
+            async move {
+                plugin
+                    .dhcp_ready_on_ports(&args.port_ids)
+                    .await
+                    .map_err(failed)
+            }
         });
     Dispatcher::new(vec![l2, dhcp])
 }

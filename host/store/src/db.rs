@@ -223,6 +223,11 @@ impl Store {
                     "tunnel_endpoints",
                     include_str!("../migrations/sqlite/0024_tunnel_endpoints.sql"),
                 ),
+                (
+                    26,
+                    "provisioning_blocks",
+                    include_str!("../migrations/sqlite/0026_provisioning_blocks.sql"),
+                ),
             ],
             Backend::Postgres => &[
                 (
@@ -310,6 +315,11 @@ impl Store {
                     24,
                     "tunnel_endpoints",
                     include_str!("../migrations/postgres/0024_tunnel_endpoints.sql"),
+                ),
+                (
+                    26,
+                    "provisioning_blocks",
+                    include_str!("../migrations/postgres/0026_provisioning_blocks.sql"),
                 ),
             ],
         };

@@ -27,6 +27,7 @@ pub mod model;
 pub mod networks;
 pub mod periodic;
 pub mod ports;
+pub mod provisioning_blocks;
 pub mod query;
 pub mod quotas;
 pub mod rbac;
