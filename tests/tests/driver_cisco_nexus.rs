@@ -860,3 +860,463 @@ async fn two_servers_on_one_postgresql_share_the_sets_and_the_last_port_removes_
     second.stop().await;
     first.stop().await;
 }
+
+/// A client with Ironic's roles: `binding:profile` is for services (Neutron's `service_api`).
+fn ironic(server: &TestServer) -> Client {
+    Client::new(&server.url, Some(("admin".into(), "admin,service".into())))
+}
+
+/// A baremetal port on `net` cabled to the (switch, interface) pairs of `links`.
+async fn baremetal_port(c: &Client, net: &str, node: &str, links: &[(&str, &str)]) -> Value {
+    let links: Vec<Value> = links
+        .iter()
+        .map(|(ip, port)| json!({"switch_ip": ip, "port_id": port, "switch_info": "tor"}))
+        .collect();
+    c.port(
+        net,
+        json!({"binding:host_id": node, "binding:vnic_type": "baremetal",
+            "device_owner": "baremetal:none",
+            "binding:profile": {"local_link_information": links}}),
+    )
+    .await
+}
+
+/// A server with `cisco_nexus` alone and the two switches of a vPC pair, with `vpc_pool`s.
+async fn setup_vpc_pair(
+    pools: [&str; 2],
+) -> (TestServer, FakeHttp<FakeNexus>, FakeHttp<FakeNexus>) {
+    let a = FakeHttp::start(FakeNexus::new("admin", "nexus-pw")).await;
+    let b = FakeHttp::start(FakeNexus::new("admin", "nexus-pw")).await;
+    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let switch = |fake: &FakeHttp<FakeNexus>, pool: &str| json!({"username": "admin", "password": "nexus-pw", "url": fake.url(), "vpc_pool": pool});
+    let settings = json!({
+        "grants": ["log", "config", "state", "http", "session"],
+        "config": {"switch_heartbeat_time": 0, "switches": {
+            "10.0.0.1": switch(&a, pools[0]),
+            "10.0.0.2": switch(&b, pools[1]),
+        }},
+    });
+    let r = server
+        .admin()
+        .load_driver("cisco_nexus", "cisco_nexus", settings)
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    (server, a, b)
+}
+
+/// The request bodies of `POST /api/mo.json` that touch class `class`.
+fn system_posts(requests: &[Request], class: &str) -> Vec<Value> {
+    requests
+        .iter()
+        .filter(|r| r.line() == "POST /api/mo.json" && r.json().to_string().contains(class))
+        .map(Request::json)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_baremetal_port_on_a_vpc_pair_gets_a_port_channel_with_a_vpc_id_free_on_both_switches() {
+    // networking-cisco's automatic vPC: ids 1003-1005 are in both pools, 1003 is the first.
+    let (server, a, b) = setup_vpc_pair(["1001-1005", "1003-1010"]).await;
+    let c = ironic(&server);
+    let net = vlan_network(&c, 200).await;
+    let links = [("10.0.0.1", "Ethernet1/7"), ("10.0.0.2", "Ethernet1/7")];
+
+    let port = baremetal_port(&c, &net, "node-1", &links).await;
+    drain(&c, "cisco_nexus").await;
+
+    assert_eq!(port["binding:vif_type"], "other", "{port}");
+    for switch in [&a, &b] {
+        assert_eq!(
+            calls(&switch.requests()),
+            vec![
+                "GET /api/mo/sys/intf.json", // is ethernet1/7 in a port channel? no
+                "POST /api/mo.json",         // VLAN 200
+                "POST /api/mo.json",         // port-channel1003 with vpc 1003
+                "POST /api/mo.json",         // ethernet1/7 into it
+                "POST /api/mo/sys/intf/aggr-[po1003].json",
+            ]
+        );
+        let created = &system_posts(&switch.requests(), "vpcIf")[0];
+        assert_eq!(
+            created["topSystem"]["children"][1]["vpcEntity"]["children"][0]["vpcInst"]["children"]
+                [0]["vpcDom"]["children"][0]["vpcIf"]["attributes"]["id"],
+            "1003"
+        );
+        let channels = switch.backend().port_channels();
+        assert_eq!(channels.keys().copied().collect::<Vec<_>>(), vec![1003]);
+        let po = &channels[&1003];
+        assert_eq!(po.vpc, Some(1003));
+        assert_eq!(po.members, ["eth1/7".to_string()].into());
+        assert_eq!(po.ctrl.as_deref(), Some("graceful-conv"));
+        assert_eq!(po.stp_mode.as_deref(), Some("trunk"));
+        assert_eq!(switch.backend().trunk("po1003"), set(&[200]));
+        assert_eq!(
+            switch.backend().trunk("eth1/7"),
+            set(&[]),
+            "the member is not trunked"
+        );
+        assert_eq!(switch.backend().vlans(), set(&[200]));
+    }
+    let state = driver_state(&server).await;
+    assert_eq!(state["vpc/1003/10.0.0.1"], state["vpc/1003/10.0.0.2"]);
+
+    // A second port of the same node (another network) shares the port channel.
+    let net2 = vlan_network(&c, 201).await;
+    a.clear_requests();
+    let second = baremetal_port(&c, &net2, "node-1", &links).await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(second["binding:vif_type"], "other", "{second}");
+    assert_eq!(
+        calls(&a.requests()),
+        vec![
+            "POST /api/mo.json",
+            "POST /api/mo/sys/intf/aggr-[po1003].json"
+        ],
+        "VLAN 201 and its trunk only"
+    );
+    assert_eq!(a.backend().trunk("po1003"), set(&[200, 201]));
+
+    // The first port goes: the channel stays for the second.
+    delete_port(&c, &port).await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(a.backend().trunk("po1003"), set(&[201]));
+    assert_eq!(b.backend().port_channels().len(), 1);
+
+    // The last port takes the channel with it and frees the id.
+    a.clear_requests();
+    delete_port(&c, &second).await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(
+        calls(&a.requests()),
+        vec![
+            "POST /api/mo.json", // ethernet1/7 out of port-channel1003
+            "POST /api/mo/sys/intf/aggr-[po1003].json",
+            "POST /api/mo.json", // port-channel1003 deleted
+            "DELETE /api/mo/sys/bd/bd-[vlan-201].json",
+        ]
+    );
+    let deleted = &system_posts(&a.requests(), "pcAggrIf")[1];
+    assert_eq!(
+        deleted["topSystem"]["children"][0]["interfaceEntity"]["children"][0]["pcAggrIf"]["attributes"],
+        json!({"id": "po1003", "status": "deleted"})
+    );
+    for switch in [&a, &b] {
+        assert!(switch.backend().port_channels().is_empty());
+        assert_eq!(switch.backend().vlans(), set(&[]));
+    }
+    assert!(
+        driver_state(&server).await.is_empty(),
+        "the id is free again: {:?}",
+        driver_state(&server).await
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn thirty_two_baremetal_ports_created_at_once_never_share_a_vpc_id() {
+    let (server, a, b) = setup_vpc_pair(["1001-1032", "1001-1032"]).await;
+    let c = ironic(&server);
+    let net = vlan_network(&c, 300).await;
+
+    let ports: Vec<Value> = futures::future::join_all((0..32).map(|i| {
+        let c = ironic(&server);
+        let net = net.clone();
+        async move {
+            let iface = format!("ethernet2/{}", i + 1);
+            baremetal_port(
+                &c,
+                &net,
+                &format!("node-{i}"),
+                &[("10.0.0.1", &iface), ("10.0.0.2", &iface)],
+            )
+            .await
+        }
+    }))
+    .await;
+    drain(&c, "cisco_nexus").await;
+
+    for p in &ports {
+        assert_eq!(p["binding:vif_type"], "other", "{p}");
+    }
+    for switch in [&a, &b] {
+        let channels = switch.backend().port_channels();
+        assert_eq!(
+            channels.keys().copied().collect::<BTreeSet<_>>(),
+            (1001..=1032).collect::<BTreeSet<_>>(),
+            "the whole pool, each id once"
+        );
+        let mut members = BTreeSet::new();
+        for (id, po) in &channels {
+            assert_eq!(po.vpc, Some(*id));
+            assert_eq!(po.members.len(), 1, "{id}: {po:?}");
+            members.extend(po.members.iter().cloned());
+            assert_eq!(switch.backend().trunk(&format!("po{id}")), set(&[300]));
+        }
+        assert_eq!(
+            members.len(),
+            32,
+            "every node's interface in its own channel"
+        );
+    }
+    let state = driver_state(&server).await;
+    for id in 1001..=1032 {
+        assert_eq!(
+            state[&format!("vpc/{id}/10.0.0.1")],
+            state[&format!("vpc/{id}/10.0.0.2")],
+            "one link set per id on both switches"
+        );
+    }
+
+    futures::future::join_all(ports.iter().map(|p| {
+        let c = ironic(&server);
+        async move { delete_port(&c, p).await }
+    }))
+    .await;
+    drain(&c, "cisco_nexus").await;
+    for switch in [&a, &b] {
+        assert!(switch.backend().port_channels().is_empty());
+        assert_eq!(switch.backend().vlans(), set(&[]));
+    }
+    assert!(
+        driver_state(&server).await.is_empty(),
+        "{:?}",
+        driver_state(&server).await
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_vpc_pool_or_with_a_named_or_existing_port_channel_no_id_is_taken() {
+    let (server, switch) = setup(json!({})).await;
+    let c = ironic(&server);
+    let net = vlan_network(&c, 200).await;
+    let port = baremetal_port(
+        &c,
+        &net,
+        "node-1",
+        &[("10.0.0.1", "Ethernet1/7"), ("10.0.0.1", "Ethernet1/8")],
+    )
+    .await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(port["binding:vif_type"], "other", "{port}");
+    assert!(switch.backend().port_channels().is_empty());
+    assert_eq!(switch.backend().trunk("eth1/7"), set(&[200]));
+    assert_eq!(switch.backend().trunk("eth1/8"), set(&[200]));
+    delete_port(&c, &port).await;
+    drain(&c, "cisco_nexus").await;
+    server.stop().await;
+
+    // With pools: links that name a port channel the operator made are trunked on it, and
+    // interfaces the switches have in one port channel use it ("learned"), left in place.
+    let (server, a, b) = setup_vpc_pair(["1001-1005", "1001-1005"]).await;
+    a.backend().add_port_channel(30, &["eth1/9"]);
+    b.backend().add_port_channel(30, &["eth1/9"]);
+    let c = ironic(&server);
+    let net = vlan_network(&c, 200).await;
+    let named = baremetal_port(
+        &c,
+        &net,
+        "node-1",
+        &[
+            ("10.0.0.1", "port-channel20"),
+            ("10.0.0.2", "port-channel20"),
+        ],
+    )
+    .await;
+    let learned = baremetal_port(
+        &c,
+        &net,
+        "node-2",
+        &[("10.0.0.1", "Ethernet1/9"), ("10.0.0.2", "Ethernet1/9")],
+    )
+    .await;
+    drain(&c, "cisco_nexus").await;
+    assert_eq!(named["binding:vif_type"], "other", "{named}");
+    assert_eq!(learned["binding:vif_type"], "other", "{learned}");
+    for switch in [&a, &b] {
+        assert_eq!(
+            switch
+                .backend()
+                .port_channels()
+                .keys()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![30],
+            "no port channel created"
+        );
+        assert_eq!(switch.backend().trunk("po20"), set(&[200]));
+        assert_eq!(switch.backend().trunk("po30"), set(&[200]));
+        assert_eq!(switch.backend().trunk("eth1/9"), set(&[]));
+    }
+    assert!(
+        !driver_state(&server)
+            .await
+            .keys()
+            .any(|k| k.starts_with("vpc/100")),
+        "no id of the pools taken"
+    );
+
+    // An interface in a port channel beside one in none: the port fails, as in
+    // networking-cisco, and no id is taken.
+    a.backend().add_port_channel(40, &["eth1/10"]);
+    let mixed = baremetal_port(
+        &c,
+        &net,
+        "node-3",
+        &[("10.0.0.1", "Ethernet1/10"), ("10.0.0.2", "Ethernet1/10")],
+    )
+    .await;
+    eventually(60, "the mixed port's journal entry failing", async || {
+        let j = c
+            .get("/v2.0/mechanism-drivers/cisco_nexus/journal?state=failed")
+            .await;
+        j.body["journal"]["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| {
+                e["resource_id"] == mixed["id"]
+                    && e["last_error"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("all in one port channel or in none"))
+            })
+    })
+    .await;
+
+    delete_port(&c, &learned).await;
+    delete_port(&c, &named).await;
+    eventually(60, "the learned channel's trunk emptied", async || {
+        a.backend().trunk("po30").is_empty() && b.backend().trunk("po30").is_empty()
+    })
+    .await;
+    for switch in [&a, &b] {
+        assert!(
+            switch.backend().port_channels().contains_key(&30),
+            "the operator's channel stays"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn vxlan_vnis_join_the_multicast_groups_of_mcast_ranges_first_unused_then_least_used() {
+    let (server, switch) = setup_with(json!({"mcast_ranges": ["224.0.0.1:224.0.0.2"]}), |c| {
+        c.ml2.network_vlan_ranges = vec!["physnet1:300:302".into()];
+    })
+    .await;
+    let c = server.admin();
+    let mut vnis = Vec::new();
+    let mut nets = Vec::new();
+    let mut ports = Vec::new();
+    for i in 0..3 {
+        let net = c.network(&format!("tenant-{i}")).await;
+        assert_eq!(net["provider:network_type"], "vxlan");
+        vnis.push(net["provider:segmentation_id"].as_u64().unwrap() as u32);
+        ports.push(vm_port(&c, s(&net, "id"), "compute-1").await);
+        nets.push(s(&net, "id").to_string());
+    }
+    drain(&c, "cisco_nexus").await;
+
+    let config = switch.backend().config();
+    assert_eq!(
+        config.nve_mcast_groups,
+        BTreeMap::from([
+            (vnis[0], "224.0.0.1".to_string()),
+            (vnis[1], "224.0.0.2".to_string()),
+            (vnis[2], "224.0.0.1".to_string()),
+        ]),
+        "each group once, then the least used"
+    );
+    let member = switch
+        .requests()
+        .into_iter()
+        .find(|r| r.line() == format!("POST /api/mo/sys/epId-1/nws/vni-{}.json", vnis[1]))
+        .expect("the NVE member call");
+    let attrs = &member.json()["nvoNw"]["attributes"];
+    assert_eq!(attrs["mcastGroup"], "224.0.0.2");
+    assert_eq!(attrs["isMcastRange"], "yes");
+    assert_eq!(attrs["vniRangeMin"], vnis[1].to_string());
+
+    for p in &ports {
+        delete_port(&c, p).await;
+    }
+    for n in &nets {
+        assert_eq!(c.delete(&format!("/v2.0/networks/{n}")).await.status, 204);
+    }
+    drain(&c, "cisco_nexus").await;
+    assert!(switch.backend().config().nve_mcast_groups.is_empty());
+    assert!(
+        all_driver_state(&server).await.is_empty(),
+        "the groups went back with their networks: {:?}",
+        all_driver_state(&server).await
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn https_verify_false_reaches_a_self_signed_switch_and_a_verified_one_is_refused() {
+    let unverified = FakeHttp::start_tls(FakeNexus::new("admin", "nexus-pw")).await;
+    let verified = FakeHttp::start_tls(FakeNexus::new("admin", "nexus-pw")).await;
+    assert!(unverified.url().starts_with("https://127.0.0.1:"));
+    let switch = |fake: &FakeHttp<FakeNexus>| {
+        json!({"username": "admin", "password": "nexus-pw", "url": fake.url(),
+            "host_ports_mapping": {"compute-1": ["ethernet1/1"]}})
+    };
+    let mut first = switch(&unverified);
+    first["https_verify"] = json!(false);
+    let settings = json!({
+        "grants": ["log", "config", "state", "http", "session"],
+        "config": {"switch_heartbeat_time": 0, "switches": {
+            "10.0.0.1": first,
+            "10.0.0.2": switch(&verified),   // https_verify defaults to true
+        }},
+    });
+    let server = TestServer::with_config(|c| c.ml2.mechanism_drivers.clear()).await;
+    let c = server.admin();
+    let r = c.load_driver("cisco_nexus", "cisco_nexus", settings).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = c.upload_driver("openvswitch", "openvswitch").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    ovs_agent(&server, "compute-1").await;
+    let net = vlan_network(&c, 100).await;
+
+    let port = vm_port(&c, &net, "compute-1").await;
+    assert_eq!(port["binding:vif_type"], "ovs", "{port}");
+    eventually(60, "the unverified switch getting VLAN 100", async || {
+        unverified.backend().trunk("eth1/1") == set(&[100])
+    })
+    .await;
+    assert_eq!(unverified.backend().vlans(), set(&[100]));
+
+    // The switch whose certificate is verified never got a request: the handshake fails,
+    // and the journal keeps retrying (a switch it cannot reach), failing nothing.
+    eventually(
+        60,
+        "the verified switch's error in the journal",
+        async || {
+            let j = c
+                .get("/v2.0/mechanism-drivers/cisco_nexus/journal?state=pending")
+                .await;
+            j.body["journal"]["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| {
+                    e["last_error"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("certificate"))
+                })
+        },
+    )
+    .await;
+    let j = c.get("/v2.0/mechanism-drivers/cisco_nexus/journal").await;
+    assert_eq!(j.body["journal"]["failed"], 0, "{}", j.body);
+    assert!(
+        j.body["journal"]["pending"].as_i64().unwrap() > 0,
+        "{}",
+        j.body
+    );
+    assert!(verified.requests().is_empty());
+    assert_eq!(verified.backend().vlans(), set(&[]));
+    server.stop().await;
+}

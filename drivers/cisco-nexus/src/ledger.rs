@@ -7,6 +7,8 @@
 //! - `vlan/<switch>/<vlan>/<vni>`: the VLAN (`l2BD`, mapped to the VNI when not 0);
 //! - `nve/<switch>/<vni>`: the VNI as a member of the NVE interface;
 //! - `trunk/<switch>/<vlan>/<interface>`: the VLAN on the interface's trunk;
+//! - `pc/<switch>/<id>`: `port-channel<id>` with `vpc <id>` (a baremetal port's, [`crate::vpc`]);
+//! - `pcm/<switch>/<id>/<interface>`: the interface as a member of `port-channel<id>`;
 //!
 //! and every port a record `port/<id>` with the objects it is a member of and the objects
 //! still to bring to the switch because of it (`pending`). Sets change in the postcommit
@@ -47,6 +49,14 @@ pub enum Object {
         vlan: u32,
         iface: Interface,
     },
+    /// `port-channel<id>` with `vpc <id>`.
+    Channel { switch: String, id: u32 },
+    /// An interface in `port-channel<id>`.
+    Member {
+        switch: String,
+        id: u32,
+        iface: Interface,
+    },
 }
 
 impl Object {
@@ -60,6 +70,10 @@ impl Object {
                 vlan,
                 iface,
             } => format!("trunk/{switch}/{vlan}/{}", iface.name()),
+            Object::Channel { switch, id } => format!("pc/{switch}/{id}"),
+            Object::Member { switch, id, iface } => {
+                format!("pcm/{switch}/{id}/{}", iface.name())
+            }
         }
     }
 
@@ -86,6 +100,15 @@ impl Object {
                 vlan: parts.next()?.parse().ok()?,
                 iface: Interface::parse(parts.next()?).ok()?,
             }),
+            "pc" => Some(Object::Channel {
+                switch,
+                id: parts.next()?.parse().ok()?,
+            }),
+            "pcm" => Some(Object::Member {
+                switch,
+                id: parts.next()?.parse().ok()?,
+                iface: Interface::parse(parts.next()?).ok()?,
+            }),
             _ => None,
         }
     }
@@ -94,7 +117,9 @@ impl Object {
     pub fn switch(&self) -> &str {
         match self {
             Object::Vlan { switch, .. } | Object::Nve { switch, .. } => switch,
-            Object::Trunk { switch, .. } => switch,
+            Object::Trunk { switch, .. }
+            | Object::Channel { switch, .. }
+            | Object::Member { switch, .. } => switch,
         }
     }
 }
@@ -314,8 +339,9 @@ fn converge(nexus: &Nexus<'_>, mut objects: Vec<Object>) -> Result<(), DriverErr
     Ok(())
 }
 
-/// Make the switch carry (`true`) or drop (`false`) each object: VLANs first, then NVE
-/// members, then trunks when adding; the reverse when removing.
+/// Make the switch carry (`true`) or drop (`false`) each object: VLANs first, then port
+/// channels and their members (members leaving a channel before members joining one, so an
+/// interface can move), NVE members, then trunks when adding; the reverse when removing.
 fn apply(nexus: &Nexus<'_>, wanted: &[(Object, bool)]) -> Result<(), DriverError> {
     let mut add_vlans = Vec::new();
     let mut del_vlans = Vec::new();
@@ -323,6 +349,10 @@ fn apply(nexus: &Nexus<'_>, wanted: &[(Object, bool)]) -> Result<(), DriverError
     let mut del_nve = Vec::new();
     let mut add_trunk: BTreeMap<Interface, Vec<u32>> = BTreeMap::new();
     let mut del_trunk: BTreeMap<Interface, Vec<u32>> = BTreeMap::new();
+    let mut add_channels = Vec::new();
+    let mut del_channels = Vec::new();
+    let mut add_members: BTreeMap<u32, Vec<Interface>> = BTreeMap::new();
+    let mut del_members: BTreeMap<u32, Vec<Interface>> = BTreeMap::new();
     for (o, present) in wanted {
         match (o, present) {
             (Object::Vlan { vlan, .. }, true) => add_vlans.push(*vlan),
@@ -335,11 +365,29 @@ fn apply(nexus: &Nexus<'_>, wanted: &[(Object, bool)]) -> Result<(), DriverError
             (Object::Trunk { vlan, iface, .. }, false) => {
                 del_trunk.entry(iface.clone()).or_default().push(*vlan)
             }
+            (Object::Channel { id, .. }, true) => add_channels.push(*id),
+            (Object::Channel { id, .. }, false) => del_channels.push(*id),
+            (Object::Member { id, iface, .. }, true) => {
+                add_members.entry(*id).or_default().push(iface.clone())
+            }
+            (Object::Member { id, iface, .. }, false) => {
+                del_members.entry(*id).or_default().push(iface.clone())
+            }
         }
     }
     nexus.create_vlans(&add_vlans)?;
+    for id in &add_channels {
+        nexus.create_port_channel(*id)?;
+    }
+    for (id, ifaces) in &del_members {
+        nexus.channel_members(*id, ifaces, false)?;
+    }
+    for (id, ifaces) in &add_members {
+        nexus.channel_members(*id, ifaces, true)?;
+    }
     for vni in add_nve {
-        nexus.nve_member_add(vni)?;
+        let group = crate::mcast::group(vni)?;
+        nexus.nve_member_add(vni, group.as_deref())?;
     }
     for (iface, vlans) in &add_trunk {
         nexus.trunk_add(iface, vlans)?;
@@ -349,6 +397,9 @@ fn apply(nexus: &Nexus<'_>, wanted: &[(Object, bool)]) -> Result<(), DriverError
     }
     for vni in del_nve {
         nexus.nve_member_remove(vni)?;
+    }
+    for id in del_channels {
+        nexus.delete_port_channel(id)?;
     }
     for vlan in del_vlans {
         nexus.delete_vlan(vlan)?;
@@ -388,12 +439,12 @@ pub fn mark_up(ip: &str) -> Result<(), DriverError> {
 }
 
 /// Configure everything the sets say the switch carries (networking-cisco's
-/// `replay_config`): its VLANs in one call, its NVE members, then each interface's trunk in
-/// one call.
+/// `replay_config`): its VLANs in one call, its port channels and their members, its NVE
+/// members, then each interface's trunk in one call.
 pub fn replay(nexus: &Nexus<'_>) -> Result<(), DriverError> {
     let ip = nexus.ip();
     let mut objects = Vec::new();
-    for prefix in ["vlan", "nve", "trunk"] {
+    for prefix in ["vlan", "pc", "pcm", "nve", "trunk"] {
         for key in state::list_keys(&format!("{prefix}/{ip}/"))? {
             if needed(&key)?
                 && let Some(o) = Object::parse(&key)

@@ -10,6 +10,9 @@
 //!
 //! - Postcommit port hooks make the port a member of the switch objects it needs now
 //!   ([`ledger`]) and the switches match over NX-API REST ([`nxapi`]).
+//! - A baremetal port with several interfaces gets a port channel with a vPC id from the
+//!   switches' `vpc_pool` ([`vpc`]); VXLAN VNIs get a multicast group from `mcast_ranges`
+//!   ([`mcast`]).
 //! - `bind_port`: baremetal ports bind on VLAN segments with `vif_type` `other`; a VXLAN
 //!   segment of a port on a host cabled to a switch with a `physnet` is bound partially, with
 //!   a dynamic VLAN of that physnet below (networking-cisco's `nexus_vxlan`), which the host's
@@ -18,8 +21,10 @@
 //!   ([`ledger::replay`]): at the next call for it, or by the heartbeat ([`heartbeat`]).
 
 mod ledger;
+mod mcast;
 mod nxapi;
 mod settings;
+mod vpc;
 
 use ledger::Object;
 use neutrino_driver::{
@@ -124,37 +129,52 @@ fn provider_key(network_id: &str) -> String {
     format!("provider/{network_id}")
 }
 
-/// The objects (state keys) a port needs now.
-fn wanted_objects(settings: &Settings, ctx: &PortContext) -> Result<Vec<String>, DriverError> {
+/// The objects (state keys) a port needs now, and the link set whose port channel it uses.
+fn wanted_objects(
+    settings: &Settings,
+    ctx: &PortContext,
+) -> Result<(Vec<String>, Option<String>), DriverError> {
     let port = &ctx.current;
+    let none = Ok((Vec::new(), None));
     if !is_bound(&ctx.vif_type) || !supported_owner(&port.device_owner) {
-        return Ok(Vec::new());
+        return none;
     }
     let Some((segment, vni)) = bound_vlan(&ctx.binding_levels) else {
-        return Ok(Vec::new());
+        return none;
     };
     let physnet = segment.physical_network.as_deref();
     if !settings.manages(physnet) {
-        return Ok(Vec::new());
+        return none;
     }
     let vlan = segment.segmentation_id.expect("checked by bound_vlan");
     let provider = state::get(&provider_key(&port.network_id))?.is_some();
     let create = !provider || settings.provider_vlan_auto_create;
     let trunk = !provider || settings.provider_vlan_auto_trunk;
+    let links: Vec<(String, Interface)> = connections(settings, ctx)
+        .into_iter()
+        .filter(|(ip, _)| {
+            let switch = settings
+                .switch(ip)
+                .expect("connections are configured switches");
+            match (&switch.physnet, physnet) {
+                (Some(p), Some(seg)) => p == seg,
+                _ => true,
+            }
+        })
+        .collect();
+    // Several interfaces of a baremetal port: one port channel with a vPC id.
+    let channel = if is_baremetal(ctx) && vpc::wanted(settings, &links) {
+        Some(vpc::acquire(settings, &port.id, &links)?)
+    } else {
+        None
+    };
     let mut keys = Vec::new();
-    for (ip, iface) in connections(settings, ctx) {
-        let switch = settings
-            .switch(&ip)
-            .expect("connections are configured switches");
-        if let (Some(p), Some(seg)) = (&switch.physnet, physnet)
-            && p != seg
-        {
-            continue;
-        }
+    for (ip, iface) in &links {
+        let switch = ip.clone();
         if create {
             keys.push(
                 Object::Vlan {
-                    switch: ip.clone(),
+                    switch: switch.clone(),
                     vlan: Vlan { id: vlan, vni },
                 }
                 .key(),
@@ -163,37 +183,64 @@ fn wanted_objects(settings: &Settings, ctx: &PortContext) -> Result<Vec<String>,
         if vni != 0 {
             keys.push(
                 Object::Nve {
-                    switch: ip.clone(),
+                    switch: switch.clone(),
                     vni,
                 }
                 .key(),
             );
         }
+        let trunked = match channel {
+            Some(vpc::Channel { id, learned: true }) => Interface::PortChannel(id.to_string()),
+            Some(vpc::Channel { id, learned: false }) => {
+                keys.push(
+                    Object::Channel {
+                        switch: switch.clone(),
+                        id,
+                    }
+                    .key(),
+                );
+                keys.push(
+                    Object::Member {
+                        switch: switch.clone(),
+                        id,
+                        iface: iface.clone(),
+                    }
+                    .key(),
+                );
+                Interface::PortChannel(id.to_string())
+            }
+            None => iface.clone(),
+        };
         if trunk {
             keys.push(
                 Object::Trunk {
-                    switch: ip,
+                    switch,
                     vlan,
-                    iface,
+                    iface: trunked,
                 }
                 .key(),
             );
         }
     }
-    Ok(keys)
+    Ok((keys, channel.map(|_| vpc::link_set(&links))))
 }
 
 /// Make the port a member of the objects it needs now (none when `deleted`), then bring
-/// the objects that changed to their switches.
+/// the objects that changed to their switches; a port channel the port no longer uses is
+/// given back afterwards.
 fn sync_port(ctx: &PortContext, deleted: bool) -> Result<(), DriverError> {
     let settings = Settings::load()?;
-    let wanted = if deleted {
-        Vec::new()
+    let (wanted, link_set) = if deleted {
+        (Vec::new(), None)
     } else {
         wanted_objects(&settings, ctx)?
     };
     ledger::set_members(&ctx.current.id, wanted)?;
-    ledger::flush(&settings, &ctx.current.id)
+    ledger::flush(&settings, &ctx.current.id)?;
+    if is_baremetal(ctx) {
+        vpc::release(&ctx.current.id, link_set.as_deref())?;
+    }
+    Ok(())
 }
 
 impl MechanismDriver for CiscoNexus {
@@ -203,6 +250,14 @@ impl MechanismDriver for CiscoNexus {
             "cisco_nexus: {} switch(es) configured",
             settings.switches.len()
         );
+        for (ip, switch) in &settings.switches {
+            if !switch.https_verify {
+                // As networking-cisco warns; the host skips the verification (`tls_verify`).
+                neutrino_driver::warn!(
+                    "https_verify is false: the connection to Nexus switch {ip} is insecure"
+                );
+            }
+        }
         Ok(())
     }
 
@@ -213,11 +268,12 @@ impl MechanismDriver for CiscoNexus {
         if net.get("is_provider_network").and_then(Value::as_bool) == Some(true) {
             state::set(&provider_key(&ctx.current.id), b"1")?;
         }
-        Ok(())
+        mcast::allocate(&Settings::load()?, ctx)
     }
 
     fn delete_network_precommit(&self, ctx: &NetworkContext) -> Result<(), DriverError> {
-        Ok(state::delete(&provider_key(&ctx.current.id))?)
+        state::delete(&provider_key(&ctx.current.id))?;
+        mcast::release(ctx)
     }
 
     fn create_port_postcommit(&self, ctx: &PortContext) -> Result<(), DriverError> {

@@ -2,7 +2,9 @@
 //! kept in the session cache (one login for concurrent first calls), one re-login when the
 //! switch answers 403 (networking-cisco's `CREDENTIAL_EXPIRED`), and the calls the driver
 //! makes: VLANs (`l2BD` under `bdEntity`), trunks of interfaces (`trunkVlans` `+N`/`-N`),
-//! NVE members for VXLAN, and the chassis probe.
+//! NVE members for VXLAN (with their multicast group), the port channels of baremetal ports
+//! (`pcAggrIf` under `interfaceEntity` with its `vpcIf` and `stpIf`, members `pcRsMbrIfs`),
+//! and the chassis probe.
 //!
 //! Errors: a refused or timed-out connection and a 5xx are [`ErrorKind::Unavailable`] (a
 //! journal retries them); any other answer outside 200/201/204 is permanent.
@@ -11,6 +13,7 @@ use crate::settings::{Interface, Switch};
 use neutrino_driver::http::{Client, HttpError, Method, Response};
 use neutrino_driver::{DriverError, ErrorKind, session};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How long concurrent calls wait for another call's login.
@@ -221,21 +224,113 @@ impl<'a> Nexus<'a> {
     }
 
     /// Make the VNI a member of the switch's NVE interface (`nvoNw` under `epId-1`), the NVE
-    /// interface sourcing from `loopback<nve_src_intf>` when configured.
-    pub fn nve_member_add(&self, vni: u32) -> Result<(), DriverError> {
+    /// interface sourcing from `loopback<nve_src_intf>` when configured; with a multicast
+    /// group (`mcast_ranges`) the VNI joins it (`member vni N mcast-group G`).
+    pub fn nve_member_add(&self, vni: u32, mcast_group: Option<&str>) -> Result<(), DriverError> {
         if let Some(lo) = self.switch.nve_src_intf {
             let ep = json!({"nvoEp": {"attributes": {
                 "epId": "1", "adminSt": "enabled", "sourceInterface": format!("lo{lo}")}}});
             self.call(Method::Post, "api/mo/sys/epId-1.json", Some(&ep))?;
         }
-        let body = json!({"nvoNw": {"attributes": {
-            "vni": vni.to_string(), "associateVrfFlag": "no", "suppressARP": "no"}}});
+        let mut attrs = json!({
+            "vni": vni.to_string(), "associateVrfFlag": "no", "suppressARP": "no"});
+        if let Some(group) = mcast_group {
+            attrs["vniRangeMin"] = json!(vni.to_string());
+            attrs["vniRangeMax"] = json!(vni.to_string());
+            attrs["mcastGroup"] = json!(group);
+            attrs["isMcastRange"] = json!("yes");
+        }
+        let body = json!({"nvoNw": {"attributes": attrs}});
         self.call(
             Method::Post,
             &format!("api/mo/sys/epId-1/nws/vni-{vni}.json"),
             Some(&body),
         )?;
         Ok(())
+    }
+
+    /// The port channel of each ethernet interface in one (`eth1/7` → 20), from `GET
+    /// api/mo/sys/intf.json` of the `pcRsMbrIfs` subtree (networking-cisco's
+    /// `_get_port_channel_group`).
+    pub fn port_channel_members(&self) -> Result<BTreeMap<String, u32>, DriverError> {
+        let r = self.call(
+            Method::Get,
+            "api/mo/sys/intf.json?query-target=subtree&target-subtree-class=pcRsMbrIfs",
+            None,
+        )?;
+        let v: Value = r.json()?;
+        Ok(v["imdata"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let a = &m["pcRsMbrIfs"]["attributes"];
+                let po = a["parentSKey"].as_str()?.strip_prefix("po")?.parse().ok()?;
+                Some((a["tSKey"].as_str()?.to_string(), po))
+            })
+            .collect())
+    }
+
+    /// One `POST api/mo.json` of `children` of `topSystem`.
+    fn post_system(&self, children: Vec<Value>) -> Result<(), DriverError> {
+        let body = json!({"topSystem": {"children": children}});
+        self.call(Method::Post, "api/mo.json", Some(&body))?;
+        Ok(())
+    }
+
+    /// Create `port-channel<id>` with `vpc <id>` (`pcAggrIf` `po<id>`, `vpcIf` `<id>` related
+    /// to it by `vpcRsVpcConf`), as networking-cisco's `create_port_channel` does, with its
+    /// defaults for a channel without `intfcfg_portchannel`: `ctrl graceful-conv` and
+    /// spanning-tree port type `trunk` (`stpIf`).
+    pub fn create_port_channel(&self, id: u32) -> Result<(), DriverError> {
+        let po = format!("po{id}");
+        self.post_system(vec![
+            json!({"interfaceEntity": {"children": [{"pcAggrIf": {"attributes": {
+                "id": po, "ctrl": "graceful-conv"}}}]}}),
+            json!({"vpcEntity": {"children": [{"vpcInst": {"children": [{"vpcDom": {
+                "children": [{"vpcIf": {"attributes": {"id": id.to_string()}, "children": [
+                    {"vpcRsVpcConf": {"attributes": {
+                        "tDn": format!("sys/intf/aggr-[{po}]")}}}]}}]}}]}}]}}),
+            json!({"stpEntity": {"children": [{"stpInst": {"children": [{"stpIf": {
+                "attributes": {"id": po, "mode": "trunk"}}}]}}]}}),
+        ])
+    }
+
+    /// Delete `port-channel<id>` (`pcAggrIf` `status: deleted`; its vPC goes with it).
+    pub fn delete_port_channel(&self, id: u32) -> Result<(), DriverError> {
+        self.post_system(vec![json!({"interfaceEntity": {"children": [{"pcAggrIf": {
+            "attributes": {"id": format!("po{id}"), "status": "deleted"}}}]}})])
+    }
+
+    /// Put interfaces in `port-channel<id>` (`channel-group <id> mode active`: `pcRsMbrIfs`)
+    /// or take them out (`status: deleted`).
+    pub fn channel_members(
+        &self,
+        id: u32,
+        ifaces: &[Interface],
+        add: bool,
+    ) -> Result<(), DriverError> {
+        if ifaces.is_empty() {
+            return Ok(());
+        }
+        let po = format!("po{id}");
+        let mut children: Vec<Value> = Vec::new();
+        let mut attrs = json!({"id": po});
+        if add {
+            attrs["isExplicit"] = json!("no");
+            attrs["pcMode"] = json!("active");
+            children.push(json!({"pcShadowAggrIf": {"attributes": {"id": po}}}));
+        }
+        for iface in ifaces {
+            let t_dn = format!("sys/intf/{}", iface.dme_name());
+            children.push(if add {
+                json!({"pcRsMbrIfs": {"attributes": {"isMbrForce": "yes", "tDn": t_dn}}})
+            } else {
+                json!({"pcRsMbrIfs": {"attributes": {"status": "deleted", "tDn": t_dn}}})
+            });
+        }
+        self.post_system(vec![json!({"interfaceEntity": {"children": [{"pcAggrIf": {
+            "attributes": attrs, "children": children}}]}})])
     }
 
     /// `DELETE api/mo/sys/epId-1/nws/vni-<vni>.json`.

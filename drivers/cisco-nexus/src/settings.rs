@@ -5,6 +5,7 @@
 use neutrino_driver::{DriverError, config};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 /// `switch_heartbeat_time`'s default, in seconds (networking-cisco's).
 pub const DEFAULT_HEARTBEAT_SECONDS: u64 = 30;
@@ -28,6 +29,57 @@ pub struct Settings {
     /// Seconds between two probes of a switch by the heartbeat (`0`: no heartbeat, no replay).
     #[serde(default = "heartbeat")]
     pub switch_heartbeat_time: u64,
+    /// networking-cisco's `[ml2_type_nexus_vxlan] mcast_ranges`: multicast groups for the
+    /// VNIs of VXLAN networks (`224.0.0.1:224.0.0.3`), a list or networking-cisco's
+    /// comma-separated text.
+    #[serde(default)]
+    pub mcast_ranges: McastRanges,
+}
+
+/// `mcast_ranges`: `low:high` ranges of IPv4 multicast groups.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(from = "ListForm")]
+pub struct McastRanges(pub Vec<String>);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ListForm {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl From<ListForm> for McastRanges {
+    fn from(form: ListForm) -> Self {
+        let items = match form {
+            ListForm::List(l) => l,
+            ListForm::Text(t) => t.split(',').map(str::to_string).collect(),
+        };
+        McastRanges(
+            items
+                .into_iter()
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty())
+                .collect(),
+        )
+    }
+}
+
+impl McastRanges {
+    /// The ranges as (low, high), checked: both ends multicast, low <= high.
+    pub fn parse(&self) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>, String> {
+        self.0
+            .iter()
+            .map(|r| {
+                let (a, b) = r.split_once(':').unwrap_or((r, r));
+                match (a.trim().parse::<Ipv4Addr>(), b.trim().parse::<Ipv4Addr>()) {
+                    (Ok(a), Ok(b)) if a.is_multicast() && b.is_multicast() && a <= b => Ok((a, b)),
+                    _ => Err(format!(
+                        "`{r}` is not a range of multicast groups (224.0.0.1:224.0.0.3)"
+                    )),
+                }
+            })
+            .collect()
+    }
 }
 
 fn yes() -> bool {
@@ -56,9 +108,15 @@ pub struct Switch {
     /// VLANs this switch carries when set.
     #[serde(default)]
     pub physnet: Option<String>,
-    /// vPC ids for baremetal port channels (accepted for compatibility; see README).
+    /// vPC ids for the port channels of baremetal ports with several interfaces
+    /// (`1001-1025,1030`).
     #[serde(default)]
     pub vpc_pool: Option<String>,
+    /// Verify the switch's certificate on `https://` (networking-cisco's default `true`). The
+    /// host reads it (the manifest's `tls_verify`): `false` reaches this switch without
+    /// verifying its certificate.
+    #[serde(default = "yes")]
+    pub https_verify: bool,
     /// The loopback the NVE interface sources VXLAN from (`loopback<N>`).
     #[serde(default)]
     pub nve_src_intf: Option<u32>,
@@ -124,6 +182,10 @@ impl Settings {
     /// The configuration, checked.
     pub fn load() -> Result<Self, DriverError> {
         let settings: Settings = config::load()?;
+        settings
+            .mcast_ranges
+            .parse()
+            .map_err(|e| DriverError::invalid_input(format!("config `mcast_ranges`: {e}")))?;
         for (ip, switch) in &settings.switches {
             if let Some(pool) = &switch.vpc_pool
                 && !valid_vpc_pool(pool)
@@ -159,7 +221,28 @@ impl Settings {
     }
 }
 
-/// networking-cisco's `vpc_pool` syntax: ids and ranges, comma separated.
+/// The ids of a `vpc_pool` (checked at load), ascending.
+pub fn vpc_ids(pool: &str) -> Vec<u32> {
+    let mut ids: Vec<u32> = pool
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .filter_map(|part| match part.split_once('-') {
+            Some((a, b)) => Some(a.trim().parse::<u32>().ok()?..=b.trim().parse().ok()?),
+            None => {
+                let a = part.parse::<u32>().ok()?;
+                Some(a..=a)
+            }
+        })
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// networking-cisco's `vpc_pool` syntax: ids and ranges, comma separated, within NX-OS's
+/// vPC and port-channel numbers (1-4096).
 fn valid_vpc_pool(pool: &str) -> bool {
     pool.split(',')
         .map(str::trim)
@@ -167,8 +250,8 @@ fn valid_vpc_pool(pool: &str) -> bool {
         .all(|part| {
             let mut ends = part.splitn(2, '-').map(|n| n.trim().parse::<u32>());
             match (ends.next(), ends.next()) {
-                (Some(Ok(a)), None) => a > 0,
-                (Some(Ok(a)), Some(Ok(b))) => a > 0 && a <= b,
+                (Some(Ok(a)), None) => (1..=4096).contains(&a),
+                (Some(Ok(a)), Some(Ok(b))) => a > 0 && a <= b && b <= 4096,
                 _ => false,
             }
         })
@@ -238,9 +321,22 @@ impl Interface {
 
     /// The DME path of the interface object below `api/mo/`.
     pub fn dme_path(&self) -> String {
+        format!("sys/intf/{}", self.dme_name())
+    }
+
+    /// The interface's short name in the DME's keys (`eth1/10`, `po20`).
+    pub fn short_name(&self) -> String {
         match self {
-            Interface::Ethernet(n) => format!("sys/intf/phys-[eth{n}]"),
-            Interface::PortChannel(n) => format!("sys/intf/aggr-[po{n}]"),
+            Interface::Ethernet(n) => format!("eth{n}"),
+            Interface::PortChannel(n) => format!("po{n}"),
+        }
+    }
+
+    /// The DME name of the interface object (`phys-[eth1/10]`, `aggr-[po20]`).
+    pub fn dme_name(&self) -> String {
+        match self {
+            Interface::Ethernet(n) => format!("phys-[eth{n}]"),
+            Interface::PortChannel(n) => format!("aggr-[po{n}]"),
         }
     }
 }

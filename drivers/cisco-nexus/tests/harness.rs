@@ -751,3 +751,110 @@ async fn a_switch_the_heartbeat_cannot_reach_is_marked_down_and_zero_turns_the_h
         "switch_heartbeat_time = 0: no heartbeat"
     );
 }
+
+/// A bound baremetal port of `node` on VLAN 200, cabled to `ifaces` of the switch.
+fn bound_baremetal(id: &str, ifaces: &[&str]) -> PortContext {
+    let links: Vec<Value> = ifaces
+        .iter()
+        .map(|i| json!({"switch_ip": SWITCH, "port_id": i}))
+        .collect();
+    let segment = fixtures::vlan("physnet1", 200);
+    let mut port = fixtures::port(id)
+        .host("ironic-conductor")
+        .vnic_type("baremetal")
+        .device_owner("baremetal:none")
+        .profile(json!({"local_link_information": links}))
+        .segment(segment.clone())
+        .build();
+    port.vif_type = "other".into();
+    port.binding_levels = vec![level("cisco_nexus", segment)];
+    port
+}
+
+#[tokio::test]
+async fn a_baremetal_port_with_two_interfaces_gets_a_port_channel_and_an_empty_pool_is_a_conflict()
+{
+    let mut config = nexus_config();
+    config["switches"][SWITCH]["vpc_pool"] = json!("1001");
+    let driver = switch_ok(builder(config))
+        .http_json(
+            "POST",
+            &url("api/mo/sys/intf/aggr-[po1001].json"),
+            200,
+            &json!({"imdata": []}),
+        )
+        .http_json(
+            "GET",
+            &url("api/mo/sys/intf.json?query-target=subtree&target-subtree-class=pcRsMbrIfs"),
+            200,
+            &json!({"totalCount": "0", "imdata": []}),
+        )
+        .build()
+        .await
+        .unwrap();
+    let first = bound_baremetal("bm1", &["Ethernet1/7", "Ethernet1/8"]);
+    let second = bound_baremetal("bm2", &["Ethernet1/9", "Ethernet1/10"]);
+
+    bind(&driver, &first).await.unwrap();
+    assert_eq!(
+        calls(&driver.http_requests()),
+        vec![
+            "POST /api/aaaLogin.json",
+            "GET /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=pcRsMbrIfs",
+            "POST /api/mo.json", // VLAN 200
+            "POST /api/mo.json", // port-channel1001, vpc 1001
+            "POST /api/mo.json", // ethernet1/7 and 1/8 into it
+            "POST /api/mo/sys/intf/aggr-[po1001].json",
+        ]
+    );
+    let body = driver.http_requests()[4].json();
+    let pc = &body["topSystem"]["children"][0]["interfaceEntity"]["children"][0]["pcAggrIf"];
+    assert_eq!(pc["attributes"]["pcMode"], "active");
+    assert_eq!(
+        pc["children"][1]["pcRsMbrIfs"]["attributes"]["tDn"],
+        "sys/intf/phys-[eth1/7]"
+    );
+    assert_eq!(
+        pc["children"][2]["pcRsMbrIfs"]["attributes"]["tDn"],
+        "sys/intf/phys-[eth1/8]"
+    );
+
+    // The pool's only id is taken: networking-cisco's NexusVPCAllocFailure.
+    driver.clear_records();
+    let e = bind(&driver, &second).await.unwrap_err();
+    assert!(
+        matches!(&e, CallError::Driver { kind: ErrorKind::Conflict, message, .. } if message.contains("vpc_pool")),
+        "{e:?}"
+    );
+    assert_eq!(
+        calls(&driver.http_requests()),
+        vec!["GET /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=pcRsMbrIfs"],
+        "only the question whether the interfaces are in a port channel"
+    );
+
+    // The first port goes and frees 1001; the second port's retry takes it.
+    delete(&driver, &first).await.unwrap();
+    assert_eq!(driver.state("vpc/1001/10.0.0.1"), None);
+    bind(&driver, &second).await.unwrap();
+    assert_eq!(
+        members(&driver, "pcm/10.0.0.1/1001/ethernet1/9"),
+        vec!["bm2"]
+    );
+}
+
+#[tokio::test]
+async fn a_bad_vpc_pool_or_mcast_range_refuses_the_load_naming_the_key() {
+    let mut bad_pool = nexus_config();
+    bad_pool["switches"][SWITCH]["vpc_pool"] = json!("1001-5000");
+    let mut bad_mcast = nexus_config();
+    bad_mcast["mcast_ranges"] = json!("10.0.0.1:10.0.0.3");
+
+    let e1 = builder(bad_pool).build().await.err().expect("refused");
+    let e2 = builder(bad_mcast).build().await.err().expect("refused");
+
+    assert!(
+        e1.to_string().contains("switches.10.0.0.1.vpc_pool"),
+        "{e1}"
+    );
+    assert!(e2.to_string().contains("mcast_ranges"), "{e2}");
+}

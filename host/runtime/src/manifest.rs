@@ -46,6 +46,11 @@ pub struct Manifest {
     /// allowed as if listed in `http.allow` ([`crate::net::destinations`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destinations: Vec<String>,
+    /// Configuration paths of booleans (`switches.*.https_verify`): a `false` one turns
+    /// certificate verification off for the destinations named through the same table entry
+    /// ([`crate::net::destinations`]); every other destination is verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_verify: Vec<String>,
     /// Configuration keys that hold secrets (besides the ones secret by name, see
     /// [`crate::config::is_secret_key`]): never shown by the API or the CLI, never logged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -219,12 +219,26 @@ impl Runtime {
         };
         // The operator's `http.allow`, plus the origins of the URLs the driver's own
         // configuration names at the manifest's `destinations`.
+        // Origins whose certificate the configuration says not to verify (`tls_verify`)
+        // come first, so they are found before an explicit `allow` of the same origin.
+        let named = crate::net::destinations::from_config(
+            &settings.config,
+            &manifest.destinations,
+            &manifest.tls_verify,
+        )
+        .map_err(settings_error)?;
+        let (verified, unverified): (Vec<_>, Vec<_>) =
+            named.into_iter().partition(|n| n.verify_tls);
         let mut allowed = settings.http.allow.clone();
-        allowed.extend(
-            crate::net::destinations::from_config(&settings.config, &manifest.destinations)
-                .map_err(settings_error)?,
-        );
-        let allowlist = Allowlist::parse(&allowed).map_err(settings_error)?;
+        allowed.extend(verified.into_iter().map(|n| n.origin));
+        let mut allowlist = Allowlist::parse(&allowed).map_err(settings_error)?;
+        let unverified: Vec<String> = unverified.into_iter().map(|n| n.origin).collect();
+        if !unverified.is_empty() {
+            tracing::warn!(driver = %name, origins = ?unverified, "certificate verification is off for these destinations");
+        }
+        allowlist
+            .prepend_unverified(&unverified)
+            .map_err(settings_error)?;
         let limits = settings.limits.clone();
         if limits.max_concurrent_calls == 0 {
             return Err(settings_error(

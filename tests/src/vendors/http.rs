@@ -4,8 +4,11 @@
 //! same port), answer every request with one status (an outage behind a load balancer), or
 //! forget what it recorded.
 //!
-//! Plain HTTP: the drivers' HTTP client speaks HTTPS the same way (rustls), so production
-//! `https://` URLs go through the same code with TLS underneath.
+//! Plain HTTP by default: the drivers' HTTP client speaks HTTPS the same way (rustls), so
+//! production `https://` URLs go through the same code with TLS underneath.
+//! [`FakeHttp::start_tls`] serves HTTPS with a self-signed certificate (for `127.0.0.1` and
+//! `localhost`, issued by no authority a client trusts: `fake-tls-cert.pem`), for tests of
+//! certificate verification.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -121,17 +124,48 @@ pub struct FakeHttp<H: Handler> {
     addr: SocketAddr,
     handler: Arc<H>,
     shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// The self-signed certificate [`FakeHttp::start_tls`] serves.
+pub const SELF_SIGNED_CERT: &str = include_str!("fake-tls-cert.pem");
+const SELF_SIGNED_KEY: &str = include_str!("fake-tls-key.pem");
+
+fn self_signed_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert = CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes()).expect("certificate");
+    let key = PrivateKeyDer::from_pem_slice(SELF_SIGNED_KEY.as_bytes()).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .expect("server certificate");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 impl<H: Handler> FakeHttp<H> {
     /// Serve `handler` on a free loopback port.
     pub async fn start(handler: H) -> FakeHttp<H> {
+        Self::start_with(handler, None).await
+    }
+
+    /// Serve `handler` over HTTPS, with a self-signed certificate, on a free loopback port.
+    pub async fn start_tls(handler: H) -> FakeHttp<H> {
+        Self::start_with(handler, Some(self_signed_acceptor())).await
+    }
+
+    async fn start_with(handler: H, tls: Option<tokio_rustls::TlsAcceptor>) -> FakeHttp<H> {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let fake = FakeHttp {
             addr,
             handler: Arc::new(handler),
             shared: Arc::default(),
+            tls,
         };
         fake.serve(listener);
         fake
@@ -140,6 +174,7 @@ impl<H: Handler> FakeHttp<H> {
     fn serve(&self, listener: TcpListener) {
         let handler = self.handler.clone();
         let shared = self.shared.clone();
+        let tls = self.tls.clone();
         let task = tokio::spawn(async move {
             // Connections live in this task's set: aborting the task drops them all.
             let mut connections = JoinSet::new();
@@ -149,15 +184,29 @@ impl<H: Handler> FakeHttp<H> {
                         let Ok((socket, _)) = accepted else { continue };
                         let handler = handler.clone();
                         let shared = shared.clone();
+                        let tls = tls.clone();
                         connections.spawn(async move {
                             let service = service_fn(move |req| {
                                 let handler = handler.clone();
                                 let shared = shared.clone();
                                 async move { Ok::<_, Infallible>(answer(&*handler, &shared, req).await) }
                             });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(TokioIo::new(socket), service)
-                                .await;
+                            let builder = hyper::server::conn::http1::Builder::new();
+                            match tls {
+                                // A client that refuses the certificate ends the handshake.
+                                Some(tls) => {
+                                    if let Ok(stream) = tls.accept(socket).await {
+                                        let _ = builder
+                                            .serve_connection(TokioIo::new(stream), service)
+                                            .await;
+                                    }
+                                }
+                                None => {
+                                    let _ = builder
+                                        .serve_connection(TokioIo::new(socket), service)
+                                        .await;
+                                }
+                            }
                         });
                     }
                     Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -167,9 +216,10 @@ impl<H: Handler> FakeHttp<H> {
         *lock(&self.shared.accept) = Some(task.abort_handle());
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when served with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The handler (its state and knobs).

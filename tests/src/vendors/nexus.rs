@@ -6,6 +6,8 @@
 //! - Every other call needs a live `APIC-cookie`, else 403 (`Token was invalid`), which is
 //!   what a switch answers when the session expired.
 //! - `GET /api/mo/sys/ch.json`: the chassis (`eqptCh`, "Nexus9000 C9396PX Chassis").
+//! - `GET /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=pcRsMbrIfs`: the
+//!   members of every port channel (`tSKey` `eth1/7`, `parentSKey` `po20`).
 //! - `POST /api/mo.json` with `topSystem` → `bdEntity` → `l2BD` children: VLANs created
 //!   (`fabEncap vlan-N`, optional `accEncap vxlan-<vni>`).
 //! - `DELETE /api/mo/sys/bd/bd-[vlan-N].json`: the VLAN deleted.
@@ -13,7 +15,16 @@
 //!   (`pcAggrIf`) with `trunkVlans` `+a,b` (add), `-a` (remove) or `a-c,d` (replace), and
 //!   `mode`: the interface's allowed VLANs.
 //! - `POST /api/mo/sys/epId-1.json` (`nvoEp`) and `POST|DELETE
-//!   /api/mo/sys/epId-1/nws/vni-N.json` (`nvoNw`): the NVE interface and its VNI members.
+//!   /api/mo/sys/epId-1/nws/vni-N.json` (`nvoNw`, with `mcastGroup` when `isMcastRange` is
+//!   `yes`): the NVE interface and its VNI members with their multicast groups.
+//! - `POST /api/mo.json` with `topSystem` → `interfaceEntity` → `pcAggrIf` (`id` `poN`;
+//!   `status: deleted` removes the port channel, its vPC and its members), its children
+//!   `pcRsMbrIfs` (`tDn` `sys/intf/phys-[ethX/Y]`; `status: deleted` takes the interface out;
+//!   an interface already in another port channel, or a port channel that does not exist, is
+//!   a 400) and `pcShadowAggrIf`; `vpcEntity` → `vpcInst` → `vpcDom` → `vpcIf` (`id`, with
+//!   `vpcRsVpcConf` `tDn` `sys/intf/aggr-[poN]` naming an existing port channel; a vPC id
+//!   used by another port channel is a 400); `stpEntity` → `stpInst` → `stpIf` (`id` `poN`,
+//!   `mode`). Children are applied in order, all or nothing.
 //!
 //! A malformed body or an unknown object is a 400 with an `imdata` error, as the switch
 //! answers. Tests can expire every session or wipe the configuration (a switch that
@@ -58,6 +69,23 @@ pub struct Config {
     pub nve_source: Option<String>,
     /// VNIs that are members of the NVE interface.
     pub nve_members: BTreeSet<u32>,
+    /// The multicast group of each NVE member that has one.
+    pub nve_mcast_groups: BTreeMap<u32, String>,
+    /// Port channels by number (`po1001` is 1001).
+    pub port_channels: BTreeMap<u32, PortChannel>,
+}
+
+/// A port channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortChannel {
+    /// The vPC id configured on it (`vpc <id>`).
+    pub vpc: Option<u32>,
+    /// Member interfaces by DME name (`eth1/7`).
+    pub members: BTreeSet<String>,
+    /// `ctrl` (`graceful-conv`), when set.
+    pub ctrl: Option<String>,
+    /// The spanning-tree port type (`stpIf` `mode`), when set.
+    pub stp_mode: Option<String>,
 }
 
 #[derive(Default)]
@@ -104,6 +132,166 @@ fn vlan_list(s: &str) -> Option<BTreeSet<u32>> {
     Some(out)
 }
 
+/// `l2BD` children of `bdEntity`.
+fn create_vlans(config: &mut Config, bds: &[Value]) -> Result<(), String> {
+    for bd in bds {
+        let attrs = &bd["l2BD"]["attributes"];
+        let Some(id) = attrs["fabEncap"]
+            .as_str()
+            .and_then(|e| e.strip_prefix("vlan-"))
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| (1..=4094).contains(n))
+        else {
+            return Err("l2BD needs fabEncap vlan-<1-4094>".into());
+        };
+        let vni = match attrs.get("accEncap").and_then(Value::as_str) {
+            None => None,
+            Some(e) => match e.strip_prefix("vxlan-").and_then(|n| n.parse().ok()) {
+                Some(v) => Some(v),
+                None => return Err("accEncap must be vxlan-<vni>".into()),
+            },
+        };
+        let admin_state = attrs["adminSt"].as_str().unwrap_or("active").to_string();
+        config.vlans.insert(id, Vlan { admin_state, vni });
+    }
+    Ok(())
+}
+
+/// `po1001` → 1001.
+fn po_number(id: &Value) -> Result<u32, String> {
+    id.as_str()
+        .and_then(|i| i.strip_prefix("po"))
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=4096).contains(n))
+        .ok_or_else(|| format!("port channel id `{id}` is not po<1-4096>"))
+}
+
+/// A `pcAggrIf`: create, change or delete a port channel, add or remove members.
+fn port_channel(config: &mut Config, pc: &Value) -> Result<(), String> {
+    let attrs = &pc["attributes"];
+    let n = po_number(&attrs["id"])?;
+    if attrs["status"] == "deleted" {
+        config.port_channels.remove(&n);
+        config.interfaces.remove(&format!("po{n}"));
+        return Ok(());
+    }
+    let children = pc["children"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if !children.is_empty() && !config.port_channels.contains_key(&n) {
+        // Taking members out of a port channel that is gone changes nothing.
+        if children
+            .iter()
+            .all(|c| c["pcRsMbrIfs"]["attributes"]["status"] == "deleted")
+        {
+            return Ok(());
+        }
+        return Err(format!("port-channel{n} does not exist"));
+    }
+    let channel = config.port_channels.entry(n).or_default();
+    if let Some(ctrl) = attrs["ctrl"].as_str() {
+        channel.ctrl = Some(ctrl.to_string());
+    }
+    for child in children {
+        if child.get("pcShadowAggrIf").is_some() {
+            continue;
+        }
+        let mbr = &child["pcRsMbrIfs"]["attributes"];
+        let Some(name) = mbr["tDn"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("sys/intf/phys-["))
+            .and_then(|t| t.strip_suffix(']'))
+        else {
+            return Err(format!(
+                "pcRsMbrIfs tDn `{}` is no ethernet interface",
+                mbr["tDn"]
+            ));
+        };
+        if mbr["status"] == "deleted" {
+            config
+                .port_channels
+                .get_mut(&n)
+                .expect("exists")
+                .members
+                .remove(name);
+            continue;
+        }
+        if let Some((other, _)) = config
+            .port_channels
+            .iter()
+            .find(|(o, c)| **o != n && c.members.contains(name))
+        {
+            return Err(format!("{name} is already a member of port-channel{other}"));
+        }
+        config
+            .port_channels
+            .get_mut(&n)
+            .expect("exists")
+            .members
+            .insert(name.to_string());
+    }
+    Ok(())
+}
+
+/// The only child of `parent`'s `children` of class `class`, at every level of `path`.
+fn descend<'a>(mut node: &'a Value, path: &[&str]) -> Result<&'a Value, String> {
+    for class in path {
+        node = node["children"]
+            .as_array()
+            .and_then(|c| c.iter().find_map(|x| x.get(*class)))
+            .ok_or_else(|| format!("{class} expected"))?;
+    }
+    Ok(node)
+}
+
+/// `vpcEntity` → `vpcInst` → `vpcDom` → `vpcIf`s.
+fn vpc_interfaces(config: &mut Config, entity: &Value) -> Result<(), String> {
+    let dom = descend(entity, &["vpcInst", "vpcDom"])?;
+    for vpc_if in dom["children"].as_array().into_iter().flatten() {
+        let vpc_if = &vpc_if["vpcIf"];
+        let id: u32 = vpc_if["attributes"]["id"]
+            .as_str()
+            .and_then(|i| i.parse().ok())
+            .ok_or("vpcIf needs an id")?;
+        let conf = descend(vpc_if, &["vpcRsVpcConf"])?;
+        let n = conf["attributes"]["tDn"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("sys/intf/aggr-[po"))
+            .and_then(|t| t.strip_suffix(']'))
+            .and_then(|t| t.parse::<u32>().ok())
+            .ok_or("vpcRsVpcConf tDn must be sys/intf/aggr-[poN]")?;
+        if let Some((other, _)) = config
+            .port_channels
+            .iter()
+            .find(|(o, c)| **o != n && c.vpc == Some(id))
+        {
+            return Err(format!("vpc {id} is configured on port-channel{other}"));
+        }
+        config
+            .port_channels
+            .get_mut(&n)
+            .ok_or_else(|| format!("port-channel{n} does not exist"))?
+            .vpc = Some(id);
+    }
+    Ok(())
+}
+
+/// `stpEntity` → `stpInst` → `stpIf`s of port channels.
+fn stp_interfaces(config: &mut Config, entity: &Value) -> Result<(), String> {
+    let inst = descend(entity, &["stpInst"])?;
+    for stp_if in inst["children"].as_array().into_iter().flatten() {
+        let attrs = &stp_if["stpIf"]["attributes"];
+        let n = po_number(&attrs["id"])?;
+        config
+            .port_channels
+            .get_mut(&n)
+            .ok_or_else(|| format!("port-channel{n} does not exist"))?
+            .stp_mode = attrs["mode"].as_str().map(str::to_string);
+    }
+    Ok(())
+}
+
 impl FakeNexus {
     /// A switch accepting `username` / `password`.
     pub fn new(username: &str, password: &str) -> FakeNexus {
@@ -136,6 +324,23 @@ impl FakeNexus {
             .get(iface)
             .map(|i| i.trunk.clone())
             .unwrap_or_default()
+    }
+
+    /// The port channels.
+    pub fn port_channels(&self) -> BTreeMap<u32, PortChannel> {
+        self.lock().config.port_channels.clone()
+    }
+
+    /// Configure `port-channel<n>` with `members` (DME names, `eth1/7`), as an operator
+    /// would.
+    pub fn add_port_channel(&self, n: u32, members: &[&str]) {
+        self.lock().config.port_channels.insert(
+            n,
+            PortChannel {
+                members: members.iter().map(|m| m.to_string()).collect(),
+                ..PortChannel::default()
+            },
+        );
     }
 
     /// How many logins succeeded.
@@ -182,36 +387,26 @@ impl FakeNexus {
         let Some(children) = body["topSystem"]["children"].as_array() else {
             return error(400, "topSystem expected");
         };
-        let mut vlans = Vec::new();
+        let mut inner = self.lock();
+        let mut config = inner.config.clone();
         for child in children {
-            let Some(bds) = child["bdEntity"]["children"].as_array() else {
-                return error(400, "unknown child of topSystem");
+            let applied = if let Some(bds) = child["bdEntity"]["children"].as_array() {
+                create_vlans(&mut config, bds)
+            } else if let Some(ifs) = child["interfaceEntity"]["children"].as_array() {
+                ifs.iter()
+                    .try_for_each(|i| port_channel(&mut config, &i["pcAggrIf"]))
+            } else if child.get("vpcEntity").is_some() {
+                vpc_interfaces(&mut config, &child["vpcEntity"])
+            } else if child.get("stpEntity").is_some() {
+                stp_interfaces(&mut config, &child["stpEntity"])
+            } else {
+                Err("unknown child of topSystem".to_string())
             };
-            for bd in bds {
-                let attrs = &bd["l2BD"]["attributes"];
-                let Some(id) = attrs["fabEncap"]
-                    .as_str()
-                    .and_then(|e| e.strip_prefix("vlan-"))
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .filter(|n| (1..=4094).contains(n))
-                else {
-                    return error(400, "l2BD needs fabEncap vlan-<1-4094>");
-                };
-                let vni = match attrs.get("accEncap").and_then(Value::as_str) {
-                    None => None,
-                    Some(e) => match e.strip_prefix("vxlan-").and_then(|n| n.parse().ok()) {
-                        Some(v) => Some(v),
-                        None => return error(400, "accEncap must be vxlan-<vni>"),
-                    },
-                };
-                let admin_state = attrs["adminSt"].as_str().unwrap_or("active").to_string();
-                vlans.push((id, Vlan { admin_state, vni }));
+            if let Err(e) = applied {
+                return error(400, &e);
             }
         }
-        let mut inner = self.lock();
-        for (id, vlan) in vlans {
-            inner.config.vlans.insert(id, vlan);
-        }
+        inner.config = config;
         ok()
     }
 
@@ -249,6 +444,28 @@ impl FakeNexus {
                 200,
                 json!({"totalCount": "1", "imdata": [{"eqptCh": {"attributes": {
                     "descr": CHASSIS, "dn": "sys/ch"}}}]}),
+            );
+        }
+        if method == "GET" && path == "/api/mo/sys/intf.json" {
+            if req.query != "query-target=subtree&target-subtree-class=pcRsMbrIfs" {
+                return error(400, &format!("unsupported query {}", req.query));
+            }
+            let inner = self.lock();
+            let members: Vec<Value> = inner
+                .config
+                .port_channels
+                .iter()
+                .flat_map(|(n, pc)| {
+                    pc.members.iter().map(move |m| {
+                        json!({"pcRsMbrIfs": {"attributes": {
+                            "parentSKey": format!("po{n}"), "tSKey": m,
+                            "tDn": format!("sys/intf/phys-[{m}]")}}})
+                    })
+                })
+                .collect();
+            return Reply::json(
+                200,
+                json!({"totalCount": members.len().to_string(), "imdata": members}),
             );
         }
         if method == "POST" && path == "/api/mo.json" {
@@ -295,14 +512,38 @@ impl FakeNexus {
             match method {
                 "POST" => {
                     let body = req.json();
-                    if body["nvoNw"]["attributes"]["vni"] != json!(vni.to_string()) {
+                    let attrs = &body["nvoNw"]["attributes"];
+                    if attrs["vni"] != json!(vni.to_string()) {
                         return error(400, "nvoNw vni must match the path");
                     }
-                    self.lock().config.nve_members.insert(vni);
+                    let group = if attrs["isMcastRange"] == "yes" {
+                        let Some(g) = attrs["mcastGroup"].as_str().filter(|g| {
+                            g.parse::<std::net::Ipv4Addr>()
+                                .is_ok_and(|a| a.is_multicast())
+                        }) else {
+                            return error(400, "mcastGroup must be a multicast group");
+                        };
+                        if attrs["vniRangeMin"] != attrs["vni"]
+                            || attrs["vniRangeMax"] != attrs["vni"]
+                        {
+                            return error(400, "vniRangeMin and vniRangeMax must be the vni");
+                        }
+                        Some(g.to_string())
+                    } else {
+                        None
+                    };
+                    let mut inner = self.lock();
+                    inner.config.nve_members.insert(vni);
+                    match group {
+                        Some(g) => inner.config.nve_mcast_groups.insert(vni, g),
+                        None => inner.config.nve_mcast_groups.remove(&vni),
+                    };
                     return ok();
                 }
                 "DELETE" => {
-                    self.lock().config.nve_members.remove(&vni);
+                    let mut inner = self.lock();
+                    inner.config.nve_members.remove(&vni);
+                    inner.config.nve_mcast_groups.remove(&vni);
                     return ok();
                 }
                 _ => {}

@@ -97,6 +97,10 @@ pub struct Destination {
     port: Option<u16>,
     /// Empty: any path. Otherwise starts with `/` and has no trailing `/`.
     path_prefix: String,
+    /// Whether an `https` server's certificate is verified (false only for the origins a
+    /// driver's configuration turns verification off for, see
+    /// [`crate::net::destinations`]).
+    verify_tls: bool,
 }
 
 /// Where a request goes, parsed from its URL.
@@ -200,6 +204,7 @@ impl FromStr for Destination {
             host,
             port,
             path_prefix: path.trim_end_matches('/').to_string(),
+            verify_tls: true,
         })
     }
 }
@@ -216,6 +221,12 @@ impl fmt::Display for Destination {
 }
 
 impl Destination {
+    /// Whether the server's certificate must be verified (always, but for the origins a
+    /// driver's configuration turned verification off for).
+    pub fn verifies_tls(&self) -> bool {
+        self.verify_tls
+    }
+
     /// Whether a request to `target` is allowed by this entry.
     pub fn matches(&self, target: &Target) -> bool {
         self.scheme == target.scheme
@@ -308,6 +319,23 @@ impl Allowlist {
         Ok(Allowlist { entries })
     }
 
+    /// Put `entries` first, with the server's certificate not verified: a request they allow
+    /// is never checked against the later (verifying) entries.
+    pub fn prepend_unverified<S: AsRef<str>>(&mut self, entries: &[S]) -> Result<(), String> {
+        let mut first = entries
+            .iter()
+            .map(|e| {
+                e.as_ref().parse().map(|d: Destination| Destination {
+                    verify_tls: false,
+                    ..d
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        first.append(&mut self.entries);
+        self.entries = first;
+        Ok(())
+    }
+
     /// The entry allowing `target`, if any.
     pub fn find(&self, target: &Target) -> Option<&Destination> {
         self.entries.iter().find(|d| d.matches(target))
@@ -322,6 +350,15 @@ impl Allowlist {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_entries_prepended_unverified_skip_certificate_verification() {
+        let mut list = Allowlist::parse(&["https://10.0.0.1", "https://10.0.0.2"]).unwrap();
+        list.prepend_unverified(&["https://10.0.0.2"]).unwrap();
+        let find = |url: &str| list.find(&parse_target(url).unwrap().1).unwrap().clone();
+        assert!(find("https://10.0.0.1/api").verifies_tls());
+        assert!(!find("https://10.0.0.2/api").verifies_tls());
+    }
 
     fn allows(entry: &str, url: &str) -> bool {
         let list = Allowlist::parse(&[entry]).unwrap();

@@ -11,27 +11,49 @@
 //! A string with `{path}` in it is a
 //! template whose path ends in `*`: it is filled with each key that `*` matches
 //! (`https://{switches.*}` gives `https://192.0.2.10` for a switch table keyed by its address).
+//!
+//! Certificate verification: the manifest's `tls_verify` lists configuration paths of
+//! booleans (networking-cisco's `switches.*.https_verify`). A destination found through the
+//! same table entry as such a path (`switches.*.url` and `https://{switches.*}` share
+//! `switches.*` with `switches.*.https_verify`: the same switch) is reached without verifying
+//! its server's certificate when that boolean is `false`; absent, it is verified. A path
+//! without `*` (`https_verify`) covers every destination. An origin another destination names
+//! with verification on is verified.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// The origins the configuration names at `paths`, deduplicated, in order. An error names the
-/// configuration key whose value is not an absolute `http(s)://` URL.
+/// An origin the configuration names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    /// `scheme://host[:port]`.
+    pub origin: String,
+    /// Whether the server's certificate is verified.
+    pub verify_tls: bool,
+}
+
+/// The origins the configuration names at `paths`, deduplicated, in order, each verified
+/// unless a `tls_verify` path of its entry is `false`. An error names the configuration key
+/// whose value is not an absolute `http(s)://` URL, or not a boolean for `tls_verify`.
 pub fn from_config(
     config: &BTreeMap<String, Value>,
     paths: &[String],
-) -> Result<Vec<String>, String> {
+    tls_verify: &[String],
+) -> Result<Vec<Named>, String> {
     let root = Value::Object(config.clone().into_iter().collect());
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<Named> = Vec::new();
     for path in paths {
-        let urls = match template(path) {
-            Some((before, inner, after)) => keys(&root, inner)
-                .into_iter()
-                .map(|(key, k)| (key, format!("{before}{k}{after}")))
-                .collect(),
-            None => values(&root, path)?,
+        let (pattern, urls) = match template(path) {
+            Some((before, inner, after)) => (
+                inner,
+                keys(&root, inner)
+                    .into_iter()
+                    .map(|(key, bindings, k)| (key, bindings, format!("{before}{k}{after}")))
+                    .collect(),
+            ),
+            None => (path.as_str(), values(&root, path)?),
         };
-        for (key, url) in urls {
+        for (key, bindings, url) in urls {
             let url = if url.contains("://") {
                 url
             } else {
@@ -39,12 +61,66 @@ pub fn from_config(
             };
             let origin =
                 super::allowlist::origin(&url).map_err(|e| format!("config `{key}`: {e}"))?;
-            if !out.contains(&origin) {
-                out.push(origin);
+            let verify_tls = verified(&root, pattern, &bindings, tls_verify)?;
+            match out.iter_mut().find(|n| n.origin == origin) {
+                Some(n) => n.verify_tls |= verify_tls,
+                None => out.push(Named { origin, verify_tls }),
             }
         }
     }
     Ok(out)
+}
+
+/// Whether the destination found at `pattern` with `bindings` for its `*`s is verified: no
+/// `tls_verify` path of the same entry says `false`.
+fn verified(
+    root: &Value,
+    pattern: &str,
+    bindings: &[String],
+    tls_verify: &[String],
+) -> Result<bool, String> {
+    let segments: Vec<&str> = pattern.split('.').collect();
+    for path in tls_verify {
+        let flag: Vec<&str> = path.split('.').collect();
+        let prefix = flag
+            .iter()
+            .rposition(|s| *s == "*")
+            .map_or(0, |last| last + 1);
+        // The same entry: the flag's path up to its last `*` is the destination's.
+        if segments.len() < prefix || segments[..prefix] != flag[..prefix] {
+            continue;
+        }
+        let mut bound = bindings.iter();
+        let mut node = Some(root);
+        let mut key = Vec::new();
+        for seg in &flag {
+            let k = if *seg == "*" {
+                match bound.next() {
+                    Some(b) => b.as_str(),
+                    None => break,
+                }
+            } else {
+                seg
+            };
+            key.push(k.to_string());
+            node = node.and_then(|n| match n {
+                Value::Object(m) => m.get(k),
+                Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => None,
+            });
+        }
+        match node {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Ok(false),
+            Some(other) => {
+                return Err(format!(
+                    "config `{}`: expected true or false, found {other}",
+                    key.join(".")
+                ));
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// `(before, path, after)` of a `before{path}after` template.
@@ -54,12 +130,15 @@ fn template(s: &str) -> Option<(&str, &str, &str)> {
     Some((&s[..open], &s[open + 1..close], &s[close + 1..]))
 }
 
-/// The nodes `path` reaches, with the key path that reached each.
-fn walk<'a>(root: &'a Value, path: &str) -> Vec<(String, &'a Value)> {
-    let mut nodes: Vec<(String, &Value)> = vec![(String::new(), root)];
+/// A node `path` reached: the key path that reached it, what each `*` stood for, the node.
+type Reached<'a> = (String, Vec<String>, &'a Value);
+
+/// The nodes `path` reaches.
+fn walk<'a>(root: &'a Value, path: &str) -> Vec<Reached<'a>> {
+    let mut nodes: Vec<Reached<'a>> = vec![(String::new(), Vec::new(), root)];
     for seg in path.split('.') {
         let mut next = Vec::new();
-        for (at, node) in nodes {
+        for (at, bindings, node) in nodes {
             let join = |k: &str| {
                 if at.is_empty() {
                     k.to_string()
@@ -67,12 +146,23 @@ fn walk<'a>(root: &'a Value, path: &str) -> Vec<(String, &'a Value)> {
                     format!("{at}.{k}")
                 }
             };
+            let bind = |k: String| {
+                let mut b = bindings.clone();
+                b.push(k);
+                b
+            };
             match (seg, node) {
-                ("*", Value::Object(m)) => next.extend(m.iter().map(|(k, v)| (join(k), v))),
-                ("*", Value::Array(a)) => {
-                    next.extend(a.iter().enumerate().map(|(i, v)| (format!("{at}[{i}]"), v)))
+                ("*", Value::Object(m)) => {
+                    next.extend(m.iter().map(|(k, v)| (join(k), bind(k.clone()), v)))
                 }
-                (k, Value::Object(m)) => next.extend(m.get(k).map(|v| (join(k), v))),
+                ("*", Value::Array(a)) => next.extend(
+                    a.iter()
+                        .enumerate()
+                        .map(|(i, v)| (format!("{at}[{i}]"), bind(i.to_string()), v)),
+                ),
+                (k, Value::Object(m)) => {
+                    next.extend(m.get(k).map(|v| (join(k), bindings.clone(), v)))
+                }
                 _ => {}
             }
         }
@@ -81,16 +171,21 @@ fn walk<'a>(root: &'a Value, path: &str) -> Vec<(String, &'a Value)> {
     nodes
 }
 
+/// A URL found: its key, what the `*`s of its path stood for, the URL.
+type Found = (String, Vec<String>, String);
+
 /// URL strings at `path` (a string or a list of strings each), with their keys.
-fn values(root: &Value, path: &str) -> Result<Vec<(String, String)>, String> {
+fn values(root: &Value, path: &str) -> Result<Vec<Found>, String> {
     let mut out = Vec::new();
-    for (key, v) in walk(root, path) {
+    for (key, bindings, v) in walk(root, path) {
         match v {
-            Value::String(s) => out.push((key, s.clone())),
+            Value::String(s) => out.push((key, bindings, s.clone())),
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     match item {
-                        Value::String(s) => out.push((format!("{key}[{i}]"), s.clone())),
+                        Value::String(s) => {
+                            out.push((format!("{key}[{i}]"), bindings.clone(), s.clone()))
+                        }
                         other => {
                             return Err(format!(
                                 "config `{key}[{i}]`: expected a URL, found {other}"
@@ -106,8 +201,9 @@ fn values(root: &Value, path: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// The keys the last `*` of `path` matches (the path must end in `*`).
-fn keys(root: &Value, path: &str) -> Vec<(String, String)> {
+/// The keys the last `*` of `path` matches (the path must end in `*`), each with its key
+/// path and what the `*`s stood for.
+fn keys(root: &Value, path: &str) -> Vec<(String, Vec<String>, String)> {
     let Some(parent) = path
         .strip_suffix(".*")
         .or_else(|| (path == "*").then_some(""))
@@ -115,13 +211,13 @@ fn keys(root: &Value, path: &str) -> Vec<(String, String)> {
         return Vec::new();
     };
     let parents = if parent.is_empty() {
-        vec![(String::new(), root)]
+        vec![(String::new(), Vec::new(), root)]
     } else {
         walk(root, parent)
     };
     parents
         .into_iter()
-        .flat_map(|(at, node)| match node {
+        .flat_map(|(at, bindings, node)| match node {
             Value::Object(m) => m
                 .keys()
                 .map(|k| {
@@ -130,7 +226,9 @@ fn keys(root: &Value, path: &str) -> Vec<(String, String)> {
                     } else {
                         format!("{at}.{k}")
                     };
-                    (key, k.clone())
+                    let mut b = bindings.clone();
+                    b.push(k.clone());
+                    (key, b, k.clone())
                 })
                 .collect::<Vec<_>>(),
             _ => Vec::new(),
@@ -151,11 +249,71 @@ mod tests {
         p.iter().map(|s| s.to_string()).collect()
     }
 
+    fn origins(c: &BTreeMap<String, Value>, p: &[String]) -> Result<Vec<String>, String> {
+        Ok(from_config(c, p, &[])?
+            .into_iter()
+            .map(|n| n.origin)
+            .collect())
+    }
+
+    #[test]
+    fn a_false_tls_verify_flag_turns_verification_off_for_its_own_entry_only() {
+        let c = config(json!({"switches": {
+            "192.0.2.10": {"https_verify": false},
+            "192.0.2.11": {"url": "https://10.0.0.9:8443", "https_verify": false},
+            "192.0.2.12": {"https_verify": true},
+            "192.0.2.13": {},
+        }}));
+        let got = from_config(
+            &c,
+            &paths(&["switches.*.url", "https://{switches.*}"]),
+            &paths(&["switches.*.https_verify"]),
+        )
+        .unwrap();
+        let unverified: Vec<&str> = got
+            .iter()
+            .filter(|n| !n.verify_tls)
+            .map(|n| n.origin.as_str())
+            .collect();
+        assert_eq!(
+            unverified,
+            [
+                "https://10.0.0.9:8443",
+                "https://192.0.2.10",
+                "https://192.0.2.11"
+            ]
+        );
+        assert_eq!(got.len(), 5);
+        let err = from_config(
+            &config(json!({"switches": {"192.0.2.10": {"https_verify": "no"}}})),
+            &paths(&["https://{switches.*}"]),
+            &paths(&["switches.*.https_verify"]),
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("config `switches.192.0.2.10.https_verify`: expected true or false"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_tls_verify_flag_without_a_star_covers_every_destination() {
+        let c = config(json!({"url": "https://odl:8443/x", "https_verify": false}));
+        let got = from_config(&c, &paths(&["url"]), &paths(&["https_verify"])).unwrap();
+        assert_eq!(
+            got,
+            [Named {
+                origin: "https://odl:8443".into(),
+                verify_tls: false
+            }]
+        );
+    }
+
     #[test]
     fn a_url_setting_allows_its_origin_whatever_its_path() {
         let c = config(json!({"url": "http://odl.example.net:8080/controller/nb/v2/neutron"}));
         assert_eq!(
-            from_config(&c, &paths(&["url"])).unwrap(),
+            origins(&c, &paths(&["url"])).unwrap(),
             ["http://odl.example.net:8080"]
         );
     }
@@ -164,7 +322,7 @@ mod tests {
     fn a_value_without_a_scheme_is_https() {
         let c = config(json!({"nsx_api_managers": ["nsx-1.example", "10.0.0.5:8443"]}));
         assert_eq!(
-            from_config(&c, &paths(&["nsx_api_managers"])).unwrap(),
+            origins(&c, &paths(&["nsx_api_managers"])).unwrap(),
             ["https://nsx-1.example", "https://10.0.0.5:8443"]
         );
     }
@@ -178,7 +336,7 @@ mod tests {
                 "192.0.2.11": {"url": "http://10.0.0.9:8080"},
             },
         }));
-        let got = from_config(
+        let got = origins(
             &c,
             &paths(&["nsx_api_managers", "switches.*.url", "https://{switches.*}"]),
         )
@@ -198,14 +356,13 @@ mod tests {
     #[test]
     fn absent_settings_name_nothing_and_a_bad_url_names_its_key() {
         assert!(
-            from_config(&config(json!({})), &paths(&["url", "switches.*.url"]))
+            origins(&config(json!({})), &paths(&["url", "switches.*.url"]))
                 .unwrap()
                 .is_empty()
         );
-        let err =
-            from_config(&config(json!({"url": "ftp://odl:8080"})), &paths(&["url"])).unwrap_err();
+        let err = origins(&config(json!({"url": "ftp://odl:8080"})), &paths(&["url"])).unwrap_err();
         assert!(err.starts_with("config `url`:"), "{err}");
-        let err = from_config(
+        let err = origins(
             &config(json!({"midonet_uri": 42})),
             &paths(&["midonet_uri"]),
         )

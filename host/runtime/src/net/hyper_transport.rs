@@ -1,6 +1,10 @@
 //! Real outbound HTTP: resolve, check every address against the allow-list
 //! entry, connect, optionally TLS (rustls, ring, Mozilla roots), HTTP/1.1
-//! with hyper, read the body up to a limit.
+//! with hyper, read the body up to a limit. An entry that does not verify
+//! certificates ([`super::Destination::verifies_tls`], an operator's
+//! `https_verify = false`) still does TLS with a checked handshake
+//! signature, but accepts whatever certificate the server shows; such
+//! connections are pooled apart from verified ones.
 //!
 //! Connections are kept alive and reused per destination (scheme, host,
 //! port): a connection whose response was read completely (and that the
@@ -46,8 +50,8 @@ pub const MAX_IDLE_PER_DESTINATION: usize = 32;
 /// timeouts, so the server rarely closes one under us).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// (https, host, port).
-type PoolKey = (bool, String, u16);
+/// (https, host, port, certificate verified).
+type PoolKey = (bool, String, u16, bool);
 
 /// An open HTTP/1.1 connection, idle or in use.
 struct Connection {
@@ -62,6 +66,8 @@ struct Connection {
 #[derive(Clone)]
 pub struct HyperTransport {
     tls: tokio_rustls::TlsConnector,
+    /// For destinations whose certificate is not verified.
+    unverified: tokio_rustls::TlsConnector,
     idle: Arc<Mutex<HashMap<PoolKey, Vec<Connection>>>>,
 }
 
@@ -89,8 +95,14 @@ impl HyperTransport {
     /// A transport with its own TLS configuration (e.g. a private CA for
     /// vendor controllers).
     pub fn with_tls_config(config: rustls::ClientConfig) -> Self {
+        let mut unverified = config.clone();
+        let provider = unverified.crypto_provider().clone();
+        unverified
+            .dangerous()
+            .set_certificate_verifier(Arc::new(AnyCertificate(provider)));
         HyperTransport {
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            unverified: tokio_rustls::TlsConnector::from(Arc::new(unverified)),
             idle: Arc::default(),
         }
     }
@@ -130,6 +142,7 @@ impl HyperTransport {
     async fn open(
         &self,
         https: bool,
+        verify: bool,
         bare_host: &str,
         allowed: &[SocketAddr],
     ) -> Result<Connection, TransportError> {
@@ -141,8 +154,8 @@ impl HyperTransport {
         let io: Box<dyn Io> = if https {
             let name = ServerName::try_from(bare_host.to_string())
                 .map_err(|e| TransportError::Invalid(format!("{bare_host}: {e}")))?;
-            let tls = self
-                .tls
+            let connector = if verify { &self.tls } else { &self.unverified };
+            let tls = connector
                 .connect(name, tcp)
                 .await
                 .map_err(|e| TransportError::Connect(format!("TLS with {bare_host}: {e}")))?;
@@ -191,7 +204,8 @@ impl HyperTransport {
                 req.destination
             )));
         }
-        let key: PoolKey = (https, bare_host.to_string(), port);
+        let verify = req.destination.verifies_tls();
+        let key: PoolKey = (https, bare_host.to_string(), port, verify);
         let keep_alive = req.keep_alive;
 
         let authority = req
@@ -231,7 +245,7 @@ impl HyperTransport {
                 Err(mut e) => match e.take_message() {
                     // Not sent: the server closed the idle connection. A fresh one.
                     Some(request) => {
-                        let mut fresh = self.open(https, bare_host, &allowed).await?;
+                        let mut fresh = self.open(https, verify, bare_host, &allowed).await?;
                         let response = fresh
                             .sender
                             .send_request(request)
@@ -243,7 +257,7 @@ impl HyperTransport {
                 },
             },
             None => {
-                let mut fresh = self.open(https, bare_host, &allowed).await?;
+                let mut fresh = self.open(https, verify, bare_host, &allowed).await?;
                 let response = fresh
                     .sender
                     .send_request(request)
@@ -323,6 +337,56 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, TransportError> {
     Err(TransportError::Connect(
         last.unwrap_or_else(|| "no address".into()),
     ))
+}
+
+/// Accepts any server certificate (`https_verify = false`), but still checks that the
+/// server's handshake signature matches the certificate it showed.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// Aborts the connection task when the exchange ends or is cancelled.
