@@ -9,13 +9,15 @@
 //!   busy guest never holds a worker thread (or timers) for more than a
 //!   tick; past the budget it traps;
 //! - wall clock: a timeout around instantiation and the call, covering host
-//!   calls (HTTP, state) too. Dropping the future cancels the guest.
+//!   calls (HTTP, sessions) too, but not the time state operations take
+//!   (waiting for a row concurrent requests hold is not the driver's doing), up
+//!   to five times the budget in all. Dropping the future cancels the guest.
 //!
 //! The store is dropped after every call, so a trap or cancellation cannot
 //! poison the next one.
 
 use crate::error::{CallError, Clock};
-use crate::imports::{HostContext, stderr::Capture};
+use crate::imports::{HostContext, StateWait, stderr::Capture};
 use crate::limits::{CallLimiter, RawBindResult, Refusal};
 use crate::runtime::PreparedDriver;
 use crate::services::HostServices;
@@ -227,7 +229,8 @@ pub(crate) async fn invoke(
     let (cpu, wall) = limits.budget(phase);
     let stderr = Capture::new();
     let mut store = new_store(driver, phase, services, stderr.clone(), cpu, wall);
-    let result = tokio::time::timeout(wall, driver.pre.call(&mut store, op)).await;
+    let state_wait = store.data().host.state_wait.clone();
+    let result = with_wall_clock(wall, &state_wait, driver.pre.call(&mut store, op)).await;
     let state = store.data();
     match result {
         Ok(Ok(outcome)) => Ok(outcome),
@@ -241,6 +244,45 @@ pub(crate) async fn invoke(
             let error = classify(&error, state, name, hook, cpu, stderr.contents());
             tracing::warn!(driver = %name, hook, %error, "driver call failed");
             Err(error)
+        }
+    }
+}
+
+/// How many times its wall budget a call may last in all when it waits for the database
+/// in state operations.
+const MAX_WALL_WITH_STATE_WAIT: u32 = 5;
+
+/// Run `call` within its wall-clock budget, which does not count the time it spends in
+/// state operations (`state_wait`): a precommit whose increment waits for a row concurrent
+/// requests hold is not a slow driver. It never lasts more than
+/// [`MAX_WALL_WITH_STATE_WAIT`] times `wall`. `Err(())` when the time ran out.
+async fn with_wall_clock<T>(
+    wall: Duration,
+    state_wait: &StateWait,
+    call: impl std::future::Future<Output = T>,
+) -> Result<T, ()> {
+    use std::sync::atomic::Ordering;
+    /// How long to look again while a state operation is under way at the deadline.
+    const STEP: Duration = Duration::from_millis(20);
+    let started = tokio::time::Instant::now();
+    let hard = started + wall * MAX_WALL_WITH_STATE_WAIT;
+    tokio::pin!(call);
+    let mut deadline = started + wall;
+    loop {
+        match tokio::time::timeout_at(deadline.min(hard), &mut call).await {
+            Ok(out) => return Ok(out),
+            Err(_) if deadline >= hard => return Err(()),
+            Err(_) => {
+                let waited = Duration::from_nanos(state_wait.nanos.load(Ordering::SeqCst));
+                let next = started + wall + waited;
+                deadline = if next > tokio::time::Instant::now() {
+                    next
+                } else if state_wait.in_flight.load(Ordering::SeqCst) > 0 {
+                    tokio::time::Instant::now() + STEP
+                } else {
+                    return Err(());
+                };
+            }
         }
     }
 }
@@ -274,6 +316,7 @@ fn new_store(
             log_lines: 0,
             call_id: crate::imports::session::next_call_id(),
             took_session_lock: Default::default(),
+            state_wait: Default::default(),
         },
         cpu_ticks: 0,
         cpu_budget_ticks: ticks(cpu, driver.epoch_tick),
@@ -413,5 +456,47 @@ fn classify(
         hook,
         message,
         stderr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_WALL_WITH_STATE_WAIT, StateWait, with_wall_clock};
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    const WALL: Duration = Duration::from_millis(100);
+
+    /// A state operation of `d`, counted as the host's `timed` counts it.
+    async fn state_op(w: &StateWait, d: Duration) {
+        w.in_flight.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(d).await;
+        w.nanos.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
+        w.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    #[tokio::test]
+    async fn a_driver_slower_than_its_wall_budget_runs_out_of_time() {
+        let w = StateWait::default();
+        let out = with_wall_clock(WALL, &w, tokio::time::sleep(WALL * 3)).await;
+        assert_eq!(out, Err(()));
+    }
+
+    #[tokio::test]
+    async fn time_spent_waiting_in_state_operations_is_not_counted() {
+        let w = StateWait::default();
+        let call = async {
+            state_op(&w, WALL * 2).await;
+            tokio::time::sleep(WALL / 2).await;
+            "done"
+        };
+        assert_eq!(with_wall_clock(WALL, &w, call).await, Ok("done"));
+    }
+
+    #[tokio::test]
+    async fn a_state_operation_that_never_ends_stops_at_the_hard_limit() {
+        let w = StateWait::default();
+        let call = state_op(&w, WALL * (MAX_WALL_WITH_STATE_WAIT + 10));
+        assert_eq!(with_wall_clock(WALL, &w, call).await, Err(()));
     }
 }

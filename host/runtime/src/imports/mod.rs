@@ -46,14 +46,27 @@ pub struct HostContext {
     pub phase: Phase,
     /// The caller's host services.
     pub services: Arc<dyn HostServices>,
-    /// When the call's wall-clock budget ends.
+    /// When the call's wall-clock budget ends (not counting [`HostContext::state_wait`]).
     pub deadline: Instant,
+    /// Time this call spent in state operations (nanoseconds): waiting for the database,
+    /// e.g. for a row another request holds, is not the driver's doing, so the call's wall
+    /// clock does not count it (see `call`).
+    pub state_wait: Arc<StateWait>,
     /// Log lines written so far in this call.
     pub log_lines: u32,
     /// This call's id (it holds session fill locks under it).
     pub call_id: u64,
     /// Whether this call took a session fill lock (released when it ends).
     pub took_session_lock: std::sync::atomic::AtomicBool,
+}
+
+/// Time a call spends in state operations, which its wall clock does not count.
+#[derive(Debug, Default)]
+pub struct StateWait {
+    /// Finished operations' time, in nanoseconds.
+    pub nanos: std::sync::atomic::AtomicU64,
+    /// Operations under way.
+    pub in_flight: std::sync::atomic::AtomicU32,
 }
 
 impl Drop for HostContext {

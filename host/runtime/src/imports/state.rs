@@ -5,6 +5,20 @@
 use super::HostContext;
 use crate::limits::{MAX_STATE_KEY, MAX_STATE_VALUE};
 use crate::services::StateChange;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Run a state operation, adding the time it took to the call's `state_wait`.
+async fn timed<T>(cx: &HostContext, op: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    cx.state_wait.in_flight.fetch_add(1, Ordering::SeqCst);
+    let out = op.await;
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    cx.state_wait.nanos.fetch_add(nanos, Ordering::SeqCst);
+    cx.state_wait.in_flight.fetch_sub(1, Ordering::SeqCst);
+    out
+}
 
 /// Why a state operation failed (the `state-error` the driver sees).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +57,7 @@ fn check_writable(cx: &HostContext) -> Result<(), StateFailure> {
 /// The value under `key`.
 pub async fn get(cx: &HostContext, key: &str) -> Result<Option<Vec<u8>>, StateFailure> {
     check_key(key)?;
-    cx.services
-        .state_get(&cx.env.name, key)
+    timed(cx, cx.services.state_get(&cx.env.name, key))
         .await
         .map_err(|e| StateFailure::Unavailable(e.0))
 }
@@ -56,8 +69,7 @@ pub async fn set(cx: &HostContext, key: &str, value: Vec<u8>) -> Result<(), Stat
     if value.len() > MAX_STATE_VALUE {
         return Err(StateFailure::TooLarge);
     }
-    cx.services
-        .state_set(&cx.env.name, key, value)
+    timed(cx, cx.services.state_set(&cx.env.name, key, value))
         .await
         .map_err(|e| StateFailure::Unavailable(e.0))
 }
@@ -66,8 +78,7 @@ pub async fn set(cx: &HostContext, key: &str, value: Vec<u8>) -> Result<(), Stat
 pub async fn delete(cx: &HostContext, key: &str) -> Result<(), StateFailure> {
     check_key(key)?;
     check_writable(cx)?;
-    cx.services
-        .state_delete(&cx.env.name, key)
+    timed(cx, cx.services.state_delete(&cx.env.name, key))
         .await
         .map_err(|e| StateFailure::Unavailable(e.0))
 }
@@ -77,8 +88,7 @@ pub async fn list_keys(cx: &HostContext, prefix: &str) -> Result<Vec<String>, St
     if prefix.len() > MAX_STATE_KEY {
         return Err(StateFailure::Invalid("prefix too long".into()));
     }
-    cx.services
-        .state_list_keys(&cx.env.name, prefix)
+    timed(cx, cx.services.state_list_keys(&cx.env.name, prefix))
         .await
         .map_err(|e| StateFailure::Unavailable(e.0))
 }
@@ -96,12 +106,11 @@ pub async fn increment(cx: &HostContext, key: &str, delta: i64) -> Result<i64, S
     check_key(key)?;
     check_writable(cx)?;
     let next = |read: Option<&[u8]>| counter(read).and_then(|n| n.checked_add(delta));
-    let read = cx
-        .services
-        .state_modify(&cx.env.name, key, &|read| match next(read) {
-            Some(n) => StateChange::Set(n.to_string().into_bytes()),
-            None => StateChange::Keep,
-        })
+    let change = |read: Option<&[u8]>| match next(read) {
+        Some(n) => StateChange::Set(n.to_string().into_bytes()),
+        None => StateChange::Keep,
+    };
+    let read = timed(cx, cx.services.state_modify(&cx.env.name, key, &change))
         .await
         .map_err(|e| StateFailure::Unavailable(e.0))?;
     match counter(read.as_deref()) {
@@ -127,18 +136,17 @@ pub async fn compare_and_set(
     if new.as_ref().is_some_and(|v| v.len() > MAX_STATE_VALUE) {
         return Err(StateFailure::TooLarge);
     }
-    let read = cx
-        .services
-        .state_modify(&cx.env.name, key, &|read| {
-            if read != expected.as_deref() {
-                StateChange::Keep
-            } else {
-                match &new {
-                    Some(v) => StateChange::Set(v.clone()),
-                    None => StateChange::Delete,
-                }
+    let change = |read: Option<&[u8]>| {
+        if read != expected.as_deref() {
+            StateChange::Keep
+        } else {
+            match &new {
+                Some(v) => StateChange::Set(v.clone()),
+                None => StateChange::Delete,
             }
-        })
+        }
+    };
+    let read = timed(cx, cx.services.state_modify(&cx.env.name, key, &change))
         .await
         .map_err(|e| StateFailure::Unavailable(e.0))?;
     Ok(read == expected)
