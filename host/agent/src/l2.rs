@@ -16,7 +16,8 @@ use neutrino_bus::{Bus, Dispatcher, Endpoint, Listener, RemoteError};
 use serde_json::Value;
 use tokio::sync::{Mutex, Notify};
 
-/// How often the agent looks for new and vanished devices.
+/// How often the agent looks for new and vanished devices (besides whenever its
+/// [`Wiring::watch`] reports a change).
 const POLL: Duration = Duration::from_millis(250);
 /// How often it reports its state (Neutron's `report_interval` is 30 s; agents are dead
 /// after `agent_down_time`, 75 s).
@@ -49,6 +50,13 @@ pub trait Wiring: Send + Sync + 'static {
 
     /// A device this agent wired has vanished.
     fn forget(&self, device: &str) -> impl Future<Output = ()> + Send;
+
+    /// Watch the host for device changes, waking `wake` at each (see [`crate::watch`]);
+    /// without a watcher the agent only polls.
+    fn watch(&self, wake: Arc<Notify>) -> Option<tokio::task::JoinHandle<()>> {
+        let _ = wake;
+        None
+    }
 
     /// This host's tunnel endpoint and the tunnel types it carries, when the wiring builds
     /// tunnels to the other hosts' endpoints (`tunnel_sync`, `tunnel_update`).
@@ -165,11 +173,10 @@ impl L2Agent {
             wiring.clone(),
             first,
         ));
-        let worker = tokio::spawn(work_loop(bus, host, wiring, state, wake));
-        Ok(L2Agent {
-            tasks: vec![reporter, worker],
-            listeners,
-        })
+        let mut tasks = vec![reporter];
+        tasks.extend(wiring.watch(wake.clone()));
+        tasks.push(tokio::spawn(work_loop(bus, host, wiring, state, wake)));
+        Ok(L2Agent { tasks, listeners })
     }
 
     /// Stop (devices stay as they are wired).

@@ -21,6 +21,7 @@ pub mod linuxbridge;
 pub mod ovs;
 pub mod plug;
 pub mod tunnel;
+pub mod watch;
 
 use std::path::PathBuf;
 

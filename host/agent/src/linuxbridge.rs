@@ -164,6 +164,13 @@ impl Wiring for LinuxBridge {
     const AGENT_TYPE: &'static str = neutron::agent_type::LINUXBRIDGE;
     const ID_PREFIX: &'static str = "lb";
 
+    fn watch(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        Some(crate::watch::links(wake))
+    }
+
     fn configurations(&self) -> Value {
         // Without `local_ip`, VXLAN networks stay on this host (the one-machine setup).
         let tunnels: Vec<&str> = self

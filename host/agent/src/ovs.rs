@@ -328,6 +328,16 @@ impl Wiring for Ovs {
     const AGENT_TYPE: &'static str = neutron::agent_type::OVS;
     const ID_PREFIX: &'static str = "ovs";
 
+    fn watch(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        Some(crate::watch::ovsdb_interfaces(
+            self.config.ovsdb_connection.as_deref(),
+            wake,
+        ))
+    }
+
     fn configurations(&self) -> Value {
         json!({
             "bridge_mappings": self
