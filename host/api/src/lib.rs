@@ -4,6 +4,11 @@
 //! It turns requests into typed calls on the core plugin and records into JSON; it holds no
 //! rules of its own about networks beyond the shape of their attributes.
 
+// The handlers' futures nest the plugin's (a floating IP's creation creates a port, which
+// sets up provisioning blocks, …): a release build computing their layouts needs more than
+// the default 128 levels.
+#![recursion_limit = "256"]
+
 pub mod attrs;
 pub mod auth;
 pub mod edge;
