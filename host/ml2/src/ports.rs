@@ -336,7 +336,7 @@ impl Plugin {
                 plugin
                     .port_hook(Phase::Pre(&host, &mut *tx), Hook::CreatePrecommit, &port, None, &net)
                     .await?;
-                crate::provisioning::setup_dhcp_block(tx, &port, true).await?;
+                Box::pin(crate::provisioning::setup_dhcp_block(tx, &port, true)).await?;
                 out.push((port, net));
             }
             host.flush(tx).await?;

@@ -221,7 +221,9 @@ impl Plugin {
         n: i64,
     ) -> Result<()> {
         let default = self.quota_default(resource);
-        if !quotas::reserve(conn, project_id, resource, n, default).await? {
+        // Boxed: every creating request's future would otherwise carry the reservation's
+        // (large in a debug build), also where it never runs.
+        if !Box::pin(quotas::reserve(conn, project_id, resource, n, default)).await? {
             return Err(over_quota(&[resource]));
         }
         Ok(())

@@ -19,8 +19,21 @@ struct Args {
     config: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Stack of each runtime thread. A request's future nests the API handler, the plugin and
+/// the store (a router's gateway creates a port, which reserves quota, allocates addresses
+/// and sets up provisioning blocks); a debug build's frames for that overflowed tokio's
+/// default 2 MiB.
+const THREAD_STACK: usize = 16 * 1024 * 1024;
+
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK)
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     neutrino_server::malloc::tune();
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
