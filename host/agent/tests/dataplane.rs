@@ -226,15 +226,7 @@ async fn vms_get_their_addresses_and_reach_exactly_their_network(l2: L2) {
         *clean.state.lock().unwrap() = Some(dir);
         path
     };
-    let script = state_path.join("udhcpc.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
-         ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
-         echo \"BOUND $ip\"\n",
-    )
-    .unwrap();
-    ok(&["chmod", "+x", script.to_str().unwrap()]);
+    let script = support::udhcpc_script(&state_path);
 
     let server = TestServer::start().await;
     let host = format!("dp-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -683,15 +675,7 @@ async fn over_rabbitmq_an_agent_process_wires_vms_booted_across_a_broker_restart
         *clean.state.lock().unwrap() = Some(dir);
         path
     };
-    let script = state_path.join("udhcpc.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
-         ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
-         echo \"BOUND $ip\"\n",
-    )
-    .unwrap();
-    ok(&["chmod", "+x", script.to_str().unwrap()]);
+    let script = support::udhcpc_script(&state_path);
 
     let url = vhost.url.clone();
     let server = TestServer::with_config(|c| c.transport_url = url.clone()).await;

@@ -306,15 +306,7 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_a_provider_vlan_and
 
     let script = {
         let st = tempfile::tempdir().unwrap();
-        let p = st.path().join("udhcpc.sh");
-        std::fs::write(
-            &p,
-            "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
-             ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
-             echo \"BOUND $ip\"\n",
-        )
-        .unwrap();
-        ok(&["chmod", "+x", p.to_str().unwrap()]);
+        let p = support::udhcpc_script(st.path());
         clean.states.lock().unwrap().push(st);
         p
     };

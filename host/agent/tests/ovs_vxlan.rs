@@ -413,18 +413,7 @@ async fn vms_on_two_open_vswitch_hosts_reach_each_other_over_vxlan_and_another_n
         "vxlan"
     );
 
-    let script = {
-        let p = clean.dir().join("udhcpc.sh");
-        std::fs::write(
-            &p,
-            "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
-             ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
-             echo \"BOUND $ip\"\n",
-        )
-        .unwrap();
-        ok(&["chmod", "+x", p.to_str().unwrap()]);
-        p
-    };
+    let script = support::udhcpc_script(&clean.dir());
 
     let cidr = format!("10.241.{n}.0/24");
     let net = c.network(&format!("vx-{tag}")).await;

@@ -135,15 +135,7 @@ async fn two_servers_on_one_postgresql_and_one_broker_serve_the_same_agent_proce
         *clean.state.lock().unwrap() = Some(dir);
         path
     };
-    let script = state_path.join("udhcpc.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
-         ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
-         echo \"BOUND $ip\"\n",
-    )
-    .unwrap();
-    ok(&["chmod", "+x", script.to_str().unwrap()]);
+    let script = support::udhcpc_script(&state_path);
 
     let db = TestDb::new(Backend::Postgres).await;
     let db_url = db.url.clone();

@@ -24,6 +24,22 @@ pub fn ok(args: &[&str]) {
     );
 }
 
+/// Write the VMs' udhcpc script into `dir`: it sets the address it was given on the
+/// interface and prints `BOUND <address>` (what [`dhcp`] reads). Its path.
+#[allow(dead_code)] // not every test file boots VMs this way
+pub fn udhcpc_script(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("udhcpc.sh");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n[ \"$1\" = bound ] || [ \"$1\" = renew ] || exit 0\n\
+         ip addr flush dev \"$interface\"\nip addr add \"$ip/$subnet\" dev \"$interface\"\n\
+         echo \"BOUND $ip\"\n",
+    )
+    .unwrap();
+    ok(&["chmod", "+x", p.to_str().unwrap()]);
+    p
+}
+
 /// Run udhcpc in the VM until it binds; the address it got.
 pub fn dhcp(vm: &str, script: &std::path::Path) -> Option<String> {
     for _ in 0..20 {
