@@ -259,24 +259,7 @@ async fn setup_provider(
 ) -> Result<Provider, crate::Error> {
     crate::plug::ensure_named_bridge(config, br).await?;
     let (int_p, phy_p) = patch_names(br);
-    for (bridge, port, peer) in [(br_int, &int_p, &phy_p), (br, &phy_p, &int_p)] {
-        vsctl(
-            config,
-            &[
-                "--may-exist",
-                "add-port",
-                bridge,
-                port,
-                "--",
-                "set",
-                "Interface",
-                port,
-                "type=patch",
-                &format!("options:peer={peer}"),
-            ],
-        )
-        .await?;
-    }
+    crate::plug::patch_pair(config, (br_int, &int_p), (br, &phy_p)).await?;
     let int_ofport = vsctl(config, &["get", "Interface", &int_p, "ofport"])
         .await?
         .trim()

@@ -105,6 +105,34 @@ pub async fn vsctl(ovs: &OvsConfig, args: &[&str]) -> Result<String, ip::Command
     ovs.tool("ovs-vsctl", args).await
 }
 
+/// Join bridges `a` and `b` with a pair of patch ports (`a_port` on `a`, `b_port` on `b`),
+/// each the other's peer; ports already there are kept.
+pub async fn patch_pair(
+    ovs: &OvsConfig,
+    (a, a_port): (&str, &str),
+    (b, b_port): (&str, &str),
+) -> Result<(), ip::CommandError> {
+    for (bridge, port, peer) in [(a, a_port, b_port), (b, b_port, a_port)] {
+        vsctl(
+            ovs,
+            &[
+                "--may-exist",
+                "add-port",
+                bridge,
+                port,
+                "--",
+                "set",
+                "Interface",
+                port,
+                "type=patch",
+                &format!("options:peer={peer}"),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Make sure the integration bridge exists, with the configured datapath.
 pub async fn ensure_bridge(ovs: &OvsConfig) -> Result<(), ip::CommandError> {
     ensure_named_bridge(ovs, &ovs.integration_bridge).await

@@ -115,24 +115,7 @@ impl Tunnels {
         let (br_int, br_tun) = (&ovs.integration_bridge, &ovs.tunnel_bridge);
         crate::plug::ensure_named_bridge(ovs, br_tun).await?;
         let (int_p, tun_p) = (&ovs.int_peer_patch_port, &ovs.tun_peer_patch_port);
-        for (bridge, port, peer) in [(br_int, int_p, tun_p), (br_tun, tun_p, int_p)] {
-            vsctl(
-                ovs,
-                &[
-                    "--may-exist",
-                    "add-port",
-                    bridge,
-                    port,
-                    "--",
-                    "set",
-                    "Interface",
-                    port,
-                    "type=patch",
-                    &format!("options:peer={peer}"),
-                ],
-            )
-            .await?;
-        }
+        crate::plug::patch_pair(ovs, (br_int, int_p), (br_tun, tun_p)).await?;
         let patch_int = vsctl(ovs, &["get", "Interface", tun_p, "ofport"])
             .await?
             .trim()
